@@ -1,0 +1,703 @@
+//! `argus-usage`: the command line over the operations facade.
+//!
+//! Read commands take `--json` and then print one JSON document on stdout.
+//! Errors go to stderr as `error: ...` (with `--json`, also as
+//! `{"error": {"code", "message", "field"}}` on stdout) and exit with 1.
+#![forbid(unsafe_code)]
+
+mod table;
+
+use argus_domain::time::{Clock, ManualClock};
+use argus_ops::analytics::RecordQuery;
+use argus_ops::{default_db_path, Ops, OpsError, SystemClock};
+use clap::{Args, Parser, Subcommand};
+use serde::Serialize;
+use std::io::{BufReader, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use table::Table;
+
+#[derive(Parser)]
+#[command(
+    name = "argus-usage",
+    version,
+    about = "Exact, auditable accounting of AI usage and cost"
+)]
+struct Cli {
+    /// The store to use (default: the platform data directory, shared with the desktop app).
+    #[arg(long, global = true, env = "ARGUS_USAGE_DB")]
+    db: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Organisations.
+    #[command(subcommand)]
+    Org(OrgCmd),
+    /// Price versions.
+    #[command(subcommand)]
+    Prices(PricesCmd),
+    /// Record one AI call.
+    Record(RecordArgs),
+    /// Ingest JSON Lines records from a file, or from stdin with `-`.
+    Ingest {
+        /// The file, or `-` for stdin.
+        file: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Analytics.
+    #[command(subcommand)]
+    Usage(UsageCmd),
+    /// Re-cost records with the prices now known: a preview, or `--apply`.
+    Reprice {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        apply: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a demo organisation with three months of realistic usage.
+    Demo {
+        #[arg(long, default_value = "demo")]
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show where the store is and what it holds.
+    Info {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCmd {
+    /// Create an organisation.
+    Create {
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        #[arg(long, default_value = "UTC")]
+        timezone: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List organisations.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum PricesCmd {
+    /// Import price versions from CSV or JSON (re-importing adds nothing).
+    Import {
+        file: PathBuf,
+        /// Import as the organisation's negotiated prices.
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List price versions.
+    List {
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        provider: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+struct RecordArgs {
+    #[arg(long)]
+    org: String,
+    #[arg(long)]
+    provider: String,
+    #[arg(long)]
+    model: String,
+    #[arg(long)]
+    operation: String,
+    #[arg(long)]
+    input_tokens: u64,
+    #[arg(long)]
+    output_tokens: u64,
+    #[arg(long)]
+    cached_input_tokens: Option<u64>,
+    #[arg(long)]
+    cache_write_tokens: Option<u64>,
+    #[arg(long)]
+    investigation: Option<String>,
+    #[arg(long)]
+    user: Option<String>,
+    #[arg(long)]
+    status: Option<String>,
+    #[arg(long)]
+    latency_ms: Option<u64>,
+    /// When the call happened (RFC 3339); default now.
+    #[arg(long)]
+    at: Option<String>,
+    /// The record id; default a new UUIDv7.
+    #[arg(long)]
+    id: Option<String>,
+    /// The admission reservation this call settles.
+    #[arg(long)]
+    reservation: Option<String>,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+enum UsageCmd {
+    /// Totals and breakdowns over a period (default: this month).
+    Summary {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        /// provider, model, operation, investigation, user, day, week or month.
+        #[arg(long)]
+        by: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List records with their cost.
+    Records {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long)]
+        provider: Option<String>,
+        #[arg(long)]
+        model: Option<String>,
+        #[arg(long)]
+        operation: Option<String>,
+        #[arg(long)]
+        investigation: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        after_seq: Option<i64>,
+        #[arg(long, default_value_t = 100)]
+        limit: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn clock() -> anyhow::Result<Arc<dyn Clock>> {
+    // ARGUS_USAGE_NOW pins the clock (tests, reproducible demos).
+    match std::env::var("ARGUS_USAGE_NOW") {
+        Ok(s) if !s.is_empty() => {
+            let t = chrono::DateTime::parse_from_rfc3339(&s)
+                .map_err(|_| anyhow::anyhow!("ARGUS_USAGE_NOW={s:?} is not an RFC 3339 time; unset it or write it like 2026-11-27T10:00:00Z"))?;
+            Ok(Arc::new(ManualClock::new(t.with_timezone(&chrono::Utc))))
+        }
+        _ => Ok(Arc::new(SystemClock)),
+    }
+}
+
+fn print_json<T: Serialize>(v: &T) {
+    let mut out = std::io::stdout().lock();
+    let _ = serde_json::to_writer_pretty(&mut out, v);
+    let _ = writeln!(out);
+}
+
+/// The outcome of a command: its exit code.
+type Outcome = Result<ExitCode, (OpsError, bool)>;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ARGUS_USAGE_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let json = wants_json(&cli.cmd);
+    let path = cli.db.clone().unwrap_or_else(default_db_path);
+    let clock = match clock() {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let actor = format!(
+        "cli:{}",
+        std::env::var("USER").unwrap_or_else(|_| "local".into())
+    );
+    let result = Ops::open(&path, clock, actor)
+        .map_err(|e| (e, json))
+        .and_then(|mut ops| run(&mut ops, cli.cmd));
+    match result {
+        Ok(code) => code,
+        Err((e, json)) => {
+            if json {
+                print_json(&serde_json::json!({"error": e}));
+            }
+            eprintln!("error: {}", e.message);
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn wants_json(cmd: &Cmd) -> bool {
+    match cmd {
+        Cmd::Org(OrgCmd::Create { json, .. } | OrgCmd::List { json }) => *json,
+        Cmd::Prices(PricesCmd::Import { json, .. } | PricesCmd::List { json, .. }) => *json,
+        Cmd::Record(a) => a.json,
+        Cmd::Ingest { json, .. }
+        | Cmd::Reprice { json, .. }
+        | Cmd::Demo { json, .. }
+        | Cmd::Info { json } => *json,
+        Cmd::Usage(UsageCmd::Summary { json, .. } | UsageCmd::Records { json, .. }) => *json,
+    }
+}
+
+fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
+    let json = wants_json(&cmd);
+    let e = |err: OpsError| (err, json);
+    match cmd {
+        Cmd::Org(OrgCmd::Create {
+            slug,
+            name,
+            currency,
+            timezone,
+            json,
+        }) => {
+            let org = ops
+                .org_create(&slug, name.as_deref(), &currency, &timezone)
+                .map_err(e)?;
+            if json {
+                print_json(&org);
+            } else {
+                println!(
+                    "created organisation {} ({}, {}, {})",
+                    org.slug, org.name, org.currency, org.timezone
+                );
+            }
+        }
+        Cmd::Org(OrgCmd::List { json }) => {
+            let orgs = ops.org_list().map_err(e)?;
+            if json {
+                print_json(&serde_json::json!({"orgs": orgs}));
+            } else if orgs.is_empty() {
+                println!("no organisations yet; create one with `argus-usage org create SLUG` or load the demo with `argus-usage demo`");
+            } else {
+                let mut t = Table::new(&["slug", "name", "currency", "timezone"]);
+                for o in orgs {
+                    t.row(vec![o.slug, o.name, o.currency, o.timezone]);
+                }
+                t.print();
+            }
+        }
+        Cmd::Prices(PricesCmd::Import { file, org, json }) => {
+            let content = std::fs::read_to_string(&file).map_err(|err| {
+                e(OpsError::new(
+                    argus_domain::ErrorCode::Io,
+                    format!("cannot read {}: {err}; check the path", file.display()),
+                ))
+            })?;
+            let report = ops.prices_import(&content, org.as_deref()).map_err(e)?;
+            if json {
+                print_json(&report);
+            } else {
+                println!(
+                    "{} price versions added, {} already known, {} rejected",
+                    report.added,
+                    report.unchanged,
+                    report.rejected.len()
+                );
+                for r in &report.rejected {
+                    eprintln!("line {}: {}", r.line, r.error);
+                }
+            }
+            if !report.rejected.is_empty() {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        Cmd::Prices(PricesCmd::List {
+            org,
+            provider,
+            json,
+        }) => {
+            let list = ops
+                .prices_list(org.as_deref(), provider.as_deref())
+                .map_err(e)?;
+            if json {
+                print_json(&serde_json::json!({"prices": list}));
+            } else {
+                let mut t = Table::new(&[
+                    "id",
+                    "scope",
+                    "provider",
+                    "model",
+                    "effective_from",
+                    "cur",
+                    "input",
+                    "output",
+                    "cached",
+                    "cache_write",
+                ]);
+                t.right_align(&[0, 6, 7, 8, 9]);
+                for p in list {
+                    t.row(vec![
+                        p.id.to_string(),
+                        p.scope,
+                        p.provider,
+                        p.model,
+                        p.effective_from,
+                        p.currency,
+                        p.input_per_mtok,
+                        p.output_per_mtok,
+                        p.cached_input_per_mtok.unwrap_or_else(|| "-".into()),
+                        p.cache_write_per_mtok.unwrap_or_else(|| "-".into()),
+                    ]);
+                }
+                t.print();
+                println!("rates are per million tokens");
+            }
+        }
+        Cmd::Record(a) => {
+            let at = match a.at {
+                Some(s) => s,
+                None => argus_domain::time::fmt_instant(ops.now()),
+            };
+            let mut v = serde_json::json!({
+                "org": a.org, "provider": a.provider, "model": a.model, "operation": a.operation,
+                "input_tokens": a.input_tokens, "output_tokens": a.output_tokens, "occurred_at": at,
+            });
+            let m = v
+                .as_object_mut()
+                .ok_or_else(|| e(OpsError::new(argus_domain::ErrorCode::Internal, "record")))?;
+            let mut put = |k: &str, x: Option<serde_json::Value>| {
+                if let Some(x) = x {
+                    m.insert(k.to_string(), x);
+                }
+            };
+            put("cached_input_tokens", a.cached_input_tokens.map(Into::into));
+            put("cache_write_tokens", a.cache_write_tokens.map(Into::into));
+            put("investigation", a.investigation.map(Into::into));
+            put("user", a.user.map(Into::into));
+            put("status", a.status.map(Into::into));
+            put("latency_ms", a.latency_ms.map(Into::into));
+            put("id", a.id.map(Into::into));
+            put("reservation_id", a.reservation.map(Into::into));
+            let rec = ops.record(&v).map_err(e)?;
+            if a.json {
+                print_json(&rec);
+            } else {
+                let cost = rec
+                    .cost
+                    .map(|c| format!("{c} {}", rec.currency))
+                    .unwrap_or_else(|| "UNPRICED (no price for this model at this time)".into());
+                println!("recorded {} (seq {}): {}", rec.id, rec.seq, cost);
+            }
+        }
+        Cmd::Ingest { file, json } => return ingest(ops, &file, json).map_err(e),
+        Cmd::Usage(UsageCmd::Summary {
+            org,
+            from,
+            to,
+            by,
+            json,
+        }) => {
+            let s = ops
+                .usage_summary(&org, from.as_deref(), to.as_deref(), by.as_deref())
+                .map_err(e)?;
+            if json {
+                print_json(&s);
+            } else {
+                print_summary(&s);
+            }
+        }
+        Cmd::Usage(UsageCmd::Records {
+            org,
+            from,
+            to,
+            provider,
+            model,
+            operation,
+            investigation,
+            user,
+            after_seq,
+            limit,
+            json,
+        }) => {
+            let q = RecordQuery {
+                from,
+                to,
+                provider,
+                model,
+                operation,
+                investigation,
+                user,
+                after_seq,
+                limit: Some(limit),
+            };
+            let page = ops.usage_records(&org, &q).map_err(e)?;
+            if json {
+                print_json(&page);
+            } else if page.records.is_empty() {
+                println!("no records match; widen the period or the filters");
+            } else {
+                let mut t = Table::new(&[
+                    "seq",
+                    "occurred_at",
+                    "provider",
+                    "model",
+                    "operation",
+                    "investigation",
+                    "in",
+                    "out",
+                    "status",
+                    "cost",
+                ]);
+                t.right_align(&[0, 6, 7, 9]);
+                for r in &page.records {
+                    t.row(vec![
+                        r.seq.to_string(),
+                        r.occurred_at.clone(),
+                        r.provider.clone(),
+                        r.model.clone(),
+                        r.operation.clone(),
+                        r.investigation.clone().unwrap_or_default(),
+                        r.input_tokens.to_string(),
+                        r.output_tokens.to_string(),
+                        r.status.clone(),
+                        r.cost
+                            .map(|c| c.to_string())
+                            .unwrap_or_else(|| "unpriced".into()),
+                    ]);
+                }
+                t.print();
+                if page.has_more {
+                    println!(
+                        "more records follow: add --after-seq {}",
+                        page.next_after_seq.unwrap_or(0)
+                    );
+                }
+            }
+        }
+        Cmd::Reprice {
+            org,
+            from,
+            to,
+            apply,
+            json,
+        } => {
+            let r = ops
+                .reprice(&org, from.as_deref(), to.as_deref(), apply)
+                .map_err(e)?;
+            if json {
+                print_json(&r);
+            } else {
+                let mut t = Table::new(&[
+                    "provider",
+                    "model",
+                    "records",
+                    "changed",
+                    "before",
+                    "after",
+                    "difference",
+                    "unpriced before",
+                    "unpriced after",
+                ]);
+                t.right_align(&[2, 3, 4, 5, 6, 7, 8]);
+                for g in &r.groups {
+                    t.row(vec![
+                        g.provider.clone(),
+                        g.model.clone(),
+                        g.records.to_string(),
+                        g.changed.to_string(),
+                        g.before_cost.to_string(),
+                        g.after_cost.to_string(),
+                        g.difference.to_string(),
+                        g.before_unpriced.to_string(),
+                        g.after_unpriced.to_string(),
+                    ]);
+                }
+                t.print();
+                println!(
+                    "{} of {} records change; total {} -> {} {} (difference {})",
+                    r.changed, r.records, r.before_cost, r.after_cost, r.currency, r.difference
+                );
+                if r.applied {
+                    println!("applied, and written to the audit log");
+                } else if r.changed > 0 {
+                    println!("this was a preview: run again with --apply to change the records");
+                }
+            }
+        }
+        Cmd::Demo { org, json } => {
+            let r = ops.demo(&org).map_err(e)?;
+            if json {
+                print_json(&r);
+            } else {
+                println!(
+                    "created organisation {} with {} records from {} to {} ({} unpriced)",
+                    r.org, r.records, r.from, r.to, r.unpriced
+                );
+                println!(
+                    "try: argus-usage usage summary --org {} --by provider",
+                    r.org
+                );
+            }
+        }
+        Cmd::Info { json } => {
+            let orgs = ops.org_list().map_err(e)?;
+            let version = ops.store().schema_version().map_err(|x| e(x.into()))?;
+            let path = ops.path().display().to_string();
+            if json {
+                print_json(
+                    &serde_json::json!({"db": path, "schema_version": version, "orgs": orgs}),
+                );
+            } else {
+                println!(
+                    "store: {path}\nschema version: {version}\norganisations: {}",
+                    orgs.len()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn ingest(ops: &mut Ops, file: &str, json: bool) -> Result<ExitCode, OpsError> {
+    let io_err = |err: std::io::Error| {
+        OpsError::new(
+            argus_domain::ErrorCode::Io,
+            format!("cannot read {file}: {err}; check the path, or use - for stdin"),
+        )
+    };
+    let (reader, size): (Box<dyn std::io::BufRead>, Option<u64>) = if file == "-" {
+        (
+            Box::new(BufReader::with_capacity(1 << 16, std::io::stdin().lock())),
+            None,
+        )
+    } else {
+        let f = std::fs::File::open(file).map_err(io_err)?;
+        let size = f.metadata().ok().map(|m| m.len());
+        (Box::new(BufReader::with_capacity(1 << 16, f)), size)
+    };
+    let bar = if std::io::stderr().is_terminal() {
+        let b = match size {
+            Some(n) => indicatif::ProgressBar::new(n).with_style(
+                indicatif::ProgressStyle::with_template(
+                    "{bar:40} {bytes}/{total_bytes} {msg} ({eta} left)",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            ),
+            None => indicatif::ProgressBar::new_spinner(),
+        };
+        Some(b)
+    } else {
+        None
+    };
+    let report = ops.ingest(reader, |p| {
+        if let Some(b) = &bar {
+            b.set_position(p.bytes);
+            b.set_message(format!(
+                "{} lines: {} accepted, {} duplicates, {} rejected",
+                p.lines, p.accepted, p.duplicates, p.rejected
+            ));
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    if json {
+        print_json(&report);
+    } else {
+        println!(
+            "{} accepted, {} duplicates, {} rejected ({} conflicts), {} unpriced",
+            report.accepted,
+            report.duplicates,
+            report.rejected.len(),
+            report.conflicts,
+            report.unpriced
+        );
+        for r in &report.rejected {
+            eprintln!("line {}: {}", r.line, r.error);
+        }
+    }
+    Ok(if report.rejected.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+fn print_summary(s: &argus_ops::api::Summary) {
+    println!("{} from {} to {} ({})", s.org, s.from, s.to, s.timezone);
+    println!(
+        "cost {} {} over {} requests ({} input, {} output, {} cached input, {} cache write tokens)",
+        s.cost,
+        s.currency,
+        s.requests,
+        s.input_tokens,
+        s.output_tokens,
+        s.cached_input_tokens,
+        s.cache_write_tokens
+    );
+    if s.unpriced_requests > 0 {
+        println!("WARNING: {} requests are unpriced (no price for their model at that time) and not in the cost; add prices and run `argus-usage reprice`", s.unpriced_requests);
+    }
+    let change = s
+        .previous
+        .cost_change_percent
+        .as_deref()
+        .map(|p| format!(" ({p}%)"))
+        .unwrap_or_default();
+    println!(
+        "previous period: cost {} {} over {} requests{change}",
+        s.previous.cost, s.currency, s.previous.requests
+    );
+    if let Some(by) = &s.by {
+        let mut t = Table::new(&[
+            by.as_str(),
+            "requests",
+            "input",
+            "output",
+            "cost",
+            "unpriced",
+        ]);
+        t.right_align(&[1, 2, 3, 4, 5]);
+        for g in &s.groups {
+            t.row(vec![
+                g.key.clone().unwrap_or_else(|| "(none)".into()),
+                g.requests.to_string(),
+                g.input_tokens.to_string(),
+                g.output_tokens.to_string(),
+                g.cost.to_string(),
+                g.unpriced_requests.to_string(),
+            ]);
+        }
+        if s.groups.is_empty() {
+            println!("no usage in this period");
+        } else {
+            t.print();
+        }
+    }
+}

@@ -1,0 +1,181 @@
+//! Analytics: the dimensions, the group keys and the totals kept on write.
+//!
+//! The store keeps, per organisation and local day, one row of totals per
+//! key of each *stored* dimension (total, provider, model, operation,
+//! investigation, user). Day, week and month groupings fold the daily totals.
+//! The key functions here are used both when aggregates are written and when
+//! the edges of a range are scanned, so the two always agree.
+use crate::price::Tokens;
+use crate::time::{day_date, day_key, month_key, week_key};
+use crate::{FieldError, Money};
+use serde::Serialize;
+
+/// A grouping of `usage summary`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dim {
+    Provider,
+    Model,
+    Operation,
+    Investigation,
+    User,
+    Day,
+    Week,
+    Month,
+}
+
+impl Dim {
+    pub const ALL: [Dim; 8] = [
+        Dim::Provider,
+        Dim::Model,
+        Dim::Operation,
+        Dim::Investigation,
+        Dim::User,
+        Dim::Day,
+        Dim::Week,
+        Dim::Month,
+    ];
+
+    pub fn parse(field: &str, s: &str) -> Result<Dim, FieldError> {
+        Dim::ALL.into_iter().find(|d| d.as_str() == s).ok_or_else(|| {
+            FieldError::new(field, format!("{s:?} is not a grouping; use one of provider, model, operation, investigation, user, day, week, month"))
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dim::Provider => "provider",
+            Dim::Model => "model",
+            Dim::Operation => "operation",
+            Dim::Investigation => "investigation",
+            Dim::User => "user",
+            Dim::Day => "day",
+            Dim::Week => "week",
+            Dim::Month => "month",
+        }
+    }
+
+    /// The stored dimension whose rows answer this grouping.
+    pub fn stored(self) -> StoredDim {
+        match self {
+            Dim::Provider => StoredDim::Provider,
+            Dim::Model => StoredDim::Model,
+            Dim::Operation => StoredDim::Operation,
+            Dim::Investigation => StoredDim::Investigation,
+            Dim::User => StoredDim::User,
+            Dim::Day | Dim::Week | Dim::Month => StoredDim::Total,
+        }
+    }
+
+    /// The group key of a day's total row for the time groupings.
+    pub fn time_key(self, day: i32) -> Option<String> {
+        let d = day_date(day);
+        match self {
+            Dim::Day => Some(day_key(d)),
+            Dim::Week => Some(week_key(d)),
+            Dim::Month => Some(month_key(d)),
+            _ => None,
+        }
+    }
+
+    pub fn is_time(self) -> bool {
+        matches!(self, Dim::Day | Dim::Week | Dim::Month)
+    }
+}
+
+/// The dimensions kept in the daily aggregate table. The numbers are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StoredDim {
+    Total = 0,
+    Provider = 1,
+    Model = 2,
+    Operation = 3,
+    Investigation = 4,
+    User = 5,
+}
+
+impl StoredDim {
+    pub const ALL: [StoredDim; 6] = [
+        StoredDim::Total,
+        StoredDim::Provider,
+        StoredDim::Model,
+        StoredDim::Operation,
+        StoredDim::Investigation,
+        StoredDim::User,
+    ];
+}
+
+/// The fields of a record that analytics group by.
+#[derive(Debug, Clone, Copy)]
+pub struct KeyParts<'a> {
+    pub provider: &'a str,
+    pub model: &'a str,
+    pub operation: &'a str,
+    pub investigation: Option<&'a str>,
+    pub user: Option<&'a str>,
+}
+
+/// The stored key of a record in a stored dimension. Models are keyed as
+/// `provider/model`, since two providers may serve models of one name. A
+/// missing investigation or user is the empty key, shown as `null`.
+pub fn stored_key(dim: StoredDim, p: &KeyParts<'_>) -> String {
+    match dim {
+        StoredDim::Total => String::new(),
+        StoredDim::Provider => p.provider.to_string(),
+        StoredDim::Model => format!("{}/{}", p.provider, p.model),
+        StoredDim::Operation => p.operation.to_string(),
+        StoredDim::Investigation => p.investigation.unwrap_or_default().to_string(),
+        StoredDim::User => p.user.unwrap_or_default().to_string(),
+    }
+}
+
+/// Totals of a set of records. Cost is kept in nano-units, exactly.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Totals {
+    pub requests: i64,
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cached_input_tokens: i64,
+    pub cache_write_tokens: i64,
+    pub cost_nanos: i128,
+    pub unpriced_requests: i64,
+}
+
+impl Totals {
+    /// The totals of one record; `cost_nanos` is `None` when unpriced.
+    pub fn of_record(t: &Tokens, cost_nanos: Option<i64>) -> Totals {
+        Totals {
+            requests: 1,
+            input_tokens: t.input as i64,
+            output_tokens: t.output as i64,
+            cached_input_tokens: t.cached_input as i64,
+            cache_write_tokens: t.cache_write as i64,
+            cost_nanos: i128::from(cost_nanos.unwrap_or(0)),
+            unpriced_requests: i64::from(cost_nanos.is_none()),
+        }
+    }
+
+    pub fn add(&mut self, o: &Totals) {
+        self.requests += o.requests;
+        self.input_tokens += o.input_tokens;
+        self.output_tokens += o.output_tokens;
+        self.cached_input_tokens += o.cached_input_tokens;
+        self.cache_write_tokens += o.cache_write_tokens;
+        self.cost_nanos += o.cost_nanos;
+        self.unpriced_requests += o.unpriced_requests;
+    }
+
+    pub fn sub(&mut self, o: &Totals) {
+        self.requests -= o.requests;
+        self.input_tokens -= o.input_tokens;
+        self.output_tokens -= o.output_tokens;
+        self.cached_input_tokens -= o.cached_input_tokens;
+        self.cache_write_tokens -= o.cache_write_tokens;
+        self.cost_nanos -= o.cost_nanos;
+        self.unpriced_requests -= o.unpriced_requests;
+    }
+
+    pub fn cost(&self) -> Money {
+        Money::from_nanos_i128(self.cost_nanos)
+    }
+}

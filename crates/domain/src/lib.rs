@@ -1,0 +1,24 @@
+//! The pure domain of Argus Usage.
+//!
+//! Nothing in this crate does I/O or reads a clock: time comes in as
+//! arguments. That is what lets every rule here be tested exhaustively.
+//!
+//! - [`money`]: the one money type and the one rounding rule.
+//! - [`price`]: price versions, rates and the cost of a record.
+//! - [`record`]: validation of usage input (an ingest line) and its content hash.
+//! - [`time`]: organisation time zones, local days, periods and time arguments.
+//! - [`analytics`]: dimensions, group keys and the totals kept on write.
+//! - [`error`]: the error codes shared by the CLI, the HTTP API and the window.
+#![forbid(unsafe_code)]
+
+pub mod analytics;
+pub mod error;
+pub mod ids;
+pub mod money;
+pub mod price;
+pub mod record;
+pub mod slug;
+pub mod time;
+
+pub use error::{ErrorCode, FieldError};
+pub use money::Money;

@@ -1,0 +1,181 @@
+//! Money: one type over `rust_decimal`, and the one rounding rule.
+//!
+//! **The rule**: the cost of a record is computed exactly in decimal, then
+//! rounded once, half to even, to [`COST_SCALE`] (9) decimal places. Totals
+//! are exact sums of record costs and are never rounded again. Because every
+//! cost has at most 9 decimals, it is also an exact integer number of
+//! nano-units, which is how the store keeps and sums it ([`Money::nanos`]).
+//!
+//! **Text form**: a plain decimal string with no exponent and no thousands
+//! separator, at least two decimals, trailing zeros beyond two removed
+//! (`"12.00"`, `"0.001615"`, `"0.000000038"`). It parses back to the same value.
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::iter::Sum;
+use std::ops::{Add, AddAssign, Sub};
+use std::str::FromStr;
+
+/// Decimal places of a record's cost.
+pub const COST_SCALE: u32 = 9;
+
+/// An exact amount of money in one currency (the currency travels beside it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Money(Decimal);
+
+impl Money {
+    pub const ZERO: Money = Money(Decimal::ZERO);
+
+    /// Applies the rounding rule: half to even, to 9 decimal places.
+    pub fn round_cost(exact: Decimal) -> Money {
+        Money(exact.round_dp_with_strategy(COST_SCALE, RoundingStrategy::MidpointNearestEven))
+    }
+
+    pub fn from_decimal(d: Decimal) -> Money {
+        Money(d)
+    }
+
+    pub fn decimal(self) -> Decimal {
+        self.0
+    }
+
+    /// From an integer number of nano-units (10^-9).
+    pub fn from_nanos(nanos: i64) -> Money {
+        Money(Decimal::new(nanos, COST_SCALE))
+    }
+
+    /// From a total of nano-units kept as i128 (sums of many records).
+    pub fn from_nanos_i128(nanos: i128) -> Money {
+        Decimal::try_from_i128_with_scale(nanos, COST_SCALE)
+            .map(Money)
+            .unwrap_or(Money(Decimal::MAX))
+    }
+
+    /// The amount in nano-units, if it has at most 9 decimals and fits in i64.
+    pub fn nanos(self) -> Option<i64> {
+        let scaled = self.0.checked_mul(Decimal::from(1_000_000_000i64))?;
+        if scaled.fract() != Decimal::ZERO {
+            return None;
+        }
+        i64::try_from(scaled.trunc()).ok()
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.0.is_zero()
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut d = self.0.normalize();
+        if d.scale() < 2 {
+            d.rescale(2);
+        }
+        write!(f, "{d}")
+    }
+}
+
+impl FromStr for Money {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let t = s.trim();
+        if t.is_empty() || t.contains(['e', 'E']) {
+            return Err(format!(
+                "{s:?} is not a decimal number; write it like \"12.50\""
+            ));
+        }
+        Decimal::from_str_exact(t)
+            .map(Money)
+            .map_err(|_| format!("{s:?} is not a decimal number; write it like \"12.50\""))
+    }
+}
+
+impl Serialize for Money {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        s.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+impl Add for Money {
+    type Output = Money;
+    fn add(self, o: Money) -> Money {
+        Money(self.0 + o.0)
+    }
+}
+
+impl AddAssign for Money {
+    fn add_assign(&mut self, o: Money) {
+        self.0 += o.0;
+    }
+}
+
+impl Sub for Money {
+    type Output = Money;
+    fn sub(self, o: Money) -> Money {
+        Money(self.0 - o.0)
+    }
+}
+
+impl Sum for Money {
+    fn sum<I: Iterator<Item = Money>>(iter: I) -> Money {
+        iter.fold(Money::ZERO, |a, b| a + b)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(exact: &str, expected: &str) {
+        let got = Money::round_cost(Decimal::from_str_exact(exact).unwrap());
+        assert_eq!(
+            got.to_string(),
+            expected,
+            "rounding {exact} half-even to 9 dp"
+        );
+    }
+
+    #[test]
+    fn rounding_is_half_even_at_nine_places() {
+        check("0.0000000005", "0.00");
+        check("0.0000000015", "0.000000002");
+        check("0.0000000025", "0.000000002");
+        check("0.00000000250001", "0.000000003");
+        check("1.0000000004999", "1.00");
+        check("-0.0000000015", "-0.000000002");
+    }
+
+    #[test]
+    fn text_form() {
+        assert_eq!(Money::from_nanos(12_000_000_000).to_string(), "12.00");
+        assert_eq!(Money::from_nanos(1_615_000).to_string(), "0.001615");
+        assert_eq!(Money::from_nanos(38).to_string(), "0.000000038");
+        assert_eq!(
+            "0.001615".parse::<Money>().unwrap(),
+            Money::from_nanos(1_615_000)
+        );
+        assert!(
+            "1e3".parse::<Money>().is_err(),
+            "exponents are refused: money is written plainly"
+        );
+        assert!("abc".parse::<Money>().is_err());
+    }
+
+    #[test]
+    fn nanos_round_trip() {
+        let m = Money::from_nanos(123_456_789_012);
+        assert_eq!(m.nanos(), Some(123_456_789_012));
+        assert_eq!(
+            "0.0000000001".parse::<Money>().unwrap().nanos(),
+            None,
+            "sub-nano amounts have no nano form"
+        );
+    }
+}

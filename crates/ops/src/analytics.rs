@@ -1,0 +1,258 @@
+//! Summaries from the daily aggregates, and record listings.
+//!
+//! A range `[from, to)` is answered from the aggregates for the whole local
+//! days it covers and from a scan of the records only for the partial days at
+//! its edges, so a dashboard over millions of records answers at once and a
+//! range that does not start at midnight is still exact.
+use crate::api::{Group, Previous, RecordsPage, Summary};
+use crate::ingest::view;
+use crate::orgs::{self, Org};
+use crate::{Ops, Result};
+use argus_domain::analytics::{stored_key, Dim, StoredDim, Totals};
+use argus_domain::time::{day_start, fmt_instant, local_day, parse_instant, to_nanos, Month};
+use argus_domain::{FieldError, Money};
+use argus_store::records::{self, Filter};
+use argus_store::{aggregates, Reader};
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use std::collections::HashMap;
+
+/// Most records one listing returns.
+pub const MAX_PAGE: i64 = 10_000;
+
+/// A period given as text: `from`/`to` as RFC 3339 or bare dates; defaults
+/// to the current month in the organisation's time zone.
+pub fn resolve_period(
+    org: &Org,
+    from: Option<&str>,
+    to: Option<&str>,
+    now: DateTime<Utc>,
+) -> std::result::Result<(DateTime<Utc>, DateTime<Utc>), FieldError> {
+    let month = Month::of_date(argus_domain::time::local_date(org.tz, now));
+    let (m0, m1) = month.bounds(org.tz);
+    let from = match from {
+        Some(s) => parse_instant("from", s, org.tz)?,
+        None => m0,
+    };
+    let to = match to {
+        Some(s) => parse_instant("to", s, org.tz)?,
+        None => m1,
+    };
+    if to <= from {
+        return Err(FieldError::new(
+            "to",
+            format!(
+                "{} is not after from ({}); `to` is exclusive and must be later than `from`",
+                fmt_instant(to),
+                fmt_instant(from)
+            ),
+        ));
+    }
+    Ok((from, to))
+}
+
+/// Totals over `[from, to)` in stored dimension `dim`, grouped by `key_of`
+/// (which maps a stored key and a day to a group key).
+fn fold(
+    r: &Reader<'_>,
+    org: &Org,
+    dim: StoredDim,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    key_of: &dyn Fn(&str, i32) -> String,
+) -> Result<HashMap<String, Totals>> {
+    let mut out: HashMap<String, Totals> = HashMap::new();
+    let mut d0 = local_day(org.tz, from);
+    if day_start(org.tz, d0) < from {
+        d0 += 1;
+    }
+    let d1 = local_day(org.tz, to);
+    let (scan_ranges, full) = if d0 < d1 {
+        (
+            vec![(from, day_start(org.tz, d0)), (day_start(org.tz, d1), to)],
+            Some((d0, d1)),
+        )
+    } else {
+        (vec![(from, to)], None)
+    };
+    if let Some((d0, d1)) = full {
+        for (day, key, t) in aggregates::rows(r, org.row.id, dim, d0, d1)? {
+            out.entry(key_of(&key, day)).or_default().add(&t);
+        }
+    }
+    for (a, b) in scan_ranges {
+        if a >= b {
+            continue;
+        }
+        let f = Filter {
+            org: Some(org.row.id),
+            from: Some(to_nanos(a)),
+            to: Some(to_nanos(b)),
+            ..Filter::default()
+        };
+        records::scan(r, &f, |rec| -> Result<()> {
+            let key = stored_key(dim, &rec.key_parts());
+            out.entry(key_of(&key, rec.day))
+                .or_default()
+                .add(&Totals::of_record(&rec.tokens, rec.cost_nanos));
+            Ok(())
+        })?;
+    }
+    Ok(out)
+}
+
+fn total(r: &Reader<'_>, org: &Org, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Totals> {
+    let m = fold(r, org, StoredDim::Total, from, to, &|_, _| String::new())?;
+    Ok(m.into_values().fold(Totals::default(), |mut a, t| {
+        a.add(&t);
+        a
+    }))
+}
+
+fn group(key: String, t: &Totals) -> Group {
+    Group {
+        key: if key.is_empty() { None } else { Some(key) },
+        requests: t.requests,
+        input_tokens: t.input_tokens,
+        output_tokens: t.output_tokens,
+        cached_input_tokens: t.cached_input_tokens,
+        cache_write_tokens: t.cache_write_tokens,
+        cost: t.cost(),
+        unpriced_requests: t.unpriced_requests,
+    }
+}
+
+/// Percent change from `before` to `after`, to two decimals; `None` if `before` is zero.
+pub fn change_percent(before: Money, after: Money) -> Option<String> {
+    if before.is_zero() {
+        return None;
+    }
+    let p = (after.decimal() - before.decimal()) / before.decimal() * Decimal::from(100);
+    Some(p.round_dp(2).to_string())
+}
+
+/// The summary of `[from, to)`, grouped by `by` when given.
+pub(crate) fn summarize(
+    r: &Reader<'_>,
+    org: &Org,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    by: Option<Dim>,
+) -> Result<Summary> {
+    let t = total(r, org, from, to)?;
+    let prev_from = from - (to - from);
+    let p = total(r, org, prev_from, from)?;
+    let mut groups = Vec::new();
+    if let Some(dim) = by {
+        let m = if dim.is_time() {
+            fold(r, org, StoredDim::Total, from, to, &|_, day| {
+                dim.time_key(day).unwrap_or_default()
+            })?
+        } else {
+            fold(r, org, dim.stored(), from, to, &|k, _| k.to_string())?
+        };
+        groups = m.into_iter().map(|(k, t)| group(k, &t)).collect();
+        groups.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.key.cmp(&b.key)));
+    }
+    Ok(Summary {
+        org: org.row.slug.clone(),
+        currency: org.row.currency.clone(),
+        timezone: org.row.timezone.clone(),
+        from: fmt_instant(from),
+        to: fmt_instant(to),
+        by: by.map(|d| d.as_str().to_string()),
+        requests: t.requests,
+        input_tokens: t.input_tokens,
+        output_tokens: t.output_tokens,
+        cached_input_tokens: t.cached_input_tokens,
+        cache_write_tokens: t.cache_write_tokens,
+        cost: t.cost(),
+        unpriced_requests: t.unpriced_requests,
+        previous: Previous {
+            from: fmt_instant(prev_from),
+            to: fmt_instant(from),
+            cost: p.cost(),
+            requests: p.requests,
+            unpriced_requests: p.unpriced_requests,
+            cost_change_percent: change_percent(p.cost(), t.cost()),
+        },
+        groups,
+    })
+}
+
+/// What `usage records` lists.
+#[derive(Debug, Clone, Default)]
+pub struct RecordQuery {
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub operation: Option<String>,
+    pub investigation: Option<String>,
+    pub user: Option<String>,
+    pub after_seq: Option<i64>,
+    pub limit: Option<i64>,
+}
+
+impl Ops {
+    pub fn usage_summary(
+        &mut self,
+        org: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+        by: Option<&str>,
+    ) -> Result<Summary> {
+        let now = self.now();
+        self.store.read(|r| {
+            let org = orgs::find(r, org)?;
+            let (from, to) = resolve_period(&org, from, to, now)?;
+            let by = by.map(|b| Dim::parse("by", b)).transpose()?;
+            summarize(r, &org, from, to, by)
+        })
+    }
+
+    /// Records in `seq` order after `after_seq`, filtered; the time range
+    /// applies only when given.
+    pub fn usage_records(&mut self, org: &str, q: &RecordQuery) -> Result<RecordsPage> {
+        let limit = q.limit.unwrap_or(100);
+        if !(1..=MAX_PAGE).contains(&limit) {
+            return Err(FieldError::new(
+                "limit",
+                format!("{limit} is out of range; give a number from 1 to {MAX_PAGE}"),
+            )
+            .into());
+        }
+        self.store.read(|r| {
+            let org = orgs::find(r, org)?;
+            let from = q
+                .from
+                .as_deref()
+                .map(|s| parse_instant("from", s, org.tz))
+                .transpose()?;
+            let to =
+                q.to.as_deref()
+                    .map(|s| parse_instant("to", s, org.tz))
+                    .transpose()?;
+            let f = Filter {
+                org: Some(org.row.id),
+                from: from.map(to_nanos),
+                to: to.map(to_nanos),
+                provider: q.provider.clone(),
+                model: q.model.clone(),
+                operation: q.operation.clone(),
+                investigation: q.investigation.clone(),
+                user: q.user.clone(),
+                after_seq: q.after_seq,
+            };
+            let mut rows = records::list(r, &f, limit + 1)?;
+            let has_more = rows.len() as i64 > limit;
+            rows.truncate(limit as usize);
+            let next_after_seq = rows.last().map(|x| x.seq.0).or(q.after_seq);
+            Ok(RecordsPage {
+                records: rows.iter().map(|x| view(&org, x)).collect(),
+                next_after_seq,
+                has_more,
+            })
+        })
+    }
+}

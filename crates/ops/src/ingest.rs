@@ -1,0 +1,342 @@
+//! Recording usage: one record, or a JSON Lines stream in batches.
+//!
+//! Each batch of lines is validated, costed and written in one transaction
+//! together with its aggregates, so a kill at any moment leaves whole
+//! batches or nothing; re-running the same input then stores exactly what
+//! is missing, because records are idempotent by id.
+use crate::api::{IngestProgress, IngestReport, RecordView, Rejected};
+use crate::orgs::{self, Org};
+use crate::{Ops, OpsError, Result};
+use argus_domain::analytics::Totals;
+use argus_domain::ids::Seq;
+use argus_domain::price::PriceBook;
+use argus_domain::record::{join_errors, UsageInput};
+use argus_domain::time::{fmt_instant, from_nanos, local_day, to_nanos};
+use argus_domain::{ErrorCode, FieldError};
+use argus_store::aggregates::Delta;
+use argus_store::records::{self, Insert, NewRecord, StoredRecord};
+use argus_store::{prices, Writer};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::io::BufRead;
+
+/// Lines per transaction.
+pub const BATCH_LINES: usize = 5000;
+/// Longest line accepted.
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// One input item: its position, its parsed content (or why not), and the
+/// id it gets if it names none.
+pub struct Item {
+    pub line: usize,
+    pub parsed: std::result::Result<UsageInput, Vec<FieldError>>,
+    pub fallback_id: String,
+}
+
+/// What became of one item.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Accepted(Seq),
+    Duplicate(Seq),
+    Rejected(Rejected),
+}
+
+/// An id for a line that names none, derived from its position and bytes so
+/// that re-running the same input gives the same id.
+pub fn derived_id(line: usize, raw: &[u8]) -> String {
+    let mut h = Sha256::new();
+    h.update((line as u64).to_le_bytes());
+    h.update(raw);
+    format!("line-{}", &hex::encode(h.finalize())[..32])
+}
+
+fn reject(line: usize, errs: &[FieldError]) -> Rejected {
+    Rejected {
+        line,
+        error: join_errors(errs),
+        field: errs
+            .first()
+            .map(|e| e.field.clone())
+            .filter(|f| !f.is_empty()),
+    }
+}
+
+pub(crate) fn view(org: &Org, r: &StoredRecord) -> RecordView {
+    RecordView {
+        seq: r.seq.0,
+        id: r.id.clone(),
+        org: org.row.slug.clone(),
+        provider: r.provider.clone(),
+        model: r.model.clone(),
+        operation: r.operation.clone(),
+        investigation: r.investigation.clone(),
+        user: r.user.clone(),
+        input_tokens: r.tokens.input,
+        output_tokens: r.tokens.output,
+        cached_input_tokens: r.tokens.cached_input,
+        cache_write_tokens: r.tokens.cache_write,
+        status: r.status.clone(),
+        latency_ms: r.latency_ms,
+        occurred_at: fmt_instant(from_nanos(r.occurred_at)),
+        cost: r.cost_nanos.map(argus_domain::Money::from_nanos),
+        currency: r.currency.clone(),
+        price_id: r.price_id.map(|p| p.0),
+        recorded_at: fmt_instant(from_nanos(r.recorded_at)),
+    }
+}
+
+/// Writes a batch of items in the caller's transaction. Bad items are
+/// reported, good ones stored; aggregates follow in the same transaction.
+pub(crate) fn write_items(
+    w: &Writer<'_>,
+    items: &[Item],
+    now: i64,
+    report: &mut IngestReport,
+) -> Result<Vec<Outcome>> {
+    let mut orgs: HashMap<String, std::result::Result<(Org, PriceBook), OpsError>> = HashMap::new();
+    let mut delta = Delta::default();
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let input = match &item.parsed {
+            Ok(i) => i,
+            Err(errs) => {
+                let r = reject(item.line, errs);
+                report.rejected.push(r.clone());
+                out.push(Outcome::Rejected(r));
+                continue;
+            }
+        };
+        let entry = orgs.entry(input.org.clone()).or_insert_with(|| {
+            let org = orgs::find(&w.reader(), &input.org)?;
+            let book = prices::book(&w.reader(), org.row.id, &org.row.currency)?;
+            Ok((org, book))
+        });
+        let (org, book) = match entry {
+            Ok(x) => x,
+            Err(e) => {
+                let r = Rejected {
+                    line: item.line,
+                    error: format!("field `org`: {}", e.message),
+                    field: Some("org".into()),
+                };
+                report.rejected.push(r.clone());
+                out.push(Outcome::Rejected(r));
+                continue;
+            }
+        };
+        let id = input.id.as_deref().unwrap_or(&item.fallback_id);
+        let price = book.select(&input.provider, &input.model, input.occurred_at);
+        let cost_nanos = price.and_then(|p| p.rates.cost(&input.tokens).nanos());
+        let hash = input.content_hash(id);
+        let day = local_day(org.tz, input.occurred_at);
+        let new = NewRecord {
+            org: org.row.id,
+            id,
+            input,
+            day,
+            cost_nanos,
+            currency: &org.row.currency,
+            price_id: price.map(|p| p.id),
+            recorded_at: now,
+            content_hash: &hash,
+        };
+        match records::insert(w, &new)? {
+            Insert::Inserted(seq) => {
+                report.accepted += 1;
+                if cost_nanos.is_none() {
+                    report.unpriced += 1;
+                }
+                let parts = argus_domain::analytics::KeyParts {
+                    provider: &input.provider,
+                    model: &input.model,
+                    operation: &input.operation,
+                    investigation: input.investigation.as_deref(),
+                    user: input.user.as_deref(),
+                };
+                delta.add(
+                    org.row.id,
+                    day,
+                    &parts,
+                    &Totals::of_record(&input.tokens, cost_nanos),
+                );
+                out.push(Outcome::Accepted(seq));
+            }
+            Insert::Duplicate(seq) => {
+                report.duplicates += 1;
+                out.push(Outcome::Duplicate(seq));
+            }
+            Insert::Conflict(_) => {
+                report.conflicts += 1;
+                let r = Rejected {
+                    line: item.line,
+                    error: format!("field `id`: {id:?} is already stored with different content; the stored record was kept. Give this call a new id if it is a different call"),
+                    field: Some("id".into()),
+                };
+                report.rejected.push(r.clone());
+                out.push(Outcome::Rejected(r));
+            }
+        }
+    }
+    delta.apply(w)?;
+    Ok(out)
+}
+
+impl Ops {
+    /// Records one call. Without an id it gets a new UUIDv7. The same id with
+    /// the same content returns the stored record; with different content it
+    /// is a conflict and nothing changes.
+    pub fn record(&mut self, value: &serde_json::Value) -> Result<RecordView> {
+        let parsed = UsageInput::from_json(value).map_err(|errs| OpsError {
+            code: ErrorCode::BadInput,
+            message: join_errors(&errs),
+            field: errs.first().map(|e| e.field.clone()),
+        })?;
+        let now = self.now();
+        let fallback_id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+            uuid::NoContext,
+            now.timestamp().max(0) as u64,
+            now.timestamp_subsec_nanos(),
+        ))
+        .to_string();
+        let item = Item {
+            line: 1,
+            parsed: Ok(parsed),
+            fallback_id,
+        };
+        let mut report = IngestReport::default();
+        let now_ns = to_nanos(now);
+        self.store.write(|w| {
+            let outcome = write_items(w, std::slice::from_ref(&item), now_ns, &mut report)?;
+            match outcome.first() {
+                Some(Outcome::Accepted(seq)) | Some(Outcome::Duplicate(seq)) => {
+                    let rec = records::by_seq(&w.reader(), *seq)?
+                        .ok_or_else(|| OpsError::new(ErrorCode::Internal, "record vanished"))?;
+                    let org = orgs::find(
+                        &w.reader(),
+                        item.parsed.as_ref().map(|p| p.org.as_str()).unwrap_or(""),
+                    )?;
+                    Ok(view(&org, &rec))
+                }
+                Some(Outcome::Rejected(r)) => Err(OpsError {
+                    code: if report.conflicts > 0 {
+                        ErrorCode::Conflict
+                    } else {
+                        ErrorCode::BadInput
+                    },
+                    message: r.error.clone(),
+                    field: r.field.clone(),
+                }),
+                None => Err(OpsError::new(ErrorCode::Internal, "no outcome")),
+            }
+        })
+    }
+
+    /// Ingests JSON Lines from `input`. Blank lines are skipped. Returns the
+    /// report; `progress` is called after each committed batch.
+    pub fn ingest(
+        &mut self,
+        mut input: impl BufRead,
+        mut progress: impl FnMut(&IngestProgress),
+    ) -> Result<IngestReport> {
+        let mut report = IngestReport::default();
+        let mut p = IngestProgress::default();
+        let mut line_no = 0usize;
+        let mut buf = Vec::with_capacity(512);
+        let mut items = Vec::with_capacity(BATCH_LINES);
+        loop {
+            buf.clear();
+            let n = input.read_until(b'\n', &mut buf).map_err(|e| {
+                OpsError::new(
+                    ErrorCode::Io,
+                    format!("cannot read the input after line {line_no}: {e}"),
+                )
+            })?;
+            if n > 0 {
+                line_no += 1;
+                p.bytes += n as u64;
+                if let Some(item) = parse_line(line_no, &buf) {
+                    items.push(item);
+                }
+            }
+            if items.len() >= BATCH_LINES || (n == 0 && !items.is_empty()) {
+                let now = to_nanos(self.now());
+                let before = report.rejected.len();
+                self.store
+                    .write(|w| write_items(w, &items, now, &mut report))?;
+                items.clear();
+                p.lines = line_no;
+                p.accepted = report.accepted;
+                p.duplicates = report.duplicates;
+                p.rejected = report.rejected.len();
+                let _ = before;
+                progress(&p);
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        tracing::info!(
+            accepted = report.accepted,
+            duplicates = report.duplicates,
+            rejected = report.rejected.len(),
+            "ingest done"
+        );
+        Ok(report)
+    }
+
+    /// Writes already-built items (the demo, the server's batches).
+    pub fn write_items(&mut self, items: &[Item]) -> Result<(IngestReport, Vec<Outcome>)> {
+        let now = to_nanos(self.now());
+        let mut report = IngestReport::default();
+        let out = self
+            .store
+            .write(|w| write_items(w, items, now, &mut report))?;
+        Ok((report, out))
+    }
+}
+
+/// Parses one raw line; `None` for a blank line.
+pub fn parse_line(line: usize, raw: &[u8]) -> Option<Item> {
+    let fallback_id = derived_id(line, raw);
+    let text = match std::str::from_utf8(raw) {
+        Ok(t) => t.trim(),
+        Err(_) => {
+            return Some(Item {
+                line,
+                parsed: Err(vec![FieldError::new(
+                    "",
+                    "the line is not valid UTF-8; save the file as UTF-8",
+                )]),
+                fallback_id,
+            });
+        }
+    };
+    if text.is_empty() {
+        return None;
+    }
+    if raw.len() > MAX_LINE_BYTES {
+        return Some(Item {
+            line,
+            parsed: Err(vec![FieldError::new(
+                "",
+                format!(
+                    "the line is {} bytes long; the limit is {MAX_LINE_BYTES}",
+                    raw.len()
+                ),
+            )]),
+            fallback_id,
+        });
+    }
+    let parsed = match serde_json::from_str::<serde_json::Value>(text) {
+        Ok(v) => UsageInput::from_json(&v),
+        Err(e) => Err(vec![FieldError::new(
+            "",
+            format!("the line is not valid JSON ({e}); each line must be one JSON object"),
+        )]),
+    };
+    Some(Item {
+        line,
+        parsed,
+        fallback_id,
+    })
+}

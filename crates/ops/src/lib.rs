@@ -1,0 +1,132 @@
+//! The operations facade: the one surface that the CLI, the HTTP server and
+//! the desktop window call. Inputs and outputs are plain serializable data
+//! ([`api`]); errors are [`OpsError`] with a code front ends branch on.
+//!
+//! - [`orgs`]: organisations.
+//! - [`prices`]: price import and listing, the built-in catalogue, reprice.
+//! - [`ingest`]: recording usage, one record or a JSON Lines stream.
+//! - [`analytics`]: summaries and record listings.
+//! - [`demo`]: the demo organisation.
+#![forbid(unsafe_code)]
+
+pub mod analytics;
+pub mod api;
+pub mod demo;
+pub mod ingest;
+pub mod orgs;
+pub mod prices;
+
+use argus_domain::time::Clock;
+use argus_domain::{ErrorCode, FieldError};
+use argus_store::{Store, StoreError};
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The error of every operation: a code to branch on, a message that says
+/// what to do, and the field at fault when there is one.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{message}")]
+pub struct OpsError {
+    pub code: ErrorCode,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+impl OpsError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> OpsError {
+        OpsError {
+            code,
+            message: message.into(),
+            field: None,
+        }
+    }
+
+    pub fn bad_input(e: FieldError) -> OpsError {
+        OpsError {
+            code: ErrorCode::BadInput,
+            message: e.to_string(),
+            field: Some(e.field),
+        }
+    }
+
+    pub fn not_found(message: impl Into<String>) -> OpsError {
+        OpsError::new(ErrorCode::NotFound, message)
+    }
+}
+
+impl From<FieldError> for OpsError {
+    fn from(e: FieldError) -> OpsError {
+        OpsError::bad_input(e)
+    }
+}
+
+impl From<StoreError> for OpsError {
+    fn from(e: StoreError) -> OpsError {
+        let code = match &e {
+            StoreError::SchemaTooNew { .. } => ErrorCode::SchemaTooNew,
+            _ => ErrorCode::Store,
+        };
+        OpsError::new(code, e.to_string())
+    }
+}
+
+pub type Result<T> = std::result::Result<T, OpsError>;
+
+/// The system clock, for production use.
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> DateTime<Utc> {
+        Utc::now()
+    }
+}
+
+/// The default store location, shared by the CLI and the desktop app:
+/// `<platform data dir>/argus-usage/usage.db` (on Linux
+/// `~/.local/share/argus-usage/usage.db`).
+pub fn default_db_path() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("argus-usage")
+        .join("usage.db")
+}
+
+/// An open store with its clock and the name changes are made under.
+pub struct Ops {
+    pub(crate) store: Store,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) actor: String,
+}
+
+impl Ops {
+    /// Opens the store (applying migrations) and makes sure the built-in
+    /// price catalogue is loaded.
+    pub fn open(path: &Path, clock: Arc<dyn Clock>, actor: impl Into<String>) -> Result<Ops> {
+        let store = Store::open(path)?;
+        let mut ops = Ops {
+            store,
+            clock,
+            actor: actor.into(),
+        };
+        prices::ensure_builtin_catalogue(&mut ops)?;
+        Ok(ops)
+    }
+
+    pub fn store(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+
+    pub fn actor(&self) -> &str {
+        &self.actor
+    }
+
+    pub fn path(&self) -> &Path {
+        self.store.path()
+    }
+}

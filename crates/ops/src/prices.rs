@@ -1,0 +1,372 @@
+//! Prices: import (CSV or JSON), listing, the built-in catalogue, reprice.
+use crate::api::{PriceImportReport, PriceView, Rejected, RepriceGroup, RepriceReport};
+use crate::orgs::{self, Org};
+use crate::{Ops, OpsError, Result};
+use argus_domain::analytics::Totals;
+use argus_domain::ids::{OrgId, PriceId, Seq};
+use argus_domain::price::{PriceInput, PriceVersion, RawPrice};
+use argus_domain::record::join_errors;
+use argus_domain::time::{fmt_instant, parse_instant, to_nanos};
+use argus_domain::{ErrorCode, FieldError, Money};
+use argus_store::aggregates::Delta;
+use argus_store::records::{self, Filter};
+use argus_store::{audit, meta, prices};
+use chrono_tz::Tz;
+use std::collections::BTreeMap;
+
+/// The built-in catalogue of list prices, in the import CSV format.
+pub const BUILTIN_CATALOGUE: &str = include_str!("../catalogue/prices.csv");
+/// Bump when the catalogue file changes, so that open stores load it again.
+pub const CATALOGUE_VERSION: &str = "2026-11-27";
+
+pub(crate) fn price_view(v: &PriceVersion, org_slug: Option<&str>) -> PriceView {
+    let s = |d: &rust_decimal::Decimal| d.to_string();
+    PriceView {
+        id: v.id.0,
+        scope: if v.org.is_some() {
+            "org".into()
+        } else {
+            "global".into()
+        },
+        org: v.org.and(org_slug.map(str::to_string)),
+        provider: v.provider.clone(),
+        model: v.model.clone(),
+        effective_from: fmt_instant(v.effective_from),
+        currency: v.currency.clone(),
+        input_per_mtok: s(&v.rates.input_per_mtok),
+        output_per_mtok: s(&v.rates.output_per_mtok),
+        cached_input_per_mtok: v.rates.cached_input_per_mtok.as_ref().map(s),
+        cache_write_per_mtok: v.rates.cache_write_per_mtok.as_ref().map(s),
+        source: v.source.clone(),
+    }
+}
+
+/// Parses a price file: a JSON array of objects, or CSV with a header row.
+/// Returns `(line, raw)` pairs, or the line and error of rows that cannot be read.
+pub fn parse_price_file(
+    content: &str,
+) -> std::result::Result<Vec<(usize, std::result::Result<RawPrice, String>)>, OpsError> {
+    let trimmed = content.trim_start_matches('\u{feff}').trim_start();
+    if trimmed.starts_with('[') {
+        let values: Vec<serde_json::Value> = serde_json::from_str(trimmed).map_err(|e| {
+            OpsError::new(ErrorCode::BadInput, format!("the price file is not a valid JSON array ({e}); give an array of objects with the keys provider, model, effective_from, currency, input_per_mtok, output_per_mtok"))
+        })?;
+        return Ok(values
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| (i + 1, raw_from_json(&v)))
+            .collect());
+    }
+    let mut rdr = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .flexible(false)
+        .from_reader(trimmed.as_bytes());
+    let headers = rdr
+        .headers()
+        .map_err(|e| {
+            OpsError::new(
+                ErrorCode::BadInput,
+                format!("cannot read the CSV header: {e}"),
+            )
+        })?
+        .clone();
+    for required in [
+        "provider",
+        "model",
+        "effective_from",
+        "currency",
+        "input_per_mtok",
+        "output_per_mtok",
+    ] {
+        if !headers.iter().any(|h| h == required) {
+            return Err(OpsError {
+                code: ErrorCode::BadInput,
+                message: format!("the CSV header has no column {required:?}; the header is provider,model,effective_from,currency,input_per_mtok,output_per_mtok,cached_input_per_mtok,cache_write_per_mtok"),
+                field: Some(required.into()),
+            });
+        }
+    }
+    let mut out = Vec::new();
+    for (i, rec) in rdr.deserialize::<RawPrice>().enumerate() {
+        out.push((i + 2, rec.map_err(|e| format!("cannot read the row: {e}"))));
+    }
+    Ok(out)
+}
+
+fn raw_from_json(v: &serde_json::Value) -> std::result::Result<RawPrice, String> {
+    let Some(map) = v.as_object() else {
+        return Err(format!("{v} is not an object"));
+    };
+    let mut raw = RawPrice::default();
+    for (k, x) in map {
+        let s = match x {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Null => None,
+            serde_json::Value::Number(n) => {
+                return Err(format!("field `{k}`: {n} is a JSON number; write rates and times as strings, such as \"2.50\", so that they stay exact"))
+            }
+            other => return Err(format!("field `{k}`: {other} is not a string")),
+        };
+        match k.as_str() {
+            "provider" => raw.provider = s,
+            "model" => raw.model = s,
+            "effective_from" => raw.effective_from = s,
+            "currency" => raw.currency = s,
+            "input_per_mtok" => raw.input_per_mtok = s,
+            "output_per_mtok" => raw.output_per_mtok = s,
+            "cached_input_per_mtok" => raw.cached_input_per_mtok = s,
+            "cache_write_per_mtok" => raw.cache_write_per_mtok = s,
+            "source" => raw.source = s,
+            _ => return Err(format!("field `{k}`: is not a known key; the keys are provider, model, effective_from, currency, input_per_mtok, output_per_mtok, cached_input_per_mtok, cache_write_per_mtok, source")),
+        }
+    }
+    Ok(raw)
+}
+
+fn import(
+    ops: &mut Ops,
+    content: &str,
+    org: Option<&str>,
+    actor: &str,
+) -> Result<PriceImportReport> {
+    let rows = parse_price_file(content)?;
+    let now = to_nanos(ops.now());
+    ops.store.write(|w| {
+        let org: Option<Org> = org.map(|s| orgs::find(&w.reader(), s)).transpose()?;
+        let tz: Tz = org.as_ref().map(|o| o.tz).unwrap_or(chrono_tz::UTC);
+        let mut report = PriceImportReport::default();
+        let mut valid: Vec<PriceInput> = Vec::new();
+        for (line, raw) in rows {
+            match raw
+                .map_err(|e| vec![FieldError::new("", e)])
+                .and_then(|r| r.validate(tz))
+            {
+                Ok(p) => valid.push(p),
+                Err(errs) => report.rejected.push(Rejected {
+                    line,
+                    error: join_errors(&errs),
+                    field: errs
+                        .first()
+                        .map(|e| e.field.clone())
+                        .filter(|f| !f.is_empty()),
+                }),
+            }
+        }
+        let mut added = Vec::new();
+        for p in &valid {
+            let (v, new) = prices::insert(w, org.as_ref().map(|o| o.row.id), p, now)?;
+            if new {
+                report.added += 1;
+                added.push(v.id.0);
+            } else {
+                report.unchanged += 1;
+            }
+            report
+                .prices
+                .push(price_view(&v, org.as_ref().map(|o| o.row.slug.as_str())));
+        }
+        if !added.is_empty() {
+            let after = serde_json::json!({"added": added}).to_string();
+            let object = match &org {
+                Some(o) => format!("org/{}/prices", o.row.slug),
+                None => "prices".to_string(),
+            };
+            audit::add(
+                w,
+                org.as_ref().map(|o| o.row.id),
+                now,
+                actor,
+                "prices.import",
+                &object,
+                None,
+                Some(&after),
+            )?;
+        }
+        Ok(report)
+    })
+}
+
+pub(crate) fn ensure_builtin_catalogue(ops: &mut Ops) -> Result<()> {
+    if meta::get(&ops.store.reader(), "catalogue_version")?.as_deref() == Some(CATALOGUE_VERSION) {
+        return Ok(());
+    }
+    let report = import(
+        ops,
+        BUILTIN_CATALOGUE,
+        None,
+        "argus-usage (built-in catalogue)",
+    )?;
+    if let Some(r) = report.rejected.first() {
+        return Err(OpsError::new(
+            ErrorCode::Internal,
+            format!(
+                "the built-in catalogue has a bad line {}: {}",
+                r.line, r.error
+            ),
+        ));
+    }
+    Ok(ops
+        .store
+        .write(|w| meta::set(w, "catalogue_version", CATALOGUE_VERSION))?)
+}
+
+#[derive(Default)]
+struct Acc {
+    records: i64,
+    changed: i64,
+    before: Money,
+    after: Money,
+    before_unpriced: i64,
+    after_unpriced: i64,
+}
+
+impl Ops {
+    /// Imports price versions (global, or the organisation's with `org`).
+    /// Re-importing the same versions adds nothing.
+    pub fn prices_import(&mut self, content: &str, org: Option<&str>) -> Result<PriceImportReport> {
+        let actor = self.actor.clone();
+        import(self, content, org, &actor)
+    }
+
+    /// Versions visible to an organisation (global and its own), or the global catalogue.
+    pub fn prices_list(
+        &mut self,
+        org: Option<&str>,
+        provider: Option<&str>,
+    ) -> Result<Vec<PriceView>> {
+        self.store.read(|r| {
+            let org = org.map(|s| orgs::find(r, s)).transpose()?;
+            let list = prices::list(r, org.as_ref().map(|o| o.row.id), provider)?;
+            Ok(list
+                .iter()
+                .map(|v| price_view(v, org.as_ref().map(|o| o.row.slug.as_str())))
+                .collect())
+        })
+    }
+
+    /// Re-costs the organisation's records in `[from, to)` (all when not
+    /// given) with the price versions now known. A preview changes nothing;
+    /// with `apply` the records and aggregates change in one transaction,
+    /// with an audit entry.
+    pub fn reprice(
+        &mut self,
+        org: &str,
+        from: Option<&str>,
+        to: Option<&str>,
+        apply: bool,
+    ) -> Result<RepriceReport> {
+        let now = to_nanos(self.now());
+        let actor = self.actor.clone();
+        let run = |w: &argus_store::Reader<'_>,
+                   changes: &mut Vec<(
+            Seq,
+            i32,
+            records::StoredRecord,
+            Option<i64>,
+            Option<PriceId>,
+        )>|
+         -> Result<RepriceReport> {
+            let org = orgs::find(w, org)?;
+            let f_from = from.map(|s| parse_instant("from", s, org.tz)).transpose()?;
+            let f_to = to.map(|s| parse_instant("to", s, org.tz)).transpose()?;
+            let book = prices::book(w, org.row.id, &org.row.currency)?;
+            let filter = Filter {
+                org: Some(org.row.id),
+                from: f_from.map(to_nanos),
+                to: f_to.map(to_nanos),
+                ..Filter::default()
+            };
+            let mut groups: BTreeMap<(String, String), Acc> = BTreeMap::new();
+            records::scan(w, &filter, |rec| -> Result<()> {
+                let at = argus_domain::time::from_nanos(rec.occurred_at);
+                let price = book.select(&rec.provider, &rec.model, at);
+                let new_cost = price.and_then(|p| p.rates.cost(&rec.tokens).nanos());
+                let new_id = price.map(|p| p.id);
+                let g = groups
+                    .entry((rec.provider.clone(), rec.model.clone()))
+                    .or_default();
+                g.records += 1;
+                g.before += rec.cost_nanos.map(Money::from_nanos).unwrap_or(Money::ZERO);
+                g.after += new_cost.map(Money::from_nanos).unwrap_or(Money::ZERO);
+                g.before_unpriced += i64::from(rec.cost_nanos.is_none());
+                g.after_unpriced += i64::from(new_cost.is_none());
+                if new_cost != rec.cost_nanos || new_id != rec.price_id {
+                    g.changed += 1;
+                    changes.push((rec.seq, rec.day, rec, new_cost, new_id));
+                }
+                Ok(())
+            })?;
+            let mut report = RepriceReport {
+                org: org.row.slug.clone(),
+                currency: org.row.currency.clone(),
+                from: f_from.map(fmt_instant),
+                to: f_to.map(fmt_instant),
+                applied: false,
+                records: 0,
+                changed: 0,
+                before_cost: Money::ZERO,
+                after_cost: Money::ZERO,
+                difference: Money::ZERO,
+                before_unpriced: 0,
+                after_unpriced: 0,
+                groups: Vec::new(),
+            };
+            for ((provider, model), a) in groups {
+                report.records += a.records;
+                report.changed += a.changed;
+                report.before_cost += a.before;
+                report.after_cost += a.after;
+                report.before_unpriced += a.before_unpriced;
+                report.after_unpriced += a.after_unpriced;
+                report.groups.push(RepriceGroup {
+                    provider,
+                    model,
+                    records: a.records,
+                    changed: a.changed,
+                    before_cost: a.before,
+                    after_cost: a.after,
+                    difference: a.after - a.before,
+                    before_unpriced: a.before_unpriced,
+                    after_unpriced: a.after_unpriced,
+                });
+            }
+            report.difference = report.after_cost - report.before_cost;
+            report.groups.sort_by(|a, b| {
+                b.changed
+                    .cmp(&a.changed)
+                    .then(a.provider.cmp(&b.provider))
+                    .then(a.model.cmp(&b.model))
+            });
+            Ok(report)
+        };
+        if !apply {
+            return self.store.read(|r| run(r, &mut Vec::new()));
+        }
+        self.store.write(|w| {
+            let mut changes = Vec::new();
+            let mut report = run(&w.reader(), &mut changes)?;
+            let org_id: OrgId = orgs::find(&w.reader(), org)?.row.id;
+            let mut delta = Delta::default();
+            for (seq, day, rec, cost, price_id) in &changes {
+                records::set_cost(w, *seq, *cost, *price_id)?;
+                delta.sub(org_id, *day, &rec.key_parts(), &Totals::of_record(&rec.tokens, rec.cost_nanos));
+                delta.add(org_id, *day, &rec.key_parts(), &Totals::of_record(&rec.tokens, *cost));
+            }
+            delta.apply(w)?;
+            report.applied = true;
+            if report.changed > 0 {
+                let before = serde_json::json!({"cost": report.before_cost, "unpriced": report.before_unpriced}).to_string();
+                let after = serde_json::json!({"cost": report.after_cost, "unpriced": report.after_unpriced, "changed_records": report.changed, "from": report.from, "to": report.to}).to_string();
+                audit::add(w, Some(org_id), now, &actor, "reprice.apply", &format!("org/{org}/records"), Some(&before), Some(&after))?;
+            }
+            Ok(report)
+        })
+    }
+
+    /// The price versions with these ids (for reports).
+    pub fn prices_by_ids(&mut self, ids: &[i64]) -> Result<Vec<PriceView>> {
+        let ids: Vec<PriceId> = ids.iter().map(|i| PriceId(*i)).collect();
+        let list = prices::by_ids(&self.store.reader(), &ids)?;
+        Ok(list.iter().map(|v| price_view(v, None)).collect())
+    }
+}

@@ -1,0 +1,122 @@
+//! The daily aggregates, kept on write in the same transaction as the
+//! records they count.
+use crate::{Reader, Result, StoreError, Writer};
+use argus_domain::analytics::{stored_key, KeyParts, StoredDim, Totals};
+use argus_domain::ids::OrgId;
+use std::collections::HashMap;
+
+/// Changes to the aggregates, gathered in memory during a transaction and
+/// applied once at its end.
+#[derive(Debug, Default)]
+pub struct Delta {
+    map: HashMap<(OrgId, StoredDim, i32, String), Totals>,
+}
+
+impl Delta {
+    pub fn add(&mut self, org: OrgId, day: i32, parts: &KeyParts<'_>, t: &Totals) {
+        for dim in StoredDim::ALL {
+            self.map
+                .entry((org, dim, day, stored_key(dim, parts)))
+                .or_default()
+                .add(t);
+        }
+    }
+
+    pub fn sub(&mut self, org: OrgId, day: i32, parts: &KeyParts<'_>, t: &Totals) {
+        for dim in StoredDim::ALL {
+            self.map
+                .entry((org, dim, day, stored_key(dim, parts)))
+                .or_default()
+                .sub(t);
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Days touched, per organisation (for alert checks).
+    pub fn days(&self) -> Vec<(OrgId, i32)> {
+        let mut v: Vec<_> = self
+            .map
+            .keys()
+            .filter(|k| k.1 == StoredDim::Total)
+            .map(|k| (k.0, k.2))
+            .collect();
+        v.sort();
+        v.dedup();
+        v
+    }
+
+    pub fn apply(self, w: &Writer<'_>) -> Result<()> {
+        let mut st = w.prepare_cached(
+            "INSERT INTO agg_daily (org_id, dim, day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+             ON CONFLICT (org_id, dim, day, key) DO UPDATE SET
+               requests = requests + excluded.requests,
+               input_tokens = input_tokens + excluded.input_tokens,
+               output_tokens = output_tokens + excluded.output_tokens,
+               cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
+               cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+               cost_nanos = cost_nanos + excluded.cost_nanos,
+               unpriced_requests = unpriced_requests + excluded.unpriced_requests",
+        )?;
+        for ((org, dim, day, key), t) in self.map {
+            if t == Totals::default() {
+                continue;
+            }
+            let cost = i64::try_from(t.cost_nanos).map_err(|_| {
+                StoreError::Corrupt("a daily cost total exceeds 9.2 billion".into())
+            })?;
+            st.execute(rusqlite::params![
+                org.0,
+                dim as i64,
+                day,
+                key,
+                t.requests,
+                t.input_tokens,
+                t.output_tokens,
+                t.cached_input_tokens,
+                t.cache_write_tokens,
+                cost,
+                t.unpriced_requests
+            ])?;
+        }
+        Ok(())
+    }
+}
+
+/// Rows of one stored dimension for days `[from, to)`: `(day, key, totals)`.
+pub fn rows(
+    r: &Reader<'_>,
+    org: OrgId,
+    dim: StoredDim,
+    from_day: i32,
+    to_day: i32,
+) -> Result<Vec<(i32, String, Totals)>> {
+    let mut st = r.prepare_cached(
+        "SELECT day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests
+         FROM agg_daily WHERE org_id = ?1 AND dim = ?2 AND day >= ?3 AND day < ?4",
+    )?;
+    let rows = st
+        .query_map(
+            rusqlite::params![org.0, dim as i64, from_day, to_day],
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    Totals {
+                        requests: r.get(2)?,
+                        input_tokens: r.get(3)?,
+                        output_tokens: r.get(4)?,
+                        cached_input_tokens: r.get(5)?,
+                        cache_write_tokens: r.get(6)?,
+                        cost_nanos: i128::from(r.get::<_, i64>(7)?),
+                        unpriced_requests: r.get(8)?,
+                    },
+                ))
+            },
+        )?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}

@@ -1,0 +1,224 @@
+//! The SQLite store: the only crate that touches rusqlite.
+//!
+//! - [`Store`]: opening, pragmas, migrations, and the two handles:
+//!   [`Reader`] for queries and [`Writer`] (one `BEGIN IMMEDIATE`
+//!   transaction) for changes. Every write function takes a `&Writer`, so the
+//!   type system says which code may write, and every write is transactional.
+//! - [`orgs`], [`prices`], [`records`], [`aggregates`], [`audit`]: one module a table.
+#![forbid(unsafe_code)]
+
+pub mod aggregates;
+pub mod audit;
+pub mod orgs;
+pub mod prices;
+pub mod records;
+
+use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The migrations, in order. Append only: a shipped migration is never edited.
+pub const MIGRATIONS: &[(&str, &str)] = &[(
+    "0001_ledger",
+    include_str!("../../../migrations/0001_ledger.sql"),
+)];
+
+/// The schema version this binary knows (the number of migrations).
+pub fn known_schema_version() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store at {path} has schema version {found}, newer than version {known} that this program knows; update Argus Usage to open it (the store was left untouched)")]
+    SchemaTooNew {
+        path: String,
+        found: i64,
+        known: i64,
+    },
+    #[error("cannot open the store at {path}: {source}; check that the folder exists and is writable, or choose another with --db or ARGUS_USAGE_DB")]
+    Open {
+        path: String,
+        source: rusqlite::Error,
+    },
+    #[error("store error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// An open store.
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// A read handle: queries only.
+pub struct Reader<'a>(&'a Connection);
+
+impl<'a> Deref for Reader<'a> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        self.0
+    }
+}
+
+/// A write handle: an open `BEGIN IMMEDIATE` transaction. Everything done
+/// through it commits together or not at all.
+pub struct Writer<'a>(rusqlite::Transaction<'a>);
+
+impl<'a> Writer<'a> {
+    pub fn reader(&self) -> Reader<'_> {
+        Reader(&self.0)
+    }
+}
+
+impl<'a> Deref for Writer<'a> {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.0
+    }
+}
+
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "cache_size", -65536)?; // 64 MiB
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
+    Ok(())
+}
+
+impl Store {
+    /// Opens (creating if needed) the store at `path` and applies pending
+    /// migrations in one transaction. Refuses a store with a newer schema.
+    pub fn open(path: &Path) -> Result<Store> {
+        if let Some(dir) = path.parent() {
+            if !dir.as_os_str().is_empty() && !dir.exists() {
+                std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
+                    path: path.display().to_string(),
+                    source: rusqlite::Error::ToSqlConversionFailure(Box::new(e)),
+                })?;
+            }
+        }
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let open_err = |source| StoreError::Open {
+            path: path.display().to_string(),
+            source,
+        };
+        let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
+        configure(&conn).map_err(open_err)?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn migrate(&mut self) -> Result<()> {
+        let path = self.path.display().to_string();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        let known = known_schema_version();
+        if found > known {
+            return Err(StoreError::SchemaTooNew { path, found, known });
+        }
+        for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(found as usize) {
+            tracing::info!(migration = name, "applying migration");
+            tx.execute_batch(sql)?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self
+            .conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))?)
+    }
+
+    pub fn reader(&self) -> Reader<'_> {
+        Reader(&self.conn)
+    }
+
+    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed when `f`
+    /// returns `Ok`, rolled back otherwise. Other processes writing the same
+    /// store wait (busy timeout) rather than fail.
+    pub fn write<T, E>(
+        &mut self,
+        f: impl FnOnce(&Writer<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(StoreError::from)?;
+        let w = Writer(tx);
+        let out = f(&w)?;
+        w.0.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// Runs `f` inside a read transaction, so that it sees one snapshot.
+    pub fn read<T, E>(
+        &mut self,
+        f: impl FnOnce(&Reader<'_>) -> std::result::Result<T, E>,
+    ) -> std::result::Result<T, E>
+    where
+        E: From<StoreError>,
+    {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Deferred)
+            .map_err(StoreError::from)?;
+        let out = f(&Reader(&tx))?;
+        tx.commit().map_err(StoreError::from)?;
+        Ok(out)
+    }
+
+    /// `PRAGMA integrity_check`: "ok" when the file is sound.
+    pub fn integrity_check(&self) -> Result<String> {
+        Ok(self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+    }
+}
+
+/// Store metadata (key/value).
+pub mod meta {
+    use super::*;
+    use rusqlite::OptionalExtension;
+
+    pub fn get(r: &Reader<'_>, key: &str) -> Result<Option<String>> {
+        Ok(
+            r.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| {
+                row.get(0)
+            })
+            .optional()?,
+        )
+    }
+
+    pub fn set(w: &Writer<'_>, key: &str, value: &str) -> Result<()> {
+        w.execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
+        Ok(())
+    }
+}

@@ -1,0 +1,256 @@
+//! Usage records. Rows are never deleted; `seq` only grows.
+use crate::{Reader, Result, Writer};
+use argus_domain::analytics::KeyParts;
+use argus_domain::ids::{OrgId, PriceId, Seq};
+use argus_domain::price::Tokens;
+use argus_domain::record::UsageInput;
+use rusqlite::OptionalExtension;
+
+/// A record as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredRecord {
+    pub seq: Seq,
+    pub org_id: OrgId,
+    pub id: String,
+    pub provider: String,
+    pub model: String,
+    pub operation: String,
+    pub investigation: Option<String>,
+    pub user: Option<String>,
+    pub tokens: Tokens,
+    pub status: String,
+    pub latency_ms: Option<i64>,
+    pub occurred_at: i64,
+    pub day: i32,
+    pub cost_nanos: Option<i64>,
+    pub currency: String,
+    pub price_id: Option<PriceId>,
+    pub recorded_at: i64,
+}
+
+impl StoredRecord {
+    pub fn key_parts(&self) -> KeyParts<'_> {
+        KeyParts {
+            provider: &self.provider,
+            model: &self.model,
+            operation: &self.operation,
+            investigation: self.investigation.as_deref(),
+            user: self.user.as_deref(),
+        }
+    }
+}
+
+const COLS: &str = "seq, org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
+    let n = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
+    Ok(StoredRecord {
+        seq: Seq(r.get(0)?),
+        org_id: OrgId(r.get(1)?),
+        id: r.get(2)?,
+        provider: r.get(3)?,
+        model: r.get(4)?,
+        operation: r.get(5)?,
+        investigation: r.get(6)?,
+        user: r.get(7)?,
+        tokens: Tokens {
+            input: n(8)?,
+            output: n(9)?,
+            cached_input: n(10)?,
+            cache_write: n(11)?,
+        },
+        status: r.get(12)?,
+        latency_ms: r.get(13)?,
+        occurred_at: r.get(14)?,
+        day: r.get(15)?,
+        cost_nanos: r.get(16)?,
+        currency: r.get(17)?,
+        price_id: r.get::<_, Option<i64>>(18)?.map(PriceId),
+        recorded_at: r.get(19)?,
+    })
+}
+
+/// What to insert.
+pub struct NewRecord<'a> {
+    pub org: OrgId,
+    pub id: &'a str,
+    pub input: &'a UsageInput,
+    pub day: i32,
+    pub cost_nanos: Option<i64>,
+    pub currency: &'a str,
+    pub price_id: Option<PriceId>,
+    pub recorded_at: i64,
+    pub content_hash: &'a [u8; 32],
+}
+
+/// The outcome of an insert.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Insert {
+    Inserted(Seq),
+    /// The same id with the same content is already stored.
+    Duplicate(Seq),
+    /// The same id with different content is stored; it was left as it was.
+    Conflict(Seq),
+}
+
+pub fn insert(w: &Writer<'_>, n: &NewRecord<'_>) -> Result<Insert> {
+    let t = &n.input.tokens;
+    let changed = w
+        .prepare_cached(
+            "INSERT INTO records (org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, content_hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+             ON CONFLICT (org_id, id) DO NOTHING",
+        )?
+        .execute(rusqlite::params![
+            n.org.0,
+            n.id,
+            n.input.provider,
+            n.input.model,
+            n.input.operation,
+            n.input.investigation,
+            n.input.user,
+            t.input as i64,
+            t.output as i64,
+            t.cached_input as i64,
+            t.cache_write as i64,
+            n.input.status,
+            n.input.latency_ms.map(|x| x as i64),
+            argus_domain::time::to_nanos(n.input.occurred_at),
+            n.day,
+            n.cost_nanos,
+            n.currency,
+            n.price_id.map(|p| p.0),
+            n.recorded_at,
+            &n.content_hash[..],
+        ])?;
+    if changed == 1 {
+        return Ok(Insert::Inserted(Seq(w.last_insert_rowid())));
+    }
+    let (seq, hash): (i64, Vec<u8>) = w
+        .prepare_cached("SELECT seq, content_hash FROM records WHERE org_id = ?1 AND id = ?2")?
+        .query_row(rusqlite::params![n.org.0, n.id], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })?;
+    Ok(if hash.as_slice() == &n.content_hash[..] {
+        Insert::Duplicate(Seq(seq))
+    } else {
+        Insert::Conflict(Seq(seq))
+    })
+}
+
+pub fn by_seq(r: &Reader<'_>, seq: Seq) -> Result<Option<StoredRecord>> {
+    Ok(r.query_row(
+        &format!("SELECT {COLS} FROM records WHERE seq = ?1"),
+        [seq.0],
+        row,
+    )
+    .optional()?)
+}
+
+/// Filters for listing and scanning records. Times are nanoseconds,
+/// `from` inclusive and `to` exclusive.
+#[derive(Debug, Clone, Default)]
+pub struct Filter {
+    pub org: Option<OrgId>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub operation: Option<String>,
+    pub investigation: Option<String>,
+    pub user: Option<String>,
+    pub after_seq: Option<i64>,
+}
+
+fn filter_sql(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    let mut sql = String::from(" WHERE 1=1");
+    let mut p: Vec<Value> = Vec::new();
+    let mut add = |cond: &str, v: Value| {
+        p.push(v);
+        sql.push_str(&format!(" AND {cond} ?{}", p.len()));
+    };
+    if let Some(o) = f.org {
+        add("org_id =", Value::Integer(o.0));
+    }
+    if let Some(x) = f.from {
+        add("occurred_at >=", Value::Integer(x));
+    }
+    if let Some(x) = f.to {
+        add("occurred_at <", Value::Integer(x));
+    }
+    if let Some(x) = &f.provider {
+        add("provider =", Value::Text(x.clone()));
+    }
+    if let Some(x) = &f.model {
+        add("model =", Value::Text(x.clone()));
+    }
+    if let Some(x) = &f.operation {
+        add("operation =", Value::Text(x.clone()));
+    }
+    if let Some(x) = &f.investigation {
+        add("investigation =", Value::Text(x.clone()));
+    }
+    if let Some(x) = &f.user {
+        add("user_id =", Value::Text(x.clone()));
+    }
+    if let Some(x) = f.after_seq {
+        add("seq >", Value::Integer(x));
+    }
+    (sql, p)
+}
+
+/// Records matching `f` in `seq` order, at most `limit`.
+pub fn list(r: &Reader<'_>, f: &Filter, limit: i64) -> Result<Vec<StoredRecord>> {
+    let (w, p) = filter_sql(f);
+    let mut st = r.prepare(&format!(
+        "SELECT {COLS} FROM records{w} ORDER BY seq LIMIT {limit}"
+    ))?;
+    let rows = st
+        .query_map(rusqlite::params_from_iter(p), row)?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Calls `each` for every record matching `f`, in time order, without
+/// holding them all in memory.
+pub fn scan<E: From<crate::StoreError>>(
+    r: &Reader<'_>,
+    f: &Filter,
+    mut each: impl FnMut(StoredRecord) -> std::result::Result<(), E>,
+) -> std::result::Result<(), E> {
+    let (w, p) = filter_sql(f);
+    let mut st = r
+        .prepare(&format!(
+            "SELECT {COLS} FROM records{w} ORDER BY occurred_at, seq"
+        ))
+        .map_err(crate::StoreError::from)?;
+    let mut rows = st
+        .query(rusqlite::params_from_iter(p))
+        .map_err(crate::StoreError::from)?;
+    while let Some(x) = rows.next().map_err(crate::StoreError::from)? {
+        each(row(x).map_err(crate::StoreError::from)?)?;
+    }
+    Ok(())
+}
+
+/// Sets the cost of a stored record (reprice).
+pub fn set_cost(
+    w: &Writer<'_>,
+    seq: Seq,
+    cost_nanos: Option<i64>,
+    price_id: Option<PriceId>,
+) -> Result<()> {
+    w.prepare_cached("UPDATE records SET cost_nanos = ?2, price_id = ?3 WHERE seq = ?1")?
+        .execute(rusqlite::params![seq.0, cost_nanos, price_id.map(|p| p.0)])?;
+    Ok(())
+}
+
+/// How many records an organisation has.
+pub fn count(r: &Reader<'_>, org: OrgId) -> Result<i64> {
+    Ok(r.query_row(
+        "SELECT count(*) FROM records WHERE org_id = ?1",
+        [org.0],
+        |x| x.get(0),
+    )?)
+}
