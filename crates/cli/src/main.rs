@@ -19,11 +19,7 @@ use std::sync::Arc;
 use table::Table;
 
 #[derive(Parser)]
-#[command(
-    name = "argus-usage",
-    version,
-    about = "Exact, auditable accounting of AI usage and cost"
-)]
+#[command(name = "argus-usage", version, about = "Exact, auditable accounting of AI usage and cost")]
 struct Cli {
     /// The store to use (default: the platform data directory, shared with the desktop app).
     #[arg(long, global = true, env = "ARGUS_USAGE_DB")]
@@ -208,8 +204,9 @@ fn clock() -> anyhow::Result<Arc<dyn Clock>> {
     // ARGUS_USAGE_NOW pins the clock (tests, reproducible demos).
     match std::env::var("ARGUS_USAGE_NOW") {
         Ok(s) if !s.is_empty() => {
-            let t = chrono::DateTime::parse_from_rfc3339(&s)
-                .map_err(|_| anyhow::anyhow!("ARGUS_USAGE_NOW={s:?} is not an RFC 3339 time; unset it or write it like 2026-11-27T10:00:00Z"))?;
+            let t = chrono::DateTime::parse_from_rfc3339(&s).map_err(|_| {
+                anyhow::anyhow!("ARGUS_USAGE_NOW={s:?} is not an RFC 3339 time; unset it or write it like 2026-11-27T10:00:00Z")
+            })?;
             Ok(Arc::new(ManualClock::new(t.with_timezone(&chrono::Utc))))
         }
         _ => Ok(Arc::new(SystemClock)),
@@ -228,10 +225,7 @@ type Outcome = Result<ExitCode, (OpsError, bool)>;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("ARGUS_USAGE_LOG")
-                .unwrap_or_else(|_| "warn".into()),
-        )
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ARGUS_USAGE_LOG").unwrap_or_else(|_| "warn".into()))
         .with_writer(std::io::stderr)
         .init();
     let json = wants_json(&cli.cmd);
@@ -243,13 +237,8 @@ fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let actor = format!(
-        "cli:{}",
-        std::env::var("USER").unwrap_or_else(|_| "local".into())
-    );
-    let result = Ops::open(&path, clock, actor)
-        .map_err(|e| (e, json))
-        .and_then(|mut ops| run(&mut ops, cli.cmd));
+    let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "local".into()));
+    let result = Ops::open(&path, clock, actor).map_err(|e| (e, json)).and_then(|mut ops| run(&mut ops, cli.cmd));
     match result {
         Ok(code) => code,
         Err((e, json)) => {
@@ -267,10 +256,7 @@ fn wants_json(cmd: &Cmd) -> bool {
         Cmd::Org(OrgCmd::Create { json, .. } | OrgCmd::List { json }) => *json,
         Cmd::Prices(PricesCmd::Import { json, .. } | PricesCmd::List { json, .. }) => *json,
         Cmd::Record(a) => a.json,
-        Cmd::Ingest { json, .. }
-        | Cmd::Reprice { json, .. }
-        | Cmd::Demo { json, .. }
-        | Cmd::Info { json } => *json,
+        Cmd::Ingest { json, .. } | Cmd::Reprice { json, .. } | Cmd::Demo { json, .. } | Cmd::Info { json } => *json,
         Cmd::Usage(UsageCmd::Summary { json, .. } | UsageCmd::Records { json, .. }) => *json,
     }
 }
@@ -279,23 +265,12 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
     let json = wants_json(&cmd);
     let e = |err: OpsError| (err, json);
     match cmd {
-        Cmd::Org(OrgCmd::Create {
-            slug,
-            name,
-            currency,
-            timezone,
-            json,
-        }) => {
-            let org = ops
-                .org_create(&slug, name.as_deref(), &currency, &timezone)
-                .map_err(e)?;
+        Cmd::Org(OrgCmd::Create { slug, name, currency, timezone, json }) => {
+            let org = ops.org_create(&slug, name.as_deref(), &currency, &timezone).map_err(e)?;
             if json {
                 print_json(&org);
             } else {
-                println!(
-                    "created organisation {} ({}, {}, {})",
-                    org.slug, org.name, org.currency, org.timezone
-                );
+                println!("created organisation {} ({}, {}, {})", org.slug, org.name, org.currency, org.timezone);
             }
         }
         Cmd::Org(OrgCmd::List { json }) => {
@@ -314,21 +289,13 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
         }
         Cmd::Prices(PricesCmd::Import { file, org, json }) => {
             let content = std::fs::read_to_string(&file).map_err(|err| {
-                e(OpsError::new(
-                    argus_domain::ErrorCode::Io,
-                    format!("cannot read {}: {err}; check the path", file.display()),
-                ))
+                e(OpsError::new(argus_domain::ErrorCode::Io, format!("cannot read {}: {err}; check the path", file.display())))
             })?;
             let report = ops.prices_import(&content, org.as_deref()).map_err(e)?;
             if json {
                 print_json(&report);
             } else {
-                println!(
-                    "{} price versions added, {} already known, {} rejected",
-                    report.added,
-                    report.unchanged,
-                    report.rejected.len()
-                );
+                println!("{} price versions added, {} already known, {} rejected", report.added, report.unchanged, report.rejected.len());
                 for r in &report.rejected {
                     eprintln!("line {}: {}", r.line, r.error);
                 }
@@ -337,29 +304,13 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
                 return Ok(ExitCode::from(1));
             }
         }
-        Cmd::Prices(PricesCmd::List {
-            org,
-            provider,
-            json,
-        }) => {
-            let list = ops
-                .prices_list(org.as_deref(), provider.as_deref())
-                .map_err(e)?;
+        Cmd::Prices(PricesCmd::List { org, provider, json }) => {
+            let list = ops.prices_list(org.as_deref(), provider.as_deref()).map_err(e)?;
             if json {
                 print_json(&serde_json::json!({"prices": list}));
             } else {
-                let mut t = Table::new(&[
-                    "id",
-                    "scope",
-                    "provider",
-                    "model",
-                    "effective_from",
-                    "cur",
-                    "input",
-                    "output",
-                    "cached",
-                    "cache_write",
-                ]);
+                let mut t =
+                    Table::new(&["id", "scope", "provider", "model", "effective_from", "cur", "input", "output", "cached", "cache_write"]);
                 t.right_align(&[0, 6, 7, 8, 9]);
                 for p in list {
                     t.row(vec![
@@ -388,9 +339,7 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
                 "org": a.org, "provider": a.provider, "model": a.model, "operation": a.operation,
                 "input_tokens": a.input_tokens, "output_tokens": a.output_tokens, "occurred_at": at,
             });
-            let m = v
-                .as_object_mut()
-                .ok_or_else(|| e(OpsError::new(argus_domain::ErrorCode::Internal, "record")))?;
+            let m = v.as_object_mut().ok_or_else(|| e(OpsError::new(argus_domain::ErrorCode::Internal, "record")))?;
             let mut put = |k: &str, x: Option<serde_json::Value>| {
                 if let Some(x) = x {
                     m.insert(k.to_string(), x);
@@ -416,64 +365,24 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
             }
         }
         Cmd::Ingest { file, json } => return ingest(ops, &file, json).map_err(e),
-        Cmd::Usage(UsageCmd::Summary {
-            org,
-            from,
-            to,
-            by,
-            json,
-        }) => {
-            let s = ops
-                .usage_summary(&org, from.as_deref(), to.as_deref(), by.as_deref())
-                .map_err(e)?;
+        Cmd::Usage(UsageCmd::Summary { org, from, to, by, json }) => {
+            let s = ops.usage_summary(&org, from.as_deref(), to.as_deref(), by.as_deref()).map_err(e)?;
             if json {
                 print_json(&s);
             } else {
                 print_summary(&s);
             }
         }
-        Cmd::Usage(UsageCmd::Records {
-            org,
-            from,
-            to,
-            provider,
-            model,
-            operation,
-            investigation,
-            user,
-            after_seq,
-            limit,
-            json,
-        }) => {
-            let q = RecordQuery {
-                from,
-                to,
-                provider,
-                model,
-                operation,
-                investigation,
-                user,
-                after_seq,
-                limit: Some(limit),
-            };
+        Cmd::Usage(UsageCmd::Records { org, from, to, provider, model, operation, investigation, user, after_seq, limit, json }) => {
+            let q = RecordQuery { from, to, provider, model, operation, investigation, user, after_seq, limit: Some(limit) };
             let page = ops.usage_records(&org, &q).map_err(e)?;
             if json {
                 print_json(&page);
             } else if page.records.is_empty() {
                 println!("no records match; widen the period or the filters");
             } else {
-                let mut t = Table::new(&[
-                    "seq",
-                    "occurred_at",
-                    "provider",
-                    "model",
-                    "operation",
-                    "investigation",
-                    "in",
-                    "out",
-                    "status",
-                    "cost",
-                ]);
+                let mut t =
+                    Table::new(&["seq", "occurred_at", "provider", "model", "operation", "investigation", "in", "out", "status", "cost"]);
                 t.right_align(&[0, 6, 7, 9]);
                 for r in &page.records {
                     t.row(vec![
@@ -486,30 +395,17 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
                         r.input_tokens.to_string(),
                         r.output_tokens.to_string(),
                         r.status.clone(),
-                        r.cost
-                            .map(|c| c.to_string())
-                            .unwrap_or_else(|| "unpriced".into()),
+                        r.cost.map(|c| c.to_string()).unwrap_or_else(|| "unpriced".into()),
                     ]);
                 }
                 t.print();
                 if page.has_more {
-                    println!(
-                        "more records follow: add --after-seq {}",
-                        page.next_after_seq.unwrap_or(0)
-                    );
+                    println!("more records follow: add --after-seq {}", page.next_after_seq.unwrap_or(0));
                 }
             }
         }
-        Cmd::Reprice {
-            org,
-            from,
-            to,
-            apply,
-            json,
-        } => {
-            let r = ops
-                .reprice(&org, from.as_deref(), to.as_deref(), apply)
-                .map_err(e)?;
+        Cmd::Reprice { org, from, to, apply, json } => {
+            let r = ops.reprice(&org, from.as_deref(), to.as_deref(), apply).map_err(e)?;
             if json {
                 print_json(&r);
             } else {
@@ -555,14 +451,8 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
             if json {
                 print_json(&r);
             } else {
-                println!(
-                    "created organisation {} with {} records from {} to {} ({} unpriced)",
-                    r.org, r.records, r.from, r.to, r.unpriced
-                );
-                println!(
-                    "try: argus-usage usage summary --org {} --by provider",
-                    r.org
-                );
+                println!("created organisation {} with {} records from {} to {} ({} unpriced)", r.org, r.records, r.from, r.to, r.unpriced);
+                println!("try: argus-usage usage summary --org {} --by provider", r.org);
             }
         }
         Cmd::Info { json } => {
@@ -570,14 +460,9 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
             let version = ops.store().schema_version().map_err(|x| e(x.into()))?;
             let path = ops.path().display().to_string();
             if json {
-                print_json(
-                    &serde_json::json!({"db": path, "schema_version": version, "orgs": orgs}),
-                );
+                print_json(&serde_json::json!({"db": path, "schema_version": version, "orgs": orgs}));
             } else {
-                println!(
-                    "store: {path}\nschema version: {version}\norganisations: {}",
-                    orgs.len()
-                );
+                println!("store: {path}\nschema version: {version}\norganisations: {}", orgs.len());
             }
         }
     }
@@ -586,16 +471,10 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
 
 fn ingest(ops: &mut Ops, file: &str, json: bool) -> Result<ExitCode, OpsError> {
     let io_err = |err: std::io::Error| {
-        OpsError::new(
-            argus_domain::ErrorCode::Io,
-            format!("cannot read {file}: {err}; check the path, or use - for stdin"),
-        )
+        OpsError::new(argus_domain::ErrorCode::Io, format!("cannot read {file}: {err}; check the path, or use - for stdin"))
     };
     let (reader, size): (Box<dyn std::io::BufRead>, Option<u64>) = if file == "-" {
-        (
-            Box::new(BufReader::with_capacity(1 << 16, std::io::stdin().lock())),
-            None,
-        )
+        (Box::new(BufReader::with_capacity(1 << 16, std::io::stdin().lock())), None)
     } else {
         let f = std::fs::File::open(file).map_err(io_err)?;
         let size = f.metadata().ok().map(|m| m.len());
@@ -604,10 +483,8 @@ fn ingest(ops: &mut Ops, file: &str, json: bool) -> Result<ExitCode, OpsError> {
     let bar = if std::io::stderr().is_terminal() {
         let b = match size {
             Some(n) => indicatif::ProgressBar::new(n).with_style(
-                indicatif::ProgressStyle::with_template(
-                    "{bar:40} {bytes}/{total_bytes} {msg} ({eta} left)",
-                )
-                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+                indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {msg} ({eta} left)")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
             ),
             None => indicatif::ProgressBar::new_spinner(),
         };
@@ -618,10 +495,7 @@ fn ingest(ops: &mut Ops, file: &str, json: bool) -> Result<ExitCode, OpsError> {
     let report = ops.ingest(reader, |p| {
         if let Some(b) = &bar {
             b.set_position(p.bytes);
-            b.set_message(format!(
-                "{} lines: {} accepted, {} duplicates, {} rejected",
-                p.lines, p.accepted, p.duplicates, p.rejected
-            ));
+            b.set_message(format!("{} lines: {} accepted, {} duplicates, {} rejected", p.lines, p.accepted, p.duplicates, p.rejected));
         }
     })?;
     if let Some(b) = bar {
@@ -642,47 +516,22 @@ fn ingest(ops: &mut Ops, file: &str, json: bool) -> Result<ExitCode, OpsError> {
             eprintln!("line {}: {}", r.line, r.error);
         }
     }
-    Ok(if report.rejected.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(if report.rejected.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(1) })
 }
 
 fn print_summary(s: &argus_ops::api::Summary) {
     println!("{} from {} to {} ({})", s.org, s.from, s.to, s.timezone);
     println!(
         "cost {} {} over {} requests ({} input, {} output, {} cached input, {} cache write tokens)",
-        s.cost,
-        s.currency,
-        s.requests,
-        s.input_tokens,
-        s.output_tokens,
-        s.cached_input_tokens,
-        s.cache_write_tokens
+        s.cost, s.currency, s.requests, s.input_tokens, s.output_tokens, s.cached_input_tokens, s.cache_write_tokens
     );
     if s.unpriced_requests > 0 {
         println!("WARNING: {} requests are unpriced (no price for their model at that time) and not in the cost; add prices and run `argus-usage reprice`", s.unpriced_requests);
     }
-    let change = s
-        .previous
-        .cost_change_percent
-        .as_deref()
-        .map(|p| format!(" ({p}%)"))
-        .unwrap_or_default();
-    println!(
-        "previous period: cost {} {} over {} requests{change}",
-        s.previous.cost, s.currency, s.previous.requests
-    );
+    let change = s.previous.cost_change_percent.as_deref().map(|p| format!(" ({p}%)")).unwrap_or_default();
+    println!("previous period: cost {} {} over {} requests{change}", s.previous.cost, s.currency, s.previous.requests);
     if let Some(by) = &s.by {
-        let mut t = Table::new(&[
-            by.as_str(),
-            "requests",
-            "input",
-            "output",
-            "cost",
-            "unpriced",
-        ]);
+        let mut t = Table::new(&[by.as_str(), "requests", "input", "output", "cost", "unpriced"]);
         t.right_align(&[1, 2, 3, 4, 5]);
         for g in &s.groups {
             t.row(vec![

@@ -8,11 +8,7 @@ pub struct Table {
 
 impl Table {
     pub fn new(header: &[&str]) -> Table {
-        Table {
-            header: header.iter().map(|s| s.to_string()).collect(),
-            rows: Vec::new(),
-            right: Vec::new(),
-        }
+        Table { header: header.iter().map(|s| s.to_string()).collect(), rows: Vec::new(), right: Vec::new() }
     }
 
     /// Columns to right-align (numbers).
@@ -37,13 +33,15 @@ impl Table {
                 .iter()
                 .enumerate()
                 .take(n)
-                .map(|(i, c)| {
-                    if self.right.contains(&i) {
-                        format!("{c:>width$}", width = w[i])
-                    } else {
-                        format!("{c:<width$}", width = w[i])
-                    }
-                })
+                .map(
+                    |(i, c)| {
+                        if self.right.contains(&i) {
+                            format!("{c:>width$}", width = w[i])
+                        } else {
+                            format!("{c:<width$}", width = w[i])
+                        }
+                    },
+                )
                 .collect();
             println!("{}", cells.join("  ").trim_end());
         }

@@ -25,20 +25,14 @@ pub enum Dim {
 }
 
 impl Dim {
-    pub const ALL: [Dim; 8] = [
-        Dim::Provider,
-        Dim::Model,
-        Dim::Operation,
-        Dim::Investigation,
-        Dim::User,
-        Dim::Day,
-        Dim::Week,
-        Dim::Month,
-    ];
+    pub const ALL: [Dim; 8] = [Dim::Provider, Dim::Model, Dim::Operation, Dim::Investigation, Dim::User, Dim::Day, Dim::Week, Dim::Month];
 
     pub fn parse(field: &str, s: &str) -> Result<Dim, FieldError> {
         Dim::ALL.into_iter().find(|d| d.as_str() == s).ok_or_else(|| {
-            FieldError::new(field, format!("{s:?} is not a grouping; use one of provider, model, operation, investigation, user, day, week, month"))
+            FieldError::new(
+                field,
+                format!("{s:?} is not a grouping; use one of provider, model, operation, investigation, user, day, week, month"),
+            )
         })
     }
 
@@ -95,14 +89,8 @@ pub enum StoredDim {
 }
 
 impl StoredDim {
-    pub const ALL: [StoredDim; 6] = [
-        StoredDim::Total,
-        StoredDim::Provider,
-        StoredDim::Model,
-        StoredDim::Operation,
-        StoredDim::Investigation,
-        StoredDim::User,
-    ];
+    pub const ALL: [StoredDim; 6] =
+        [StoredDim::Total, StoredDim::Provider, StoredDim::Model, StoredDim::Operation, StoredDim::Investigation, StoredDim::User];
 }
 
 /// The fields of a record that analytics group by.

@@ -46,9 +46,7 @@ impl Money {
 
     /// From a total of nano-units kept as i128 (sums of many records).
     pub fn from_nanos_i128(nanos: i128) -> Money {
-        Decimal::try_from_i128_with_scale(nanos, COST_SCALE)
-            .map(Money)
-            .unwrap_or(Money(Decimal::MAX))
+        Decimal::try_from_i128_with_scale(nanos, COST_SCALE).map(Money).unwrap_or(Money(Decimal::MAX))
     }
 
     /// The amount in nano-units, if it has at most 9 decimals and fits in i64.
@@ -80,13 +78,9 @@ impl FromStr for Money {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let t = s.trim();
         if t.is_empty() || t.contains(['e', 'E']) {
-            return Err(format!(
-                "{s:?} is not a decimal number; write it like \"12.50\""
-            ));
+            return Err(format!("{s:?} is not a decimal number; write it like \"12.50\""));
         }
-        Decimal::from_str_exact(t)
-            .map(Money)
-            .map_err(|_| format!("{s:?} is not a decimal number; write it like \"12.50\""))
+        Decimal::from_str_exact(t).map(Money).map_err(|_| format!("{s:?} is not a decimal number; write it like \"12.50\""))
     }
 }
 
@@ -135,11 +129,7 @@ mod tests {
 
     fn check(exact: &str, expected: &str) {
         let got = Money::round_cost(Decimal::from_str_exact(exact).unwrap());
-        assert_eq!(
-            got.to_string(),
-            expected,
-            "rounding {exact} half-even to 9 dp"
-        );
+        assert_eq!(got.to_string(), expected, "rounding {exact} half-even to 9 dp");
     }
 
     #[test]
@@ -157,14 +147,8 @@ mod tests {
         assert_eq!(Money::from_nanos(12_000_000_000).to_string(), "12.00");
         assert_eq!(Money::from_nanos(1_615_000).to_string(), "0.001615");
         assert_eq!(Money::from_nanos(38).to_string(), "0.000000038");
-        assert_eq!(
-            "0.001615".parse::<Money>().unwrap(),
-            Money::from_nanos(1_615_000)
-        );
-        assert!(
-            "1e3".parse::<Money>().is_err(),
-            "exponents are refused: money is written plainly"
-        );
+        assert_eq!("0.001615".parse::<Money>().unwrap(), Money::from_nanos(1_615_000));
+        assert!("1e3".parse::<Money>().is_err(), "exponents are refused: money is written plainly");
         assert!("abc".parse::<Money>().is_err());
     }
 
@@ -172,10 +156,6 @@ mod tests {
     fn nanos_round_trip() {
         let m = Money::from_nanos(123_456_789_012);
         assert_eq!(m.nanos(), Some(123_456_789_012));
-        assert_eq!(
-            "0.0000000001".parse::<Money>().unwrap().nanos(),
-            None,
-            "sub-nano amounts have no nano form"
-        );
+        assert_eq!("0.0000000001".parse::<Money>().unwrap().nanos(), None, "sub-nano amounts have no nano form");
     }
 }

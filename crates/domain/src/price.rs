@@ -104,19 +104,16 @@ fn parse_rate(field: &str, s: &str) -> Result<Decimal, FieldError> {
         FieldError::new(field, format!("{s:?} is not a decimal number; write the price per million tokens, such as \"2.50\""))
     })?;
     if d.is_sign_negative() && !d.is_zero() {
-        return Err(FieldError::new(
-            field,
-            format!("{s} is negative; a rate is zero or more"),
-        ));
+        return Err(FieldError::new(field, format!("{s} is negative; a rate is zero or more")));
     }
     if d > Decimal::from(MAX_RATE) {
-        return Err(FieldError::new(field, format!("{s} is above {MAX_RATE} per million tokens; check the unit (the rate is per million tokens)")));
-    }
-    if d.scale() > MAX_RATE_SCALE {
         return Err(FieldError::new(
             field,
-            format!("{s} has more than {MAX_RATE_SCALE} decimal places"),
+            format!("{s} is above {MAX_RATE} per million tokens; check the unit (the rate is per million tokens)"),
         ));
+    }
+    if d.scale() > MAX_RATE_SCALE {
+        return Err(FieldError::new(field, format!("{s} has more than {MAX_RATE_SCALE} decimal places")));
     }
     Ok(d.normalize())
 }
@@ -151,10 +148,7 @@ impl RawPrice {
         if let Some(m) = &model {
             keep(check_text("model", m, 128));
         }
-        let opt_rate = |name: &str, v: &Option<String>, errs: &mut Vec<FieldError>| match v
-            .as_deref()
-            .map(str::trim)
-        {
+        let opt_rate = |name: &str, v: &Option<String>, errs: &mut Vec<FieldError>| match v.as_deref().map(str::trim) {
             Some(s) if !s.is_empty() => match parse_rate(name, s) {
                 Ok(d) => Some(d),
                 Err(e) => {
@@ -164,61 +158,20 @@ impl RawPrice {
             },
             _ => None,
         };
-        let effective_from = eff.and_then(|s| {
-            parse_instant("effective_from", &s, tz)
-                .map_err(|e| errs.push(e))
-                .ok()
-        });
-        let currency = currency.and_then(|s| {
-            check_currency("currency", &s)
-                .map_err(|e| errs.push(e))
-                .ok()
-        });
-        let input_r = input.and_then(|s| {
-            parse_rate("input_per_mtok", &s)
-                .map_err(|e| errs.push(e))
-                .ok()
-        });
-        let output_r = output.and_then(|s| {
-            parse_rate("output_per_mtok", &s)
-                .map_err(|e| errs.push(e))
-                .ok()
-        });
-        let cached = opt_rate(
-            "cached_input_per_mtok",
-            &self.cached_input_per_mtok,
-            &mut errs,
-        );
-        let write = opt_rate(
-            "cache_write_per_mtok",
-            &self.cache_write_per_mtok,
-            &mut errs,
-        );
-        let source = self
-            .source
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
+        let effective_from = eff.and_then(|s| parse_instant("effective_from", &s, tz).map_err(|e| errs.push(e)).ok());
+        let currency = currency.and_then(|s| check_currency("currency", &s).map_err(|e| errs.push(e)).ok());
+        let input_r = input.and_then(|s| parse_rate("input_per_mtok", &s).map_err(|e| errs.push(e)).ok());
+        let output_r = output.and_then(|s| parse_rate("output_per_mtok", &s).map_err(|e| errs.push(e)).ok());
+        let cached = opt_rate("cached_input_per_mtok", &self.cached_input_per_mtok, &mut errs);
+        let write = opt_rate("cache_write_per_mtok", &self.cache_write_per_mtok, &mut errs);
+        let source = self.source.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
         match (provider, model, effective_from, currency, input_r, output_r) {
-            (
-                Some(provider),
-                Some(model),
-                Some(effective_from),
-                Some(currency),
-                Some(i),
-                Some(o),
-            ) if errs.is_empty() => Ok(PriceInput {
+            (Some(provider), Some(model), Some(effective_from), Some(currency), Some(i), Some(o)) if errs.is_empty() => Ok(PriceInput {
                 provider,
                 model,
                 effective_from,
                 currency,
-                rates: Rates {
-                    input_per_mtok: i,
-                    output_per_mtok: o,
-                    cached_input_per_mtok: cached,
-                    cache_write_per_mtok: write,
-                },
+                rates: Rates { input_per_mtok: i, output_per_mtok: o, cached_input_per_mtok: cached, cache_write_per_mtok: write },
                 source,
             }),
             _ => Err(errs),
@@ -230,21 +183,18 @@ impl RawPrice {
 /// indexed for selection.
 #[derive(Debug, Default, Clone)]
 pub struct PriceBook {
-    by_model: HashMap<(String, String), Vec<PriceVersion>>,
+    by_model: HashMap<String, HashMap<String, Vec<PriceVersion>>>,
 }
 
 impl PriceBook {
     /// Keeps only versions in the organisation's `currency`: a price in
     /// another currency never applies (there is no currency conversion).
     pub fn new(versions: impl IntoIterator<Item = PriceVersion>, currency: &str) -> PriceBook {
-        let mut by_model: HashMap<(String, String), Vec<PriceVersion>> = HashMap::new();
+        let mut by_model: HashMap<String, HashMap<String, Vec<PriceVersion>>> = HashMap::new();
         for v in versions.into_iter().filter(|v| v.currency == currency) {
-            by_model
-                .entry((v.provider.clone(), v.model.clone()))
-                .or_default()
-                .push(v);
+            by_model.entry(v.provider.clone()).or_default().entry(v.model.clone()).or_default().push(v);
         }
-        for list in by_model.values_mut() {
+        for list in by_model.values_mut().flat_map(|m| m.values_mut()) {
             list.sort_by_key(|v| (v.effective_from, v.id));
         }
         PriceBook { by_model }
@@ -255,14 +205,8 @@ impl PriceBook {
     /// versions with the same `effective_from`, the newest (highest id) wins,
     /// which is how a correction is made without editing history.
     pub fn select(&self, provider: &str, model: &str, at: DateTime<Utc>) -> Option<&PriceVersion> {
-        let list = self
-            .by_model
-            .get(&(provider.to_string(), model.to_string()))?;
-        let latest = |org_scoped: bool| {
-            list.iter()
-                .rev()
-                .find(|v| v.org.is_some() == org_scoped && v.effective_from <= at)
-        };
+        let list = self.by_model.get(provider)?.get(model)?;
+        let latest = |org_scoped: bool| list.iter().rev().find(|v| v.org.is_some() == org_scoped && v.effective_from <= at);
         latest(true).or_else(|| latest(false))
     }
 }
@@ -284,69 +228,32 @@ mod tests {
             model: "gpt-4o".into(),
             effective_from: at,
             currency: "USD".into(),
-            rates: Rates {
-                input_per_mtok: d(input),
-                output_per_mtok: d("10"),
-                cached_input_per_mtok: None,
-                cache_write_per_mtok: None,
-            },
+            rates: Rates { input_per_mtok: d(input), output_per_mtok: d("10"), cached_input_per_mtok: None, cache_write_per_mtok: None },
             source: None,
         }
     }
 
     #[test]
     fn missing_cache_rates_mean_the_input_rate() {
-        let r = Rates {
-            input_per_mtok: d("3"),
-            output_per_mtok: d("15"),
-            cached_input_per_mtok: None,
-            cache_write_per_mtok: None,
-        };
-        let t = Tokens {
-            input: 1_000_000,
-            output: 0,
-            cached_input: 1_000_000,
-            cache_write: 1_000_000,
-        };
+        let r = Rates { input_per_mtok: d("3"), output_per_mtok: d("15"), cached_input_per_mtok: None, cache_write_per_mtok: None };
+        let t = Tokens { input: 1_000_000, output: 0, cached_input: 1_000_000, cache_write: 1_000_000 };
         assert_eq!(r.cost(&t).to_string(), "9.00");
     }
 
     #[test]
     fn sub_nano_rate() {
-        let r = Rates {
-            input_per_mtok: d("0.0375"),
-            output_per_mtok: d("0"),
-            cached_input_per_mtok: None,
-            cache_write_per_mtok: None,
-        };
+        let r = Rates { input_per_mtok: d("0.0375"), output_per_mtok: d("0"), cached_input_per_mtok: None, cache_write_per_mtok: None };
         // 1 token x 0.0375 / 1e6 = 0.0000000375 -> 0.000000038 (half-even on ...375 rounds the 7 up to 8)
-        assert_eq!(
-            r.cost(&Tokens {
-                input: 1,
-                ..Tokens::default()
-            })
-            .to_string(),
-            "0.000000038"
-        );
+        assert_eq!(r.cost(&Tokens { input: 1, ..Tokens::default() }).to_string(), "0.000000038");
         // 3 tokens: 0.0000001125 -> 0.000000112 (the 5 is a tie, 2 is even)
-        assert_eq!(
-            r.cost(&Tokens {
-                input: 3,
-                ..Tokens::default()
-            })
-            .to_string(),
-            "0.000000112"
-        );
+        assert_eq!(r.cost(&Tokens { input: 3, ..Tokens::default() }).to_string(), "0.000000112");
     }
 
     #[test]
     fn selection_at_the_boundary_instant() {
         let t0 = Utc.with_ymd_and_hms(2026, 10, 1, 0, 0, 0).unwrap();
         let t1 = Utc.with_ymd_and_hms(2026, 11, 1, 0, 0, 0).unwrap();
-        let book = PriceBook::new(
-            [version(1, None, t0, "5"), version(2, None, t1, "2.5")],
-            "USD",
-        );
+        let book = PriceBook::new([version(1, None, t0, "5"), version(2, None, t1, "2.5")], "USD");
         let just_before = t1 - chrono::Duration::nanoseconds(1);
         assert_eq!(
             book.select("openai", "gpt-4o", just_before).unwrap().id,
@@ -359,8 +266,7 @@ mod tests {
             "the new price is in force from its effective instant itself"
         );
         assert!(
-            book.select("openai", "gpt-4o", t0 - chrono::Duration::nanoseconds(1))
-                .is_none(),
+            book.select("openai", "gpt-4o", t0 - chrono::Duration::nanoseconds(1)).is_none(),
             "before any version the record is unpriced"
         );
         assert!(book.select("openai", "gpt-5", t1).is_none());
@@ -370,14 +276,7 @@ mod tests {
     fn organisation_prices_take_precedence_and_corrections_win() {
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let t1 = Utc.with_ymd_and_hms(2026, 6, 1, 0, 0, 0).unwrap();
-        let book = PriceBook::new(
-            [
-                version(1, None, t1, "5"),
-                version(2, Some(7), t0, "4"),
-                version(3, Some(7), t0, "3.9"),
-            ],
-            "USD",
-        );
+        let book = PriceBook::new([version(1, None, t1, "5"), version(2, Some(7), t0, "4"), version(3, Some(7), t0, "3.9")], "USD");
         let v = book.select("openai", "gpt-4o", t1).unwrap();
         assert_eq!(v.id, PriceId(3), "a negotiated price beats a newer list price, and of two at one instant the later import wins");
     }
@@ -402,17 +301,8 @@ mod tests {
         };
         let errs = raw.validate(chrono_tz::UTC).unwrap_err();
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
-        for f in [
-            "provider",
-            "effective_from",
-            "currency",
-            "input_per_mtok",
-            "output_per_mtok",
-        ] {
-            assert!(
-                fields.contains(&f),
-                "{f} is wrong and must be reported; got {fields:?}"
-            );
+        for f in ["provider", "effective_from", "currency", "input_per_mtok", "output_per_mtok"] {
+            assert!(fields.contains(&f), "{f} is wrong and must be reported; got {fields:?}");
         }
     }
 }

@@ -5,8 +5,10 @@ use crate::slug::{check_slug, check_text};
 use crate::time::{accepted_range, to_nanos};
 use crate::FieldError;
 use chrono::{DateTime, Utc};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use std::borrow::Cow;
 
 /// Most tokens of one kind accepted in one record.
 pub const MAX_TOKENS: u64 = 1_000_000_000;
@@ -63,100 +65,181 @@ fn describe(v: &Value) -> String {
     }
 }
 
-struct Fields<'a> {
+/// The fields of a line after the type checks, before the rules.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFields<'a> {
+    #[serde(borrow, default)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    org: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    provider: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    model: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    operation: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    investigation: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    user: Option<Cow<'a, str>>,
+    #[serde(default)]
+    input_tokens: Option<u64>,
+    #[serde(default)]
+    output_tokens: Option<u64>,
+    #[serde(default)]
+    cached_input_tokens: Option<u64>,
+    #[serde(default)]
+    cache_write_tokens: Option<u64>,
+    #[serde(borrow, default)]
+    status: Option<Cow<'a, str>>,
+    #[serde(default)]
+    latency_ms: Option<u64>,
+    #[serde(borrow, default)]
+    occurred_at: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    reservation_id: Option<Cow<'a, str>>,
+}
+
+/// Type checks of a JSON value, field by field, with messages that say what to do.
+struct Typed<'a> {
     map: &'a Map<String, Value>,
     errs: Vec<FieldError>,
 }
 
-impl<'a> Fields<'a> {
-    fn get(&self, k: &str) -> Option<&'a Value> {
-        self.map.get(k).filter(|v| !v.is_null())
+impl<'a> Typed<'a> {
+    fn string(&mut self, k: &str) -> Option<Cow<'a, str>> {
+        match self.map.get(k) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(s)) => Some(Cow::Borrowed(s.as_str())),
+            Some(v) => {
+                self.errs.push(FieldError::new(k, format!("{} is not a string; give it in quotes", describe(v))));
+                None
+            }
+        }
     }
 
-    fn string(&mut self, k: &str, required: bool) -> Option<String> {
-        match self.get(k) {
-            None if required => {
-                self.errs
-                    .push(FieldError::new(k, "is missing; it is required"));
+    fn count(&mut self, k: &str, max: u64) -> Option<u64> {
+        match self.map.get(k) {
+            None | Some(Value::Null) => None,
+            Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64(),
+            Some(Value::Number(n)) if n.as_i64().is_some() => {
+                self.errs.push(FieldError::new(k, format!("{n} is negative; give a whole number from 0 to {max}")));
+                None
+            }
+            Some(v) => {
+                self.errs.push(FieldError::new(k, format!("{} is not a whole number; give a whole number from 0 to {max}", describe(v))));
+                None
+            }
+        }
+    }
+}
+
+/// The rules, applied to type-checked fields. `errs` holds the type errors
+/// already found; a field with one is not also reported as missing.
+fn finish(f: RawFields<'_>, mut errs: Vec<FieldError>) -> Result<UsageInput, Vec<FieldError>> {
+    let had_error = |errs: &Vec<FieldError>, k: &str| errs.iter().any(|e| e.field == k);
+    fn keep<T>(errs: &mut Vec<FieldError>, r: Result<T, FieldError>) -> Option<T> {
+        r.map_err(|e| errs.push(e)).ok()
+    }
+    let required = |errs: &mut Vec<FieldError>, k: &str, v: Option<Cow<'_, str>>, unit: &str| -> Option<String> {
+        match v {
+            Some(s) => Some(s.into_owned()),
+            None => {
+                if !had_error(errs, k) {
+                    errs.push(FieldError::new(k, format!("is missing; it is required{unit}")));
+                }
+                None
+            }
+        }
+    };
+    let org = required(&mut errs, "org", f.org, "");
+    let provider = required(&mut errs, "provider", f.provider, "");
+    let model = required(&mut errs, "model", f.model, "");
+    let operation = required(&mut errs, "operation", f.operation, "");
+    let occurred_at = required(&mut errs, "occurred_at", f.occurred_at, " (RFC 3339, such as \"2026-10-31T23:30:00Z\")");
+    let count = |errs: &mut Vec<FieldError>, k: &str, v: Option<u64>, required: bool, max: u64, unit: &str| -> Option<u64> {
+        match v {
+            Some(x) if x > max => {
+                errs.push(FieldError::new(k, format!("{x} is more than the {max} accepted; check the unit ({unit})")));
+                None
+            }
+            Some(x) => Some(x),
+            None if required && !had_error(errs, k) => {
+                errs.push(FieldError::new(k, format!("is missing; give the number of {unit}, 0 if none")));
                 None
             }
             None => None,
-            Some(Value::String(s)) => Some(s.clone()),
-            Some(v) => {
-                self.errs.push(FieldError::new(
-                    k,
-                    format!("{} is not a string; give it in quotes", describe(v)),
-                ));
-                None
-            }
         }
+    };
+    let input = count(&mut errs, "input_tokens", f.input_tokens, true, MAX_TOKENS, "tokens");
+    let output = count(&mut errs, "output_tokens", f.output_tokens, true, MAX_TOKENS, "tokens");
+    let cached = count(&mut errs, "cached_input_tokens", f.cached_input_tokens, false, MAX_TOKENS, "tokens");
+    let write = count(&mut errs, "cache_write_tokens", f.cache_write_tokens, false, MAX_TOKENS, "tokens");
+    let latency = count(&mut errs, "latency_ms", f.latency_ms, false, MAX_LATENCY_MS, "milliseconds");
+    if let Some(s) = &org {
+        keep(&mut errs, check_slug("org", s));
     }
-
-    fn slug(&mut self, k: &str, required: bool) -> Option<String> {
-        let s = self.string(k, required)?;
-        match check_slug(k, &s) {
-            Ok(()) => Some(s),
-            Err(e) => {
-                self.errs.push(e);
-                None
-            }
-        }
+    if let Some(s) = &provider {
+        keep(&mut errs, check_slug("provider", s));
     }
-
-    fn text(&mut self, k: &str, required: bool, max: usize) -> Option<String> {
-        let s = self.string(k, required)?;
-        match check_text(k, &s, max) {
-            Ok(()) => Some(s),
-            Err(e) => {
-                self.errs.push(e);
-                None
-            }
-        }
+    if let Some(s) = &operation {
+        keep(&mut errs, check_slug("operation", s));
     }
-
-    fn count(&mut self, k: &str, required: bool, max: u64, unit: &str) -> Option<u64> {
-        let v = match self.get(k) {
-            None if required => {
-                self.errs.push(FieldError::new(
-                    k,
-                    format!("is missing; give the number of {unit}, 0 if none"),
-                ));
-                return None;
-            }
-            None => return None,
-            Some(v) => v,
-        };
-        match v {
-            Value::Number(n) if n.as_u64().is_some() => {
-                let x = n.as_u64().unwrap_or(u64::MAX);
-                if x > max {
-                    self.errs.push(FieldError::new(
-                        k,
-                        format!("{x} is more than the {max} accepted; check the unit ({unit})"),
-                    ));
-                    None
+    if let Some(s) = &model {
+        keep(&mut errs, check_text("model", s, 128));
+    }
+    let opt_text = |errs: &mut Vec<FieldError>, k: &str, v: Option<Cow<'_, str>>, max: usize| -> Option<String> {
+        let s = v?;
+        keep(errs, check_text(k, &s, max)).map(|_| s.into_owned())
+    };
+    let id = opt_text(&mut errs, "id", f.id, 128);
+    let investigation = opt_text(&mut errs, "investigation", f.investigation, 256);
+    let user = opt_text(&mut errs, "user", f.user, 256);
+    let reservation_id = opt_text(&mut errs, "reservation_id", f.reservation_id, 128);
+    let status = match f.status {
+        Some(s) => keep(&mut errs, check_slug("status", &s)).map(|_| s.into_owned()),
+        None => Some("ok".to_string()),
+    };
+    let occurred_at = occurred_at.and_then(|s| {
+        let r = match DateTime::parse_from_rfc3339(&s) {
+            Ok(t) => {
+                let t = t.with_timezone(&Utc);
+                let (lo, hi) = accepted_range();
+                if t < lo || t >= hi {
+                    Err(FieldError::new("occurred_at", format!("{s:?} is outside the years 2000 to 2199")))
                 } else {
-                    Some(x)
+                    Ok(t)
                 }
             }
-            Value::Number(n) if n.as_i64().is_some() => {
-                self.errs.push(FieldError::new(
-                    k,
-                    format!("{n} is negative; give a whole number from 0 to {max}"),
-                ));
-                None
-            }
-            _ => {
-                self.errs.push(FieldError::new(
-                    k,
-                    format!(
-                        "{} is not a whole number; give a whole number from 0 to {max}",
-                        describe(v)
-                    ),
-                ));
-                None
-            }
+            Err(_) => Err(FieldError::new(
+                "occurred_at",
+                format!("{s:?} is not an RFC 3339 time; write it like \"2026-10-31T23:30:00Z\" or \"2026-10-31T23:30:00+01:00\""),
+            )),
+        };
+        keep(&mut errs, r)
+    });
+    if !errs.is_empty() {
+        return Err(errs);
+    }
+    match (org, provider, model, operation, input, output, occurred_at, status) {
+        (Some(org), Some(provider), Some(model), Some(operation), Some(input), Some(output), Some(occurred_at), Some(status)) => {
+            Ok(UsageInput {
+                id,
+                org,
+                provider,
+                model,
+                operation,
+                investigation,
+                user,
+                tokens: Tokens { input, output, cached_input: cached.unwrap_or(0), cache_write: write.unwrap_or(0) },
+                status,
+                latency_ms: latency,
+                occurred_at,
+                reservation_id,
+            })
         }
+        _ => Err(vec![FieldError::new("", "is incomplete")]),
     }
 }
 
@@ -165,85 +248,47 @@ impl UsageInput {
     /// first. Unknown keys are refused, since they are usually typos.
     pub fn from_json(v: &Value) -> Result<UsageInput, Vec<FieldError>> {
         let Some(map) = v.as_object() else {
-            return Err(vec![FieldError::new("", format!("{} is not a JSON object; each line must be one object such as {{\"org\": \"acme\", ...}}", describe(v)))]);
+            return Err(vec![FieldError::new(
+                "",
+                format!("{} is not a JSON object; each line must be one object such as {{\"org\": \"acme\", ...}}", describe(v)),
+            )]);
         };
-        let mut f = Fields {
-            map,
-            errs: Vec::new(),
-        };
+        let mut t = Typed { map, errs: Vec::new() };
         for k in map.keys() {
             if !KEYS.contains(&k.as_str()) {
-                f.errs.push(FieldError::new(
-                    k.as_str(),
-                    format!("is not a known key; the keys are {}", KEYS.join(", ")),
-                ));
+                t.errs.push(FieldError::new(k.as_str(), format!("is not a known key; the keys are {}", KEYS.join(", "))));
             }
         }
-        let id = f.text("id", false, 128);
-        let org = f.slug("org", true);
-        let provider = f.slug("provider", true);
-        let model = f.text("model", true, 128);
-        let operation = f.slug("operation", true);
-        let investigation = f.text("investigation", false, 256);
-        let user = f.text("user", false, 256);
-        let input = f.count("input_tokens", true, MAX_TOKENS, "tokens");
-        let output = f.count("output_tokens", true, MAX_TOKENS, "tokens");
-        let cached = f.count("cached_input_tokens", false, MAX_TOKENS, "tokens");
-        let write = f.count("cache_write_tokens", false, MAX_TOKENS, "tokens");
-        let status = f.slug("status", false);
-        let latency = f.count("latency_ms", false, MAX_LATENCY_MS, "milliseconds");
-        let reservation_id = f.text("reservation_id", false, 128);
-        let occurred_at = f.string("occurred_at", true).and_then(|s| match DateTime::parse_from_rfc3339(&s) {
-            Ok(t) => {
-                let t = t.with_timezone(&Utc);
-                let (lo, hi) = accepted_range();
-                if t < lo || t >= hi {
-                    f.errs.push(FieldError::new("occurred_at", format!("{s:?} is outside the years 2000 to 2199")));
-                    None
-                } else {
-                    Some(t)
-                }
-            }
-            Err(_) => {
-                f.errs.push(FieldError::new(
-                    "occurred_at",
-                    format!("{s:?} is not an RFC 3339 time; write it like \"2026-10-31T23:30:00Z\" or \"2026-10-31T23:30:00+01:00\""),
-                ));
-                None
-            }
-        });
-        if !f.errs.is_empty() {
-            return Err(f.errs);
+        let raw = RawFields {
+            id: t.string("id"),
+            org: t.string("org"),
+            provider: t.string("provider"),
+            model: t.string("model"),
+            operation: t.string("operation"),
+            investigation: t.string("investigation"),
+            user: t.string("user"),
+            input_tokens: t.count("input_tokens", MAX_TOKENS),
+            output_tokens: t.count("output_tokens", MAX_TOKENS),
+            cached_input_tokens: t.count("cached_input_tokens", MAX_TOKENS),
+            cache_write_tokens: t.count("cache_write_tokens", MAX_TOKENS),
+            status: t.string("status"),
+            latency_ms: t.count("latency_ms", MAX_LATENCY_MS),
+            occurred_at: t.string("occurred_at"),
+            reservation_id: t.string("reservation_id"),
+        };
+        finish(raw, t.errs)
+    }
+
+    /// Validates one line of JSON text. Well-formed lines take a fast typed
+    /// path; anything else goes through [`UsageInput::from_json`], whose
+    /// messages name every bad field. Both apply the same rules.
+    pub fn from_json_text(text: &str) -> Result<UsageInput, Vec<FieldError>> {
+        if let Ok(raw) = serde_json::from_str::<RawFields<'_>>(text) {
+            return finish(raw, Vec::new());
         }
-        match (org, provider, model, operation, input, output, occurred_at) {
-            (
-                Some(org),
-                Some(provider),
-                Some(model),
-                Some(operation),
-                Some(input),
-                Some(output),
-                Some(occurred_at),
-            ) => Ok(UsageInput {
-                id,
-                org,
-                provider,
-                model,
-                operation,
-                investigation,
-                user,
-                tokens: Tokens {
-                    input,
-                    output,
-                    cached_input: cached.unwrap_or(0),
-                    cache_write: write.unwrap_or(0),
-                },
-                status: status.unwrap_or_else(|| "ok".to_string()),
-                latency_ms: latency,
-                occurred_at,
-                reservation_id,
-            }),
-            _ => Err(vec![FieldError::new("", "is incomplete")]),
+        match serde_json::from_str::<Value>(text) {
+            Ok(v) => UsageInput::from_json(&v),
+            Err(e) => Err(vec![FieldError::new("", format!("the line is not valid JSON ({e}); each line must be one JSON object"))]),
         }
     }
 
@@ -280,16 +325,7 @@ impl UsageInput {
 
 /// Joins the errors of one input into one line: `field `a`: ...; field `b`: ...`.
 pub fn join_errors(errs: &[FieldError]) -> String {
-    errs.iter()
-        .map(|e| {
-            if e.field.is_empty() {
-                e.message.clone()
-            } else {
-                e.to_string()
-            }
-        })
-        .collect::<Vec<_>>()
-        .join("; ")
+    errs.iter().map(|e| if e.field.is_empty() { e.message.clone() } else { e.to_string() }).collect::<Vec<_>>().join("; ")
 }
 
 #[cfg(test)]
@@ -312,15 +348,8 @@ mod tests {
             }
         }
         let errs = UsageInput::from_json(&v).expect_err("input must be refused");
-        let e = errs
-            .iter()
-            .find(|e| e.field == field)
-            .unwrap_or_else(|| panic!("no error for {field}: {errs:?}"));
-        assert!(
-            e.message.contains(needle),
-            "error for {field} should mention {needle:?}: {}",
-            e.message
-        );
+        let e = errs.iter().find(|e| e.field == field).unwrap_or_else(|| panic!("no error for {field}: {errs:?}"));
+        assert!(e.message.contains(needle), "error for {field} should mention {needle:?}: {}", e.message);
     }
 
     #[test]
@@ -340,38 +369,14 @@ mod tests {
         check(json!({"investigation": "a\nb"}), "investigation", "control");
         check(json!({"user": "x".repeat(300)}), "user", "limit");
         check(json!({"input_tokens": -5}), "input_tokens", "negative");
-        check(
-            json!({"output_tokens": 1.5}),
-            "output_tokens",
-            "whole number",
-        );
-        check(
-            json!({"output_tokens": "12"}),
-            "output_tokens",
-            "whole number",
-        );
-        check(
-            json!({"cached_input_tokens": 2_000_000_000u64}),
-            "cached_input_tokens",
-            "more than",
-        );
-        check(
-            json!({"cache_write_tokens": true}),
-            "cache_write_tokens",
-            "whole number",
-        );
+        check(json!({"output_tokens": 1.5}), "output_tokens", "whole number");
+        check(json!({"output_tokens": "12"}), "output_tokens", "whole number");
+        check(json!({"cached_input_tokens": 2_000_000_000u64}), "cached_input_tokens", "more than");
+        check(json!({"cache_write_tokens": true}), "cache_write_tokens", "whole number");
         check(json!({"status": "OK!"}), "status", "slug");
         check(json!({"latency_ms": -1}), "latency_ms", "negative");
-        check(
-            json!({"occurred_at": "31/10/2026"}),
-            "occurred_at",
-            "RFC 3339",
-        );
-        check(
-            json!({"occurred_at": "1999-12-31T23:59:59Z"}),
-            "occurred_at",
-            "outside",
-        );
+        check(json!({"occurred_at": "31/10/2026"}), "occurred_at", "RFC 3339");
+        check(json!({"occurred_at": "1999-12-31T23:59:59Z"}), "occurred_at", "outside");
         check(json!({"id": 42}), "id", "not a string");
         check(json!({"input_token": 3}), "input_token", "not a known key");
     }
@@ -379,10 +384,7 @@ mod tests {
     #[test]
     fn several_bad_fields_are_all_reported() {
         let errs = UsageInput::from_json(&json!({"org": "acme"})).unwrap_err();
-        assert!(
-            errs.len() >= 5,
-            "each missing required field is named: {errs:?}"
-        );
+        assert!(errs.len() >= 5, "each missing required field is named: {errs:?}");
         assert!(UsageInput::from_json(&json!([1, 2])).is_err());
     }
 
@@ -392,13 +394,24 @@ mod tests {
         let mut v = good();
         v["occurred_at"] = json!("2026-11-01T11:00:00+01:00");
         let b = UsageInput::from_json(&v).unwrap();
-        assert_eq!(
-            a.content_hash("x"),
-            b.content_hash("x"),
-            "the same instant is the same content"
-        );
+        assert_eq!(a.content_hash("x"), b.content_hash("x"), "the same instant is the same content");
         v["output_tokens"] = json!(6);
         let c = UsageInput::from_json(&v).unwrap();
         assert_ne!(a.content_hash("x"), c.content_hash("x"));
+    }
+}
+
+#[cfg(test)]
+mod fast_path {
+    use super::*;
+
+    #[test]
+    fn a_good_line_takes_the_fast_path_and_agrees_with_the_thorough_one() {
+        let text = r#"{"id":"b000000001","org":"bench","provider":"openai","model":"gpt-4o-mini","operation":"chat","investigation":"INV-1","user":"u1","input_tokens":201,"output_tokens":21,"cached_input_tokens":100,"status":"ok","latency_ms":101,"occurred_at":"2026-08-29T12:00:00.001Z"}"#;
+        let raw = serde_json::from_str::<RawFields<'_>>(text);
+        assert!(raw.is_ok(), "{:?}", raw.err());
+        let fast = UsageInput::from_json_text(text).unwrap();
+        let slow = UsageInput::from_json(&serde_json::from_str(text).unwrap()).unwrap();
+        assert_eq!(fast, slow);
     }
 }

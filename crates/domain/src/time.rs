@@ -4,20 +4,14 @@
 //! the Unix epoch. A *day number* is the organisation-local calendar date as
 //! days since 1970-01-01; budgets, months and daily aggregates use it.
 use crate::FieldError;
-use chrono::{
-    DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, SecondsFormat, TimeZone, Utc,
-};
+use chrono::{DateTime, Datelike, Duration, LocalResult, NaiveDate, NaiveTime, SecondsFormat, TimeZone, Utc};
 use chrono_tz::Tz;
 
 /// Earliest and latest instants the store accepts (nanosecond i64 range is wider).
 pub fn accepted_range() -> (DateTime<Utc>, DateTime<Utc>) {
     (
-        Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0)
-            .single()
-            .unwrap_or(DateTime::<Utc>::MIN_UTC),
-        Utc.with_ymd_and_hms(2200, 1, 1, 0, 0, 0)
-            .single()
-            .unwrap_or(DateTime::<Utc>::MAX_UTC),
+        Utc.with_ymd_and_hms(2000, 1, 1, 0, 0, 0).single().unwrap_or(DateTime::<Utc>::MIN_UTC),
+        Utc.with_ymd_and_hms(2200, 1, 1, 0, 0, 0).single().unwrap_or(DateTime::<Utc>::MAX_UTC),
     )
 }
 
@@ -46,10 +40,7 @@ pub fn parse_instant(field: &str, s: &str, tz: Tz) -> Result<DateTime<Utc>, Fiel
     };
     let (lo, hi) = accepted_range();
     if parsed < lo || parsed >= hi {
-        return Err(FieldError::new(
-            field,
-            format!("{s:?} is outside the years 2000 to 2199"),
-        ));
+        return Err(FieldError::new(field, format!("{s:?} is outside the years 2000 to 2199")));
     }
     Ok(parsed)
 }
@@ -120,30 +111,18 @@ pub struct Month {
 
 impl Month {
     pub fn parse(field: &str, s: &str) -> Result<Month, FieldError> {
-        let bad = || {
-            FieldError::new(
-                field,
-                format!("{s:?} is not a month; write it as YYYY-MM, such as \"2026-11\""),
-            )
-        };
+        let bad = || FieldError::new(field, format!("{s:?} is not a month; write it as YYYY-MM, such as \"2026-11\""));
         let (y, m) = s.trim().split_once('-').ok_or_else(bad)?;
         let year: i32 = y.parse().map_err(|_| bad())?;
         let month: u32 = m.parse().map_err(|_| bad())?;
-        if y.len() != 4
-            || m.len() != 2
-            || !(1..=12).contains(&month)
-            || !(2000..2200).contains(&year)
-        {
+        if y.len() != 4 || m.len() != 2 || !(1..=12).contains(&month) || !(2000..2200).contains(&year) {
             return Err(bad());
         }
         Ok(Month { year, month })
     }
 
     pub fn of_date(d: NaiveDate) -> Month {
-        Month {
-            year: d.year(),
-            month: d.month(),
-        }
+        Month { year: d.year(), month: d.month() }
     }
 
     pub fn first_day(self) -> NaiveDate {
@@ -152,29 +131,17 @@ impl Month {
 
     pub fn next(self) -> Month {
         if self.month == 12 {
-            Month {
-                year: self.year + 1,
-                month: 1,
-            }
+            Month { year: self.year + 1, month: 1 }
         } else {
-            Month {
-                year: self.year,
-                month: self.month + 1,
-            }
+            Month { year: self.year, month: self.month + 1 }
         }
     }
 
     pub fn prev(self) -> Month {
         if self.month == 1 {
-            Month {
-                year: self.year - 1,
-                month: 12,
-            }
+            Month { year: self.year - 1, month: 12 }
         } else {
-            Month {
-                year: self.year,
-                month: self.month - 1,
-            }
+            Month { year: self.year, month: self.month - 1 }
         }
     }
 
@@ -184,10 +151,7 @@ impl Month {
 
     /// `[start, end)` of the month in `tz`.
     pub fn bounds(self, tz: Tz) -> (DateTime<Utc>, DateTime<Utc>) {
-        (
-            local_midnight(tz, self.first_day()),
-            local_midnight(tz, self.next().first_day()),
-        )
+        (local_midnight(tz, self.first_day()), local_midnight(tz, self.next().first_day()))
     }
 }
 
@@ -212,8 +176,7 @@ pub fn fmt_instant(at: DateTime<Utc>) -> String {
 
 /// RFC 3339 with the offset of `tz` at that instant.
 pub fn fmt_instant_in(at: DateTime<Utc>, tz: Tz) -> String {
-    at.with_timezone(&tz)
-        .to_rfc3339_opts(SecondsFormat::AutoSi, true)
+    at.with_timezone(&tz).to_rfc3339_opts(SecondsFormat::AutoSi, true)
 }
 
 #[cfg(test)]
@@ -224,17 +187,9 @@ mod tests {
     fn late_october_utc_is_november_in_paris() {
         let tz: Tz = "Europe/Paris".parse().unwrap();
         let at = parse_instant("t", "2026-10-31T23:30:00Z", tz).unwrap();
-        assert_eq!(
-            day_key(local_date(tz, at)),
-            "2026-11-01",
-            "Paris is UTC+01:00 after 25 October 2026"
-        );
+        assert_eq!(day_key(local_date(tz, at)), "2026-11-01", "Paris is UTC+01:00 after 25 October 2026");
         let nov = parse_instant("t", "2026-11-01", tz).unwrap();
-        assert_eq!(
-            fmt_instant(nov),
-            "2026-10-31T23:00:00Z",
-            "a bare date is midnight in the organisation's zone"
-        );
+        assert_eq!(fmt_instant(nov), "2026-10-31T23:00:00Z", "a bare date is midnight in the organisation's zone");
     }
 
     #[test]
@@ -243,10 +198,7 @@ mod tests {
         assert_eq!(dec.next().to_string(), "2027-01");
         assert_eq!(dec.days(), 31);
         assert_eq!(Month::parse("m", "2028-02").unwrap().days(), 29);
-        assert_eq!(
-            Month::parse("m", "2027-01").unwrap().prev().to_string(),
-            "2026-12"
-        );
+        assert_eq!(Month::parse("m", "2027-01").unwrap().prev().to_string(), "2026-12");
         assert!(Month::parse("m", "2026-13").is_err());
         assert!(Month::parse("m", "26-1").is_err());
     }
@@ -257,11 +209,7 @@ mod tests {
         let tz: Tz = "America/Santiago".parse().unwrap();
         let d = NaiveDate::from_ymd_opt(2026, 9, 6).unwrap();
         let start = local_midnight(tz, d);
-        assert_eq!(
-            local_date(tz, start),
-            d,
-            "the first instant of a day belongs to that day"
-        );
+        assert_eq!(local_date(tz, start), d, "the first instant of a day belongs to that day");
     }
 
     #[test]
@@ -301,9 +249,6 @@ impl ManualClock {
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        self.0
-            .lock()
-            .map(|g| *g)
-            .unwrap_or_else(|p| *p.into_inner())
+        self.0.lock().map(|g| *g).unwrap_or_else(|p| *p.into_inner())
     }
 }

@@ -18,10 +18,7 @@ fn oracle(r: &Rates, t: &Tokens) -> BigInt {
     let write = rational(r.cache_write_per_mtok.unwrap_or(r.input_per_mtok));
     let output = rational(r.output_per_mtok);
     let n = |x: u64| BigRational::from_integer(BigInt::from(x));
-    let exact = (n(t.input) * input
-        + n(t.output) * output
-        + n(t.cached_input) * cached
-        + n(t.cache_write) * write)
+    let exact = (n(t.input) * input + n(t.output) * output + n(t.cached_input) * cached + n(t.cache_write) * write)
         / BigRational::from_integer(BigInt::from(1_000_000));
     let nanos = exact * BigRational::from_integer(BigInt::from(1_000_000_000));
     let floor = nanos.floor();
@@ -76,14 +73,7 @@ fn the_sub_nano_example_from_the_brief() {
         cache_write_per_mtok: None,
     };
     for n in [1u64, 2, 3, 7, 13, 40, 1_000_001] {
-        let t = Tokens {
-            input: n,
-            ..Tokens::default()
-        };
-        assert_eq!(
-            BigInt::from(r.cost(&t).nanos().unwrap()),
-            oracle(&r, &t),
-            "{n} tokens at 0.0375 per million"
-        );
+        let t = Tokens { input: n, ..Tokens::default() };
+        assert_eq!(BigInt::from(r.cost(&t).nanos().unwrap()), oracle(&r, &t), "{n} tokens at 0.0375 per million");
     }
 }

@@ -41,11 +41,7 @@ pub fn resolve_period(
     if to <= from {
         return Err(FieldError::new(
             "to",
-            format!(
-                "{} is not after from ({}); `to` is exclusive and must be later than `from`",
-                fmt_instant(to),
-                fmt_instant(from)
-            ),
+            format!("{} is not after from ({}); `to` is exclusive and must be later than `from`", fmt_instant(to), fmt_instant(from)),
         ));
     }
     Ok((from, to))
@@ -67,14 +63,8 @@ fn fold(
         d0 += 1;
     }
     let d1 = local_day(org.tz, to);
-    let (scan_ranges, full) = if d0 < d1 {
-        (
-            vec![(from, day_start(org.tz, d0)), (day_start(org.tz, d1), to)],
-            Some((d0, d1)),
-        )
-    } else {
-        (vec![(from, to)], None)
-    };
+    let (scan_ranges, full) =
+        if d0 < d1 { (vec![(from, day_start(org.tz, d0)), (day_start(org.tz, d1), to)], Some((d0, d1))) } else { (vec![(from, to)], None) };
     if let Some((d0, d1)) = full {
         for (day, key, t) in aggregates::rows(r, org.row.id, dim, d0, d1)? {
             out.entry(key_of(&key, day)).or_default().add(&t);
@@ -84,17 +74,10 @@ fn fold(
         if a >= b {
             continue;
         }
-        let f = Filter {
-            org: Some(org.row.id),
-            from: Some(to_nanos(a)),
-            to: Some(to_nanos(b)),
-            ..Filter::default()
-        };
+        let f = Filter { org: Some(org.row.id), from: Some(to_nanos(a)), to: Some(to_nanos(b)), ..Filter::default() };
         records::scan(r, &f, |rec| -> Result<()> {
             let key = stored_key(dim, &rec.key_parts());
-            out.entry(key_of(&key, rec.day))
-                .or_default()
-                .add(&Totals::of_record(&rec.tokens, rec.cost_nanos));
+            out.entry(key_of(&key, rec.day)).or_default().add(&Totals::of_record(&rec.tokens, rec.cost_nanos));
             Ok(())
         })?;
     }
@@ -131,23 +114,29 @@ pub fn change_percent(before: Money, after: Money) -> Option<String> {
     Some(p.round_dp(2).to_string())
 }
 
+/// Start of the previous period of the same length. When the range is whole
+/// local days, the previous period is the same number of local days (so a
+/// week across a DST change is compared with the week before, midnight to
+/// midnight); otherwise it is the same duration.
+pub fn previous_start(org: &Org, from: DateTime<Utc>, to: DateTime<Utc>) -> DateTime<Utc> {
+    let d0 = local_day(org.tz, from);
+    let d1 = local_day(org.tz, to);
+    if day_start(org.tz, d0) == from && day_start(org.tz, d1) == to {
+        day_start(org.tz, d0 - (d1 - d0))
+    } else {
+        from - (to - from)
+    }
+}
+
 /// The summary of `[from, to)`, grouped by `by` when given.
-pub(crate) fn summarize(
-    r: &Reader<'_>,
-    org: &Org,
-    from: DateTime<Utc>,
-    to: DateTime<Utc>,
-    by: Option<Dim>,
-) -> Result<Summary> {
+pub(crate) fn summarize(r: &Reader<'_>, org: &Org, from: DateTime<Utc>, to: DateTime<Utc>, by: Option<Dim>) -> Result<Summary> {
     let t = total(r, org, from, to)?;
-    let prev_from = from - (to - from);
+    let prev_from = previous_start(org, from, to);
     let p = total(r, org, prev_from, from)?;
     let mut groups = Vec::new();
     if let Some(dim) = by {
         let m = if dim.is_time() {
-            fold(r, org, StoredDim::Total, from, to, &|_, day| {
-                dim.time_key(day).unwrap_or_default()
-            })?
+            fold(r, org, StoredDim::Total, from, to, &|_, day| dim.time_key(day).unwrap_or_default())?
         } else {
             fold(r, org, dim.stored(), from, to, &|k, _| k.to_string())?
         };
@@ -195,13 +184,7 @@ pub struct RecordQuery {
 }
 
 impl Ops {
-    pub fn usage_summary(
-        &mut self,
-        org: &str,
-        from: Option<&str>,
-        to: Option<&str>,
-        by: Option<&str>,
-    ) -> Result<Summary> {
+    pub fn usage_summary(&mut self, org: &str, from: Option<&str>, to: Option<&str>, by: Option<&str>) -> Result<Summary> {
         let now = self.now();
         self.store.read(|r| {
             let org = orgs::find(r, org)?;
@@ -216,23 +199,12 @@ impl Ops {
     pub fn usage_records(&mut self, org: &str, q: &RecordQuery) -> Result<RecordsPage> {
         let limit = q.limit.unwrap_or(100);
         if !(1..=MAX_PAGE).contains(&limit) {
-            return Err(FieldError::new(
-                "limit",
-                format!("{limit} is out of range; give a number from 1 to {MAX_PAGE}"),
-            )
-            .into());
+            return Err(FieldError::new("limit", format!("{limit} is out of range; give a number from 1 to {MAX_PAGE}")).into());
         }
         self.store.read(|r| {
             let org = orgs::find(r, org)?;
-            let from = q
-                .from
-                .as_deref()
-                .map(|s| parse_instant("from", s, org.tz))
-                .transpose()?;
-            let to =
-                q.to.as_deref()
-                    .map(|s| parse_instant("to", s, org.tz))
-                    .transpose()?;
+            let from = q.from.as_deref().map(|s| parse_instant("from", s, org.tz)).transpose()?;
+            let to = q.to.as_deref().map(|s| parse_instant("to", s, org.tz)).transpose()?;
             let f = Filter {
                 org: Some(org.row.id),
                 from: from.map(to_nanos),
@@ -248,11 +220,7 @@ impl Ops {
             let has_more = rows.len() as i64 > limit;
             rows.truncate(limit as usize);
             let next_after_seq = rows.last().map(|x| x.seq.0).or(q.after_seq);
-            Ok(RecordsPage {
-                records: rows.iter().map(|x| view(&org, x)).collect(),
-                next_after_seq,
-                has_more,
-            })
+            Ok(RecordsPage { records: rows.iter().map(|x| view(&org, x)).collect(), next_after_seq, has_more })
         })
     }
 }

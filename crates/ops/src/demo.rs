@@ -59,12 +59,7 @@ const MODELS: &[((&str, &str), u64)] = &[
     (("mistral", "mistral-ocr-latest"), 2),
 ];
 
-const OPERATIONS: &[(&str, u64)] = &[
-    ("chat", 40),
-    ("knowledge_base", 25),
-    ("document_analysis", 20),
-    ("smart_field", 15),
-];
+const OPERATIONS: &[(&str, u64)] = &[("chat", 40), ("knowledge_base", 25), ("document_analysis", 20), ("smart_field", 15)];
 
 const USERS: &[&str] = &[
     "a.martin",
@@ -102,15 +97,17 @@ impl Ops {
     pub fn demo(&mut self, slug: &str) -> Result<DemoReport> {
         let org = self.org_create(slug, Some("Demo Investigations Ltd"), "USD", "Europe/Berlin").map_err(|e| {
             if e.code == ErrorCode::AlreadyExists {
-                OpsError { message: format!("organisation {slug:?} already exists; load the demo under another name with `argus-usage demo --org demo2`"), ..e }
+                OpsError {
+                    message: format!(
+                        "organisation {slug:?} already exists; load the demo under another name with `argus-usage demo --org demo2`"
+                    ),
+                    ..e
+                }
             } else {
                 e
             }
         })?;
-        let tz: chrono_tz::Tz = org
-            .timezone
-            .parse()
-            .map_err(|_| OpsError::new(ErrorCode::Internal, "demo time zone"))?;
+        let tz: chrono_tz::Tz = org.timezone.parse().map_err(|_| OpsError::new(ErrorCode::Internal, "demo time zone"))?;
         let now = self.now();
         let today = local_day(tz, now);
         let first = today - 92;
@@ -132,22 +129,12 @@ impl Ops {
             let weekend = matches!(date.weekday(), Weekday::Sat | Weekday::Sun);
             // Slow growth over the quarter, quieter weekends.
             let growth = 100 + (day - first) as u64;
-            let base = if weekend {
-                rng.range(20, 45)
-            } else {
-                rng.range(170, 260)
-            };
+            let base = if weekend { rng.range(20, 45) } else { rng.range(170, 260) };
             let calls = base * growth / 140;
             for _ in 0..calls {
                 // Office hours on weekdays (08:00-19:00), anywhere on weekends.
-                let secs = if weekend {
-                    rng.below(86_400)
-                } else {
-                    8 * 3600 + rng.below(11 * 3600)
-                };
-                let at = start
-                    + Duration::seconds(secs as i64)
-                    + Duration::milliseconds(rng.below(1000) as i64);
+                let secs = if weekend { rng.below(86_400) } else { 8 * 3600 + rng.below(11 * 3600) };
+                let at = start + Duration::seconds(secs as i64) + Duration::milliseconds(rng.below(1000) as i64);
                 if at > now {
                     continue;
                 }
@@ -160,16 +147,8 @@ impl Ops {
                     _ => (rng.range(800, 8_000), rng.range(150, 1_500)),
                 };
                 let cacheable = operation == "knowledge_base" && provider != "mistral";
-                let cached = if cacheable {
-                    rng.range(1_000, 8_000)
-                } else {
-                    0
-                };
-                let cache_write = if cacheable && provider == "anthropic" && rng.below(5) == 0 {
-                    rng.range(1_000, 4_000)
-                } else {
-                    0
-                };
+                let cached = if cacheable { rng.range(1_000, 8_000) } else { 0 };
+                let cache_write = if cacheable && provider == "anthropic" && rng.below(5) == 0 { rng.range(1_000, 4_000) } else { 0 };
                 let failure = rng.below(100);
                 let status = match failure {
                     0 => "error",
@@ -181,9 +160,7 @@ impl Ops {
                 let investigation = if operation == "smart_field" && rng.below(3) == 0 {
                     None
                 } else {
-                    Some(
-                        INVESTIGATIONS[rng.below(INVESTIGATIONS.len() as u64) as usize].to_string(),
-                    )
+                    Some(INVESTIGATIONS[rng.below(INVESTIGATIONS.len() as u64) as usize].to_string())
                 };
                 let user = Some(USERS[rng.below(USERS.len() as u64) as usize].to_string());
                 n += 1;
@@ -195,26 +172,13 @@ impl Ops {
                     operation: operation.to_string(),
                     investigation,
                     user,
-                    tokens: Tokens {
-                        input,
-                        output,
-                        cached_input: cached,
-                        cache_write,
-                    },
+                    tokens: Tokens { input, output, cached_input: cached, cache_write },
                     status: status.to_string(),
-                    latency_ms: Some(if status == "timeout" {
-                        60_000
-                    } else {
-                        300 + input / 20 + rng.below(900)
-                    }),
+                    latency_ms: Some(if status == "timeout" { 60_000 } else { 300 + input / 20 + rng.below(900) }),
                     occurred_at: at,
                     reservation_id: None,
                 };
-                items.push(Item {
-                    line: n,
-                    parsed: Ok(input),
-                    fallback_id: String::new(),
-                });
+                items.push(Item { line: n, parsed: Ok(input), fallback_id: String::new() });
             }
         }
         let mut unpriced = 0;
@@ -224,12 +188,6 @@ impl Ops {
             unpriced += report.unpriced;
             written += report.accepted;
         }
-        Ok(DemoReport {
-            org: slug.to_string(),
-            from: fmt_instant(day_start(tz, first)),
-            to: fmt_instant(now),
-            records: written,
-            unpriced,
-        })
+        Ok(DemoReport { org: slug.to_string(), from: fmt_instant(day_start(tz, first)), to: fmt_instant(now), records: written, unpriced })
     }
 }

@@ -14,14 +14,14 @@ use argus_domain::record::{join_errors, UsageInput};
 use argus_domain::time::{fmt_instant, from_nanos, local_day, to_nanos};
 use argus_domain::{ErrorCode, FieldError};
 use argus_store::aggregates::Delta;
-use argus_store::records::{self, Insert, NewRecord, StoredRecord};
+use argus_store::records::{self, Insert, Inserter, NewRecord, StoredRecord};
 use argus_store::{prices, Writer};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::BufRead;
 
 /// Lines per transaction.
-pub const BATCH_LINES: usize = 5000;
+pub const BATCH_LINES: usize = 20_000;
 /// Longest line accepted.
 pub const MAX_LINE_BYTES: usize = 1 << 20;
 
@@ -51,14 +51,7 @@ pub fn derived_id(line: usize, raw: &[u8]) -> String {
 }
 
 fn reject(line: usize, errs: &[FieldError]) -> Rejected {
-    Rejected {
-        line,
-        error: join_errors(errs),
-        field: errs
-            .first()
-            .map(|e| e.field.clone())
-            .filter(|f| !f.is_empty()),
-    }
+    Rejected { line, error: join_errors(errs), field: errs.first().map(|e| e.field.clone()).filter(|f| !f.is_empty()) }
 }
 
 pub(crate) fn view(org: &Org, r: &StoredRecord) -> RecordView {
@@ -87,14 +80,10 @@ pub(crate) fn view(org: &Org, r: &StoredRecord) -> RecordView {
 
 /// Writes a batch of items in the caller's transaction. Bad items are
 /// reported, good ones stored; aggregates follow in the same transaction.
-pub(crate) fn write_items(
-    w: &Writer<'_>,
-    items: &[Item],
-    now: i64,
-    report: &mut IngestReport,
-) -> Result<Vec<Outcome>> {
+pub(crate) fn write_items(w: &Writer<'_>, items: &[Item], now: i64, report: &mut IngestReport) -> Result<Vec<Outcome>> {
     let mut orgs: HashMap<String, std::result::Result<(Org, PriceBook), OpsError>> = HashMap::new();
     let mut delta = Delta::default();
+    let mut inserter = Inserter::new(w)?;
     let mut out = Vec::with_capacity(items.len());
     for item in items {
         let input = match &item.parsed {
@@ -114,11 +103,7 @@ pub(crate) fn write_items(
         let (org, book) = match entry {
             Ok(x) => x,
             Err(e) => {
-                let r = Rejected {
-                    line: item.line,
-                    error: format!("field `org`: {}", e.message),
-                    field: Some("org".into()),
-                };
+                let r = Rejected { line: item.line, error: format!("field `org`: {}", e.message), field: Some("org".into()) };
                 report.rejected.push(r.clone());
                 out.push(Outcome::Rejected(r));
                 continue;
@@ -140,7 +125,7 @@ pub(crate) fn write_items(
             recorded_at: now,
             content_hash: &hash,
         };
-        match records::insert(w, &new)? {
+        match inserter.insert(&new)? {
             Insert::Inserted(seq) => {
                 report.accepted += 1;
                 if cost_nanos.is_none() {
@@ -153,12 +138,7 @@ pub(crate) fn write_items(
                     investigation: input.investigation.as_deref(),
                     user: input.user.as_deref(),
                 };
-                delta.add(
-                    org.row.id,
-                    day,
-                    &parts,
-                    &Totals::of_record(&input.tokens, cost_nanos),
-                );
+                delta.add(org.row.id, day, &parts, &Totals::of_record(&input.tokens, cost_nanos));
                 out.push(Outcome::Accepted(seq));
             }
             Insert::Duplicate(seq) => {
@@ -192,37 +172,22 @@ impl Ops {
             field: errs.first().map(|e| e.field.clone()),
         })?;
         let now = self.now();
-        let fallback_id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
-            uuid::NoContext,
-            now.timestamp().max(0) as u64,
-            now.timestamp_subsec_nanos(),
-        ))
-        .to_string();
-        let item = Item {
-            line: 1,
-            parsed: Ok(parsed),
-            fallback_id,
-        };
+        let fallback_id =
+            uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, now.timestamp().max(0) as u64, now.timestamp_subsec_nanos()))
+                .to_string();
+        let item = Item { line: 1, parsed: Ok(parsed), fallback_id };
         let mut report = IngestReport::default();
         let now_ns = to_nanos(now);
         self.store.write(|w| {
             let outcome = write_items(w, std::slice::from_ref(&item), now_ns, &mut report)?;
             match outcome.first() {
                 Some(Outcome::Accepted(seq)) | Some(Outcome::Duplicate(seq)) => {
-                    let rec = records::by_seq(&w.reader(), *seq)?
-                        .ok_or_else(|| OpsError::new(ErrorCode::Internal, "record vanished"))?;
-                    let org = orgs::find(
-                        &w.reader(),
-                        item.parsed.as_ref().map(|p| p.org.as_str()).unwrap_or(""),
-                    )?;
+                    let rec = records::by_seq(&w.reader(), *seq)?.ok_or_else(|| OpsError::new(ErrorCode::Internal, "record vanished"))?;
+                    let org = orgs::find(&w.reader(), item.parsed.as_ref().map(|p| p.org.as_str()).unwrap_or(""))?;
                     Ok(view(&org, &rec))
                 }
                 Some(Outcome::Rejected(r)) => Err(OpsError {
-                    code: if report.conflicts > 0 {
-                        ErrorCode::Conflict
-                    } else {
-                        ErrorCode::BadInput
-                    },
+                    code: if report.conflicts > 0 { ErrorCode::Conflict } else { ErrorCode::BadInput },
                     message: r.error.clone(),
                     field: r.field.clone(),
                 }),
@@ -233,11 +198,7 @@ impl Ops {
 
     /// Ingests JSON Lines from `input`. Blank lines are skipped. Returns the
     /// report; `progress` is called after each committed batch.
-    pub fn ingest(
-        &mut self,
-        mut input: impl BufRead,
-        mut progress: impl FnMut(&IngestProgress),
-    ) -> Result<IngestReport> {
+    pub fn ingest(&mut self, mut input: impl BufRead, mut progress: impl FnMut(&IngestProgress)) -> Result<IngestReport> {
         let mut report = IngestReport::default();
         let mut p = IngestProgress::default();
         let mut line_no = 0usize;
@@ -245,12 +206,9 @@ impl Ops {
         let mut items = Vec::with_capacity(BATCH_LINES);
         loop {
             buf.clear();
-            let n = input.read_until(b'\n', &mut buf).map_err(|e| {
-                OpsError::new(
-                    ErrorCode::Io,
-                    format!("cannot read the input after line {line_no}: {e}"),
-                )
-            })?;
+            let n = input
+                .read_until(b'\n', &mut buf)
+                .map_err(|e| OpsError::new(ErrorCode::Io, format!("cannot read the input after line {line_no}: {e}")))?;
             if n > 0 {
                 line_no += 1;
                 p.bytes += n as u64;
@@ -261,8 +219,7 @@ impl Ops {
             if items.len() >= BATCH_LINES || (n == 0 && !items.is_empty()) {
                 let now = to_nanos(self.now());
                 let before = report.rejected.len();
-                self.store
-                    .write(|w| write_items(w, &items, now, &mut report))?;
+                self.store.write(|w| write_items(w, &items, now, &mut report))?;
                 items.clear();
                 p.lines = line_no;
                 p.accepted = report.accepted;
@@ -275,12 +232,7 @@ impl Ops {
                 break;
             }
         }
-        tracing::info!(
-            accepted = report.accepted,
-            duplicates = report.duplicates,
-            rejected = report.rejected.len(),
-            "ingest done"
-        );
+        tracing::info!(accepted = report.accepted, duplicates = report.duplicates, rejected = report.rejected.len(), "ingest done");
         Ok(report)
     }
 
@@ -288,55 +240,29 @@ impl Ops {
     pub fn write_items(&mut self, items: &[Item]) -> Result<(IngestReport, Vec<Outcome>)> {
         let now = to_nanos(self.now());
         let mut report = IngestReport::default();
-        let out = self
-            .store
-            .write(|w| write_items(w, items, now, &mut report))?;
+        let out = self.store.write(|w| write_items(w, items, now, &mut report))?;
         Ok((report, out))
     }
 }
 
 /// Parses one raw line; `None` for a blank line.
 pub fn parse_line(line: usize, raw: &[u8]) -> Option<Item> {
-    let fallback_id = derived_id(line, raw);
-    let text = match std::str::from_utf8(raw) {
-        Ok(t) => t.trim(),
-        Err(_) => {
-            return Some(Item {
-                line,
-                parsed: Err(vec![FieldError::new(
-                    "",
-                    "the line is not valid UTF-8; save the file as UTF-8",
-                )]),
-                fallback_id,
-            });
-        }
+    let bad = |msg: String| Some(Item { line, parsed: Err(vec![FieldError::new("", msg)]), fallback_id: String::new() });
+    let Ok(text) = std::str::from_utf8(raw) else {
+        return bad("the line is not valid UTF-8; save the file as UTF-8".into());
     };
+    let text = text.trim();
     if text.is_empty() {
         return None;
     }
     if raw.len() > MAX_LINE_BYTES {
-        return Some(Item {
-            line,
-            parsed: Err(vec![FieldError::new(
-                "",
-                format!(
-                    "the line is {} bytes long; the limit is {MAX_LINE_BYTES}",
-                    raw.len()
-                ),
-            )]),
-            fallback_id,
-        });
+        return bad(format!("the line is {} bytes long; the limit is {MAX_LINE_BYTES}", raw.len()));
     }
-    let parsed = match serde_json::from_str::<serde_json::Value>(text) {
-        Ok(v) => UsageInput::from_json(&v),
-        Err(e) => Err(vec![FieldError::new(
-            "",
-            format!("the line is not valid JSON ({e}); each line must be one JSON object"),
-        )]),
+    let parsed = UsageInput::from_json_text(text);
+    // Only a line that names no id needs one derived from its position and bytes.
+    let fallback_id = match &parsed {
+        Ok(p) if p.id.is_none() => derived_id(line, raw),
+        _ => String::new(),
     };
-    Some(Item {
-        line,
-        parsed,
-        fallback_id,
-    })
+    Some(Item { line, parsed, fallback_id })
 }

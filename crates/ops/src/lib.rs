@@ -36,19 +36,11 @@ pub struct OpsError {
 
 impl OpsError {
     pub fn new(code: ErrorCode, message: impl Into<String>) -> OpsError {
-        OpsError {
-            code,
-            message: message.into(),
-            field: None,
-        }
+        OpsError { code, message: message.into(), field: None }
     }
 
     pub fn bad_input(e: FieldError) -> OpsError {
-        OpsError {
-            code: ErrorCode::BadInput,
-            message: e.to_string(),
-            field: Some(e.field),
-        }
+        OpsError { code: ErrorCode::BadInput, message: e.to_string(), field: Some(e.field) }
     }
 
     pub fn not_found(message: impl Into<String>) -> OpsError {
@@ -87,10 +79,7 @@ impl Clock for SystemClock {
 /// `<platform data dir>/argus-usage/usage.db` (on Linux
 /// `~/.local/share/argus-usage/usage.db`).
 pub fn default_db_path() -> PathBuf {
-    dirs::data_dir()
-        .unwrap_or_else(|| PathBuf::from("."))
-        .join("argus-usage")
-        .join("usage.db")
+    dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("argus-usage").join("usage.db")
 }
 
 /// An open store with its clock and the name changes are made under.
@@ -105,11 +94,7 @@ impl Ops {
     /// price catalogue is loaded.
     pub fn open(path: &Path, clock: Arc<dyn Clock>, actor: impl Into<String>) -> Result<Ops> {
         let store = Store::open(path)?;
-        let mut ops = Ops {
-            store,
-            clock,
-            actor: actor.into(),
-        };
+        let mut ops = Ops { store, clock, actor: actor.into() };
         prices::ensure_builtin_catalogue(&mut ops)?;
         Ok(ops)
     }

@@ -46,13 +46,7 @@ pub(crate) fn find(r: &Reader<'_>, slug: &str) -> Result<Org> {
 }
 
 impl Ops {
-    pub fn org_create(
-        &mut self,
-        slug: &str,
-        name: Option<&str>,
-        currency: &str,
-        timezone: &str,
-    ) -> Result<OrgView> {
+    pub fn org_create(&mut self, slug: &str, name: Option<&str>, currency: &str, timezone: &str) -> Result<OrgView> {
         check_slug("org", slug)?;
         let name = name.unwrap_or(slug);
         check_text("name", name, 200)?;
@@ -61,33 +55,21 @@ impl Ops {
         let now = to_nanos(self.now());
         let actor = self.actor.clone();
         self.store.write(|w| {
-            let row =
-                orgs::insert(w, slug, name, &currency, timezone, now)?.ok_or_else(|| OpsError {
-                    code: ErrorCode::AlreadyExists,
-                    message: format!("organisation {slug:?} already exists; choose another slug"),
-                    field: Some("org".into()),
-                })?;
+            let row = orgs::insert(w, slug, name, &currency, timezone, now)?.ok_or_else(|| OpsError {
+                code: ErrorCode::AlreadyExists,
+                message: format!("organisation {slug:?} already exists; choose another slug"),
+                field: Some("org".into()),
+            })?;
             let org = from_row(row)?;
             let after = serde_json::to_string(&org.view()).unwrap_or_default();
-            audit::add(
-                w,
-                Some(org.row.id),
-                now,
-                &actor,
-                "org.create",
-                &format!("org/{slug}"),
-                None,
-                Some(&after),
-            )?;
+            audit::add(w, Some(org.row.id), now, &actor, "org.create", &format!("org/{slug}"), None, Some(&after))?;
             Ok(org.view())
         })
     }
 
     pub fn org_list(&mut self) -> Result<Vec<OrgView>> {
         let rows = orgs::list(&self.store.reader())?;
-        rows.into_iter()
-            .map(|r| from_row(r).map(|o| o.view()))
-            .collect()
+        rows.into_iter().map(|r| from_row(r).map(|o| o.view())).collect()
     }
 
     pub fn org_get(&mut self, slug: &str) -> Result<OrgView> {

@@ -23,11 +23,7 @@ pub(crate) fn price_view(v: &PriceVersion, org_slug: Option<&str>) -> PriceView 
     let s = |d: &rust_decimal::Decimal| d.to_string();
     PriceView {
         id: v.id.0,
-        scope: if v.org.is_some() {
-            "org".into()
-        } else {
-            "global".into()
-        },
+        scope: if v.org.is_some() { "org".into() } else { "global".into() },
         org: v.org.and(org_slug.map(str::to_string)),
         provider: v.provider.clone(),
         model: v.model.clone(),
@@ -43,41 +39,17 @@ pub(crate) fn price_view(v: &PriceVersion, org_slug: Option<&str>) -> PriceView 
 
 /// Parses a price file: a JSON array of objects, or CSV with a header row.
 /// Returns `(line, raw)` pairs, or the line and error of rows that cannot be read.
-pub fn parse_price_file(
-    content: &str,
-) -> std::result::Result<Vec<(usize, std::result::Result<RawPrice, String>)>, OpsError> {
+pub fn parse_price_file(content: &str) -> std::result::Result<Vec<(usize, std::result::Result<RawPrice, String>)>, OpsError> {
     let trimmed = content.trim_start_matches('\u{feff}').trim_start();
     if trimmed.starts_with('[') {
         let values: Vec<serde_json::Value> = serde_json::from_str(trimmed).map_err(|e| {
             OpsError::new(ErrorCode::BadInput, format!("the price file is not a valid JSON array ({e}); give an array of objects with the keys provider, model, effective_from, currency, input_per_mtok, output_per_mtok"))
         })?;
-        return Ok(values
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| (i + 1, raw_from_json(&v)))
-            .collect());
+        return Ok(values.into_iter().enumerate().map(|(i, v)| (i + 1, raw_from_json(&v))).collect());
     }
-    let mut rdr = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .flexible(false)
-        .from_reader(trimmed.as_bytes());
-    let headers = rdr
-        .headers()
-        .map_err(|e| {
-            OpsError::new(
-                ErrorCode::BadInput,
-                format!("cannot read the CSV header: {e}"),
-            )
-        })?
-        .clone();
-    for required in [
-        "provider",
-        "model",
-        "effective_from",
-        "currency",
-        "input_per_mtok",
-        "output_per_mtok",
-    ] {
+    let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(trimmed.as_bytes());
+    let headers = rdr.headers().map_err(|e| OpsError::new(ErrorCode::BadInput, format!("cannot read the CSV header: {e}")))?.clone();
+    for required in ["provider", "model", "effective_from", "currency", "input_per_mtok", "output_per_mtok"] {
         if !headers.iter().any(|h| h == required) {
             return Err(OpsError {
                 code: ErrorCode::BadInput,
@@ -103,7 +75,9 @@ fn raw_from_json(v: &serde_json::Value) -> std::result::Result<RawPrice, String>
             serde_json::Value::String(s) => Some(s.clone()),
             serde_json::Value::Null => None,
             serde_json::Value::Number(n) => {
-                return Err(format!("field `{k}`: {n} is a JSON number; write rates and times as strings, such as \"2.50\", so that they stay exact"))
+                return Err(format!(
+                    "field `{k}`: {n} is a JSON number; write rates and times as strings, such as \"2.50\", so that they stay exact"
+                ))
             }
             other => return Err(format!("field `{k}`: {other} is not a string")),
         };
@@ -123,12 +97,7 @@ fn raw_from_json(v: &serde_json::Value) -> std::result::Result<RawPrice, String>
     Ok(raw)
 }
 
-fn import(
-    ops: &mut Ops,
-    content: &str,
-    org: Option<&str>,
-    actor: &str,
-) -> Result<PriceImportReport> {
+fn import(ops: &mut Ops, content: &str, org: Option<&str>, actor: &str) -> Result<PriceImportReport> {
     let rows = parse_price_file(content)?;
     let now = to_nanos(ops.now());
     ops.store.write(|w| {
@@ -137,18 +106,12 @@ fn import(
         let mut report = PriceImportReport::default();
         let mut valid: Vec<PriceInput> = Vec::new();
         for (line, raw) in rows {
-            match raw
-                .map_err(|e| vec![FieldError::new("", e)])
-                .and_then(|r| r.validate(tz))
-            {
+            match raw.map_err(|e| vec![FieldError::new("", e)]).and_then(|r| r.validate(tz)) {
                 Ok(p) => valid.push(p),
                 Err(errs) => report.rejected.push(Rejected {
                     line,
                     error: join_errors(&errs),
-                    field: errs
-                        .first()
-                        .map(|e| e.field.clone())
-                        .filter(|f| !f.is_empty()),
+                    field: errs.first().map(|e| e.field.clone()).filter(|f| !f.is_empty()),
                 }),
             }
         }
@@ -161,9 +124,7 @@ fn import(
             } else {
                 report.unchanged += 1;
             }
-            report
-                .prices
-                .push(price_view(&v, org.as_ref().map(|o| o.row.slug.as_str())));
+            report.prices.push(price_view(&v, org.as_ref().map(|o| o.row.slug.as_str())));
         }
         if !added.is_empty() {
             let after = serde_json::json!({"added": added}).to_string();
@@ -171,16 +132,7 @@ fn import(
                 Some(o) => format!("org/{}/prices", o.row.slug),
                 None => "prices".to_string(),
             };
-            audit::add(
-                w,
-                org.as_ref().map(|o| o.row.id),
-                now,
-                actor,
-                "prices.import",
-                &object,
-                None,
-                Some(&after),
-            )?;
+            audit::add(w, org.as_ref().map(|o| o.row.id), now, actor, "prices.import", &object, None, Some(&after))?;
         }
         Ok(report)
     })
@@ -190,24 +142,11 @@ pub(crate) fn ensure_builtin_catalogue(ops: &mut Ops) -> Result<()> {
     if meta::get(&ops.store.reader(), "catalogue_version")?.as_deref() == Some(CATALOGUE_VERSION) {
         return Ok(());
     }
-    let report = import(
-        ops,
-        BUILTIN_CATALOGUE,
-        None,
-        "argus-usage (built-in catalogue)",
-    )?;
+    let report = import(ops, BUILTIN_CATALOGUE, None, "argus-usage (built-in catalogue)")?;
     if let Some(r) = report.rejected.first() {
-        return Err(OpsError::new(
-            ErrorCode::Internal,
-            format!(
-                "the built-in catalogue has a bad line {}: {}",
-                r.line, r.error
-            ),
-        ));
+        return Err(OpsError::new(ErrorCode::Internal, format!("the built-in catalogue has a bad line {}: {}", r.line, r.error)));
     }
-    Ok(ops
-        .store
-        .write(|w| meta::set(w, "catalogue_version", CATALOGUE_VERSION))?)
+    Ok(ops.store.write(|w| meta::set(w, "catalogue_version", CATALOGUE_VERSION))?)
 }
 
 #[derive(Default)]
@@ -229,18 +168,11 @@ impl Ops {
     }
 
     /// Versions visible to an organisation (global and its own), or the global catalogue.
-    pub fn prices_list(
-        &mut self,
-        org: Option<&str>,
-        provider: Option<&str>,
-    ) -> Result<Vec<PriceView>> {
+    pub fn prices_list(&mut self, org: Option<&str>, provider: Option<&str>) -> Result<Vec<PriceView>> {
         self.store.read(|r| {
             let org = org.map(|s| orgs::find(r, s)).transpose()?;
             let list = prices::list(r, org.as_ref().map(|o| o.row.id), provider)?;
-            Ok(list
-                .iter()
-                .map(|v| price_view(v, org.as_ref().map(|o| o.row.slug.as_str())))
-                .collect())
+            Ok(list.iter().map(|v| price_view(v, org.as_ref().map(|o| o.row.slug.as_str()))).collect())
         })
     }
 
@@ -248,43 +180,24 @@ impl Ops {
     /// given) with the price versions now known. A preview changes nothing;
     /// with `apply` the records and aggregates change in one transaction,
     /// with an audit entry.
-    pub fn reprice(
-        &mut self,
-        org: &str,
-        from: Option<&str>,
-        to: Option<&str>,
-        apply: bool,
-    ) -> Result<RepriceReport> {
+    pub fn reprice(&mut self, org: &str, from: Option<&str>, to: Option<&str>, apply: bool) -> Result<RepriceReport> {
         let now = to_nanos(self.now());
         let actor = self.actor.clone();
         let run = |w: &argus_store::Reader<'_>,
-                   changes: &mut Vec<(
-            Seq,
-            i32,
-            records::StoredRecord,
-            Option<i64>,
-            Option<PriceId>,
-        )>|
+                   changes: &mut Vec<(Seq, i32, records::StoredRecord, Option<i64>, Option<PriceId>)>|
          -> Result<RepriceReport> {
             let org = orgs::find(w, org)?;
             let f_from = from.map(|s| parse_instant("from", s, org.tz)).transpose()?;
             let f_to = to.map(|s| parse_instant("to", s, org.tz)).transpose()?;
             let book = prices::book(w, org.row.id, &org.row.currency)?;
-            let filter = Filter {
-                org: Some(org.row.id),
-                from: f_from.map(to_nanos),
-                to: f_to.map(to_nanos),
-                ..Filter::default()
-            };
+            let filter = Filter { org: Some(org.row.id), from: f_from.map(to_nanos), to: f_to.map(to_nanos), ..Filter::default() };
             let mut groups: BTreeMap<(String, String), Acc> = BTreeMap::new();
             records::scan(w, &filter, |rec| -> Result<()> {
                 let at = argus_domain::time::from_nanos(rec.occurred_at);
                 let price = book.select(&rec.provider, &rec.model, at);
                 let new_cost = price.and_then(|p| p.rates.cost(&rec.tokens).nanos());
                 let new_id = price.map(|p| p.id);
-                let g = groups
-                    .entry((rec.provider.clone(), rec.model.clone()))
-                    .or_default();
+                let g = groups.entry((rec.provider.clone(), rec.model.clone())).or_default();
                 g.records += 1;
                 g.before += rec.cost_nanos.map(Money::from_nanos).unwrap_or(Money::ZERO);
                 g.after += new_cost.map(Money::from_nanos).unwrap_or(Money::ZERO);
@@ -331,12 +244,7 @@ impl Ops {
                 });
             }
             report.difference = report.after_cost - report.before_cost;
-            report.groups.sort_by(|a, b| {
-                b.changed
-                    .cmp(&a.changed)
-                    .then(a.provider.cmp(&b.provider))
-                    .then(a.model.cmp(&b.model))
-            });
+            report.groups.sort_by(|a, b| b.changed.cmp(&a.changed).then(a.provider.cmp(&b.provider)).then(a.model.cmp(&b.model)));
             Ok(report)
         };
         if !apply {

@@ -7,27 +7,46 @@ use std::collections::HashMap;
 
 /// Changes to the aggregates, gathered in memory during a transaction and
 /// applied once at its end.
+/// Keyed by `(org, dim, day)` and then by key, so that adding to a group
+/// that exists allocates nothing.
 #[derive(Debug, Default)]
 pub struct Delta {
-    map: HashMap<(OrgId, StoredDim, i32, String), Totals>,
+    map: HashMap<(OrgId, StoredDim, i32), HashMap<String, Totals>>,
+    key: String,
 }
 
 impl Delta {
+    fn entry(&mut self, org: OrgId, dim: StoredDim, day: i32, parts: &KeyParts<'_>) -> Option<&mut Totals> {
+        let Delta { map, key } = self;
+        key.clear();
+        match dim {
+            StoredDim::Total => {}
+            StoredDim::Provider => key.push_str(parts.provider),
+            StoredDim::Operation => key.push_str(parts.operation),
+            StoredDim::Investigation => key.push_str(parts.investigation.unwrap_or_default()),
+            StoredDim::User => key.push_str(parts.user.unwrap_or_default()),
+            StoredDim::Model => key.push_str(&stored_key(dim, parts)),
+        }
+        let keys = map.entry((org, dim, day)).or_default();
+        if !keys.contains_key(key.as_str()) {
+            keys.insert(key.clone(), Totals::default());
+        }
+        keys.get_mut(key.as_str())
+    }
+
     pub fn add(&mut self, org: OrgId, day: i32, parts: &KeyParts<'_>, t: &Totals) {
         for dim in StoredDim::ALL {
-            self.map
-                .entry((org, dim, day, stored_key(dim, parts)))
-                .or_default()
-                .add(t);
+            if let Some(x) = self.entry(org, dim, day, parts) {
+                x.add(t);
+            }
         }
     }
 
     pub fn sub(&mut self, org: OrgId, day: i32, parts: &KeyParts<'_>, t: &Totals) {
         for dim in StoredDim::ALL {
-            self.map
-                .entry((org, dim, day, stored_key(dim, parts)))
-                .or_default()
-                .sub(t);
+            if let Some(x) = self.entry(org, dim, day, parts) {
+                x.sub(t);
+            }
         }
     }
 
@@ -37,12 +56,7 @@ impl Delta {
 
     /// Days touched, per organisation (for alert checks).
     pub fn days(&self) -> Vec<(OrgId, i32)> {
-        let mut v: Vec<_> = self
-            .map
-            .keys()
-            .filter(|k| k.1 == StoredDim::Total)
-            .map(|k| (k.0, k.2))
-            .collect();
+        let mut v: Vec<_> = self.map.keys().filter(|k| k.1 == StoredDim::Total).map(|k| (k.0, k.2)).collect();
         v.sort();
         v.dedup();
         v
@@ -61,13 +75,11 @@ impl Delta {
                cost_nanos = cost_nanos + excluded.cost_nanos,
                unpriced_requests = unpriced_requests + excluded.unpriced_requests",
         )?;
-        for ((org, dim, day, key), t) in self.map {
+        for ((org, dim, day), key, t) in self.map.into_iter().flat_map(|(k, m)| m.into_iter().map(move |(key, t)| (k, key, t))) {
             if t == Totals::default() {
                 continue;
             }
-            let cost = i64::try_from(t.cost_nanos).map_err(|_| {
-                StoreError::Corrupt("a daily cost total exceeds 9.2 billion".into())
-            })?;
+            let cost = i64::try_from(t.cost_nanos).map_err(|_| StoreError::Corrupt("a daily cost total exceeds 9.2 billion".into()))?;
             st.execute(rusqlite::params![
                 org.0,
                 dim as i64,
@@ -87,36 +99,27 @@ impl Delta {
 }
 
 /// Rows of one stored dimension for days `[from, to)`: `(day, key, totals)`.
-pub fn rows(
-    r: &Reader<'_>,
-    org: OrgId,
-    dim: StoredDim,
-    from_day: i32,
-    to_day: i32,
-) -> Result<Vec<(i32, String, Totals)>> {
+pub fn rows(r: &Reader<'_>, org: OrgId, dim: StoredDim, from_day: i32, to_day: i32) -> Result<Vec<(i32, String, Totals)>> {
     let mut st = r.prepare_cached(
         "SELECT day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests
          FROM agg_daily WHERE org_id = ?1 AND dim = ?2 AND day >= ?3 AND day < ?4",
     )?;
     let rows = st
-        .query_map(
-            rusqlite::params![org.0, dim as i64, from_day, to_day],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    Totals {
-                        requests: r.get(2)?,
-                        input_tokens: r.get(3)?,
-                        output_tokens: r.get(4)?,
-                        cached_input_tokens: r.get(5)?,
-                        cache_write_tokens: r.get(6)?,
-                        cost_nanos: i128::from(r.get::<_, i64>(7)?),
-                        unpriced_requests: r.get(8)?,
-                    },
-                ))
-            },
-        )?
+        .query_map(rusqlite::params![org.0, dim as i64, from_day, to_day], |r| {
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                Totals {
+                    requests: r.get(2)?,
+                    input_tokens: r.get(3)?,
+                    output_tokens: r.get(4)?,
+                    cached_input_tokens: r.get(5)?,
+                    cache_write_tokens: r.get(6)?,
+                    cost_nanos: i128::from(r.get::<_, i64>(7)?),
+                    unpriced_requests: r.get(8)?,
+                },
+            ))
+        })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }

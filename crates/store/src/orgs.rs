@@ -16,25 +16,11 @@ pub struct OrgRow {
 const COLS: &str = "id, slug, name, currency, timezone, created_at";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrgRow> {
-    Ok(OrgRow {
-        id: OrgId(r.get(0)?),
-        slug: r.get(1)?,
-        name: r.get(2)?,
-        currency: r.get(3)?,
-        timezone: r.get(4)?,
-        created_at: r.get(5)?,
-    })
+    Ok(OrgRow { id: OrgId(r.get(0)?), slug: r.get(1)?, name: r.get(2)?, currency: r.get(3)?, timezone: r.get(4)?, created_at: r.get(5)? })
 }
 
 /// Inserts an organisation; `None` when the slug is taken.
-pub fn insert(
-    w: &Writer<'_>,
-    slug: &str,
-    name: &str,
-    currency: &str,
-    timezone: &str,
-    now: i64,
-) -> Result<Option<OrgRow>> {
+pub fn insert(w: &Writer<'_>, slug: &str, name: &str, currency: &str, timezone: &str, now: i64) -> Result<Option<OrgRow>> {
     let n = w.execute(
         "INSERT INTO orgs (slug, name, currency, timezone, created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (slug) DO NOTHING",
         rusqlite::params![slug, name, currency, timezone, now],
@@ -46,18 +32,11 @@ pub fn insert(
 }
 
 pub fn by_slug(r: &Reader<'_>, slug: &str) -> Result<Option<OrgRow>> {
-    Ok(r.query_row(
-        &format!("SELECT {COLS} FROM orgs WHERE slug = ?1"),
-        [slug],
-        row,
-    )
-    .optional()?)
+    Ok(r.query_row(&format!("SELECT {COLS} FROM orgs WHERE slug = ?1"), [slug], row).optional()?)
 }
 
 pub fn list(r: &Reader<'_>) -> Result<Vec<OrgRow>> {
     let mut st = r.prepare(&format!("SELECT {COLS} FROM orgs ORDER BY slug"))?;
-    let rows = st
-        .query_map([], row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map([], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }

@@ -8,15 +8,11 @@ use rust_decimal::Decimal;
 const COLS: &str = "id, org_id, provider, model, effective_from, currency, input_per_mtok, output_per_mtok, cached_input_per_mtok, cache_write_per_mtok, source";
 
 fn dec(s: String) -> rusqlite::Result<Decimal> {
-    Decimal::from_str_exact(&s).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-    })
+    Decimal::from_str_exact(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PriceVersion> {
-    let opt = |i: usize| -> rusqlite::Result<Option<Decimal>> {
-        r.get::<_, Option<String>>(i)?.map(dec).transpose()
-    };
+    let opt = |i: usize| -> rusqlite::Result<Option<Decimal>> { r.get::<_, Option<String>>(i)?.map(dec).transpose() };
     Ok(PriceVersion {
         id: PriceId(r.get(0)?),
         org: r.get::<_, Option<i64>>(1)?.map(OrgId),
@@ -36,12 +32,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PriceVersion> {
 
 /// Inserts a version unless the identical one exists. Returns the stored
 /// version and whether it was new.
-pub fn insert(
-    w: &Writer<'_>,
-    org: Option<OrgId>,
-    p: &PriceInput,
-    now: i64,
-) -> Result<(PriceVersion, bool)> {
+pub fn insert(w: &Writer<'_>, org: Option<OrgId>, p: &PriceInput, now: i64) -> Result<(PriceVersion, bool)> {
     let s = |d: &Decimal| d.normalize().to_string();
     let params = rusqlite::params![
         org.map(|o| o.0),
@@ -85,30 +76,18 @@ pub fn insert(
         ],
     )?;
     let id = w.last_insert_rowid();
-    let v = w
-        .query_row(
-            &format!("SELECT {COLS} FROM price_versions WHERE id = ?1"),
-            [id],
-            row,
-        )
-        .map_err(StoreError::from)?;
+    let v = w.query_row(&format!("SELECT {COLS} FROM price_versions WHERE id = ?1"), [id], row).map_err(StoreError::from)?;
     Ok((v, true))
 }
 
 /// Versions visible to an organisation (global ones and its own), or only
 /// the global catalogue when `org` is `None`; optionally of one provider.
-pub fn list(
-    r: &Reader<'_>,
-    org: Option<OrgId>,
-    provider: Option<&str>,
-) -> Result<Vec<PriceVersion>> {
+pub fn list(r: &Reader<'_>, org: Option<OrgId>, provider: Option<&str>) -> Result<Vec<PriceVersion>> {
     let mut st = r.prepare(&format!(
         "SELECT {COLS} FROM price_versions WHERE (org_id IS NULL OR org_id = ?1) AND (?2 IS NULL OR provider = ?2)
          ORDER BY provider, model, effective_from, id"
     ))?;
-    let rows = st
-        .query_map(rusqlite::params![org.map(|o| o.0), provider], row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map(rusqlite::params![org.map(|o| o.0), provider], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 

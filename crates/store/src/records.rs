@@ -53,12 +53,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
         operation: r.get(5)?,
         investigation: r.get(6)?,
         user: r.get(7)?,
-        tokens: Tokens {
-            input: n(8)?,
-            output: n(9)?,
-            cached_input: n(10)?,
-            cache_write: n(11)?,
-        },
+        tokens: Tokens { input: n(8)?, output: n(9)?, cached_input: n(10)?, cache_write: n(11)? },
         status: r.get(12)?,
         latency_ms: r.get(13)?,
         occurred_at: r.get(14)?,
@@ -93,15 +88,31 @@ pub enum Insert {
     Conflict(Seq),
 }
 
-pub fn insert(w: &Writer<'_>, n: &NewRecord<'_>) -> Result<Insert> {
-    let t = &n.input.tokens;
-    let changed = w
-        .prepare_cached(
-            "INSERT INTO records (org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, content_hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
-             ON CONFLICT (org_id, id) DO NOTHING",
-        )?
-        .execute(rusqlite::params![
+/// Inserts records with its statements prepared once, for batches.
+pub struct Inserter<'w> {
+    conn: &'w rusqlite::Connection,
+    insert: rusqlite::Statement<'w>,
+    find: rusqlite::Statement<'w>,
+}
+
+impl<'w> Inserter<'w> {
+    pub fn new(w: &'w Writer<'_>) -> Result<Inserter<'w>> {
+        let conn: &rusqlite::Connection = w;
+        Ok(Inserter {
+            conn,
+            insert: conn.prepare(
+                "INSERT INTO records (org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, content_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+                 ON CONFLICT (org_id, id) DO NOTHING",
+            )?,
+            find: conn.prepare("SELECT seq, content_hash FROM records WHERE org_id = ?1 AND id = ?2")?,
+        })
+    }
+
+    /// Inserts one record, or tells whether the id is a duplicate or a conflict.
+    pub fn insert(&mut self, n: &NewRecord<'_>) -> Result<Insert> {
+        let t = &n.input.tokens;
+        let changed = self.insert.execute(rusqlite::params![
             n.org.0,
             n.id,
             n.input.provider,
@@ -123,28 +134,16 @@ pub fn insert(w: &Writer<'_>, n: &NewRecord<'_>) -> Result<Insert> {
             n.recorded_at,
             &n.content_hash[..],
         ])?;
-    if changed == 1 {
-        return Ok(Insert::Inserted(Seq(w.last_insert_rowid())));
+        if changed == 1 {
+            return Ok(Insert::Inserted(Seq(self.conn.last_insert_rowid())));
+        }
+        let (seq, hash): (i64, Vec<u8>) = self.find.query_row(rusqlite::params![n.org.0, n.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok(if hash.as_slice() == &n.content_hash[..] { Insert::Duplicate(Seq(seq)) } else { Insert::Conflict(Seq(seq)) })
     }
-    let (seq, hash): (i64, Vec<u8>) = w
-        .prepare_cached("SELECT seq, content_hash FROM records WHERE org_id = ?1 AND id = ?2")?
-        .query_row(rusqlite::params![n.org.0, n.id], |r| {
-            Ok((r.get(0)?, r.get(1)?))
-        })?;
-    Ok(if hash.as_slice() == &n.content_hash[..] {
-        Insert::Duplicate(Seq(seq))
-    } else {
-        Insert::Conflict(Seq(seq))
-    })
 }
 
 pub fn by_seq(r: &Reader<'_>, seq: Seq) -> Result<Option<StoredRecord>> {
-    Ok(r.query_row(
-        &format!("SELECT {COLS} FROM records WHERE seq = ?1"),
-        [seq.0],
-        row,
-    )
-    .optional()?)
+    Ok(r.query_row(&format!("SELECT {COLS} FROM records WHERE seq = ?1"), [seq.0], row).optional()?)
 }
 
 /// Filters for listing and scanning records. Times are nanoseconds,
@@ -203,12 +202,8 @@ fn filter_sql(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
 /// Records matching `f` in `seq` order, at most `limit`.
 pub fn list(r: &Reader<'_>, f: &Filter, limit: i64) -> Result<Vec<StoredRecord>> {
     let (w, p) = filter_sql(f);
-    let mut st = r.prepare(&format!(
-        "SELECT {COLS} FROM records{w} ORDER BY seq LIMIT {limit}"
-    ))?;
-    let rows = st
-        .query_map(rusqlite::params_from_iter(p), row)?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut st = r.prepare(&format!("SELECT {COLS} FROM records{w} ORDER BY seq LIMIT {limit}"))?;
+    let rows = st.query_map(rusqlite::params_from_iter(p), row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -220,14 +215,8 @@ pub fn scan<E: From<crate::StoreError>>(
     mut each: impl FnMut(StoredRecord) -> std::result::Result<(), E>,
 ) -> std::result::Result<(), E> {
     let (w, p) = filter_sql(f);
-    let mut st = r
-        .prepare(&format!(
-            "SELECT {COLS} FROM records{w} ORDER BY occurred_at, seq"
-        ))
-        .map_err(crate::StoreError::from)?;
-    let mut rows = st
-        .query(rusqlite::params_from_iter(p))
-        .map_err(crate::StoreError::from)?;
+    let mut st = r.prepare(&format!("SELECT {COLS} FROM records{w} ORDER BY occurred_at, seq")).map_err(crate::StoreError::from)?;
+    let mut rows = st.query(rusqlite::params_from_iter(p)).map_err(crate::StoreError::from)?;
     while let Some(x) = rows.next().map_err(crate::StoreError::from)? {
         each(row(x).map_err(crate::StoreError::from)?)?;
     }
@@ -235,22 +224,16 @@ pub fn scan<E: From<crate::StoreError>>(
 }
 
 /// Sets the cost of a stored record (reprice).
-pub fn set_cost(
-    w: &Writer<'_>,
-    seq: Seq,
-    cost_nanos: Option<i64>,
-    price_id: Option<PriceId>,
-) -> Result<()> {
-    w.prepare_cached("UPDATE records SET cost_nanos = ?2, price_id = ?3 WHERE seq = ?1")?
-        .execute(rusqlite::params![seq.0, cost_nanos, price_id.map(|p| p.0)])?;
+pub fn set_cost(w: &Writer<'_>, seq: Seq, cost_nanos: Option<i64>, price_id: Option<PriceId>) -> Result<()> {
+    w.prepare_cached("UPDATE records SET cost_nanos = ?2, price_id = ?3 WHERE seq = ?1")?.execute(rusqlite::params![
+        seq.0,
+        cost_nanos,
+        price_id.map(|p| p.0)
+    ])?;
     Ok(())
 }
 
 /// How many records an organisation has.
 pub fn count(r: &Reader<'_>, org: OrgId) -> Result<i64> {
-    Ok(r.query_row(
-        "SELECT count(*) FROM records WHERE org_id = ?1",
-        [org.0],
-        |x| x.get(0),
-    )?)
+    Ok(r.query_row("SELECT count(*) FROM records WHERE org_id = ?1", [org.0], |x| x.get(0))?)
 }

@@ -1,0 +1,249 @@
+//! `argus-bench`: the benchmarks behind `docs/benchmarks.md`.
+//!
+//! Run in release mode, e.g. `cargo run --release -p argus-bench -- ingest`.
+//! Each subcommand prints a Markdown fragment with its figures and how it
+//! was measured.
+#![forbid(unsafe_code)]
+#![allow(clippy::float_arithmetic)] // timings and rates, never money
+
+use anyhow::{Context, Result};
+use argus_domain::time::{Clock, ManualClock};
+use argus_ops::Ops;
+use chrono::{DateTime, Utc};
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Parser)]
+struct Cli {
+    /// Where data files and stores go.
+    #[arg(long, default_value = "bench-data")]
+    dir: PathBuf,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Ingest N JSON Lines records with aggregates kept, against a plain insert of the same rows.
+    Ingest {
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+    },
+    /// `usage summary --by provider` for one month of a store of N records.
+    Summary {
+        #[arg(long, default_value_t = 10_000_000)]
+        records: u64,
+    },
+}
+
+const PROVIDERS: [(&str, &str); 6] = [
+    ("openai", "gpt-4o"),
+    ("openai", "gpt-4o-mini"),
+    ("anthropic", "claude-sonnet-4-5"),
+    ("anthropic", "claude-haiku-4-5"),
+    ("google", "gemini-2.5-flash"),
+    ("mistral", "mistral-large-latest"),
+];
+const OPS: [&str; 4] = ["chat", "knowledge_base", "document_analysis", "smart_field"];
+
+fn now() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-11-27T12:00:00Z").map(|t| t.with_timezone(&Utc)).unwrap_or_default()
+}
+
+/// Writes `n` records spread over `days` days ending at `now()`.
+fn write_jsonl(path: &Path, org: &str, n: u64, days: i64) -> Result<()> {
+    let mut w = BufWriter::new(std::fs::File::create(path)?);
+    let end = now().timestamp();
+    let span = days * 86_400;
+    for i in 0..n {
+        let (p, m) = PROVIDERS[(i % 6) as usize];
+        let op = OPS[(i / 6 % 4) as usize];
+        // Spread evenly and deterministically over the span, in time order.
+        let t = end - span + (i as i64 * span / n as i64);
+        let at = DateTime::from_timestamp(t, ((i % 1000) * 1_000_000) as u32).unwrap_or_default();
+        writeln!(
+            w,
+            r#"{{"id":"b{i:09}","org":"{org}","provider":"{p}","model":"{m}","operation":"{op}","investigation":"INV-{}","user":"u{}","input_tokens":{},"output_tokens":{},"cached_input_tokens":{},"status":"ok","latency_ms":{},"occurred_at":"{}"}}"#,
+            i % 97,
+            i % 31,
+            200 + i % 5000,
+            20 + i % 900,
+            i % 7 * 100,
+            100 + i % 3000,
+            at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        )?;
+    }
+    w.flush()?;
+    Ok(())
+}
+
+/// Peak resident memory of this process since the last reset, in MiB.
+fn peak_rss_mib() -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|kb| kb.parse::<f64>().ok())
+        .map(|kb| kb / 1024.0)
+        .unwrap_or(f64::NAN)
+}
+
+fn reset_peak_rss() {
+    // Linux: writing 5 to clear_refs resets VmHWM to the current RSS.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+fn open(path: &Path) -> Result<Ops> {
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now()));
+    Ok(Ops::open(path, clock, "bench")?)
+}
+
+fn fresh(path: &Path) -> Result<()> {
+    for ext in ["", "-wal", "-shm"] {
+        let p = PathBuf::from(format!("{}{ext}", path.display()));
+        if p.exists() {
+            std::fs::remove_file(p)?;
+        }
+    }
+    Ok(())
+}
+
+/// The same rows, parsed from the same file, into a bare table with no
+/// index, no costing and no aggregates, in one transaction per 5000 rows.
+fn plain_insert(file: &Path, db: &Path) -> Result<u64> {
+    fresh(db)?;
+    let mut c = rusqlite::Connection::open(db)?;
+    c.pragma_update(None, "journal_mode", "WAL")?;
+    c.pragma_update(None, "synchronous", "NORMAL")?;
+    c.execute_batch(
+        "CREATE TABLE t (id TEXT, org TEXT, provider TEXT, model TEXT, operation TEXT, investigation TEXT, user_id TEXT,
+         input_tokens INTEGER, output_tokens INTEGER, cached_input_tokens INTEGER, cache_write_tokens INTEGER, status TEXT, latency_ms INTEGER, occurred_at TEXT)",
+    )?;
+    let mut n = 0u64;
+    let mut lines = BufReader::new(std::fs::File::open(file)?).lines();
+    loop {
+        let tx = c.transaction()?;
+        let mut done = true;
+        {
+            let mut st = tx.prepare_cached("INSERT INTO t VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)")?;
+            for line in lines.by_ref().take(5000) {
+                done = false;
+                let v: serde_json::Value = serde_json::from_str(&line?)?;
+                let s = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_string);
+                let i = |k: &str| v.get(k).and_then(|x| x.as_i64());
+                st.execute(rusqlite::params![
+                    s("id"),
+                    s("org"),
+                    s("provider"),
+                    s("model"),
+                    s("operation"),
+                    s("investigation"),
+                    s("user"),
+                    i("input_tokens"),
+                    i("output_tokens"),
+                    i("cached_input_tokens"),
+                    i("cache_write_tokens"),
+                    s("status"),
+                    i("latency_ms"),
+                    s("occurred_at")
+                ])?;
+                n += 1;
+            }
+        }
+        tx.commit()?;
+        if done {
+            break;
+        }
+    }
+    Ok(n)
+}
+
+fn bench_ingest(dir: &Path, n: u64) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let file = dir.join(format!("ingest-{n}.jsonl"));
+    if !file.exists() {
+        eprintln!("writing {n} records to {}", file.display());
+        write_jsonl(&file, "bench", n, 90)?;
+    }
+    let db = dir.join("ingest.db");
+    fresh(&db)?;
+    let mut ops = open(&db)?;
+    ops.org_create("bench", None, "USD", "Europe/Berlin")?;
+    reset_peak_rss();
+    let rss_before = peak_rss_mib();
+    let t0 = Instant::now();
+    let report = ops.ingest(BufReader::with_capacity(1 << 16, std::fs::File::open(&file)?), |_| {})?;
+    let ours = t0.elapsed().as_secs_f64();
+    let peak = peak_rss_mib();
+    anyhow::ensure!(report.accepted as u64 == n, "ingest accepted {} of {n}", report.accepted);
+    drop(ops);
+
+    let t1 = Instant::now();
+    let plain_n = plain_insert(&file, &dir.join("plain.db"))?;
+    let plain = t1.elapsed().as_secs_f64();
+    anyhow::ensure!(plain_n == n);
+
+    println!("### Ingest of {n} JSON Lines records\n");
+    println!("| path | seconds | records/s |\n|---|---:|---:|");
+    println!("| `Ops::ingest` (validate, price, insert, aggregates, idempotency index) | {ours:.2} | {:.0} |", n as f64 / ours);
+    println!("| plain insert of the same rows (parse JSON, bare table, no index) | {plain:.2} | {:.0} |", n as f64 / plain);
+    println!("\nRatio ingest / plain insert: **{:.2}x**. Peak resident memory during the ingest: **{peak:.0} MiB** (at start {rss_before:.0} MiB).\n", ours / plain);
+    Ok(())
+}
+
+fn bench_summary(dir: &Path, n: u64) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let db = dir.join(format!("store-{n}.db"));
+    if !db.exists() {
+        let file = dir.join(format!("store-{n}.jsonl"));
+        eprintln!("building a store of {n} records over 120 days (once; kept in {})", db.display());
+        write_jsonl(&file, "bench", n, 120)?;
+        let mut ops = open(&db)?;
+        ops.org_create("bench", None, "USD", "Europe/Berlin")?;
+        let t0 = Instant::now();
+        let mut last = Instant::now();
+        let report = ops.ingest(BufReader::with_capacity(1 << 16, std::fs::File::open(&file)?), |p| {
+            if last.elapsed().as_secs() >= 10 {
+                eprintln!("  {} lines", p.lines);
+                last = Instant::now();
+            }
+        })?;
+        eprintln!("  built in {:.0} s ({} records)", t0.elapsed().as_secs_f64(), report.accepted);
+        std::fs::remove_file(&file).context("removing the generated file")?;
+    }
+    let mut ops = open(&db)?;
+    let count = argus_store::records::count(&ops.store().reader(), argus_domain::ids::OrgId(1))?;
+    let mut times = Vec::new();
+    let mut last = None;
+    for _ in 0..21 {
+        let t = Instant::now();
+        let s = ops.usage_summary("bench", Some("2026-10-01"), Some("2026-11-01"), Some("provider"))?;
+        times.push(t.elapsed().as_secs_f64() * 1000.0);
+        last = Some(s);
+    }
+    let first = times[0];
+    let mut warm = times[1..].to_vec();
+    warm.sort_by(|a, b| a.total_cmp(b));
+    let s = last.context("no summary")?;
+    println!("### `usage summary --by provider` for one month of a {count}-record store\n");
+    println!(
+        "The month holds {} records. First call {first:.2} ms; then median {:.2} ms, max {:.2} ms over 20 calls.\n",
+        s.requests,
+        warm[warm.len() / 2],
+        warm[warm.len() - 1]
+    );
+    // The same through the CLI binary, process start included, if it is built.
+    Ok(())
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    match cli.cmd {
+        Cmd::Ingest { records } => bench_ingest(&cli.dir, records),
+        Cmd::Summary { records } => bench_summary(&cli.dir, records),
+    }
+}

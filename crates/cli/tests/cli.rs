@@ -1,0 +1,301 @@
+//! The command-line contract, run as a user would: the real binary on real
+//! SQLite files.
+use argus_domain::price::{Rates, Tokens};
+use argus_domain::Money;
+use rust_decimal::Decimal;
+use serde_json::Value;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_argus-usage");
+
+fn cmd(db: &Path) -> Command {
+    let mut c = Command::new(BIN);
+    c.env("ARGUS_USAGE_DB", db).env("ARGUS_USAGE_NOW", "2026-11-27T12:00:00Z").env_remove("ARGUS_USAGE_LOG");
+    c
+}
+
+fn run(db: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = cmd(db).args(args).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+fn run_json(db: &Path, args: &[&str]) -> Value {
+    let (code, out, err) = run(db, args);
+    assert_eq!(code, 0, "{args:?} failed: {err}");
+    serde_json::from_str(&out).unwrap_or_else(|e| panic!("{args:?} printed no JSON ({e}): {out}"))
+}
+
+fn temp() -> (tempfile::TempDir, PathBuf) {
+    let d = tempfile::tempdir().unwrap();
+    let db = d.path().join("usage.db");
+    (d, db)
+}
+
+#[test]
+fn org_record_summary_and_records_contract() {
+    let (_d, db) = temp();
+    let org = run_json(&db, &["org", "create", "acme", "--name", "Acme", "--currency", "USD", "--timezone", "Europe/Paris", "--json"]);
+    assert_eq!(org["timezone"], "Europe/Paris");
+    let rec = run_json(
+        &db,
+        &[
+            "record",
+            "--org",
+            "acme",
+            "--provider",
+            "openai",
+            "--model",
+            "gpt-4o",
+            "--operation",
+            "chat",
+            "--input-tokens",
+            "1000",
+            "--output-tokens",
+            "200",
+            "--cached-input-tokens",
+            "400",
+            "--at",
+            "2026-10-31T23:30:00Z",
+            "--investigation",
+            "INV-1",
+            "--user",
+            "ann",
+            "--json",
+        ],
+    );
+    // 1000*2.5 + 200*10 + 400*1.25 = 5000 per million = 0.005
+    assert_eq!(rec["cost"], "0.005", "money in JSON is a decimal string");
+    assert_eq!(rec["currency"], "USD");
+    assert!(rec["price_id"].is_i64());
+    let unpriced = run_json(
+        &db,
+        &[
+            "record",
+            "--org",
+            "acme",
+            "--provider",
+            "openai",
+            "--model",
+            "gpt-x",
+            "--operation",
+            "chat",
+            "--input-tokens",
+            "5",
+            "--output-tokens",
+            "5",
+            "--at",
+            "2026-11-05T10:00:00Z",
+            "--json",
+        ],
+    );
+    assert!(unpriced["cost"].is_null(), "an unpriced record's cost is null, never zero");
+
+    let s =
+        run_json(&db, &["usage", "summary", "--org", "acme", "--from", "2026-11-01", "--to", "2026-12-01", "--by", "provider", "--json"]);
+    for k in [
+        "org",
+        "currency",
+        "from",
+        "to",
+        "requests",
+        "input_tokens",
+        "output_tokens",
+        "cached_input_tokens",
+        "cache_write_tokens",
+        "cost",
+        "unpriced_requests",
+        "previous",
+        "groups",
+    ] {
+        assert!(s.get(k).is_some(), "summary has key {k}");
+    }
+    assert_eq!(s["requests"], 2, "the 23:30Z record counts in November in Paris");
+    assert_eq!(s["cost"], "0.005");
+    assert_eq!(s["unpriced_requests"], 1);
+    assert_eq!(s["from"], "2026-10-31T23:00:00Z", "a bare date is midnight in the organisation's time zone");
+    assert!(s["previous"]["cost"].is_string() && s["previous"]["requests"].is_i64());
+    let g = &s["groups"][0];
+    for k in ["key", "requests", "input_tokens", "output_tokens", "cost", "unpriced_requests"] {
+        assert!(g.get(k).is_some(), "group has key {k}");
+    }
+
+    let recs = run_json(
+        &db,
+        &["usage", "records", "--org", "acme", "--provider", "openai", "--investigation", "INV-1", "--limit", "10", "--json"],
+    );
+    assert_eq!(recs["records"].as_array().unwrap().len(), 1);
+    assert_eq!(recs["records"][0]["cost"], "0.005");
+
+    let (code, _, err) = run(&db, &["usage", "summary", "--org", "nobody", "--json"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("org create"), "an unknown organisation says what to do: {err}");
+    let (code, _, err) = run(&db, &["usage", "summary", "--org", "acme", "--by", "colour"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("provider, model"), "{err}");
+}
+
+#[test]
+fn ingest_reports_lines_and_exit_status() {
+    let (d, db) = temp();
+    run_json(&db, &["org", "create", "acme", "--json"]);
+    let file = d.path().join("in.jsonl");
+    std::fs::write(
+        &file,
+        "{\"id\":\"a\",\"org\":\"acme\",\"provider\":\"openai\",\"model\":\"gpt-4o\",\"operation\":\"chat\",\"input_tokens\":10,\"output_tokens\":1,\"occurred_at\":\"2026-11-02T10:00:00Z\"}\n\
+         {\"id\":\"b\",\"org\":\"acme\",\"provider\":\"openai\",\"model\":\"gpt-4o\",\"operation\":\"chat\",\"input_tokens\":-10,\"output_tokens\":1,\"occurred_at\":\"2026-11-02T10:00:00Z\"}\n",
+    )
+    .unwrap();
+    let (code, out, _) = run(&db, &["ingest", file.to_str().unwrap(), "--json"]);
+    assert_eq!(code, 1, "exit status 1 when something was rejected");
+    let v: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["accepted"], 1);
+    assert_eq!(v["duplicates"], 0);
+    assert_eq!(v["rejected"][0]["line"], 2);
+    assert!(v["rejected"][0]["error"].as_str().unwrap().contains("input_tokens"));
+
+    let mut child = cmd(&db).args(["ingest", "-", "--json"]).stdin(Stdio::piped()).stdout(Stdio::piped()).spawn().unwrap();
+    let content = std::fs::read_to_string(&file).unwrap();
+    let first_line = &content[..=content.find('\n').unwrap()];
+    child.stdin.take().unwrap().write_all(first_line.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let v: Value = serde_json::from_str(&String::from_utf8_lossy(&out.stdout)).unwrap();
+    assert_eq!((v["accepted"].as_i64(), v["duplicates"].as_i64()), (Some(0), Some(1)), "stdin works and re-ingest is idempotent");
+    assert_eq!(out.status.code(), Some(0));
+}
+
+#[test]
+fn prices_import_list_and_reprice_from_the_cli() {
+    let (d, db) = temp();
+    run_json(&db, &["org", "create", "acme", "--json"]);
+    run_json(
+        &db,
+        &[
+            "record",
+            "--org",
+            "acme",
+            "--provider",
+            "inhouse",
+            "--model",
+            "m1",
+            "--operation",
+            "chat",
+            "--input-tokens",
+            "1000000",
+            "--output-tokens",
+            "0",
+            "--at",
+            "2026-11-02T10:00:00Z",
+            "--json",
+        ],
+    );
+    let csv = d.path().join("p.csv");
+    std::fs::write(&csv, "provider,model,effective_from,currency,input_per_mtok,output_per_mtok,cached_input_per_mtok,cache_write_per_mtok\ninhouse,m1,2026-11-01,USD,0.0375,0,,\n").unwrap();
+    let r = run_json(&db, &["prices", "import", csv.to_str().unwrap(), "--org", "acme", "--json"]);
+    assert_eq!(r["added"], 1);
+    let r = run_json(&db, &["prices", "import", csv.to_str().unwrap(), "--org", "acme", "--json"]);
+    assert_eq!(r["added"], 0, "re-importing the same file adds nothing");
+    let list = run_json(&db, &["prices", "list", "--org", "acme", "--provider", "inhouse", "--json"]);
+    assert_eq!(list["prices"][0]["input_per_mtok"], "0.0375");
+    let preview = run_json(&db, &["reprice", "--org", "acme", "--json"]);
+    assert_eq!((preview["changed"].as_i64(), preview["applied"].as_bool()), (Some(1), Some(false)));
+    let applied = run_json(&db, &["reprice", "--org", "acme", "--apply", "--json"]);
+    assert_eq!(applied["after_cost"], "0.0375");
+    let s = run_json(&db, &["usage", "summary", "--org", "acme", "--from", "2026-11-01", "--to", "2026-12-01", "--json"]);
+    assert_eq!((s["cost"].as_str(), s["unpriced_requests"].as_i64()), (Some("0.0375"), Some(0)));
+}
+
+#[test]
+fn db_flag_overrides_the_environment_and_newer_schemas_are_refused() {
+    let (d, db) = temp();
+    let other = d.path().join("other.db");
+    run_json(&db, &["--db", other.to_str().unwrap(), "org", "create", "x", "--json"]);
+    let here = run_json(&db, &["org", "list", "--json"]);
+    assert_eq!(here["orgs"].as_array().unwrap().len(), 0, "--db wrote elsewhere than ARGUS_USAGE_DB");
+    let there = run_json(&other, &["org", "list", "--json"]);
+    assert_eq!(there["orgs"][0]["slug"], "x");
+}
+
+fn expected_cost(i: u64) -> (Money, &'static str, Tokens) {
+    // Built-in list prices: gpt-4o 2.50/10.00, gpt-4o-mini 0.15/0.60.
+    let (model, rates) = if i % 3 == 0 {
+        (
+            "gpt-4o",
+            Rates {
+                input_per_mtok: Decimal::new(250, 2),
+                output_per_mtok: Decimal::new(1000, 2),
+                cached_input_per_mtok: Some(Decimal::new(125, 2)),
+                cache_write_per_mtok: None,
+            },
+        )
+    } else {
+        (
+            "gpt-4o-mini",
+            Rates {
+                input_per_mtok: Decimal::new(15, 2),
+                output_per_mtok: Decimal::new(60, 2),
+                cached_input_per_mtok: Some(Decimal::new(75, 3)),
+                cache_write_per_mtok: None,
+            },
+        )
+    };
+    let t = Tokens { input: 100 + i % 977, output: 7 + i % 331, cached_input: i % 5 * 100, cache_write: 0 };
+    (rates.cost(&t), model, t)
+}
+
+/// A child process killed with SIGKILL in the middle of a large ingest
+/// leaves a store that opens cleanly; re-running gives exactly the totals.
+#[test]
+fn sigkill_mid_ingest_then_rerun_gives_exact_totals() {
+    let (d, db) = temp();
+    run_json(&db, &["org", "create", "acme", "--json"]);
+    let n = 120_000u64;
+    let file = d.path().join("big.jsonl");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&file).unwrap());
+    let mut total = Money::ZERO;
+    for i in 0..n {
+        let (cost, model, t) = expected_cost(i);
+        total += cost;
+        writeln!(
+            w,
+            "{{\"id\":\"k{i}\",\"org\":\"acme\",\"provider\":\"openai\",\"model\":\"{model}\",\"operation\":\"chat\",\"input_tokens\":{},\"output_tokens\":{},\"cached_input_tokens\":{},\"occurred_at\":\"2026-11-{:02}T{:02}:{:02}:00Z\"}}",
+            t.input, t.output, t.cached_input, 1 + i % 26, i % 24, i % 60
+        )
+        .unwrap();
+    }
+    drop(w);
+
+    let mut child = cmd(&db).args(["ingest", file.to_str().unwrap()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    // Kill it once some batches are committed but before the end.
+    let start = Instant::now();
+    let count = |db: &Path| -> i64 {
+        let s = argus_store::Store::open(db).unwrap();
+        let c = s.reader().query_row("SELECT count(*) FROM records", [], |r| r.get(0)).unwrap_or(0);
+        c
+    };
+    loop {
+        let c = count(&db);
+        if c >= 10_000 || start.elapsed() > Duration::from_secs(120) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    let partial = count(&db);
+    assert!(partial > 0 && (partial as u64) < n, "the kill landed mid-ingest ({partial} of {n} stored)");
+    assert_eq!(partial % argus_ops::ingest::BATCH_LINES as i64, 0, "only whole batches are ever committed");
+
+    let s = argus_store::Store::open(&db).unwrap();
+    assert_eq!(s.integrity_check().unwrap(), "ok", "the store opens cleanly after SIGKILL");
+    drop(s);
+
+    let v = run_json(&db, &["ingest", file.to_str().unwrap(), "--json"]);
+    assert_eq!(v["accepted"].as_i64().unwrap() + v["duplicates"].as_i64().unwrap(), n as i64);
+    assert_eq!(v["duplicates"].as_i64().unwrap(), partial, "what was committed before the kill is recognised, not stored twice");
+    let sum = run_json(&db, &["usage", "summary", "--org", "acme", "--from", "2026-11-01", "--to", "2026-12-01", "--json"]);
+    assert_eq!(sum["requests"].as_i64(), Some(n as i64), "every record exactly once");
+    assert_eq!(sum["cost"].as_str().unwrap(), total.to_string(), "the total is exact to the last digit");
+}

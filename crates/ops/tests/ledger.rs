@@ -1,0 +1,288 @@
+//! The ledger through the facade, on real SQLite files.
+use argus_domain::time::{Clock, ManualClock};
+use argus_domain::ErrorCode;
+use argus_ops::Ops;
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{json, Value};
+use std::io::Cursor;
+use std::sync::Arc;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    ops: Ops,
+    clock: Arc<ManualClock>,
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(at("2026-11-27T12:00:00Z")));
+    let ops = Ops::open(&dir.path().join("usage.db"), clock.clone() as Arc<dyn Clock>, "test").unwrap();
+    Fixture { _dir: dir, ops, clock }
+}
+
+fn line(id: &str, org: &str, model: &str, input: u64, output: u64, when: &str) -> Value {
+    json!({"id": id, "org": org, "provider": "openai", "model": model, "operation": "chat",
+           "input_tokens": input, "output_tokens": output, "occurred_at": when})
+}
+
+fn jsonl(lines: &[Value]) -> Cursor<Vec<u8>> {
+    let mut s = String::new();
+    for l in lines {
+        s.push_str(&l.to_string());
+        s.push('\n');
+    }
+    Cursor::new(s.into_bytes())
+}
+
+#[test]
+fn the_builtin_catalogue_is_loaded_once_and_prices_records() {
+    let mut f = fixture();
+    let list = f.ops.prices_list(None, None).unwrap();
+    assert!(list.len() >= 20, "the built-in catalogue covers the main models of four providers");
+    for p in ["openai", "anthropic", "google", "mistral"] {
+        assert!(list.iter().any(|v| v.provider == p && v.source.is_some()), "{p} prices come with their source");
+    }
+    f.ops.org_create("acme", None, "USD", "UTC").unwrap();
+    let r = f.ops.record(&line("r1", "acme", "gpt-4o", 1_000_000, 1_000_000, "2026-11-01T00:00:00Z")).unwrap();
+    assert_eq!(r.cost.unwrap().to_string(), "12.50", "gpt-4o list price is 2.50 in + 10.00 out per million");
+}
+
+#[test]
+fn price_in_force_at_the_exact_boundary_instant() {
+    let mut f = fixture();
+    f.ops.org_create("acme", None, "USD", "UTC").unwrap();
+    let csv = "provider,model,effective_from,currency,input_per_mtok,output_per_mtok,cached_input_per_mtok,cache_write_per_mtok\n\
+               acme-ai,m1,2026-10-01T00:00:00Z,USD,1,0,,\n\
+               acme-ai,m1,2026-11-01T00:00:00Z,USD,2,0,,\n";
+    let rep = f.ops.prices_import(csv, None).unwrap();
+    assert_eq!(rep.added, 2);
+    let mk = |id: &str, when: &str| json!({"id": id, "org": "acme", "provider": "acme-ai", "model": "m1", "operation": "chat", "input_tokens": 1_000_000, "output_tokens": 0, "occurred_at": when});
+    let before = f.ops.record(&mk("a", "2026-10-31T23:59:59.999999999Z")).unwrap();
+    let exact = f.ops.record(&mk("b", "2026-11-01T00:00:00Z")).unwrap();
+    let offset = f.ops.record(&mk("c", "2026-11-01T01:00:00+01:00")).unwrap();
+    assert_eq!(before.cost.unwrap().to_string(), "1.00", "a nanosecond before the change the old price holds");
+    assert_eq!(exact.cost.unwrap().to_string(), "2.00", "the new price is in force from its effective instant");
+    assert_eq!(offset.cost.unwrap().to_string(), "2.00", "01:00+01:00 is the same instant as 00:00Z");
+    assert_ne!(before.price_id, exact.price_id, "each record keeps the id of the version that costed it");
+}
+
+#[test]
+fn reimporting_the_same_prices_adds_nothing_in_csv_or_json() {
+    let mut f = fixture();
+    let csv = "provider,model,effective_from,currency,input_per_mtok,output_per_mtok,cached_input_per_mtok,cache_write_per_mtok\n\
+               x,m,2026-01-01,USD,0.0375,0.15,,\n";
+    let json = r#"[{"provider":"x","model":"m","effective_from":"2026-01-01T00:00:00Z","currency":"USD","input_per_mtok":"0.0375","output_per_mtok":"0.150"}]"#;
+    assert_eq!(f.ops.prices_import(csv, None).unwrap().added, 1);
+    assert_eq!(f.ops.prices_import(csv, None).unwrap().added, 0, "the same file again adds nothing");
+    let again = f.ops.prices_import(json, None).unwrap();
+    assert_eq!((again.added, again.unchanged), (0, 1), "the same version written as JSON is the same version");
+    let bad = f
+        .ops
+        .prices_import(
+            r#"[{"provider":"x","model":"m","effective_from":"2026-01-01","currency":"USD","input_per_mtok":2.5,"output_per_mtok":"1"}]"#,
+            None,
+        )
+        .unwrap();
+    assert_eq!(bad.rejected.len(), 1);
+    assert!(bad.rejected[0].error.contains("as strings"), "a JSON number rate is refused with the fix: {}", bad.rejected[0].error);
+}
+
+#[test]
+fn unpriced_records_are_kept_flagged_and_repriced() {
+    let mut f = fixture();
+    f.ops.org_create("acme", None, "USD", "UTC").unwrap();
+    let lines = [
+        line("u1", "acme", "gpt-9", 1000, 100, "2026-11-02T10:00:00Z"),
+        line("u2", "acme", "gpt-9", 2000, 200, "2026-11-03T10:00:00Z"),
+        line("p1", "acme", "gpt-4o", 1000, 100, "2026-11-03T10:00:00Z"),
+    ];
+    let rep = f.ops.ingest(jsonl(&lines), |_| {}).unwrap();
+    assert_eq!((rep.accepted, rep.unpriced), (3, 2));
+    let s = f.ops.usage_summary("acme", Some("2026-11-01"), Some("2026-12-01"), Some("model")).unwrap();
+    assert_eq!(s.unpriced_requests, 2, "unpriced records are counted on the total");
+    let g = s.groups.iter().find(|g| g.key.as_deref() == Some("openai/gpt-9")).unwrap();
+    assert_eq!((g.unpriced_requests, g.cost.to_string().as_str()), (2, "0.00"), "and flagged on their group");
+    let recs = f.ops.usage_records("acme", &Default::default()).unwrap();
+    assert!(
+        recs.records.iter().filter(|r| r.model == "gpt-9").all(|r| r.cost.is_none()),
+        "an unpriced record has no cost, not a cost of zero"
+    );
+
+    f.ops
+        .prices_import(
+            "provider,model,effective_from,currency,input_per_mtok,output_per_mtok\nopenai,gpt-9,2026-11-01,USD,10,20\n",
+            Some("acme"),
+        )
+        .unwrap();
+    let preview = f.ops.reprice("acme", None, None, false).unwrap();
+    assert_eq!((preview.changed, preview.applied), (2, false));
+    let g = preview.groups.iter().find(|g| g.model == "gpt-9").unwrap();
+    // u1: 1000*10/1e6 + 100*20/1e6 = 0.012; u2: 0.024
+    assert_eq!(
+        (g.before_cost.to_string(), g.after_cost.to_string(), g.before_unpriced, g.after_unpriced),
+        ("0.00".into(), "0.036".into(), 2, 0)
+    );
+    let unchanged = f.ops.usage_summary("acme", Some("2026-11-01"), Some("2026-12-01"), None).unwrap();
+    assert_eq!(unchanged.unpriced_requests, 2, "a preview changes nothing");
+
+    let applied = f.ops.reprice("acme", None, None, true).unwrap();
+    assert!(applied.applied);
+    let after = f.ops.usage_summary("acme", Some("2026-11-01"), Some("2026-12-01"), Some("model")).unwrap();
+    assert_eq!(after.unpriced_requests, 0);
+    assert_eq!(after.cost, s.cost + applied.difference, "the aggregates move by exactly the previewed difference");
+    assert_eq!(f.ops.reprice("acme", None, None, false).unwrap().changed, 0, "a second reprice finds nothing to change");
+    let audit: i64 =
+        f.ops.store().reader().query_row("SELECT count(*) FROM audit WHERE action = 'reprice.apply'", [], |r| r.get(0)).unwrap();
+    assert_eq!(audit, 1, "applying a reprice writes one audit entry");
+}
+
+#[test]
+fn duplicates_and_conflicts() {
+    let mut f = fixture();
+    f.ops.org_create("acme", None, "USD", "UTC").unwrap();
+    let a = line("same", "acme", "gpt-4o", 100, 10, "2026-11-02T10:00:00Z");
+    let rep = f.ops.ingest(jsonl(&[a.clone(), a.clone()]), |_| {}).unwrap();
+    assert_eq!((rep.accepted, rep.duplicates), (1, 1), "the same id with the same content is a duplicate, also within one batch");
+    let mut changed = a.clone();
+    changed["output_tokens"] = json!(11);
+    let rep = f.ops.ingest(jsonl(&[a.clone(), changed.clone()]), |_| {}).unwrap();
+    assert_eq!((rep.accepted, rep.duplicates, rep.conflicts), (0, 1, 1));
+    assert_eq!(rep.rejected[0].line, 2);
+    assert_eq!(rep.rejected[0].field.as_deref(), Some("id"));
+    let page = f.ops.usage_records("acme", &Default::default()).unwrap();
+    assert_eq!(page.records.len(), 1);
+    assert_eq!(page.records[0].output_tokens, 10, "the stored record is left as it was");
+    let err = f.ops.record(&changed).unwrap_err();
+    assert_eq!(err.code, ErrorCode::Conflict);
+}
+
+#[test]
+fn bad_lines_are_reported_by_number_and_good_lines_kept() {
+    let mut f = fixture();
+    f.ops.org_create("acme", None, "USD", "UTC").unwrap();
+    let input = format!(
+        "{}\n\n{{\"org\": \"acme\"}}\nnot json\n{}\n{}\n",
+        line("g1", "acme", "gpt-4o", 1, 1, "2026-11-02T10:00:00Z"),
+        line("g2", "nobody", "gpt-4o", 1, 1, "2026-11-02T10:00:00Z"),
+        line("g3", "acme", "gpt-4o", 1, 1, "2026-11-02T10:00:00Z")
+    );
+    let rep = f.ops.ingest(Cursor::new(input.into_bytes()), |_| {}).unwrap();
+    assert_eq!(rep.accepted, 2);
+    let lines: Vec<_> = rep.rejected.iter().map(|r| r.line).collect();
+    assert_eq!(lines, vec![3, 4, 5], "blank line 2 is skipped; lines 3, 4 and 5 are bad");
+    assert!(
+        rep.rejected[0].error.contains("provider") && rep.rejected[0].error.contains("occurred_at"),
+        "every missing field is named: {}",
+        rep.rejected[0].error
+    );
+    assert!(
+        rep.rejected[2].error.contains("nobody") && rep.rejected[2].error.contains("org create"),
+        "an unknown organisation says how to create it"
+    );
+}
+
+#[test]
+fn a_late_october_utc_record_counts_in_november_at_utc_plus_one() {
+    let mut f = fixture();
+    f.ops.org_create("paris", None, "USD", "Europe/Paris").unwrap();
+    f.ops.record(&line("t1", "paris", "gpt-4o", 1_000_000, 0, "2026-10-31T23:30:00Z")).unwrap();
+    let nov = f.ops.usage_summary("paris", Some("2026-11-01"), Some("2026-12-01"), Some("month")).unwrap();
+    assert_eq!(nov.requests, 1, "23:30 UTC on 31 October is 00:30 on 1 November in Paris");
+    assert_eq!(nov.groups[0].key.as_deref(), Some("2026-11"));
+    let oct = f.ops.usage_summary("paris", Some("2026-10-01"), Some("2026-11-01"), None).unwrap();
+    assert_eq!(oct.requests, 0);
+    let day = f.ops.usage_summary("paris", Some("2026-10-30"), Some("2026-11-03"), Some("day")).unwrap();
+    assert_eq!(day.groups[0].key.as_deref(), Some("2026-11-01"), "days are the organisation's local days");
+}
+
+/// The summary from aggregates plus edge scans equals a brute-force sum of
+/// the records, for ranges that start and end anywhere.
+#[test]
+fn summaries_over_any_range_equal_the_sum_of_their_records() {
+    let mut f = fixture();
+    f.ops.org_create("ny", None, "USD", "America/New_York").unwrap();
+    let mut lines = Vec::new();
+    let base = Utc.with_ymd_and_hms(2026, 10, 20, 0, 0, 0).unwrap();
+    let models = ["gpt-4o", "gpt-4o-mini", "gpt-unknown"];
+    for i in 0..600u64 {
+        let t = base + chrono::Duration::minutes((i * 97 % 30_000) as i64);
+        let mut l = line(&format!("r{i}"), "ny", models[(i % 3) as usize], 100 + i * 7, 10 + i, &argus_domain::time::fmt_instant(t));
+        l["investigation"] = if i % 4 == 0 { Value::Null } else { json!(format!("INV-{}", i % 5)) };
+        lines.push(l);
+    }
+    f.ops.ingest(jsonl(&lines), |_| {}).unwrap();
+    let all = f.ops.usage_records("ny", &argus_ops::analytics::RecordQuery { limit: Some(10_000), ..Default::default() }).unwrap().records;
+    let ranges = [
+        ("2026-10-20", "2026-11-10"),
+        ("2026-10-21T05:17:00Z", "2026-11-03T13:01:00Z"),
+        ("2026-10-25T10:00:00Z", "2026-10-25T11:00:00Z"),
+        ("2026-11-01T03:00:00Z", "2026-11-02T07:00:00Z"), // across the US DST change
+    ];
+    for (from, to) in ranges {
+        for by in ["investigation", "model", "day", "week"] {
+            let s = f.ops.usage_summary("ny", Some(from), Some(to), Some(by)).unwrap();
+            let tz: chrono_tz::Tz = "America/New_York".parse().unwrap();
+            let a = argus_domain::time::parse_instant("f", from, tz).unwrap();
+            let b = argus_domain::time::parse_instant("t", to, tz).unwrap();
+            let inside: Vec<_> = all
+                .iter()
+                .filter(|r| {
+                    let t = at(&r.occurred_at);
+                    t >= a && t < b
+                })
+                .collect();
+            let cost: argus_domain::Money = inside.iter().filter_map(|r| r.cost).sum();
+            assert_eq!(s.requests as usize, inside.len(), "{from}..{to} by {by}");
+            assert_eq!(s.cost, cost, "{from}..{to}: the total equals the sum of record costs to the last digit");
+            assert_eq!(s.unpriced_requests as usize, inside.iter().filter(|r| r.cost.is_none()).count());
+            let group_cost: argus_domain::Money = s.groups.iter().map(|g| g.cost).sum();
+            let group_requests: i64 = s.groups.iter().map(|g| g.requests).sum();
+            assert_eq!((group_cost, group_requests), (s.cost, s.requests), "groups add up to the total");
+        }
+    }
+    let s = f.ops.usage_summary("ny", Some("2026-10-27"), Some("2026-11-03"), None).unwrap();
+    let p = f.ops.usage_summary("ny", Some("2026-10-20"), Some("2026-10-27"), None).unwrap();
+    assert_eq!((s.previous.cost, s.previous.requests), (p.cost, p.requests), "previous is the period of the same length just before");
+}
+
+#[test]
+fn demo_has_three_months_of_varied_usage() {
+    let mut f = fixture();
+    let r = f.ops.demo("demo").unwrap();
+    assert!(r.records > 10_000 && r.unpriced > 0, "{r:?}");
+    let s = f.ops.usage_summary("demo", Some("2026-08-27"), Some("2026-11-28"), Some("provider")).unwrap();
+    assert_eq!(s.groups.len(), 4);
+    let ops = f.ops.usage_summary("demo", Some("2026-08-27"), Some("2026-11-28"), Some("operation")).unwrap();
+    assert_eq!(ops.groups.len(), 4);
+    let models = f.ops.usage_records("demo", &argus_ops::analytics::RecordQuery { limit: Some(10_000), ..Default::default() }).unwrap();
+    assert!(models.records.iter().any(|r| r.status != "ok"), "some calls failed");
+    let prices: std::collections::BTreeSet<_> = models.records.iter().filter(|r| r.model == "gpt-4o").filter_map(|r| r.price_id).collect();
+    assert_eq!(prices.len(), 2, "gpt-4o changes price half way (a negotiated version)");
+    assert_eq!(f.ops.demo("demo").unwrap_err().code, ErrorCode::AlreadyExists);
+    f.clock.advance(chrono::Duration::days(1));
+}
+
+#[test]
+fn a_store_with_a_newer_schema_is_refused_untouched() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("u.db");
+    drop(argus_store::Store::open(&path).unwrap());
+    {
+        let c = rusqlite_free_bump(&path);
+        assert!(c);
+    }
+    let err = argus_store::Store::open(&path).err().expect("a newer schema must be refused");
+    assert!(err.to_string().contains("newer"), "{err}");
+}
+
+/// Bumps the schema version with the sqlite3-free path: through the store's
+/// own connection, so this test needs no second SQLite binding.
+fn rusqlite_free_bump(path: &std::path::Path) -> bool {
+    let s = argus_store::Store::open(path).unwrap();
+    let v = argus_store::known_schema_version() + 1;
+    s.reader().pragma_update(None, "user_version", v).is_ok()
+}

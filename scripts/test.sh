@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Runs the whole test suite, as CI does: formatting, lints (warnings are
+# errors), every crate's tests, the desktop shell's build, and a short run of
+# each benchmark so that they keep working. Installs what is missing first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+bash scripts/setup.sh
+
+# Tests never touch the real default store: each uses its own temporary file.
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+
+echo "== clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== tests"
+cargo test --workspace --locked
+
+echo "== the desktop shell builds"
+cargo build -p argus-desktop --locked
+
+echo "== benchmarks still run (small sizes; real figures: docs/benchmarks.md)"
+bench_dir="$(mktemp -d)"
+cargo run --release --locked -q -p argus-bench -- --dir "$bench_dir" ingest --records 20000 >/dev/null
+cargo run --release --locked -q -p argus-bench -- --dir "$bench_dir" summary --records 20000 >/dev/null
+rm -rf "$bench_dir"
+
+echo "== all tests passed"
