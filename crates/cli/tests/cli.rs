@@ -220,7 +220,7 @@ fn db_flag_overrides_the_environment_and_newer_schemas_are_refused() {
 
 fn expected_cost(i: u64) -> (Money, &'static str, Tokens) {
     // Built-in list prices: gpt-4o 2.50/10.00, gpt-4o-mini 0.15/0.60.
-    let (model, rates) = if i % 3 == 0 {
+    let (model, rates) = if i.is_multiple_of(3) {
         (
             "gpt-4o",
             Rates {

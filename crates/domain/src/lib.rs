@@ -3,12 +3,12 @@
 //! Nothing in this crate does I/O or reads a clock: time comes in as
 //! arguments. That is what lets every rule here be tested exhaustively.
 //!
-//! - [`money`]: the one money type and the one rounding rule.
-//! - [`price`]: price versions, rates and the cost of a record.
-//! - [`record`]: validation of usage input (an ingest line) and its content hash.
-//! - [`time`]: organisation time zones, local days, periods and time arguments.
-//! - [`analytics`]: dimensions, group keys and the totals kept on write.
-//! - [`error`]: the error codes shared by the CLI, the HTTP API and the window.
+//! - [`money`] — the one money type and the one rounding rule.
+//! - [`price`] — price versions, rates and the cost of a record.
+//! - [`record`] — validation of usage input (an ingest line) and its content hash.
+//! - [`time`] — organisation time zones, local days, periods and time arguments.
+//! - [`analytics`] — dimensions, group keys and the totals kept on write.
+//! - [`error`] — the error codes shared by the CLI, the HTTP API and the window.
 #![forbid(unsafe_code)]
 
 pub mod analytics;

@@ -2,11 +2,11 @@
 //! the desktop window call. Inputs and outputs are plain serializable data
 //! ([`api`]); errors are [`OpsError`] with a code front ends branch on.
 //!
-//! - [`orgs`]: organisations.
-//! - [`prices`]: price import and listing, the built-in catalogue, reprice.
-//! - [`ingest`]: recording usage, one record or a JSON Lines stream.
-//! - [`analytics`]: summaries and record listings.
-//! - [`demo`]: the demo organisation.
+//! - [`orgs`] — organisations.
+//! - [`prices`] — price import and listing, the built-in catalogue, reprice.
+//! - [`ingest`] — recording usage, one record or a JSON Lines stream.
+//! - [`analytics`] — summaries and record listings.
+//! - [`demo`] — the demo organisation.
 #![forbid(unsafe_code)]
 
 pub mod analytics;

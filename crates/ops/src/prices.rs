@@ -39,7 +39,10 @@ pub(crate) fn price_view(v: &PriceVersion, org_slug: Option<&str>) -> PriceView 
 
 /// Parses a price file: a JSON array of objects, or CSV with a header row.
 /// Returns `(line, raw)` pairs, or the line and error of rows that cannot be read.
-pub fn parse_price_file(content: &str) -> std::result::Result<Vec<(usize, std::result::Result<RawPrice, String>)>, OpsError> {
+/// Rows of a price file: the line (or array position) and the row, or why it cannot be read.
+pub type PriceRows = Vec<(usize, std::result::Result<RawPrice, String>)>;
+
+pub fn parse_price_file(content: &str) -> std::result::Result<PriceRows, OpsError> {
     let trimmed = content.trim_start_matches('\u{feff}').trim_start();
     if trimmed.starts_with('[') {
         let values: Vec<serde_json::Value> = serde_json::from_str(trimmed).map_err(|e| {
@@ -149,6 +152,9 @@ pub(crate) fn ensure_builtin_catalogue(ops: &mut Ops) -> Result<()> {
     Ok(ops.store.write(|w| meta::set(w, "catalogue_version", CATALOGUE_VERSION))?)
 }
 
+/// A record whose cost changes: the record, and its new cost and price.
+type Change = (Seq, i32, records::StoredRecord, Option<i64>, Option<PriceId>);
+
 #[derive(Default)]
 struct Acc {
     records: i64,
@@ -184,7 +190,7 @@ impl Ops {
         let now = to_nanos(self.now());
         let actor = self.actor.clone();
         let run = |w: &argus_store::Reader<'_>,
-                   changes: &mut Vec<(Seq, i32, records::StoredRecord, Option<i64>, Option<PriceId>)>|
+                   changes: &mut Vec<Change>|
          -> Result<RepriceReport> {
             let org = orgs::find(w, org)?;
             let f_from = from.map(|s| parse_instant("from", s, org.tz)).transpose()?;
