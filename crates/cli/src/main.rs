@@ -5,6 +5,7 @@
 //! `{"error": {"code", "message", "field"}}` on stdout) and exit with 1.
 #![forbid(unsafe_code)]
 
+mod controls;
 mod table;
 
 use argus_domain::time::{Clock, ManualClock};
@@ -68,6 +69,50 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Monthly budgets.
+    #[command(subcommand)]
+    Budget(BudgetCmd),
+    /// Budget alerts.
+    #[command(subcommand)]
+    Alerts(AlertsCmd),
+    /// Provider settings: enabled, priority, quotas.
+    #[command(subcommand)]
+    Provider(ProviderCmd),
+    /// Ask whether a call to a provider may go ahead (exit 0 allowed, 2 refused).
+    Admit {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        provider: String,
+        /// Estimated cost of the call, held against the budget until its record arrives.
+        #[arg(long)]
+        estimated_cost: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Choose a provider by priority, with fallback (exit 0 chosen, 2 none).
+    Route {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        operation: Option<String>,
+        /// Show the choice without admitting it.
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long)]
+        estimated_cost: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Month-end projection of spend.
+    Forecast {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        month: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
     /// Show where the store is and what it holds.
     Info {
         #[arg(long)]
@@ -91,6 +136,93 @@ enum OrgCmd {
     },
     /// List organisations.
     List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum BudgetCmd {
+    /// Set the default monthly budget, or one month's with --month.
+    Set {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        amount: Option<String>,
+        /// YYYY-MM; without it, the default for every month without its own.
+        #[arg(long)]
+        month: Option<String>,
+        /// Percents, such as 80,90,100.
+        #[arg(long)]
+        thresholds: Option<String>,
+        #[arg(long, conflicts_with = "no_hard_limit")]
+        hard_limit: bool,
+        #[arg(long)]
+        no_hard_limit: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Month-to-date spend against the budget.
+    Status {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        month: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List budgets.
+    List {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AlertsCmd {
+    List {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Acknowledge an alert.
+    Ack {
+        #[arg(long)]
+        org: String,
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ProviderCmd {
+    Set {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        provider: String,
+        #[arg(long)]
+        enabled: Option<bool>,
+        #[arg(long)]
+        priority: Option<i64>,
+        /// Requests per rolling hour, or `none`.
+        #[arg(long)]
+        hourly_limit: Option<String>,
+        /// Requests per rolling 24 hours, or `none`.
+        #[arg(long)]
+        daily_limit: Option<String>,
+        #[arg(long)]
+        note: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        org: String,
         #[arg(long)]
         json: bool,
     },
@@ -213,7 +345,7 @@ fn clock() -> anyhow::Result<Arc<dyn Clock>> {
     }
 }
 
-fn print_json<T: Serialize>(v: &T) {
+pub(crate) fn print_json<T: Serialize>(v: &T) {
     let mut out = std::io::stdout().lock();
     let _ = serde_json::to_writer_pretty(&mut out, v);
     let _ = writeln!(out);
@@ -258,6 +390,10 @@ fn wants_json(cmd: &Cmd) -> bool {
         Cmd::Record(a) => a.json,
         Cmd::Ingest { json, .. } | Cmd::Reprice { json, .. } | Cmd::Demo { json, .. } | Cmd::Info { json } => *json,
         Cmd::Usage(UsageCmd::Summary { json, .. } | UsageCmd::Records { json, .. }) => *json,
+        Cmd::Budget(BudgetCmd::Set { json, .. } | BudgetCmd::Status { json, .. } | BudgetCmd::List { json, .. }) => *json,
+        Cmd::Alerts(AlertsCmd::List { json, .. } | AlertsCmd::Ack { json, .. }) => *json,
+        Cmd::Provider(ProviderCmd::Set { json, .. } | ProviderCmd::List { json, .. }) => *json,
+        Cmd::Admit { json, .. } | Cmd::Route { json, .. } | Cmd::Forecast { json, .. } => *json,
     }
 }
 
@@ -453,6 +589,37 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
             } else {
                 println!("created organisation {} with {} records from {} to {} ({} unpriced)", r.org, r.records, r.from, r.to, r.unpriced);
                 println!("try: argus-usage usage summary --org {} --by provider", r.org);
+            }
+        }
+        Cmd::Budget(c) => return controls::budget(ops, c).map_err(e),
+        Cmd::Alerts(c) => return controls::alerts(ops, c).map_err(e),
+        Cmd::Provider(c) => return controls::provider(ops, c).map_err(e),
+        Cmd::Admit { org, provider, estimated_cost, json } => {
+            let a = ops.admit(&org, &provider, estimated_cost.as_deref()).map_err(e)?;
+            if json {
+                print_json(&a);
+            } else if a.allowed {
+                println!("allowed: reservation {}", a.reservation_id.clone().unwrap_or_default());
+            } else {
+                println!("refused ({}): {}", a.code.clone().unwrap_or_default(), a.message.clone().unwrap_or_default());
+            }
+            return Ok(if a.allowed { ExitCode::SUCCESS } else { ExitCode::from(2) });
+        }
+        Cmd::Route { org, operation, dry_run, estimated_cost, json } => {
+            let r = ops.route(&org, operation.as_deref(), dry_run, estimated_cost.as_deref()).map_err(e)?;
+            if json {
+                print_json(&r);
+            } else {
+                controls::print_route(&r);
+            }
+            return Ok(if r.chosen.is_some() { ExitCode::SUCCESS } else { ExitCode::from(2) });
+        }
+        Cmd::Forecast { org, month, json } => {
+            let f = ops.forecast(&org, month.as_deref()).map_err(e)?;
+            if json {
+                print_json(&f);
+            } else {
+                controls::print_forecast(&f);
             }
         }
         Cmd::Info { json } => {

@@ -299,3 +299,84 @@ fn sigkill_mid_ingest_then_rerun_gives_exact_totals() {
     assert_eq!(sum["requests"].as_i64(), Some(n as i64), "every record exactly once");
     assert_eq!(sum["cost"].as_str().unwrap(), total.to_string(), "the total is exact to the last digit");
 }
+
+#[test]
+fn controls_contract() {
+    let (_d, db) = temp();
+    run_json(&db, &["org", "create", "acme", "--json"]);
+    let b = run_json(&db, &["budget", "set", "--org", "acme", "--amount", "0.01", "--thresholds", "50,100", "--hard-limit", "--json"]);
+    assert_eq!((b["amount"].as_str(), b["hard_limit"].as_bool(), b["version"].as_i64()), (Some("0.01"), Some(true), Some(1)));
+    run_json(
+        &db,
+        &[
+            "record",
+            "--org",
+            "acme",
+            "--provider",
+            "openai",
+            "--model",
+            "gpt-4o",
+            "--operation",
+            "chat",
+            "--input-tokens",
+            "2000",
+            "--output-tokens",
+            "0",
+            "--at",
+            "2026-11-20T10:00:00Z",
+            "--json",
+        ],
+    );
+    let s = run_json(&db, &["budget", "status", "--org", "acme", "--json"]);
+    for k in ["org", "month", "currency", "amount", "spent", "remaining", "percent", "hard_limit", "blocked", "thresholds", "alerts"] {
+        assert!(s.get(k).is_some(), "budget status has key {k}");
+    }
+    assert_eq!((s["month"].as_str(), s["spent"].as_str(), s["percent"].as_str()), (Some("2026-11"), Some("0.005"), Some("50")));
+    assert_eq!(s["alerts"][0]["threshold"], 50);
+    for k in ["threshold", "fired_at", "spent", "amount"] {
+        assert!(s["alerts"][0].get(k).is_some(), "alert has key {k}");
+    }
+    let alerts = run_json(&db, &["alerts", "list", "--org", "acme", "--json"]);
+    let id = alerts["alerts"][0]["id"].as_i64().unwrap().to_string();
+    let (code, _, _) = run(&db, &["alerts", "ack", "--org", "acme", &id]);
+    assert_eq!(code, 0);
+
+    let (code, out, _) = run(&db, &["admit", "--org", "acme", "--provider", "openai", "--estimated-cost", "0.004", "--json"]);
+    let a: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((code, a["allowed"].as_bool()), (0, Some(true)));
+    assert!(a["reservation_id"].is_string());
+    let (code, out, _) = run(&db, &["admit", "--org", "acme", "--provider", "openai", "--estimated-cost", "0.004", "--json"]);
+    let a: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((code, a["allowed"].as_bool(), a["code"].as_str()), (2, Some(false), Some("budget_exceeded")), "exit status 2 when refused");
+    assert!(a.get("retry_after_s").is_some() && a["message"].as_str().unwrap().contains("acme"));
+
+    run_json(&db, &["provider", "set", "--org", "acme", "--provider", "anthropic", "--priority", "1", "--hourly-limit", "1", "--json"]);
+    run_json(&db, &["provider", "set", "--org", "acme", "--provider", "openai", "--priority", "2", "--daily-limit", "none", "--json"]);
+    let list = run_json(&db, &["provider", "list", "--org", "acme", "--json"]);
+    assert_eq!(list["providers"][0]["provider"], "anthropic");
+    assert_eq!(list["providers"][0]["hourly_limit"], 1);
+    run_json(&db, &["budget", "set", "--org", "acme", "--amount", "100", "--no-hard-limit", "--json"]);
+    let r = run_json(&db, &["route", "--org", "acme", "--operation", "chat", "--json"]);
+    assert_eq!(r["chosen"], "anthropic");
+    assert!(r["reservation_id"].is_string());
+    let (code, out, _) = run(&db, &["route", "--org", "acme", "--operation", "chat", "--dry-run", "--json"]);
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((code, r["chosen"].as_str()), (0, Some("openai")), "the hourly quota of 1 is used: fall back to openai");
+    let c = &r["candidates"][0];
+    assert_eq!((c["provider"].as_str(), c["state"].as_str()), (Some("anthropic"), Some("rate_limited")));
+    for k in ["provider", "state", "reason", "until"] {
+        assert!(c.get(k).is_some(), "candidate has key {k}");
+    }
+    run_json(&db, &["provider", "set", "--org", "acme", "--provider", "openai", "--enabled", "false", "--json"]);
+    let (code, out, _) = run(&db, &["route", "--org", "acme", "--json"]);
+    let r: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((code, r["chosen"].is_null()), (2, true), "exit status 2 when no provider is available");
+
+    let f = run_json(&db, &["forecast", "--org", "acme", "--json"]);
+    for k in ["month", "spent", "projected", "low", "high", "amount", "crosses_on", "days_left", "enough_data"] {
+        assert!(f.get(k).is_some(), "forecast has key {k}");
+    }
+    let (code, _, err) = run(&db, &["provider", "set", "--org", "acme", "--provider", "openai", "--hourly-limit", "lots"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("none"), "{err}");
+}

@@ -8,14 +8,22 @@
 //! - [`record`] — validation of usage input (an ingest line) and its content hash.
 //! - [`time`] — organisation time zones, local days, periods and time arguments.
 //! - [`analytics`] — dimensions, group keys and the totals kept on write.
+//! - [`budget`] — budgets, thresholds and when they are reached.
+//! - [`quota`] — rolling request windows.
+//! - [`health`] — provider cool-down after repeated failures.
+//! - [`projection`] — month-end spend projection.
 //! - [`error`] — the error codes shared by the CLI, the HTTP API and the window.
 #![forbid(unsafe_code)]
 
 pub mod analytics;
+pub mod budget;
 pub mod error;
+pub mod health;
 pub mod ids;
 pub mod money;
 pub mod price;
+pub mod projection;
+pub mod quota;
 pub mod record;
 pub mod slug;
 pub mod time;

@@ -77,6 +77,8 @@ pub struct IngestReport {
     pub conflicts: usize,
     pub unpriced: usize,
     pub rejected: Vec<Rejected>,
+    /// Budget alerts this ingest fired.
+    pub alerts_fired: Vec<AlertView>,
 }
 
 /// Progress of a long ingest, reported after each committed batch.
@@ -176,4 +178,129 @@ pub struct DemoReport {
     pub to: String,
     pub records: usize,
     pub unpriced: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BudgetView {
+    pub org: String,
+    /// `YYYY-MM`, or `default` for the monthly amount of months without their own.
+    pub month: String,
+    pub currency: String,
+    pub amount: Money,
+    pub thresholds: Vec<u32>,
+    pub hard_limit: bool,
+    pub version: i64,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AlertView {
+    pub id: i64,
+    pub org: String,
+    pub month: String,
+    pub threshold: u32,
+    pub fired_at: String,
+    pub spent: Money,
+    pub amount: Money,
+    pub acknowledged_at: Option<String>,
+    pub acknowledged_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BudgetStatus {
+    pub org: String,
+    pub month: String,
+    pub currency: String,
+    /// `null` when the organisation has no budget for the month.
+    pub amount: Option<Money>,
+    /// Where the amount comes from: `month`, `default`, or `null`.
+    pub budget_source: Option<String>,
+    pub spent: Money,
+    pub reserved: Money,
+    pub remaining: Option<Money>,
+    /// Spend as a percent of the amount, two decimals, as a string.
+    pub percent: Option<String>,
+    pub hard_limit: bool,
+    /// Whether admission is refused now (hard limit reached, reservations included).
+    pub blocked: bool,
+    pub thresholds: Vec<u32>,
+    pub alerts: Vec<AlertView>,
+    pub unpriced_requests: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HealthView {
+    /// `ok`, `failing` (failures, no cool-down yet) or `cooling_down`.
+    pub state: String,
+    pub consecutive_failures: i64,
+    pub cooldown_until: Option<String>,
+    pub last_outcome_at: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ProviderView {
+    pub provider: String,
+    /// Whether settings were saved for it (else it is only seen in usage, with defaults).
+    pub configured: bool,
+    pub enabled: bool,
+    pub priority: i64,
+    pub hourly_limit: Option<i64>,
+    pub daily_limit: Option<i64>,
+    pub hourly_used: i64,
+    pub daily_used: i64,
+    pub note: Option<String>,
+    pub version: i64,
+    pub health: HealthView,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Admission {
+    pub allowed: bool,
+    pub reservation_id: Option<String>,
+    /// On refusal: `provider_disabled`, `rate_limited` or `budget_exceeded`.
+    pub code: Option<String>,
+    pub message: Option<String>,
+    pub retry_after_s: Option<u64>,
+    pub org: String,
+    pub provider: String,
+    pub month: Option<String>,
+    pub amount: Option<Money>,
+    pub spent: Option<Money>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Candidate {
+    pub provider: String,
+    /// `available`, `disabled`, `rate_limited`, `budget_blocked` or `cooling_down`.
+    pub state: String,
+    pub reason: Option<String>,
+    pub until: Option<String>,
+    pub priority: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Route {
+    pub org: String,
+    pub operation: Option<String>,
+    pub chosen: Option<String>,
+    pub reservation_id: Option<String>,
+    pub dry_run: bool,
+    pub candidates: Vec<Candidate>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Forecast {
+    pub org: String,
+    pub month: String,
+    pub currency: String,
+    pub spent: Money,
+    pub projected: Option<Money>,
+    pub low: Option<Money>,
+    pub high: Option<Money>,
+    pub amount: Option<Money>,
+    /// The local date spend reaches the amount, if it has or will this month.
+    pub crosses_on: Option<String>,
+    pub days_left: Option<String>,
+    pub daily_rate: Option<Money>,
+    pub enough_data: bool,
 }

@@ -188,6 +188,17 @@ impl Ops {
             unpriced += report.unpriced;
             written += report.accepted;
         }
+        for (i, p) in ["openai", "anthropic", "google", "mistral"].iter().enumerate() {
+            let change = crate::controls::ProviderChange { priority: Some(i as i64 + 1), ..Default::default() };
+            self.provider_set(slug, p, &change)?;
+        }
+        // A default monthly budget the current month is about 85 % through,
+        // so that the 80 % alert has fired and the projection crosses it.
+        let status = self.budget_status(slug, None)?;
+        let amount = (status.spent.decimal() / rust_decimal::Decimal::new(85, 2) / rust_decimal::Decimal::from(10)).ceil()
+            * rust_decimal::Decimal::from(10);
+        let amount = amount.max(rust_decimal::Decimal::from(100));
+        self.budget_set(slug, None, &crate::controls::BudgetChange { amount: Some(amount.to_string()), ..Default::default() })?;
         Ok(DemoReport { org: slug.to_string(), from: fmt_instant(day_start(tz, first)), to: fmt_instant(now), records: written, unpriced })
     }
 }

@@ -10,7 +10,7 @@ use crate::{Ops, OpsError, Result};
 use argus_domain::analytics::Totals;
 use argus_domain::ids::Seq;
 use argus_domain::price::PriceBook;
-use argus_domain::record::{join_errors, UsageInput};
+use argus_domain::record::{is_failure, join_errors, UsageInput};
 use argus_domain::time::{fmt_instant, from_nanos, local_day, to_nanos};
 use argus_domain::{ErrorCode, FieldError};
 use argus_store::aggregates::Delta;
@@ -32,6 +32,9 @@ pub struct Item {
     pub parsed: std::result::Result<UsageInput, Vec<FieldError>>,
     pub fallback_id: String,
 }
+
+/// Call outcomes (success, when) of one provider in a batch, for its health.
+type Outcomes = Vec<(bool, chrono::DateTime<chrono::Utc>)>;
 
 /// What became of one item.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +86,7 @@ pub(crate) fn view(org: &Org, r: &StoredRecord) -> RecordView {
 pub(crate) fn write_items(w: &Writer<'_>, items: &[Item], now: i64, report: &mut IngestReport) -> Result<Vec<Outcome>> {
     let mut orgs: HashMap<String, std::result::Result<(Org, PriceBook), OpsError>> = HashMap::new();
     let mut delta = Delta::default();
+    let mut outcomes: HashMap<(String, String), Outcomes> = HashMap::new();
     let mut inserter = Inserter::new(w)?;
     let mut out = Vec::with_capacity(items.len());
     for item in items {
@@ -139,6 +143,13 @@ pub(crate) fn write_items(w: &Writer<'_>, items: &[Item], now: i64, report: &mut
                     user: input.user.as_deref(),
                 };
                 delta.add(org.row.id, day, &parts, &Totals::of_record(&input.tokens, cost_nanos));
+                outcomes
+                    .entry((org.row.slug.clone(), input.provider.clone()))
+                    .or_default()
+                    .push((!is_failure(&input.status), input.occurred_at));
+                if let Some(res) = &input.reservation_id {
+                    argus_store::controls::settle_reservation(w, org.row.id, res, seq.0, now)?;
+                }
                 out.push(Outcome::Accepted(seq));
             }
             Insert::Duplicate(seq) => {
@@ -157,7 +168,23 @@ pub(crate) fn write_items(w: &Writer<'_>, items: &[Item], now: i64, report: &mut
             }
         }
     }
+    let touched = delta.days();
     delta.apply(w)?;
+    for ((org_slug, provider), mut list) in outcomes {
+        if let Some(Ok((org, _))) = orgs.get(&org_slug) {
+            list.sort_by_key(|x| x.1);
+            crate::controls::observe_health(w, org, &provider, &list)?;
+        }
+    }
+    let mut months: Vec<(argus_domain::ids::OrgId, argus_domain::time::Month)> =
+        touched.iter().map(|(o, d)| (*o, crate::controls::month_of_day(*d))).collect();
+    months.sort();
+    months.dedup();
+    for (org_id, m) in months {
+        if let Some((org, _)) = orgs.values().flatten().find(|(o, _)| o.row.id == org_id) {
+            report.alerts_fired.extend(crate::controls::check_alerts(w, org, m, now)?);
+        }
+    }
     Ok(out)
 }
 

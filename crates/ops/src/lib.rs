@@ -5,12 +5,14 @@
 //! - [`orgs`] — organisations.
 //! - [`prices`] — price import and listing, the built-in catalogue, reprice.
 //! - [`ingest`] — recording usage, one record or a JSON Lines stream.
+//! - [`controls`] — budgets, alerts, providers, admission, routing, forecast.
 //! - [`analytics`] — summaries and record listings.
 //! - [`demo`] — the demo organisation.
 #![forbid(unsafe_code)]
 
 pub mod analytics;
 pub mod api;
+pub mod controls;
 pub mod demo;
 pub mod ingest;
 pub mod orgs;

@@ -189,9 +189,7 @@ impl Ops {
     pub fn reprice(&mut self, org: &str, from: Option<&str>, to: Option<&str>, apply: bool) -> Result<RepriceReport> {
         let now = to_nanos(self.now());
         let actor = self.actor.clone();
-        let run = |w: &argus_store::Reader<'_>,
-                   changes: &mut Vec<Change>|
-         -> Result<RepriceReport> {
+        let run = |w: &argus_store::Reader<'_>, changes: &mut Vec<Change>| -> Result<RepriceReport> {
             let org = orgs::find(w, org)?;
             let f_from = from.map(|s| parse_instant("from", s, org.tz)).transpose()?;
             let f_to = to.map(|s| parse_instant("to", s, org.tz)).transpose()?;
@@ -266,8 +264,15 @@ impl Ops {
                 delta.sub(org_id, *day, &rec.key_parts(), &Totals::of_record(&rec.tokens, rec.cost_nanos));
                 delta.add(org_id, *day, &rec.key_parts(), &Totals::of_record(&rec.tokens, *cost));
             }
+            let touched = delta.days();
             delta.apply(w)?;
             report.applied = true;
+            let org_full = orgs::find(&w.reader(), org)?;
+            let mut months: Vec<_> = touched.iter().map(|(_, d)| crate::controls::month_of_day(*d)).collect();
+            months.dedup();
+            for m in months {
+                crate::controls::check_alerts(w, &org_full, m, now)?;
+            }
             if report.changed > 0 {
                 let before = serde_json::json!({"cost": report.before_cost, "unpriced": report.before_unpriced}).to_string();
                 let after = serde_json::json!({"cost": report.after_cost, "unpriced": report.after_unpriced, "changed_records": report.changed, "from": report.from, "to": report.to}).to_string();

@@ -9,6 +9,7 @@
 
 pub mod aggregates;
 pub mod audit;
+pub mod controls;
 pub mod orgs;
 pub mod prices;
 pub mod records;
@@ -19,7 +20,10 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The migrations, in order. Append only: a shipped migration is never edited.
-pub const MIGRATIONS: &[(&str, &str)] = &[("0001_ledger", include_str!("../../../migrations/0001_ledger.sql"))];
+pub const MIGRATIONS: &[(&str, &str)] = &[
+    ("0001_ledger", include_str!("../../../migrations/0001_ledger.sql")),
+    ("0002_controls", include_str!("../../../migrations/0002_controls.sql")),
+];
 
 /// The schema version this binary knows (the number of migrations).
 pub fn known_schema_version() -> i64 {

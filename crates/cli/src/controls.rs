@@ -1,0 +1,238 @@
+//! The control commands: budgets, alerts, providers, and the printing of
+//! routes and forecasts.
+use crate::table::Table;
+use crate::{print_json, AlertsCmd, BudgetCmd, ProviderCmd};
+use argus_domain::FieldError;
+use argus_ops::api::{Forecast, Route};
+use argus_ops::controls::{BudgetChange, ProviderChange};
+use argus_ops::{Ops, OpsError};
+use std::process::ExitCode;
+
+fn limit(field: &str, v: Option<String>) -> Result<Option<Option<i64>>, OpsError> {
+    match v.as_deref() {
+        None => Ok(None),
+        Some("none") => Ok(Some(None)),
+        Some(s) => s
+            .parse::<i64>()
+            .map(|n| Some(Some(n)))
+            .map_err(|_| FieldError::new(field, format!("{s:?} is not a number of requests; give a whole number or `none`")).into()),
+    }
+}
+
+pub(crate) fn budget(ops: &mut Ops, c: BudgetCmd) -> Result<ExitCode, OpsError> {
+    match c {
+        BudgetCmd::Set { org, amount, month, thresholds, hard_limit, no_hard_limit, json } => {
+            let change = BudgetChange {
+                amount,
+                thresholds_text: thresholds,
+                hard_limit: if hard_limit {
+                    Some(true)
+                } else if no_hard_limit {
+                    Some(false)
+                } else {
+                    None
+                },
+                ..BudgetChange::default()
+            };
+            let b = ops.budget_set(&org, month.as_deref(), &change)?;
+            if json {
+                print_json(&b);
+            } else {
+                let thresholds: Vec<String> = b.thresholds.iter().map(|t| format!("{t}%")).collect();
+                println!(
+                    "budget of {} for {}: {} {}, alerts at {}, hard limit {} (version {})",
+                    b.org,
+                    b.month,
+                    b.amount,
+                    b.currency,
+                    thresholds.join(", "),
+                    if b.hard_limit { "on" } else { "off" },
+                    b.version
+                );
+            }
+        }
+        BudgetCmd::Status { org, month, json } => {
+            let s = ops.budget_status(&org, month.as_deref())?;
+            if json {
+                print_json(&s);
+            } else {
+                match (&s.amount, &s.percent) {
+                    (Some(a), p) => println!(
+                        "{} {}: spent {} of {} {} ({}%), remaining {}{}",
+                        s.org,
+                        s.month,
+                        s.spent,
+                        a,
+                        s.currency,
+                        p.clone().unwrap_or_else(|| "-".into()),
+                        s.remaining.map(|r| r.to_string()).unwrap_or_default(),
+                        if s.blocked { "; BLOCKED by the hard limit" } else { "" }
+                    ),
+                    (None, _) => println!(
+                        "{} {}: spent {} {}; no budget set (set one with `argus-usage budget set --org {} --amount 1000`)",
+                        s.org, s.month, s.spent, s.currency, s.org
+                    ),
+                }
+                if s.unpriced_requests > 0 {
+                    println!("WARNING: {} requests this month are unpriced and not in the spend", s.unpriced_requests);
+                }
+                for a in &s.alerts {
+                    println!("alert {}: {}% reached at {} (spent {} of {})", a.id, a.threshold, a.fired_at, a.spent, a.amount);
+                }
+            }
+        }
+        BudgetCmd::List { org, json } => {
+            let list = ops.budgets(&org)?;
+            if json {
+                print_json(&serde_json::json!({ "budgets": list }));
+            } else if list.is_empty() {
+                println!("no budgets; set one with `argus-usage budget set --org {org} --amount 1000`");
+            } else {
+                let mut t = Table::new(&["month", "amount", "thresholds", "hard limit", "version"]);
+                t.right_align(&[1, 4]);
+                for b in list {
+                    let th: Vec<String> = b.thresholds.iter().map(|x| x.to_string()).collect();
+                    t.row(vec![
+                        b.month,
+                        b.amount.to_string(),
+                        th.join(","),
+                        if b.hard_limit { "on".into() } else { "off".into() },
+                        b.version.to_string(),
+                    ]);
+                }
+                t.print();
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn alerts(ops: &mut Ops, c: AlertsCmd) -> Result<ExitCode, OpsError> {
+    match c {
+        AlertsCmd::List { org, json } => {
+            let list = ops.alerts_list(&org)?;
+            if json {
+                print_json(&serde_json::json!({ "alerts": list }));
+            } else if list.is_empty() {
+                println!("no alerts have fired");
+            } else {
+                let mut t = Table::new(&["id", "month", "threshold", "fired_at", "spent", "amount", "acknowledged"]);
+                t.right_align(&[0, 2, 4, 5]);
+                for a in list {
+                    t.row(vec![
+                        a.id.to_string(),
+                        a.month,
+                        format!("{}%", a.threshold),
+                        a.fired_at,
+                        a.spent.to_string(),
+                        a.amount.to_string(),
+                        a.acknowledged_by.map(|b| format!("by {b}")).unwrap_or_else(|| "no".into()),
+                    ]);
+                }
+                t.print();
+            }
+        }
+        AlertsCmd::Ack { org, id, json } => {
+            let a = ops.alerts_ack(&org, id)?;
+            if json {
+                print_json(&a);
+            } else {
+                println!("alert {} acknowledged", a.id);
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn provider(ops: &mut Ops, c: ProviderCmd) -> Result<ExitCode, OpsError> {
+    match c {
+        ProviderCmd::Set { org, provider, enabled, priority, hourly_limit, daily_limit, note, json } => {
+            let change = ProviderChange {
+                enabled,
+                priority,
+                hourly_limit: limit("hourly_limit", hourly_limit)?,
+                daily_limit: limit("daily_limit", daily_limit)?,
+                note: note.map(|n| if n.is_empty() { None } else { Some(n) }),
+                if_version: None,
+            };
+            let p = ops.provider_set(&org, &provider, &change)?;
+            if json {
+                print_json(&p);
+            } else {
+                println!(
+                    "{}: {}, priority {}, hourly limit {}, daily limit {}",
+                    p.provider,
+                    if p.enabled { "enabled" } else { "disabled" },
+                    p.priority,
+                    p.hourly_limit.map(|x| x.to_string()).unwrap_or_else(|| "none".into()),
+                    p.daily_limit.map(|x| x.to_string()).unwrap_or_else(|| "none".into())
+                );
+            }
+        }
+        ProviderCmd::List { org, json } => {
+            let list = ops.provider_list(&org)?;
+            if json {
+                print_json(&serde_json::json!({ "providers": list }));
+            } else if list.is_empty() {
+                println!("no providers yet; configure one with `argus-usage provider set --org {org} --provider openai --priority 1`");
+            } else {
+                let mut t = Table::new(&["priority", "provider", "enabled", "hour used/limit", "day used/limit", "health"]);
+                t.right_align(&[0, 3, 4]);
+                for p in list {
+                    let q = |used: i64, lim: Option<i64>| format!("{used}/{}", lim.map(|l| l.to_string()).unwrap_or_else(|| "-".into()));
+                    t.row(vec![
+                        if p.configured { p.priority.to_string() } else { "-".into() },
+                        p.provider,
+                        if p.enabled { "yes".into() } else { "no".into() },
+                        q(p.hourly_used, p.hourly_limit),
+                        q(p.daily_used, p.daily_limit),
+                        match p.health.cooldown_until {
+                            Some(u) => format!("cooling down until {u}"),
+                            None => p.health.state,
+                        },
+                    ]);
+                }
+                t.print();
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn print_route(r: &Route) {
+    match (&r.chosen, &r.reservation_id) {
+        (Some(p), Some(id)) => println!("chosen: {p} (reservation {id})"),
+        (Some(p), None) => println!("would choose: {p} (dry run)"),
+        (None, _) => println!("no provider is available"),
+    }
+    for c in &r.candidates {
+        println!("  {:<14} {:<15} {}", c.provider, c.state, c.reason.clone().unwrap_or_default());
+    }
+}
+
+pub(crate) fn print_forecast(f: &Forecast) {
+    if !f.enough_data {
+        println!(
+            "{} {}: spent {} {} so far; not enough data to project yet (the first day of a month has no complete day)",
+            f.org, f.month, f.spent, f.currency
+        );
+        return;
+    }
+    println!(
+        "{} {}: spent {} {}; projected month end {} (range {} to {})",
+        f.org,
+        f.month,
+        f.spent,
+        f.currency,
+        f.projected.map(|m| m.to_string()).unwrap_or_default(),
+        f.low.map(|m| m.to_string()).unwrap_or_default(),
+        f.high.map(|m| m.to_string()).unwrap_or_default()
+    );
+    if let Some(a) = f.amount {
+        println!(
+            "budget {a}; crosses on {}; {} days of budget left at the current rate",
+            f.crosses_on.clone().unwrap_or_else(|| "-".into()),
+            f.days_left.clone().unwrap_or_else(|| "-".into())
+        );
+    }
+}

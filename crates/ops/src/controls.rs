@@ -1,0 +1,650 @@
+//! Controls: budgets and alerts, provider settings, admission with quotas
+//! and hard limits, routing with fallback, month-end projection.
+//!
+//! Every check that must not race (admission, routing, alert firing) runs
+//! inside one `BEGIN IMMEDIATE` transaction, so processes sharing a store
+//! are serialised by SQLite and never overshoot a quota or a hard limit.
+use crate::api::{Admission, AlertView, BudgetStatus, BudgetView, Candidate, Forecast, HealthView, ProviderView, Route};
+use crate::orgs::{self, Org};
+use crate::{Ops, OpsError, Result};
+use argus_domain::budget::{check_amount, check_thresholds, parse_thresholds, percent, reached, DEFAULT_THRESHOLDS};
+use argus_domain::health::Health;
+use argus_domain::projection::{project, ProjectionInput};
+use argus_domain::quota::{self, QuotaCheck};
+use argus_domain::slug::check_slug;
+use argus_domain::time::{day_date, day_number, fmt_instant, from_nanos, local_date, to_nanos, Month};
+use argus_domain::{ErrorCode, FieldError, Money};
+use argus_store::controls::{self as store, AlertRow, BudgetRow, HealthRow, ProviderRow};
+use argus_store::{audit, Reader, Writer};
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+
+/// How long a reservation holds its estimated cost if no record settles it.
+pub const RESERVATION_TTL: Duration = Duration::minutes(15);
+/// Priority of providers seen in usage but never configured: after all configured ones.
+pub const UNCONFIGURED_PRIORITY: i64 = 1000;
+
+fn nanos(m: Money) -> i64 {
+    m.nanos().unwrap_or(i64::MAX)
+}
+
+pub(crate) fn alert_view(org: &Org, a: &AlertRow) -> AlertView {
+    AlertView {
+        id: a.id,
+        org: org.row.slug.clone(),
+        month: a.month.clone(),
+        threshold: a.threshold,
+        fired_at: fmt_instant(from_nanos(a.fired_at)),
+        spent: Money::from_nanos(a.spent_nanos),
+        amount: Money::from_nanos(a.amount_nanos),
+        acknowledged_at: a.acknowledged_at.map(|t| fmt_instant(from_nanos(t))),
+        acknowledged_by: a.acknowledged_by.clone(),
+    }
+}
+
+fn budget_view(org: &Org, b: &BudgetRow) -> BudgetView {
+    BudgetView {
+        org: org.row.slug.clone(),
+        month: b.month.clone(),
+        currency: org.row.currency.clone(),
+        amount: Money::from_nanos(b.amount_nanos),
+        thresholds: b.thresholds.clone(),
+        hard_limit: b.hard_limit,
+        version: b.version,
+        updated_at: fmt_instant(from_nanos(b.updated_at)),
+    }
+}
+
+/// Local days `[first, next first)` of a month.
+fn month_days(m: Month) -> (i32, i32) {
+    (day_number(m.first_day()), day_number(m.next().first_day()))
+}
+
+fn month_spend(r: &Reader<'_>, org: &Org, m: Month) -> Result<i64> {
+    let (a, b) = month_days(m);
+    Ok(store::spend(r, org.row.id, a, b)?)
+}
+
+/// Fires every threshold the month's spend has reached and that has not
+/// fired yet. Runs in the writer's transaction: with the UNIQUE constraint
+/// on alerts, each fires exactly once whatever the path and the process.
+pub(crate) fn check_alerts(w: &Writer<'_>, org: &Org, m: Month, now: i64) -> Result<Vec<AlertView>> {
+    let r = w.reader();
+    let Some(b) = store::budget_for(&r, org.row.id, &m.to_string())? else {
+        return Ok(Vec::new());
+    };
+    let spent = month_spend(&r, org, m)?;
+    let mut fired = Vec::new();
+    for t in reached(&b.thresholds, i128::from(spent), i128::from(b.amount_nanos)) {
+        if let Some(a) = store::fire_alert(w, org.row.id, &m.to_string(), t, now, spent, b.amount_nanos)? {
+            tracing::info!(org = %org.row.slug, month = %m, threshold = t, "budget alert fired");
+            fired.push(alert_view(org, &a));
+        }
+    }
+    Ok(fired)
+}
+
+/// Applies outcomes of calls (in time order) to a provider's health.
+pub(crate) fn observe_health(w: &Writer<'_>, org: &Org, provider: &str, outcomes: &[(bool, DateTime<Utc>)]) -> Result<()> {
+    let row = store::health(&w.reader(), org.row.id, provider)?.unwrap_or_default();
+    let mut h = Health {
+        consecutive_failures: row.consecutive_failures.max(0) as u32,
+        cooldown_until: row.cooldown_until.map(from_nanos),
+        last_outcome_at: row.last_outcome_at.map(from_nanos),
+    };
+    for (ok, at) in outcomes {
+        h.observe(*ok, *at);
+    }
+    let new = HealthRow {
+        consecutive_failures: i64::from(h.consecutive_failures),
+        cooldown_until: h.cooldown_until.map(to_nanos),
+        last_outcome_at: h.last_outcome_at.map(to_nanos),
+    };
+    if new != row {
+        store::put_health(w, org.row.id, provider, &new)?;
+    }
+    Ok(())
+}
+
+fn health_view(h: Option<HealthRow>, now: DateTime<Utc>) -> HealthView {
+    let h = h.unwrap_or_default();
+    let cooling = h.cooldown_until.filter(|u| *u > to_nanos(now));
+    HealthView {
+        state: if cooling.is_some() {
+            "cooling_down"
+        } else if h.consecutive_failures > 0 {
+            "failing"
+        } else {
+            "ok"
+        }
+        .into(),
+        consecutive_failures: h.consecutive_failures,
+        cooldown_until: cooling.map(|t| fmt_instant(from_nanos(t))),
+        last_outcome_at: h.last_outcome_at.map(|t| fmt_instant(from_nanos(t))),
+    }
+}
+
+fn default_settings(provider: &str) -> ProviderRow {
+    ProviderRow {
+        provider: provider.to_string(),
+        enabled: true,
+        priority: UNCONFIGURED_PRIORITY,
+        hourly_limit: None,
+        daily_limit: None,
+        note: None,
+        version: 0,
+        updated_at: 0,
+    }
+}
+
+/// Configured providers and those only seen in usage, by priority.
+fn all_providers(r: &Reader<'_>, org: &Org) -> Result<Vec<(ProviderRow, bool)>> {
+    let mut out: Vec<(ProviderRow, bool)> = store::providers(r, org.row.id)?.into_iter().map(|p| (p, true)).collect();
+    for p in store::providers_seen(r, org.row.id)? {
+        if !out.iter().any(|(x, _)| x.provider == p) {
+            out.push((default_settings(&p), false));
+        }
+    }
+    out.sort_by(|a, b| a.0.priority.cmp(&b.0.priority).then_with(|| a.0.provider.cmp(&b.0.provider)));
+    Ok(out)
+}
+
+/// Why a provider may not be called now, in the order they are checked.
+enum Block {
+    Disabled,
+    CoolingDown(DateTime<Utc>),
+    RateLimited { window: &'static str, limit: i64, until: DateTime<Utc> },
+    Budget { month: Month, amount: Money, spent: Money, reserved: Money },
+}
+
+fn quota_block(r: &Reader<'_>, org: &Org, p: &ProviderRow, now: DateTime<Utc>) -> Result<Option<Block>> {
+    for (window, limit, len) in [("hourly", p.hourly_limit, Duration::hours(1)), ("daily", p.daily_limit, Duration::hours(24))] {
+        let Some(limit) = limit else { continue };
+        let times: Vec<DateTime<Utc>> =
+            store::admissions_since(r, org.row.id, &p.provider, to_nanos(now - len))?.into_iter().map(from_nanos).collect();
+        if let QuotaCheck::FullUntil(until) = quota::check(&times, limit.max(0) as u64, len, now) {
+            return Ok(Some(Block::RateLimited { window, limit, until }));
+        }
+    }
+    Ok(None)
+}
+
+fn budget_block(r: &Reader<'_>, org: &Org, now: DateTime<Utc>, estimate: i64) -> Result<Option<Block>> {
+    let m = Month::of_date(local_date(org.tz, now));
+    let Some(b) = store::budget_for(r, org.row.id, &m.to_string())? else { return Ok(None) };
+    if !b.hard_limit {
+        return Ok(None);
+    }
+    let spent = i128::from(month_spend(r, org, m)?);
+    let reserved = i128::from(store::reserved(r, org.row.id, &m.to_string(), to_nanos(now))?);
+    let amount = i128::from(b.amount_nanos);
+    if spent + reserved >= amount || spent + reserved + i128::from(estimate) > amount {
+        return Ok(Some(Block::Budget {
+            month: m,
+            amount: Money::from_nanos(b.amount_nanos),
+            spent: Money::from_nanos_i128(spent),
+            reserved: Money::from_nanos_i128(reserved),
+        }));
+    }
+    Ok(None)
+}
+
+fn block_message(org: &Org, provider: &str, b: &Block, now: DateTime<Utc>) -> (String, String, Option<u64>) {
+    match b {
+        Block::Disabled => (
+            "provider_disabled".into(),
+            format!("provider {provider} is disabled for {}; enable it with `argus-usage provider set --org {} --provider {provider} --enabled true`", org.row.slug, org.row.slug),
+            None,
+        ),
+        Block::CoolingDown(until) => {
+            ("cooling_down".into(), format!("provider {provider} is cooling down after repeated failures until {}", fmt_instant(*until)), Some(quota::retry_after_secs(now, *until)))
+        }
+        Block::RateLimited { window, limit, until } => (
+            "rate_limited".into(),
+            format!("the {window} quota of {limit} requests for {provider} is used up in the rolling window; a slot frees at {}", fmt_instant(*until)),
+            Some(quota::retry_after_secs(now, *until)),
+        ),
+        Block::Budget { month, amount, spent, reserved } => (
+            "budget_exceeded".into(),
+            format!(
+                "the hard limit of organisation {} for {month} is reached: budget {amount} {cur}, spent {spent} {cur}, reserved for calls in flight {reserved} {cur}",
+                org.row.slug,
+                cur = org.row.currency
+            ),
+            None,
+        ),
+    }
+}
+
+fn parse_estimate(s: Option<&str>) -> std::result::Result<i64, FieldError> {
+    match s {
+        None => Ok(0),
+        Some(s) => Ok(nanos(check_amount("estimated_cost", s)?)),
+    }
+}
+
+/// Records an admission and its reservation; returns the reservation id.
+fn admit_now(w: &Writer<'_>, org: &Org, provider: &str, now: DateTime<Utc>, estimate: i64) -> Result<String> {
+    let t = to_nanos(now);
+    store::add_admission(w, org.row.id, provider, t)?;
+    store::prune_admissions(w, org.row.id, provider, to_nanos(now - Duration::hours(24)))?;
+    let id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, now.timestamp().max(0) as u64, now.timestamp_subsec_nanos()))
+        .to_string();
+    let month = Month::of_date(local_date(org.tz, now));
+    store::add_reservation(w, &id, org.row.id, provider, &month.to_string(), estimate, t, to_nanos(now + RESERVATION_TTL))?;
+    Ok(id)
+}
+
+fn version_check(field: &str, current: Option<i64>, expected: Option<i64>) -> Result<()> {
+    match (expected, current) {
+        (Some(e), Some(c)) if e != c => Err(OpsError {
+            code: ErrorCode::VersionMismatch,
+            message: format!("the {field} was changed by someone else (it is at version {c}, the change was made against version {e}); reload it and apply your change again"),
+            field: Some("version".into()),
+        }),
+        (Some(e), None) if e != 0 => Err(OpsError {
+            code: ErrorCode::VersionMismatch,
+            message: format!("the {field} does not exist any more (the change was made against version {e}); reload and apply your change again"),
+            field: Some("version".into()),
+        }),
+        _ => Ok(()),
+    }
+}
+
+/// What `budget set` changes; fields left `None` keep their value.
+#[derive(Debug, Clone, Default)]
+pub struct BudgetChange {
+    pub amount: Option<String>,
+    pub thresholds: Option<Vec<u32>>,
+    pub thresholds_text: Option<String>,
+    pub hard_limit: Option<bool>,
+    /// Refuse unless the budget is at this version (0: must not exist).
+    pub if_version: Option<i64>,
+}
+
+/// What `provider set` changes; `Some(None)` for a quota means none.
+#[derive(Debug, Clone, Default)]
+pub struct ProviderChange {
+    pub enabled: Option<bool>,
+    pub priority: Option<i64>,
+    pub hourly_limit: Option<Option<i64>>,
+    pub daily_limit: Option<Option<i64>>,
+    pub note: Option<Option<String>>,
+    pub if_version: Option<i64>,
+}
+
+impl Ops {
+    /// Sets the budget of `month` (`YYYY-MM`, or `None`/`default` for the
+    /// default monthly amount). Written to the audit log; thresholds the new
+    /// amount has already crossed fire at once.
+    pub fn budget_set(&mut self, org: &str, month: Option<&str>, change: &BudgetChange) -> Result<BudgetView> {
+        let month_key = match month {
+            None | Some("default") => "default".to_string(),
+            Some(m) => Month::parse("month", m)?.to_string(),
+        };
+        let amount = change.amount.as_deref().map(|a| check_amount("amount", a)).transpose()?;
+        let thresholds = match (&change.thresholds, &change.thresholds_text) {
+            (Some(t), _) => Some(check_thresholds("thresholds", t.clone())?),
+            (None, Some(s)) => Some(parse_thresholds("thresholds", s)?),
+            _ => None,
+        };
+        let now = self.now();
+        let actor = self.actor.clone();
+        self.store.write(|w| {
+            let org = orgs::find(&w.reader(), org)?;
+            let before = store::budget(&w.reader(), org.row.id, &month_key)?;
+            version_check("budget", before.as_ref().map(|b| b.version), change.if_version)?;
+            let amount = match (amount, &before) {
+                (Some(a), _) => a,
+                (None, Some(b)) => Money::from_nanos(b.amount_nanos),
+                (None, None) => return Err(FieldError::new("amount", "is required for a new budget; give it like --amount 1500").into()),
+            };
+            let thresholds =
+                thresholds.clone().or_else(|| before.as_ref().map(|b| b.thresholds.clone())).unwrap_or_else(|| DEFAULT_THRESHOLDS.to_vec());
+            let hard = change.hard_limit.or(before.as_ref().map(|b| b.hard_limit)).unwrap_or(false);
+            let after = store::put_budget(w, org.row.id, &month_key, nanos(amount), &thresholds, hard, to_nanos(now))?;
+            let view = budget_view(&org, &after);
+            let before_json = before.as_ref().map(|b| serde_json::to_string(&budget_view(&org, b)).unwrap_or_default());
+            let after_json = serde_json::to_string(&view).unwrap_or_default();
+            audit::add(
+                w,
+                Some(org.row.id),
+                to_nanos(now),
+                &actor,
+                "budget.set",
+                &format!("org/{}/budgets/{month_key}", org.row.slug),
+                before_json.as_deref(),
+                Some(&after_json),
+            )?;
+            let m = if month_key == "default" { Month::of_date(local_date(org.tz, now)) } else { Month::parse("month", &month_key)? };
+            check_alerts(w, &org, m, to_nanos(now))?;
+            Ok(view)
+        })
+    }
+
+    pub fn budgets(&mut self, org: &str) -> Result<Vec<BudgetView>> {
+        self.store.read(|r| {
+            let org = orgs::find(r, org)?;
+            Ok(store::budgets(r, org.row.id)?.iter().map(|b| budget_view(&org, b)).collect())
+        })
+    }
+
+    /// The budget of one month (`YYYY-MM` or `default`) as stored, if any.
+    pub fn budget_get(&mut self, org: &str, month: &str) -> Result<Option<BudgetView>> {
+        let key = if month == "default" { "default".to_string() } else { Month::parse("month", month)?.to_string() };
+        self.store.read(|r| {
+            let org = orgs::find(r, org)?;
+            Ok(store::budget(r, org.row.id, &key)?.map(|b| budget_view(&org, &b)))
+        })
+    }
+
+    /// Month-to-date spend against the budget (default: the current month).
+    pub fn budget_status(&mut self, org: &str, month: Option<&str>) -> Result<BudgetStatus> {
+        let now = self.now();
+        self.store.read(|r| {
+            let org = orgs::find(r, org)?;
+            let m = match month {
+                Some(s) => Month::parse("month", s)?,
+                None => Month::of_date(local_date(org.tz, now)),
+            };
+            let own = store::budget(r, org.row.id, &m.to_string())?;
+            let (b, source) = match own {
+                Some(b) => (Some(b), Some("month")),
+                None => (store::budget(r, org.row.id, "default")?, Some("default")),
+            };
+            let source = b.as_ref().and(source);
+            let spent = Money::from_nanos(month_spend(r, &org, m)?);
+            let reserved = Money::from_nanos(store::reserved(r, org.row.id, &m.to_string(), to_nanos(now))?);
+            let amount = b.as_ref().map(|b| Money::from_nanos(b.amount_nanos));
+            let hard = b.as_ref().is_some_and(|b| b.hard_limit);
+            let (d0, d1) = month_days(m);
+            let unpriced = argus_store::aggregates::rows(r, org.row.id, argus_domain::analytics::StoredDim::Total, d0, d1)?
+                .iter()
+                .map(|x| x.2.unpriced_requests)
+                .sum();
+            Ok(BudgetStatus {
+                org: org.row.slug.clone(),
+                month: m.to_string(),
+                currency: org.row.currency.clone(),
+                amount,
+                budget_source: source.map(str::to_string),
+                spent,
+                reserved,
+                remaining: amount.map(|a| a - spent),
+                percent: amount.and_then(|a| percent(spent, a)).map(|p| p.to_string()),
+                hard_limit: hard,
+                blocked: hard && amount.is_some_and(|a| spent + reserved >= a),
+                thresholds: b.as_ref().map(|b| b.thresholds.clone()).unwrap_or_default(),
+                alerts: store::alerts(r, org.row.id, Some(&m.to_string()))?.iter().map(|a| alert_view(&org, a)).collect(),
+                unpriced_requests: unpriced,
+            })
+        })
+    }
+
+    pub fn alerts_list(&mut self, org: &str) -> Result<Vec<AlertView>> {
+        self.store.read(|r| {
+            let org = orgs::find(r, org)?;
+            Ok(store::alerts(r, org.row.id, None)?.iter().map(|a| alert_view(&org, a)).collect())
+        })
+    }
+
+    pub fn alerts_ack(&mut self, org: &str, id: i64) -> Result<AlertView> {
+        let now = to_nanos(self.now());
+        let actor = self.actor.clone();
+        self.store.write(|w| {
+            let org = orgs::find(&w.reader(), org)?;
+            let Some(before) = store::alert(&w.reader(), org.row.id, id)? else {
+                return Err(OpsError {
+                    code: ErrorCode::NotFound,
+                    message: format!(
+                        "alert {id} does not exist in {}; list them with `argus-usage alerts list --org {}`",
+                        org.row.slug, org.row.slug
+                    ),
+                    field: Some("id".into()),
+                });
+            };
+            if store::ack_alert(w, org.row.id, id, now, &actor)? {
+                audit::add(w, Some(org.row.id), now, &actor, "alert.ack", &format!("org/{}/alerts/{id}", org.row.slug), None, None)?;
+            }
+            let after = store::alert(&w.reader(), org.row.id, id)?.unwrap_or(before);
+            Ok(alert_view(&org, &after))
+        })
+    }
+
+    pub fn provider_set(&mut self, org: &str, provider: &str, change: &ProviderChange) -> Result<ProviderView> {
+        check_slug("provider", provider)?;
+        if let Some(p) = change.priority {
+            if !(1..=999).contains(&p) {
+                return Err(FieldError::new("priority", format!("{p} is out of range; 1 is tried first, up to 999")).into());
+            }
+        }
+        for (field, v) in [("hourly_limit", change.hourly_limit), ("daily_limit", change.daily_limit)] {
+            if let Some(Some(n)) = v {
+                if !(1..=100_000_000).contains(&n) {
+                    return Err(FieldError::new(
+                        field,
+                        format!("{n} is out of range; give a number of requests from 1 to 100000000, or none"),
+                    )
+                    .into());
+                }
+            }
+        }
+        let now = self.now();
+        let actor = self.actor.clone();
+        self.store.write(|w| {
+            let org = orgs::find(&w.reader(), org)?;
+            let before = store::provider(&w.reader(), org.row.id, provider)?;
+            version_check("provider settings", before.as_ref().map(|b| b.version), change.if_version)?;
+            let next_priority = store::providers(&w.reader(), org.row.id)?.iter().map(|p| p.priority).max().unwrap_or(0) + 1;
+            let mut row = before.clone().unwrap_or_else(|| ProviderRow { priority: next_priority.min(999), ..default_settings(provider) });
+            if let Some(e) = change.enabled {
+                row.enabled = e;
+            }
+            if let Some(p) = change.priority {
+                row.priority = p;
+            }
+            if let Some(h) = change.hourly_limit {
+                row.hourly_limit = h;
+            }
+            if let Some(d) = change.daily_limit {
+                row.daily_limit = d;
+            }
+            if let Some(n) = &change.note {
+                row.note = n.clone();
+            }
+            let after = store::put_provider(w, org.row.id, &row, to_nanos(now))?;
+            let view = provider_view(&w.reader(), &org, &after, true, now)?;
+            let json = |p: &ProviderRow| serde_json::json!({"enabled": p.enabled, "priority": p.priority, "hourly_limit": p.hourly_limit, "daily_limit": p.daily_limit, "note": p.note, "version": p.version}).to_string();
+            audit::add(w, Some(org.row.id), to_nanos(now), &actor, "provider.set", &format!("org/{}/providers/{provider}", org.row.slug), before.as_ref().map(json).as_deref(), Some(&json(&after)))?;
+            Ok(view)
+        })
+    }
+
+    /// Configured providers and those seen in usage, with quota use and health.
+    pub fn provider_list(&mut self, org: &str) -> Result<Vec<ProviderView>> {
+        let now = self.now();
+        self.store.read(|r| {
+            let org = orgs::find(r, org)?;
+            all_providers(r, &org)?.iter().map(|(p, configured)| provider_view(r, &org, p, *configured, now)).collect()
+        })
+    }
+
+    /// May the organisation call `provider` now? Allowed answers carry a
+    /// reservation holding `estimated_cost` against the budget until a
+    /// record naming it settles it, or it expires.
+    pub fn admit(&mut self, org: &str, provider: &str, estimated_cost: Option<&str>) -> Result<Admission> {
+        check_slug("provider", provider)?;
+        let estimate = parse_estimate(estimated_cost)?;
+        let now = self.now();
+        self.store.write(|w| {
+            let org = orgs::find(&w.reader(), org)?;
+            let r = w.reader();
+            let p = store::provider(&r, org.row.id, provider)?.unwrap_or_else(|| default_settings(provider));
+            let block = if !p.enabled {
+                Some(Block::Disabled)
+            } else if let Some(b) = quota_block(&r, &org, &p, now)? {
+                Some(b)
+            } else {
+                budget_block(&r, &org, now, estimate)?
+            };
+            let mut a = Admission {
+                allowed: block.is_none(),
+                reservation_id: None,
+                code: None,
+                message: None,
+                retry_after_s: None,
+                org: org.row.slug.clone(),
+                provider: provider.to_string(),
+                month: None,
+                amount: None,
+                spent: None,
+            };
+            match block {
+                None => a.reservation_id = Some(admit_now(w, &org, provider, now, estimate)?),
+                Some(b) => {
+                    let (code, message, retry) = block_message(&org, provider, &b, now);
+                    if let Block::Budget { month, amount, spent, .. } = &b {
+                        a.month = Some(month.to_string());
+                        a.amount = Some(*amount);
+                        a.spent = Some(*spent);
+                    }
+                    a.code = Some(code);
+                    a.message = Some(message);
+                    a.retry_after_s = retry;
+                }
+            }
+            Ok(a)
+        })
+    }
+
+    /// Chooses the first available provider by priority and admits it in
+    /// the same step (unless `dry_run`); lists every candidate with its state.
+    pub fn route(&mut self, org: &str, operation: Option<&str>, dry_run: bool, estimated_cost: Option<&str>) -> Result<Route> {
+        if let Some(op) = operation {
+            check_slug("operation", op)?;
+        }
+        let estimate = parse_estimate(estimated_cost)?;
+        let now = self.now();
+        self.store.write(|w| {
+            let org = orgs::find(&w.reader(), org)?;
+            let r = w.reader();
+            let budget = budget_block(&r, &org, now, estimate)?;
+            let mut candidates = Vec::new();
+            let mut chosen: Option<String> = None;
+            for (p, _) in all_providers(&r, &org)? {
+                let health = store::health(&r, org.row.id, &p.provider)?;
+                let cooling = health.and_then(|h| h.cooldown_until).map(from_nanos).filter(|u| *u > now);
+                let block = if !p.enabled {
+                    Some(Block::Disabled)
+                } else if let Some(u) = cooling {
+                    Some(Block::CoolingDown(u))
+                } else if let Some(b) = quota_block(&r, &org, &p, now)? {
+                    Some(b)
+                } else {
+                    budget.as_ref().map(|b| match b {
+                        Block::Budget { month, amount, spent, reserved } => {
+                            Block::Budget { month: *month, amount: *amount, spent: *spent, reserved: *reserved }
+                        }
+                        _ => Block::Disabled,
+                    })
+                };
+                let (state, reason, until) = match &block {
+                    None => ("available", None, None),
+                    Some(b) => {
+                        let (code, message, _) = block_message(&org, &p.provider, b, now);
+                        let until = match b {
+                            Block::CoolingDown(u) | Block::RateLimited { until: u, .. } => Some(fmt_instant(*u)),
+                            _ => None,
+                        };
+                        let state = match code.as_str() {
+                            "provider_disabled" => "disabled",
+                            "budget_exceeded" => "budget_blocked",
+                            "rate_limited" => "rate_limited",
+                            _ => "cooling_down",
+                        };
+                        (state, Some(message), until)
+                    }
+                };
+                if state == "available" && chosen.is_none() {
+                    chosen = Some(p.provider.clone());
+                }
+                candidates.push(Candidate { provider: p.provider.clone(), state: state.into(), reason, until, priority: p.priority });
+            }
+            let reservation_id = match (&chosen, dry_run) {
+                (Some(p), false) => Some(admit_now(w, &org, p, now, estimate)?),
+                _ => None,
+            };
+            Ok(Route { org: org.row.slug.clone(), operation: operation.map(str::to_string), chosen, reservation_id, dry_run, candidates })
+        })
+    }
+
+    /// Month-end projection (default: the current month).
+    pub fn forecast(&mut self, org: &str, month: Option<&str>) -> Result<Forecast> {
+        let now = self.now();
+        self.store.read(|r| {
+            let org = orgs::find(r, org)?;
+            let today = local_date(org.tz, now);
+            let m = match month {
+                Some(s) => Month::parse("month", s)?,
+                None => Month::of_date(today),
+            };
+            let (d0, d1) = month_days(m);
+            let today_n = day_number(today);
+            // Days of the month so far: all of a past month, none of a future one.
+            let last = today_n.min(d1 - 1);
+            let mut daily = vec![Money::ZERO; (last - d0 + 1).max(0) as usize];
+            for (day, n) in store::daily_spend(r, org.row.id, d0, d1)? {
+                if let Some(slot) = daily.get_mut((day - d0) as usize) {
+                    *slot += Money::from_nanos(n);
+                }
+            }
+            let frac = if today_n >= d1 {
+                Decimal::ONE
+            } else {
+                let start = argus_domain::time::day_start(org.tz, today_n);
+                let end = argus_domain::time::day_start(org.tz, today_n + 1);
+                Decimal::from((now - start).num_seconds().max(0)) / Decimal::from((end - start).num_seconds().max(1))
+            };
+            let b = store::budget_for(r, org.row.id, &m.to_string())?;
+            let amount = b.map(|b| Money::from_nanos(b.amount_nanos));
+            let p = project(&ProjectionInput { days_in_month: m.days(), daily, today_fraction: frac, amount });
+            Ok(Forecast {
+                org: org.row.slug.clone(),
+                month: m.to_string(),
+                currency: org.row.currency.clone(),
+                spent: p.spent,
+                projected: p.projected,
+                low: p.low,
+                high: p.high,
+                amount,
+                crosses_on: p.crosses_on_day.map(|d| argus_domain::time::day_key(day_date(d0 + d as i32 - 1))),
+                days_left: p.days_left.map(|d| d.to_string()),
+                daily_rate: p.daily_rate,
+                enough_data: p.enough_data,
+            })
+        })
+    }
+}
+
+fn provider_view(r: &Reader<'_>, org: &Org, p: &ProviderRow, configured: bool, now: DateTime<Utc>) -> Result<ProviderView> {
+    let hour = store::admissions_since(r, org.row.id, &p.provider, to_nanos(now - Duration::hours(1)))?.len() as i64;
+    let day = store::admissions_since(r, org.row.id, &p.provider, to_nanos(now - Duration::hours(24)))?.len() as i64;
+    Ok(ProviderView {
+        provider: p.provider.clone(),
+        configured,
+        enabled: p.enabled,
+        priority: p.priority,
+        hourly_limit: p.hourly_limit,
+        daily_limit: p.daily_limit,
+        hourly_used: hour,
+        daily_used: day,
+        note: p.note.clone(),
+        version: p.version,
+        health: health_view(store::health(r, org.row.id, &p.provider)?, now),
+    })
+}
+
+/// The local month of a day number.
+pub(crate) fn month_of_day(day: i32) -> Month {
+    Month::of_date(day_date(day))
+}

@@ -1,0 +1,325 @@
+//! Budgets, alerts, quotas, admission, routing and projection, with a
+//! controllable clock, on real SQLite files.
+use argus_domain::time::{Clock, ManualClock};
+use argus_ops::controls::{BudgetChange, ProviderChange};
+use argus_ops::Ops;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::json;
+use std::sync::Arc;
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+}
+
+struct Fx {
+    dir: tempfile::TempDir,
+    ops: Ops,
+    clock: Arc<ManualClock>,
+}
+
+fn fx(now: &str) -> Fx {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(at(now)));
+    let ops = Ops::open(&dir.path().join("u.db"), clock.clone() as Arc<dyn Clock>, "test").unwrap();
+    Fx { dir, ops, clock }
+}
+
+/// An organisation with a private model costing exactly 1.00 per million input tokens.
+fn org(f: &mut Fx, slug: &str, tz: &str) {
+    f.ops.org_create(slug, None, "USD", tz).unwrap();
+    f.ops
+        .prices_import(
+            "provider,model,effective_from,currency,input_per_mtok,output_per_mtok\ntest,unit,2026-01-01T00:00:00Z,USD,1,0\n",
+            Some(slug),
+        )
+        .unwrap();
+}
+
+/// Records a call costing `cost` (in currency units) at `when`.
+fn spend(f: &mut Fx, org: &str, id: &str, cost: u64, when: &str) {
+    spend_status(f, org, id, cost, when, "ok", "test")
+}
+
+fn spend_status(f: &mut Fx, org: &str, id: &str, cost: u64, when: &str, status: &str, provider: &str) {
+    let v = json!({"id": id, "org": org, "provider": provider, "model": "unit", "operation": "chat",
+                   "input_tokens": cost * 1_000_000, "output_tokens": 0, "status": status, "occurred_at": when});
+    f.ops.record(&v).unwrap();
+}
+
+fn budget(f: &mut Fx, org: &str, amount: &str, hard: bool) {
+    f.ops.budget_set(org, None, &BudgetChange { amount: Some(amount.into()), hard_limit: Some(hard), ..Default::default() }).unwrap();
+}
+
+fn fired(f: &mut Fx, org: &str) -> Vec<u32> {
+    f.ops.alerts_list(org).unwrap().iter().map(|a| a.threshold).collect()
+}
+
+#[test]
+fn thresholds_fire_one_at_a_time_and_several_at_once_exactly_once() {
+    let mut f = fx("2026-11-20T12:00:00Z");
+    org(&mut f, "a", "UTC");
+    budget(&mut f, "a", "100", false);
+    spend(&mut f, "a", "r1", 79, "2026-11-02T10:00:00Z");
+    assert_eq!(fired(&mut f, "a"), Vec::<u32>::new(), "79% reaches nothing");
+    spend(&mut f, "a", "r2", 1, "2026-11-03T10:00:00Z");
+    assert_eq!(fired(&mut f, "a"), vec![80], "exactly 80% fires 80");
+    spend(&mut f, "a", "r3", 15, "2026-11-04T10:00:00Z");
+    assert_eq!(fired(&mut f, "a"), vec![80, 90]);
+    spend(&mut f, "a", "r3", 15, "2026-11-04T10:00:00Z"); // a duplicate adds no spend
+    spend(&mut f, "a", "r4", 50, "2026-11-05T10:00:00Z");
+    assert_eq!(fired(&mut f, "a"), vec![80, 90, 100], "each threshold once");
+    let a = f.ops.alerts_list("a").unwrap();
+    assert_eq!(
+        (a[1].spent.to_string(), a[1].amount.to_string()),
+        ("95.00".into(), "100.00".into()),
+        "an alert keeps the spend and budget when it fired"
+    );
+
+    org(&mut f, "b", "UTC");
+    budget(&mut f, "b", "100", false);
+    spend(&mut f, "b", "big", 150, "2026-11-02T10:00:00Z");
+    assert_eq!(fired(&mut f, "b"), vec![80, 90, 100], "one record crossing three thresholds fires all three");
+
+    // Restart: a new process on the same store fires nothing again.
+    let path = f.dir.path().join("u.db");
+    let mut again = Ops::open(&path, f.clock.clone() as Arc<dyn Clock>, "test").unwrap();
+    again.record(&json!({"id": "r5", "org": "a", "provider": "test", "model": "unit", "operation": "chat", "input_tokens": 1_000_000, "output_tokens": 0, "occurred_at": "2026-11-06T10:00:00Z"})).unwrap();
+    assert_eq!(again.alerts_list("a").unwrap().len(), 3);
+
+    let acked = f.ops.alerts_ack("a", a[0].id).unwrap();
+    assert_eq!(acked.acknowledged_by.as_deref(), Some("test"));
+}
+
+#[test]
+fn lowering_a_budget_below_spend_fires_at_once_and_ingest_and_reprice_fire_too() {
+    let mut f = fx("2026-11-20T12:00:00Z");
+    org(&mut f, "a", "UTC");
+    spend(&mut f, "a", "r1", 50, "2026-11-02T10:00:00Z");
+    budget(&mut f, "a", "1000", false);
+    assert!(fired(&mut f, "a").is_empty());
+    budget(&mut f, "a", "55", false);
+    assert_eq!(fired(&mut f, "a"), vec![80, 90], "50 of 55 is 90.9%: both fire as the budget is lowered");
+
+    // Batch ingest fires.
+    org(&mut f, "c", "UTC");
+    budget(&mut f, "c", "10", false);
+    let lines = (0..12).map(|i| json!({"id": format!("c{i}"), "org": "c", "provider": "test", "model": "unit", "operation": "chat", "input_tokens": 1_000_000, "output_tokens": 0, "occurred_at": "2026-11-03T10:00:00Z"}).to_string()).collect::<Vec<_>>().join("\n");
+    let rep = f.ops.ingest(std::io::Cursor::new(lines.into_bytes()), |_| {}).unwrap();
+    assert_eq!(rep.alerts_fired.len(), 3, "the ingest reports the alerts it fired");
+
+    // Reprice fires: unpriced records become priced.
+    f.ops.org_create("d", None, "USD", "UTC").unwrap();
+    budget(&mut f, "d", "10", false);
+    let v = json!({"id": "d1", "org": "d", "provider": "later", "model": "m", "operation": "chat", "input_tokens": 9_000_000, "output_tokens": 0, "occurred_at": "2026-11-03T10:00:00Z"});
+    f.ops.record(&v).unwrap();
+    assert!(fired(&mut f, "d").is_empty(), "an unpriced record spends nothing yet");
+    f.ops
+        .prices_import("provider,model,effective_from,currency,input_per_mtok,output_per_mtok\nlater,m,2026-01-01,USD,1,0\n", Some("d"))
+        .unwrap();
+    f.ops.reprice("d", None, None, true).unwrap();
+    assert_eq!(fired(&mut f, "d"), vec![80, 90], "9 of 10 after the reprice");
+}
+
+#[test]
+fn months_are_the_organisations_in_its_time_zone() {
+    let mut f = fx("2026-11-01T08:00:00Z");
+    org(&mut f, "p", "Europe/Paris");
+    budget(&mut f, "p", "10", false);
+    spend(&mut f, "p", "late", 9, "2026-10-31T23:30:00Z");
+    let nov = f.ops.budget_status("p", None).unwrap();
+    assert_eq!((nov.month.as_str(), nov.spent.to_string().as_str()), ("2026-11", "9.00"), "00:30 on 1 November in Paris");
+    let oct = f.ops.budget_status("p", Some("2026-10")).unwrap();
+    assert!(oct.spent.is_zero());
+    assert_eq!(f.ops.alerts_list("p").unwrap()[0].month, "2026-11");
+}
+
+#[test]
+fn december_to_january() {
+    let mut f = fx("2026-12-31T20:00:00Z"); // 15:00 in New York
+    org(&mut f, "ny", "America/New_York");
+    budget(&mut f, "ny", "100", false);
+    for d in 1..=30 {
+        spend(&mut f, "ny", &format!("d{d}"), 3, &format!("2026-12-{d:02}T15:00:00Z"));
+    }
+    let dec = f.ops.forecast("ny", None).unwrap();
+    assert_eq!(dec.month, "2026-12");
+    assert!(dec.enough_data);
+    assert_eq!(dec.spent.to_string(), "90.00");
+    assert!(
+        dec.projected.unwrap() > dec.spent && dec.projected.unwrap().to_string().starts_with("91."),
+        "3 a day, 3/8 of the last day left: {:?}",
+        dec.projected
+    );
+    assert_eq!(dec.crosses_on, None, "100 is not reached this month at 3 a day");
+    assert_eq!(dec.days_left.as_deref(), Some("3.3"));
+
+    budget(&mut f, "ny", "80", false);
+    let dec = f.ops.forecast("ny", None).unwrap();
+    assert_eq!(dec.crosses_on.as_deref(), Some("2026-12-27"), "81 on the 27th: the day 80 was crossed");
+    assert_eq!(dec.days_left.as_deref(), Some("0"));
+
+    f.clock.set(at("2027-01-01T05:30:00Z")); // 00:30 on 1 January in New York
+    let jan = f.ops.forecast("ny", None).unwrap();
+    assert_eq!((jan.month.as_str(), jan.enough_data, jan.projected), ("2027-01", false, None), "not enough data on a month's first day");
+    let closed = f.ops.forecast("ny", Some("2026-12")).unwrap();
+    assert_eq!(closed.projected, Some(closed.spent), "a closed month projects what it spent");
+    let st = f.ops.budget_status("ny", None).unwrap();
+    assert_eq!((st.month.as_str(), st.spent.is_zero()), ("2027-01", true), "the new month starts from zero");
+    assert!(f.ops.forecast("ny", Some("2027-02")).unwrap().spent.is_zero(), "a future month has spent nothing");
+}
+
+#[test]
+fn a_quota_filled_then_freed_minute_by_minute() {
+    let mut f = fx("2026-11-20T12:00:00Z");
+    org(&mut f, "q", "UTC");
+    f.ops.provider_set("q", "openai", &ProviderChange { hourly_limit: Some(Some(5)), ..Default::default() }).unwrap();
+    let start = f.clock.now();
+    let mut admitted = Vec::new();
+    for minute in 0..180 {
+        f.clock.set(start + Duration::minutes(minute));
+        let a = f.ops.admit("q", "openai", None).unwrap();
+        if a.allowed {
+            admitted.push(f.clock.now());
+        } else {
+            assert_eq!(a.code.as_deref(), Some("rate_limited"));
+            let retry = a.retry_after_s.unwrap();
+            let frees = admitted[admitted.len() - 5] + Duration::minutes(60);
+            assert_eq!(retry as i64, (frees - f.clock.now()).num_seconds(), "Retry-After says when the oldest leaves the window");
+            assert!(a.message.unwrap().contains("hourly"), "the refusal names the window");
+        }
+    }
+    for (i, t) in admitted.iter().enumerate() {
+        let n = admitted[i..].iter().filter(|u| **u < *t + Duration::minutes(60)).count();
+        assert!(n <= 5, "{n} admissions in the hour from {t}");
+    }
+    assert_eq!(admitted.len(), 15, "5 in each of three hours, with no burst at the window's edge");
+    let p = &f.ops.provider_list("q").unwrap()[0];
+    assert_eq!((p.hourly_used, p.hourly_limit), (5, Some(5)));
+    f.ops.provider_set("q", "openai", &ProviderChange { hourly_limit: Some(None), ..Default::default() }).unwrap();
+    assert!(f.ops.admit("q", "openai", None).unwrap().allowed, "a quota set to none frees it");
+}
+
+#[test]
+fn a_hard_limit_with_reservations_outstanding() {
+    let mut f = fx("2026-11-20T12:00:00Z");
+    org(&mut f, "h", "UTC");
+    budget(&mut f, "h", "10", true);
+    spend(&mut f, "h", "r1", 8, "2026-11-02T10:00:00Z");
+    let a1 = f.ops.admit("h", "test", Some("1.5")).unwrap();
+    assert!(a1.allowed, "8 spent + 1.5 reserved fits in 10");
+    let a2 = f.ops.admit("h", "test", Some("1")).unwrap();
+    assert_eq!(a2.code.as_deref(), Some("budget_exceeded"), "9.5 + 1 would overshoot");
+    assert_eq!((a2.month.as_deref(), a2.amount.map(|m| m.to_string())), (Some("2026-11"), Some("10.00".into())));
+    assert!(a2.message.unwrap().contains("h"), "the refusal names the organisation");
+    assert!(f.ops.admit("h", "test", Some("0.5")).unwrap().allowed, "exactly 10 is allowed");
+    let a4 = f.ops.admit("h", "test", None).unwrap();
+    assert!(!a4.allowed, "spend plus reservations has reached the amount");
+    assert!(f.ops.budget_status("h", None).unwrap().blocked);
+
+    // The call's record settles its reservation: 8 + 1 spent, 0.5 still reserved.
+    let v = json!({"id": "r2", "org": "h", "provider": "test", "model": "unit", "operation": "chat", "input_tokens": 1_000_000, "output_tokens": 0, "occurred_at": "2026-11-20T12:00:00Z", "reservation_id": a1.reservation_id.unwrap()});
+    f.ops.record(&v).unwrap();
+    let st = f.ops.budget_status("h", None).unwrap();
+    assert_eq!((st.spent.to_string(), st.reserved.to_string()), ("9.00".into(), "0.50".into()));
+    assert!(f.ops.admit("h", "test", Some("0.5")).unwrap().allowed);
+
+    // Records of calls that happened are recorded whatever the limit says.
+    spend(&mut f, "h", "over", 5, "2026-11-20T12:00:00Z");
+    assert_eq!(f.ops.budget_status("h", None).unwrap().spent.to_string(), "14.00");
+
+    // Reservations expire.
+    budget(&mut f, "h", "14.6", true);
+    assert!(!f.ops.admit("h", "test", Some("0.5")).unwrap().allowed);
+    f.clock.advance(Duration::minutes(16));
+    assert!(f.ops.admit("h", "test", Some("0.5")).unwrap().allowed, "expired reservations no longer hold");
+}
+
+#[test]
+fn cool_down_grows_and_clears_and_routing_falls_back() {
+    let mut f = fx("2026-11-20T12:00:00Z");
+    org(&mut f, "r", "UTC");
+    for (p, prio) in [("openai", 1), ("anthropic", 2)] {
+        f.ops.provider_set("r", p, &ProviderChange { priority: Some(prio), ..Default::default() }).unwrap();
+    }
+    assert_eq!(f.ops.route("r", Some("chat"), true, None).unwrap().chosen.as_deref(), Some("openai"));
+    for i in 0..3 {
+        spend_status(&mut f, "r", &format!("e{i}"), 0, "2026-11-20T11:59:50Z", "error", "openai");
+    }
+    let r = f.ops.route("r", Some("chat"), true, None).unwrap();
+    assert_eq!(r.chosen.as_deref(), Some("anthropic"), "three failures in a row cool openai down");
+    assert_eq!(r.candidates[0].state, "cooling_down");
+    assert_eq!(r.candidates[0].until.as_deref(), Some("2026-11-20T12:00:20Z"));
+    spend_status(&mut f, "r", "e3", 0, "2026-11-20T11:59:55Z", "timeout", "openai");
+    let r = f.ops.route("r", Some("chat"), true, None).unwrap();
+    assert_eq!(r.candidates[0].until.as_deref(), Some("2026-11-20T12:00:55Z"), "a fourth failure doubles the cool-down");
+    f.clock.advance(Duration::seconds(56));
+    assert_eq!(f.ops.route("r", None, true, None).unwrap().chosen.as_deref(), Some("openai"), "available again when the cool-down ends");
+    for i in 4..9 {
+        spend_status(&mut f, "r", &format!("e{i}"), 0, "2026-11-20T12:00:50Z", "error", "openai");
+    }
+    assert_eq!(f.ops.route("r", None, true, None).unwrap().chosen.as_deref(), Some("anthropic"));
+    spend_status(&mut f, "r", "ok1", 0, "2026-11-20T12:00:55Z", "ok", "openai");
+    assert_eq!(f.ops.route("r", None, true, None).unwrap().chosen.as_deref(), Some("openai"), "a success clears the cool-down");
+
+    // A toggle changes the choice; route admits in the same step.
+    f.ops.provider_set("r", "openai", &ProviderChange { enabled: Some(false), ..Default::default() }).unwrap();
+    let r = f.ops.route("r", Some("chat"), false, None).unwrap();
+    assert_eq!((r.chosen.as_deref(), r.candidates[0].state.as_str()), (Some("anthropic"), "disabled"));
+    assert!(r.reservation_id.is_some());
+    assert_eq!(f.ops.admit("r", "openai", None).unwrap().code.as_deref(), Some("provider_disabled"));
+
+    budget(&mut f, "r", "0", true);
+    let r = f.ops.route("r", None, false, None).unwrap();
+    assert_eq!(r.chosen, None);
+    assert!(r.candidates.iter().all(|c| c.state != "available"));
+    assert_eq!(r.candidates[1].state, "budget_blocked");
+}
+
+/// Many connections admitting at once never overshoot a quota or a hard
+/// limit, and each alert is stored once.
+#[test]
+fn concurrent_admissions_and_writes_on_one_store() {
+    let mut f = fx("2026-11-20T12:00:00Z");
+    org(&mut f, "c", "UTC");
+    f.ops.provider_set("c", "quota", &ProviderChange { hourly_limit: Some(Some(37)), ..Default::default() }).unwrap();
+    let path = f.dir.path().join("u.db");
+    let shared_clock = f.clock.clone();
+    let run = |provider: &'static str, estimate: Option<&'static str>| -> usize {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                let path = path.clone();
+                let clock = shared_clock.clone();
+                std::thread::spawn(move || {
+                    let mut ops = Ops::open(&path, clock as Arc<dyn Clock>, "t").unwrap();
+                    (0..20).filter(|_| ops.admit("c", provider, estimate).unwrap().allowed).count()
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).sum()
+    };
+    assert_eq!(run("quota", None), 37, "exactly the quota is admitted out of 160 concurrent asks");
+
+    budget(&mut f, "c", "1", true);
+    assert_eq!(run("spend", Some("0.03")), 33, "33 x 0.03 = 0.99 fits in 1.00, a 34th would overshoot");
+    let st = f.ops.budget_status("c", None).unwrap();
+    assert!(st.reserved.decimal() <= rust_decimal::Decimal::ONE);
+
+    budget(&mut f, "c", "50", false);
+    let handles: Vec<_> = (0..8)
+        .map(|t| {
+            let path = path.clone();
+            let clock = f.clock.clone();
+            std::thread::spawn(move || {
+                let mut ops = Ops::open(&path, clock as Arc<dyn Clock>, "t").unwrap();
+                for i in 0..10 {
+                    let v = json!({"id": format!("t{t}-{i}"), "org": "c", "provider": "test", "model": "unit", "operation": "chat", "input_tokens": 1_000_000, "output_tokens": 0, "occurred_at": "2026-11-10T10:00:00Z"});
+                    ops.record(&v).unwrap();
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().unwrap();
+    }
+    assert_eq!(fired(&mut f, "c"), vec![80, 90, 100], "80 records of 1 against 50: each alert stored once");
+}

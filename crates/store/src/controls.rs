@@ -1,0 +1,286 @@
+//! Budgets, alerts, provider settings, admissions, reservations, health.
+use crate::{Reader, Result, Writer};
+use argus_domain::ids::OrgId;
+use rusqlite::{params, OptionalExtension};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BudgetRow {
+    pub month: String,
+    pub amount_nanos: i64,
+    pub thresholds: Vec<u32>,
+    pub hard_limit: bool,
+    pub version: i64,
+    pub updated_at: i64,
+}
+
+fn budget_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BudgetRow> {
+    let t: String = r.get(2)?;
+    Ok(BudgetRow {
+        month: r.get(0)?,
+        amount_nanos: r.get(1)?,
+        thresholds: serde_json::from_str(&t).unwrap_or_default(),
+        hard_limit: r.get(3)?,
+        version: r.get(4)?,
+        updated_at: r.get(5)?,
+    })
+}
+
+const BUDGET_COLS: &str = "month, amount_nanos, thresholds, hard_limit, version, updated_at";
+
+pub fn budget(r: &Reader<'_>, org: OrgId, month: &str) -> Result<Option<BudgetRow>> {
+    Ok(r.prepare_cached(&format!("SELECT {BUDGET_COLS} FROM budgets WHERE org_id = ?1 AND month = ?2"))?
+        .query_row(params![org.0, month], budget_row)
+        .optional()?)
+}
+
+/// The budget in force for a month: its own, else the default.
+pub fn budget_for(r: &Reader<'_>, org: OrgId, month: &str) -> Result<Option<BudgetRow>> {
+    match budget(r, org, month)? {
+        Some(b) => Ok(Some(b)),
+        None => budget(r, org, "default"),
+    }
+}
+
+pub fn budgets(r: &Reader<'_>, org: OrgId) -> Result<Vec<BudgetRow>> {
+    let mut st = r.prepare(&format!("SELECT {BUDGET_COLS} FROM budgets WHERE org_id = ?1 ORDER BY month = 'default' DESC, month"))?;
+    let rows = st.query_map([org.0], budget_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Writes a budget, its version one more than before (1 when new).
+pub fn put_budget(
+    w: &Writer<'_>,
+    org: OrgId,
+    month: &str,
+    amount_nanos: i64,
+    thresholds: &[u32],
+    hard_limit: bool,
+    now: i64,
+) -> Result<BudgetRow> {
+    let t = serde_json::to_string(thresholds).unwrap_or_else(|_| "[]".into());
+    w.execute(
+        "INSERT INTO budgets (org_id, month, amount_nanos, thresholds, hard_limit, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)
+         ON CONFLICT (org_id, month) DO UPDATE SET amount_nanos = excluded.amount_nanos, thresholds = excluded.thresholds,
+           hard_limit = excluded.hard_limit, version = version + 1, updated_at = excluded.updated_at",
+        params![org.0, month, amount_nanos, t, hard_limit, now],
+    )?;
+    budget(&w.reader(), org, month)?.ok_or_else(|| crate::StoreError::Corrupt("budget vanished".into()))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AlertRow {
+    pub id: i64,
+    pub month: String,
+    pub threshold: u32,
+    pub fired_at: i64,
+    pub spent_nanos: i64,
+    pub amount_nanos: i64,
+    pub acknowledged_at: Option<i64>,
+    pub acknowledged_by: Option<String>,
+}
+
+const ALERT_COLS: &str = "id, month, threshold, fired_at, spent_nanos, amount_nanos, acknowledged_at, acknowledged_by";
+
+fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
+    Ok(AlertRow {
+        id: r.get(0)?,
+        month: r.get(1)?,
+        threshold: r.get(2)?,
+        fired_at: r.get(3)?,
+        spent_nanos: r.get(4)?,
+        amount_nanos: r.get(5)?,
+        acknowledged_at: r.get(6)?,
+        acknowledged_by: r.get(7)?,
+    })
+}
+
+/// Fires an alert unless it has fired already; returns it when new.
+pub fn fire_alert(
+    w: &Writer<'_>,
+    org: OrgId,
+    month: &str,
+    threshold: u32,
+    at: i64,
+    spent_nanos: i64,
+    amount_nanos: i64,
+) -> Result<Option<AlertRow>> {
+    let n = w.execute(
+        "INSERT INTO alerts (org_id, month, threshold, fired_at, spent_nanos, amount_nanos) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+         ON CONFLICT (org_id, month, threshold) DO NOTHING",
+        params![org.0, month, threshold, at, spent_nanos, amount_nanos],
+    )?;
+    if n == 0 {
+        return Ok(None);
+    }
+    let id = w.last_insert_rowid();
+    Ok(w.query_row(&format!("SELECT {ALERT_COLS} FROM alerts WHERE id = ?1"), [id], alert_row).optional()?)
+}
+
+pub fn alerts(r: &Reader<'_>, org: OrgId, month: Option<&str>) -> Result<Vec<AlertRow>> {
+    let mut st = r.prepare(&format!("SELECT {ALERT_COLS} FROM alerts WHERE org_id = ?1 AND (?2 IS NULL OR month = ?2) ORDER BY id"))?;
+    let rows = st.query_map(params![org.0, month], alert_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+pub fn alert(r: &Reader<'_>, org: OrgId, id: i64) -> Result<Option<AlertRow>> {
+    Ok(r.query_row(&format!("SELECT {ALERT_COLS} FROM alerts WHERE org_id = ?1 AND id = ?2"), params![org.0, id], alert_row).optional()?)
+}
+
+pub fn ack_alert(w: &Writer<'_>, org: OrgId, id: i64, at: i64, by: &str) -> Result<bool> {
+    Ok(w.execute(
+        "UPDATE alerts SET acknowledged_at = ?3, acknowledged_by = ?4 WHERE org_id = ?1 AND id = ?2 AND acknowledged_at IS NULL",
+        params![org.0, id, at, by],
+    )? == 1)
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProviderRow {
+    pub provider: String,
+    pub enabled: bool,
+    pub priority: i64,
+    pub hourly_limit: Option<i64>,
+    pub daily_limit: Option<i64>,
+    pub note: Option<String>,
+    pub version: i64,
+    pub updated_at: i64,
+}
+
+const PROVIDER_COLS: &str = "provider, enabled, priority, hourly_limit, daily_limit, note, version, updated_at";
+
+fn provider_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProviderRow> {
+    Ok(ProviderRow {
+        provider: r.get(0)?,
+        enabled: r.get(1)?,
+        priority: r.get(2)?,
+        hourly_limit: r.get(3)?,
+        daily_limit: r.get(4)?,
+        note: r.get(5)?,
+        version: r.get(6)?,
+        updated_at: r.get(7)?,
+    })
+}
+
+pub fn provider(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option<ProviderRow>> {
+    Ok(r.prepare_cached(&format!("SELECT {PROVIDER_COLS} FROM provider_settings WHERE org_id = ?1 AND provider = ?2"))?
+        .query_row(params![org.0, provider], provider_row)
+        .optional()?)
+}
+
+pub fn providers(r: &Reader<'_>, org: OrgId) -> Result<Vec<ProviderRow>> {
+    let mut st =
+        r.prepare_cached(&format!("SELECT {PROVIDER_COLS} FROM provider_settings WHERE org_id = ?1 ORDER BY priority, provider"))?;
+    let rows = st.query_map([org.0], provider_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Providers that appear in the organisation's usage.
+pub fn providers_seen(r: &Reader<'_>, org: OrgId) -> Result<Vec<String>> {
+    let mut st = r.prepare_cached("SELECT DISTINCT key FROM agg_daily WHERE org_id = ?1 AND dim = 1 ORDER BY key")?;
+    let rows = st.query_map([org.0], |x| x.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Writes a provider's settings, its version one more than before.
+pub fn put_provider(w: &Writer<'_>, org: OrgId, p: &ProviderRow, now: i64) -> Result<ProviderRow> {
+    w.execute(
+        "INSERT INTO provider_settings (org_id, provider, enabled, priority, hourly_limit, daily_limit, note, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)
+         ON CONFLICT (org_id, provider) DO UPDATE SET enabled = excluded.enabled, priority = excluded.priority, hourly_limit = excluded.hourly_limit,
+           daily_limit = excluded.daily_limit, note = excluded.note, version = version + 1, updated_at = excluded.updated_at",
+        params![org.0, p.provider, p.enabled, p.priority, p.hourly_limit, p.daily_limit, p.note, now],
+    )?;
+    provider(&w.reader(), org, &p.provider)?.ok_or_else(|| crate::StoreError::Corrupt("provider settings vanished".into()))
+}
+
+/// Admission times of a provider after `since` (exclusive), ascending.
+pub fn admissions_since(r: &Reader<'_>, org: OrgId, provider: &str, since: i64) -> Result<Vec<i64>> {
+    let mut st = r.prepare_cached("SELECT at FROM admissions WHERE org_id = ?1 AND provider = ?2 AND at > ?3 ORDER BY at")?;
+    let rows = st.query_map(params![org.0, provider, since], |x| x.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(rows)
+}
+
+pub fn add_admission(w: &Writer<'_>, org: OrgId, provider: &str, at: i64) -> Result<()> {
+    w.prepare_cached("INSERT INTO admissions (org_id, provider, at) VALUES (?1, ?2, ?3)")?.execute(params![org.0, provider, at])?;
+    Ok(())
+}
+
+/// Forgets admissions no window can count any more.
+pub fn prune_admissions(w: &Writer<'_>, org: OrgId, provider: &str, before: i64) -> Result<()> {
+    w.prepare_cached("DELETE FROM admissions WHERE org_id = ?1 AND provider = ?2 AND at <= ?3")?
+        .execute(params![org.0, provider, before])?;
+    Ok(())
+}
+
+/// Sum of open, unexpired reservations of a month.
+pub fn reserved(r: &Reader<'_>, org: OrgId, month: &str, now: i64) -> Result<i64> {
+    Ok(r.prepare_cached(
+        "SELECT ifnull(sum(amount_nanos), 0) FROM reservations WHERE org_id = ?1 AND month = ?2 AND settled_at IS NULL AND expires_at > ?3",
+    )?
+    .query_row(params![org.0, month, now], |x| x.get(0))?)
+}
+
+#[allow(clippy::too_many_arguments)]
+pub fn add_reservation(
+    w: &Writer<'_>,
+    id: &str,
+    org: OrgId,
+    provider: &str,
+    month: &str,
+    amount_nanos: i64,
+    now: i64,
+    expires_at: i64,
+) -> Result<()> {
+    w.prepare_cached(
+        "INSERT INTO reservations (id, org_id, provider, month, amount_nanos, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+    )?
+    .execute(params![id, org.0, provider, month, amount_nanos, now, expires_at])?;
+    Ok(())
+}
+
+/// Settles an open reservation of the organisation with a record; false if
+/// there is none (unknown, another organisation's, or settled already).
+pub fn settle_reservation(w: &Writer<'_>, org: OrgId, id: &str, seq: i64, at: i64) -> Result<bool> {
+    Ok(w.prepare_cached("UPDATE reservations SET settled_at = ?4, record_seq = ?3 WHERE id = ?1 AND org_id = ?2 AND settled_at IS NULL")?
+        .execute(params![id, org.0, seq, at])?
+        == 1)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct HealthRow {
+    pub consecutive_failures: i64,
+    pub cooldown_until: Option<i64>,
+    pub last_outcome_at: Option<i64>,
+}
+
+pub fn health(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option<HealthRow>> {
+    Ok(r.prepare_cached(
+        "SELECT consecutive_failures, cooldown_until, last_outcome_at FROM provider_health WHERE org_id = ?1 AND provider = ?2",
+    )?
+    .query_row(params![org.0, provider], |x| {
+        Ok(HealthRow { consecutive_failures: x.get(0)?, cooldown_until: x.get(1)?, last_outcome_at: x.get(2)? })
+    })
+    .optional()?)
+}
+
+pub fn put_health(w: &Writer<'_>, org: OrgId, provider: &str, h: &HealthRow) -> Result<()> {
+    w.prepare_cached(
+        "INSERT INTO provider_health (org_id, provider, consecutive_failures, cooldown_until, last_outcome_at) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (org_id, provider) DO UPDATE SET consecutive_failures = excluded.consecutive_failures,
+           cooldown_until = excluded.cooldown_until, last_outcome_at = excluded.last_outcome_at",
+    )?
+    .execute(params![org.0, provider, h.consecutive_failures, h.cooldown_until, h.last_outcome_at])?;
+    Ok(())
+}
+
+/// Total spend (nano-units) of local days `[from, to)`.
+pub fn spend(r: &Reader<'_>, org: OrgId, from_day: i32, to_day: i32) -> Result<i64> {
+    Ok(r.prepare_cached("SELECT ifnull(sum(cost_nanos), 0) FROM agg_daily WHERE org_id = ?1 AND dim = 0 AND day >= ?2 AND day < ?3")?
+        .query_row(params![org.0, from_day, to_day], |x| x.get(0))?)
+}
+
+/// Spend per local day of `[from, to)`, as `(day, nanos)`, days without spend left out.
+pub fn daily_spend(r: &Reader<'_>, org: OrgId, from_day: i32, to_day: i32) -> Result<Vec<(i32, i64)>> {
+    let mut st =
+        r.prepare_cached("SELECT day, cost_nanos FROM agg_daily WHERE org_id = ?1 AND dim = 0 AND day >= ?2 AND day < ?3 ORDER BY day")?;
+    let rows = st.query_map(params![org.0, from_day, to_day], |x| Ok((x.get(0)?, x.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
