@@ -41,13 +41,16 @@ CREATE TABLE provider_settings (
     PRIMARY KEY (org_id, provider)
 ) WITHOUT ROWID;
 
--- One row per admitted request, kept 24 hours: the rolling windows count them.
+-- One row per admitted request, kept 24 hours: the rolling windows count
+-- them. n numbers a provider's admissions 1, 2, 3...: the count in a window
+-- is the newest n minus the first n in the window, plus one (no scan).
 CREATE TABLE admissions (
-    id       INTEGER PRIMARY KEY,
     org_id   INTEGER NOT NULL,
     provider TEXT NOT NULL,
-    at       INTEGER NOT NULL
-);
+    n        INTEGER NOT NULL,
+    at       INTEGER NOT NULL,
+    PRIMARY KEY (org_id, provider, n)
+) WITHOUT ROWID;
 CREATE INDEX admissions_window ON admissions (org_id, provider, at);
 
 -- Estimated cost held against the budget from admission until the call's
@@ -63,7 +66,17 @@ CREATE TABLE reservations (
     settled_at   INTEGER,
     record_seq   INTEGER
 ) WITHOUT ROWID;
-CREATE INDEX reservations_open ON reservations (org_id, month, expires_at) WHERE settled_at IS NULL;
+CREATE INDEX reservations_open ON reservations (org_id, expires_at) WHERE settled_at IS NULL;
+
+-- Sum of the open reservations of a month, kept on write, so that the
+-- budget check reads one row. Reservations past their expiry still count
+-- here until they are closed; readers subtract those (few) themselves.
+CREATE TABLE reservation_totals (
+    org_id     INTEGER NOT NULL,
+    month      TEXT NOT NULL,
+    open_nanos INTEGER NOT NULL,
+    PRIMARY KEY (org_id, month)
+) WITHOUT ROWID;
 
 CREATE TABLE provider_health (
     org_id               INTEGER NOT NULL,

@@ -37,6 +37,15 @@ enum Cmd {
         #[arg(long, default_value_t = 10_000_000)]
         records: u64,
     },
+    /// In-process admission latency, and admissions per second from concurrent workers.
+    Admit {
+        #[arg(long, default_value_t = 20_000)]
+        admissions: u64,
+        #[arg(long, default_value_t = 8)]
+        workers: u64,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+    },
 }
 
 const PROVIDERS: [(&str, &str); 6] = [
@@ -240,10 +249,84 @@ fn bench_summary(dir: &Path, n: u64) -> Result<()> {
     Ok(())
 }
 
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+fn bench_admit(dir: &Path, n: u64, workers: u64, seconds: u64) -> Result<()> {
+    use argus_ops::controls::{BudgetChange, ProviderChange};
+    std::fs::create_dir_all(dir)?;
+    let db = dir.join("admit.db");
+    fresh(&db)?;
+    let file = dir.join("admit-100000.jsonl");
+    if !file.exists() {
+        write_jsonl(&file, "bench", 100_000, 30)?;
+    }
+    let clock = Arc::new(ManualClock::new(now()));
+    let mut ops = Ops::open(&db, clock.clone() as Arc<dyn Clock>, "bench")?;
+    ops.org_create("bench", None, "USD", "Europe/Berlin")?;
+    ops.ingest(BufReader::new(std::fs::File::open(&file)?), |_| {})?;
+    for p in ["openai", "anthropic"] {
+        ops.provider_set(
+            "bench",
+            p,
+            &ProviderChange { hourly_limit: Some(Some(100_000_000)), daily_limit: Some(Some(100_000_000)), ..Default::default() },
+        )?;
+    }
+    ops.budget_set("bench", None, &BudgetChange { amount: Some("100000000".into()), hard_limit: Some(true), ..Default::default() })?;
+
+    // In-process latency: one admission at a time, 10 ms of simulated time apart.
+    let mut lat = Vec::with_capacity(n as usize);
+    for i in 0..n {
+        clock.advance(chrono::Duration::milliseconds(10));
+        let t = Instant::now();
+        let a = ops.admit("bench", if i % 2 == 0 { "openai" } else { "anthropic" }, Some("0.01"))?;
+        lat.push(t.elapsed().as_secs_f64() * 1e6);
+        anyhow::ensure!(a.allowed, "admission refused: {:?}", a.message);
+    }
+    lat.sort_by(|a, b| a.total_cmp(b));
+    drop(ops);
+
+    // Throughput: workers on their own connections, for a few seconds, on the real clock.
+    let stop = Instant::now() + std::time::Duration::from_secs(seconds);
+    let handles: Vec<_> = (0..workers)
+        .map(|w| {
+            let db = db.clone();
+            let clock = clock.clone();
+            std::thread::spawn(move || -> Result<u64> {
+                let mut ops = Ops::open(&db, clock as Arc<dyn Clock>, "bench")?;
+                let mut k = 0;
+                while Instant::now() < stop {
+                    ops.admit("bench", if (w + k) % 2 == 0 { "openai" } else { "anthropic" }, Some("0.01"))?;
+                    k += 1;
+                }
+                Ok(k)
+            })
+        })
+        .collect();
+    let mut total = 0;
+    for h in handles {
+        total += h.join().map_err(|_| anyhow::anyhow!("worker panicked"))??;
+    }
+    println!("### Admission (quota check + budget check + reservation, one transaction)\n");
+    println!("The store holds 100,000 records of the month; two providers with hourly and daily quotas; a hard-limited budget; each admission holds an estimated cost.\n");
+    println!("| measure | value |\n|---|---:|");
+    println!("| in-process latency, p50 ({n} admissions, one at a time) | {:.0} µs |", percentile(&lat, 0.50));
+    println!("| in-process latency, p99 | **{:.0} µs** |", percentile(&lat, 0.99));
+    println!("| in-process latency, max | {:.0} µs |", lat[lat.len() - 1]);
+    println!(
+        "| admissions per second, {workers} concurrent workers (own connections, {seconds} s) | **{:.0}** |\n",
+        total as f64 / seconds as f64
+    );
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Ingest { records } => bench_ingest(&cli.dir, records),
         Cmd::Summary { records } => bench_summary(&cli.dir, records),
+        Cmd::Admit { admissions, workers, seconds } => bench_admit(&cli.dir, admissions, workers, seconds),
     }
 }

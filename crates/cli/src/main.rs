@@ -113,6 +113,14 @@ enum Cmd {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the HTTP API (stops cleanly on SIGINT or SIGTERM).
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8680")]
+        listen: String,
+    },
+    /// API tokens (per organisation and role; stored hashed).
+    #[command(subcommand)]
+    Token(TokenCmd),
     /// Show where the store is and what it holds.
     Info {
         #[arg(long)]
@@ -138,6 +146,31 @@ enum OrgCmd {
     List {
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCmd {
+    /// Make a token; prints the token alone on stdout (it is not shown again).
+    Create {
+        #[arg(long)]
+        org: String,
+        /// ingest, analyst, auditor or admin.
+        #[arg(long)]
+        role: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+    List {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Revoke {
+        #[arg(long)]
+        org: String,
+        id: i64,
     },
 }
 
@@ -357,8 +390,15 @@ type Outcome = Result<ExitCode, (OpsError, bool)>;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ARGUS_USAGE_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ARGUS_USAGE_LOG").unwrap_or_else(|_| {
+            if matches!(cli.cmd, Cmd::Serve { .. }) {
+                "info".into()
+            } else {
+                "warn".into()
+            }
+        }))
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let json = wants_json(&cli.cmd);
     let path = cli.db.clone().unwrap_or_else(default_db_path);
@@ -394,6 +434,8 @@ fn wants_json(cmd: &Cmd) -> bool {
         Cmd::Alerts(AlertsCmd::List { json, .. } | AlertsCmd::Ack { json, .. }) => *json,
         Cmd::Provider(ProviderCmd::Set { json, .. } | ProviderCmd::List { json, .. }) => *json,
         Cmd::Admit { json, .. } | Cmd::Route { json, .. } | Cmd::Forecast { json, .. } => *json,
+        Cmd::Token(TokenCmd::List { json, .. }) => *json,
+        Cmd::Serve { .. } | Cmd::Token(_) => false,
     }
 }
 
@@ -622,6 +664,39 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
                 controls::print_forecast(&f);
             }
         }
+        Cmd::Serve { listen } => return serve(ops, &listen).map_err(e),
+        Cmd::Token(TokenCmd::Create { org, role, name }) => {
+            let t = ops.token_create(&org, &role, name.as_deref()).map_err(e)?;
+            println!("{}", t.token);
+            eprintln!(
+                "token {} ({}, role {}) made for {}; it is shown only now: keep it in a secret store",
+                t.info.id, t.info.name, t.info.role, t.info.org
+            );
+        }
+        Cmd::Token(TokenCmd::List { org, json }) => {
+            let list = ops.token_list(&org).map_err(e)?;
+            if json {
+                print_json(&serde_json::json!({ "tokens": list }));
+            } else {
+                let mut t = Table::new(&["id", "name", "role", "prefix", "created_at", "revoked_at"]);
+                t.right_align(&[0]);
+                for x in list {
+                    t.row(vec![
+                        x.id.to_string(),
+                        x.name,
+                        x.role,
+                        format!("{}...", x.prefix),
+                        x.created_at,
+                        x.revoked_at.unwrap_or_default(),
+                    ]);
+                }
+                t.print();
+            }
+        }
+        Cmd::Token(TokenCmd::Revoke { org, id }) => {
+            let t = ops.token_revoke(&org, id).map_err(e)?;
+            println!("token {} ({}) revoked", t.id, t.name);
+        }
         Cmd::Info { json } => {
             let orgs = ops.org_list().map_err(e)?;
             let version = ops.store().schema_version().map_err(|x| e(x.into()))?;
@@ -634,6 +709,58 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The server key for webhook signatures: `ARGUS_USAGE_SERVER_KEY`, or a
+/// random one for this run (said plainly: secrets then change on restart).
+fn server_key() -> Vec<u8> {
+    match std::env::var("ARGUS_USAGE_SERVER_KEY") {
+        Ok(k) if k.len() >= 16 => k.into_bytes(),
+        _ => {
+            eprintln!("note: ARGUS_USAGE_SERVER_KEY is not set (16 characters or more); webhook signing secrets will change when the server restarts");
+            let mut k = uuid::Uuid::new_v4().as_bytes().to_vec();
+            k.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
+            k
+        }
+    }
+}
+
+fn serve(ops: &mut Ops, listen: &str) -> Result<ExitCode, OpsError> {
+    let io = |m: String| OpsError::new(argus_domain::ErrorCode::Io, m);
+    let path = ops.path().to_path_buf();
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| io(format!("cannot start the runtime: {e}")))?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen)
+            .await
+            .map_err(|e| io(format!("cannot listen on {listen}: {e}; choose another address with --listen")))?;
+        let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
+        eprintln!("argus-usage: serving {} on http://{addr}/api/v1 (Ctrl-C to stop)", path.display());
+        let config = argus_server::Config::new(path, Arc::new(SystemClock), server_key());
+        argus_server::run(listener, config, shutdown_signal()).await.map_err(|e| io(e.message))
+    })?;
+    eprintln!("argus-usage: stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
 }
 
 fn ingest(ops: &mut Ops, file: &str, json: bool) -> Result<ExitCode, OpsError> {

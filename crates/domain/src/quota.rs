@@ -29,6 +29,16 @@ pub fn check(admitted_in_window: &[DateTime<Utc>], limit: u64, window: Duration,
     QuotaCheck::FullUntil(frees_at.max(now))
 }
 
+/// The same rule from counts: `count` admissions in `(now - window, now]`,
+/// and the time of the `limit`-th newest of them when there are that many.
+/// The window frees a slot when that one leaves it.
+pub fn check_count(count: u64, limit_th_newest: Option<DateTime<Utc>>, limit: u64, window: Duration, now: DateTime<Utc>) -> QuotaCheck {
+    if count < limit {
+        return QuotaCheck::Ok;
+    }
+    QuotaCheck::FullUntil(limit_th_newest.map(|a| a + window).unwrap_or(now).max(now))
+}
+
 /// Whole seconds until `until`, at least 1.
 pub fn retry_after_secs(now: DateTime<Utc>, until: DateTime<Utc>) -> u64 {
     let ms = (until - now).num_milliseconds().max(0) as u64;

@@ -304,3 +304,40 @@ pub struct Forecast {
     pub daily_rate: Option<Money>,
     pub enough_data: bool,
 }
+
+/// One refused element of a batch posted over HTTP (0-based index).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RejectedIndex {
+    pub index: usize,
+    pub error: String,
+    pub field: Option<String>,
+    pub code: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct BatchReport {
+    pub accepted: usize,
+    pub duplicates: usize,
+    pub rejected: Vec<RejectedIndex>,
+    /// The stored records, accepted and duplicate, with their costs.
+    pub records: Vec<RecordView>,
+    pub alerts_fired: Vec<AlertView>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditView {
+    pub id: i64,
+    pub at: String,
+    pub actor: String,
+    pub action: String,
+    pub object: String,
+    pub before: Option<serde_json::Value>,
+    pub after: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditView>,
+    pub next_after: Option<i64>,
+    pub has_more: bool,
+}

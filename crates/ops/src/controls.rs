@@ -78,7 +78,13 @@ pub(crate) fn check_alerts(w: &Writer<'_>, org: &Org, m: Month, now: i64) -> Res
     for t in reached(&b.thresholds, i128::from(spent), i128::from(b.amount_nanos)) {
         if let Some(a) = store::fire_alert(w, org.row.id, &m.to_string(), t, now, spent, b.amount_nanos)? {
             tracing::info!(org = %org.row.slug, month = %m, threshold = t, "budget alert fired");
-            fired.push(alert_view(org, &a));
+            let view = alert_view(org, &a);
+            // The webhook outbox is written in the same transaction as the alert.
+            if argus_store::server::webhook(&r, org.row.id)?.is_some() {
+                let payload = serde_json::json!({"type": "budget_alert", "alert": view}).to_string();
+                argus_store::server::enqueue_delivery(w, org.row.id, a.id, &payload, now)?;
+            }
+            fired.push(view);
         }
     }
     Ok(fired)
@@ -160,9 +166,8 @@ enum Block {
 fn quota_block(r: &Reader<'_>, org: &Org, p: &ProviderRow, now: DateTime<Utc>) -> Result<Option<Block>> {
     for (window, limit, len) in [("hourly", p.hourly_limit, Duration::hours(1)), ("daily", p.daily_limit, Duration::hours(24))] {
         let Some(limit) = limit else { continue };
-        let times: Vec<DateTime<Utc>> =
-            store::admissions_since(r, org.row.id, &p.provider, to_nanos(now - len))?.into_iter().map(from_nanos).collect();
-        if let QuotaCheck::FullUntil(until) = quota::check(&times, limit.max(0) as u64, len, now) {
+        let (count, kth) = store::admissions_window(r, org.row.id, &p.provider, to_nanos(now - len), limit)?;
+        if let QuotaCheck::FullUntil(until) = quota::check_count(count.max(0) as u64, kth.map(from_nanos), limit.max(0) as u64, len, now) {
             return Ok(Some(Block::RateLimited { window, limit, until }));
         }
     }
@@ -226,8 +231,8 @@ fn parse_estimate(s: Option<&str>) -> std::result::Result<i64, FieldError> {
 /// Records an admission and its reservation; returns the reservation id.
 fn admit_now(w: &Writer<'_>, org: &Org, provider: &str, now: DateTime<Utc>, estimate: i64) -> Result<String> {
     let t = to_nanos(now);
-    store::add_admission(w, org.row.id, provider, t)?;
-    store::prune_admissions(w, org.row.id, provider, to_nanos(now - Duration::hours(24)))?;
+    store::expire_reservations(w, org.row.id, t)?;
+    store::add_admission(w, org.row.id, provider, t, to_nanos(now - Duration::hours(24)))?;
     let id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, now.timestamp().max(0) as u64, now.timestamp_subsec_nanos()))
         .to_string();
     let month = Month::of_date(local_date(org.tz, now));
@@ -627,8 +632,8 @@ impl Ops {
 }
 
 fn provider_view(r: &Reader<'_>, org: &Org, p: &ProviderRow, configured: bool, now: DateTime<Utc>) -> Result<ProviderView> {
-    let hour = store::admissions_since(r, org.row.id, &p.provider, to_nanos(now - Duration::hours(1)))?.len() as i64;
-    let day = store::admissions_since(r, org.row.id, &p.provider, to_nanos(now - Duration::hours(24)))?.len() as i64;
+    let hour = store::admissions_window(r, org.row.id, &p.provider, to_nanos(now - Duration::hours(1)), 0)?.0;
+    let day = store::admissions_window(r, org.row.id, &p.provider, to_nanos(now - Duration::hours(24)), 0)?.0;
     Ok(ProviderView {
         provider: p.provider.clone(),
         configured,

@@ -293,3 +293,96 @@ pub fn parse_line(line: usize, raw: &[u8]) -> Option<Item> {
     };
     Some(Item { line, parsed, fallback_id })
 }
+
+impl Ops {
+    /// Records a batch of JSON objects for one organisation (an HTTP POST).
+    /// An element without `org` belongs to `org`; one naming another is refused.
+    pub fn record_batch(&mut self, org: &str, values: Vec<serde_json::Value>) -> Result<crate::api::BatchReport> {
+        use crate::api::{BatchReport, RejectedIndex};
+        let now = self.now();
+        let items: Vec<Item> = values
+            .into_iter()
+            .enumerate()
+            .map(|(i, mut v)| {
+                let parsed = match v.as_object_mut() {
+                    Some(m) => match m.get("org") {
+                        None | Some(serde_json::Value::Null) => {
+                            m.insert("org".into(), serde_json::Value::String(org.to_string()));
+                            UsageInput::from_json(&v)
+                        }
+                        Some(serde_json::Value::String(o)) if o == org => UsageInput::from_json(&v),
+                        Some(other) => Err(vec![FieldError::new(
+                            "org",
+                            format!("{other} does not match the organisation of the path ({org}); leave it out or make it match"),
+                        )]),
+                    },
+                    None => UsageInput::from_json(&v),
+                };
+                let fallback_id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+                    uuid::NoContext,
+                    now.timestamp().max(0) as u64,
+                    now.timestamp_subsec_nanos(),
+                ))
+                .to_string();
+                Item { line: i, parsed, fallback_id }
+            })
+            .collect();
+        let now_ns = to_nanos(now);
+        self.store.write(|w| {
+            let mut report = IngestReport::default();
+            let outcomes = write_items(w, &items, now_ns, &mut report)?;
+            let org_row = orgs::find(&w.reader(), org)?;
+            let mut out = BatchReport { alerts_fired: report.alerts_fired.clone(), ..BatchReport::default() };
+            for (item, o) in items.iter().zip(outcomes) {
+                match o {
+                    Outcome::Accepted(seq) | Outcome::Duplicate(seq) => {
+                        if matches!(o, Outcome::Accepted(_)) {
+                            out.accepted += 1;
+                        } else {
+                            out.duplicates += 1;
+                        }
+                        if let Some(r) = records::by_seq(&w.reader(), seq)? {
+                            out.records.push(view(&org_row, &r));
+                        }
+                    }
+                    Outcome::Rejected(r) => out.rejected.push(RejectedIndex {
+                        index: item.line,
+                        code: if r.field.as_deref() == Some("id") && r.error.contains("already stored") {
+                            "conflict".into()
+                        } else {
+                            "bad_input".into()
+                        },
+                        error: r.error,
+                        field: r.field,
+                    }),
+                }
+            }
+            Ok(out)
+        })
+    }
+
+    /// The audit log of an organisation after entry `after`.
+    pub fn audit_list(&mut self, org: &str, after: i64, limit: i64) -> Result<crate::api::AuditPage> {
+        let limit = limit.clamp(1, 1000);
+        self.store.read(|r| {
+            let org = orgs::find(r, org)?;
+            let mut rows = argus_store::audit::list(r, org.row.id, after, limit + 1)?;
+            let has_more = rows.len() as i64 > limit;
+            rows.truncate(limit as usize);
+            let json = |s: &Option<String>| s.as_ref().map(|x| serde_json::from_str(x).unwrap_or(serde_json::Value::String(x.clone())));
+            let entries: Vec<crate::api::AuditView> = rows
+                .iter()
+                .map(|a| crate::api::AuditView {
+                    id: a.id,
+                    at: fmt_instant(from_nanos(a.at)),
+                    actor: a.actor.clone(),
+                    action: a.action.clone(),
+                    object: a.object.clone(),
+                    before: json(&a.before),
+                    after: json(&a.after),
+                })
+                .collect();
+            Ok(crate::api::AuditPage { next_after: entries.last().map(|e| e.id).or(Some(after)), entries, has_more })
+        })
+    }
+}

@@ -2,6 +2,7 @@
 //! the desktop window call. Inputs and outputs are plain serializable data
 //! ([`api`]); errors are [`OpsError`] with a code front ends branch on.
 //!
+//! - [`access`] — tokens and roles, webhooks.
 //! - [`orgs`] — organisations.
 //! - [`prices`] — price import and listing, the built-in catalogue, reprice.
 //! - [`ingest`] — recording usage, one record or a JSON Lines stream.
@@ -10,6 +11,7 @@
 //! - [`demo`] — the demo organisation.
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod analytics;
 pub mod api;
 pub mod controls;

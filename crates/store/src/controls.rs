@@ -191,31 +191,73 @@ pub fn put_provider(w: &Writer<'_>, org: OrgId, p: &ProviderRow, now: i64) -> Re
     provider(&w.reader(), org, &p.provider)?.ok_or_else(|| crate::StoreError::Corrupt("provider settings vanished".into()))
 }
 
-/// Admission times of a provider after `since` (exclusive), ascending.
-pub fn admissions_since(r: &Reader<'_>, org: OrgId, provider: &str, since: i64) -> Result<Vec<i64>> {
-    let mut st = r.prepare_cached("SELECT at FROM admissions WHERE org_id = ?1 AND provider = ?2 AND at > ?3 ORDER BY at")?;
-    let rows = st.query_map(params![org.0, provider, since], |x| x.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
-    Ok(rows)
+/// The newest admission of a provider: `(n, at)`.
+fn newest_admission(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option<(i64, i64)>> {
+    Ok(r.prepare_cached("SELECT n, at FROM admissions WHERE org_id = ?1 AND provider = ?2 ORDER BY n DESC LIMIT 1")?
+        .query_row(params![org.0, provider], |x| Ok((x.get(0)?, x.get(1)?)))
+        .optional()?)
 }
 
-pub fn add_admission(w: &Writer<'_>, org: OrgId, provider: &str, at: i64) -> Result<()> {
-    w.prepare_cached("INSERT INTO admissions (org_id, provider, at) VALUES (?1, ?2, ?3)")?.execute(params![org.0, provider, at])?;
+/// Admissions of a provider after `since` (exclusive): how many, and the
+/// time of the `k`-th newest of them (1-based) when there are that many.
+/// Two index lookups, whatever the traffic.
+pub fn admissions_window(r: &Reader<'_>, org: OrgId, provider: &str, since: i64, k: i64) -> Result<(i64, Option<i64>)> {
+    let Some((newest, _)) = newest_admission(r, org, provider)? else { return Ok((0, None)) };
+    let first: Option<i64> = r
+        .prepare_cached("SELECT n FROM admissions WHERE org_id = ?1 AND provider = ?2 AND at > ?3 ORDER BY at, n LIMIT 1")?
+        .query_row(params![org.0, provider, since], |x| x.get(0))
+        .optional()?;
+    let Some(first) = first else { return Ok((0, None)) };
+    let count = newest - first + 1;
+    let kth = if k >= 1 && count >= k {
+        r.prepare_cached("SELECT at FROM admissions WHERE org_id = ?1 AND provider = ?2 AND n = ?3")?
+            .query_row(params![org.0, provider, newest - k + 1], |x| x.get(0))
+            .optional()?
+    } else {
+        None
+    };
+    Ok((count, kth))
+}
+
+/// Records an admission at `at` (never before the previous one, so that
+/// `n` and `at` order alike) and forgets those older than `forget_before`.
+pub fn add_admission(w: &Writer<'_>, org: OrgId, provider: &str, at: i64, forget_before: i64) -> Result<()> {
+    let (n, at) = match newest_admission(&w.reader(), org, provider)? {
+        Some((n, last)) => (n + 1, at.max(last)),
+        None => (1, at),
+    };
+    w.prepare_cached("INSERT INTO admissions (org_id, provider, n, at) VALUES (?1, ?2, ?3, ?4)")?
+        .execute(params![org.0, provider, n, at])?;
+    w.prepare_cached("DELETE FROM admissions WHERE org_id = ?1 AND provider = ?2 AND at <= ?3 AND n < ?4")?.execute(params![
+        org.0,
+        provider,
+        forget_before,
+        n
+    ])?;
     Ok(())
 }
 
-/// Forgets admissions no window can count any more.
-pub fn prune_admissions(w: &Writer<'_>, org: OrgId, provider: &str, before: i64) -> Result<()> {
-    w.prepare_cached("DELETE FROM admissions WHERE org_id = ?1 AND provider = ?2 AND at <= ?3")?
-        .execute(params![org.0, provider, before])?;
-    Ok(())
-}
-
-/// Sum of open, unexpired reservations of a month.
-pub fn reserved(r: &Reader<'_>, org: OrgId, month: &str, now: i64) -> Result<i64> {
-    Ok(r.prepare_cached(
-        "SELECT ifnull(sum(amount_nanos), 0) FROM reservations WHERE org_id = ?1 AND month = ?2 AND settled_at IS NULL AND expires_at > ?3",
+fn add_open(w: &Writer<'_>, org: OrgId, month: &str, delta: i64) -> Result<()> {
+    w.prepare_cached(
+        "INSERT INTO reservation_totals (org_id, month, open_nanos) VALUES (?1, ?2, ?3)
+         ON CONFLICT (org_id, month) DO UPDATE SET open_nanos = open_nanos + excluded.open_nanos",
     )?
-    .query_row(params![org.0, month, now], |x| x.get(0))?)
+    .execute(params![org.0, month, delta])?;
+    Ok(())
+}
+
+/// Sum of the open, unexpired reservations of a month: the kept total less
+/// the reservations already past their expiry.
+pub fn reserved(r: &Reader<'_>, org: OrgId, month: &str, now: i64) -> Result<i64> {
+    let total: i64 = r
+        .prepare_cached("SELECT open_nanos FROM reservation_totals WHERE org_id = ?1 AND month = ?2")?
+        .query_row(params![org.0, month], |x| x.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let due: i64 = r
+        .prepare_cached("SELECT ifnull(sum(amount_nanos), 0) FROM reservations WHERE org_id = ?1 AND month = ?2 AND settled_at IS NULL AND expires_at <= ?3")?
+        .query_row(params![org.0, month, now], |x| x.get(0))?;
+    Ok(total - due)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -233,15 +275,33 @@ pub fn add_reservation(
         "INSERT INTO reservations (id, org_id, provider, month, amount_nanos, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![id, org.0, provider, month, amount_nanos, now, expires_at])?;
+    add_open(w, org, month, amount_nanos)
+}
+
+/// Closes the organisation's reservations past their expiry (without a record).
+pub fn expire_reservations(w: &Writer<'_>, org: OrgId, now: i64) -> Result<()> {
+    let due: Vec<(String, String, i64)> = w
+        .prepare_cached("SELECT id, month, amount_nanos FROM reservations WHERE org_id = ?1 AND settled_at IS NULL AND expires_at <= ?2")?
+        .query_map(params![org.0, now], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (id, month, amount) in due {
+        w.prepare_cached("UPDATE reservations SET settled_at = expires_at WHERE id = ?1")?.execute([&id])?;
+        add_open(w, org, &month, -amount)?;
+    }
     Ok(())
 }
 
 /// Settles an open reservation of the organisation with a record; false if
-/// there is none (unknown, another organisation's, or settled already).
+/// there is none (unknown, another organisation's, or closed already).
 pub fn settle_reservation(w: &Writer<'_>, org: OrgId, id: &str, seq: i64, at: i64) -> Result<bool> {
-    Ok(w.prepare_cached("UPDATE reservations SET settled_at = ?4, record_seq = ?3 WHERE id = ?1 AND org_id = ?2 AND settled_at IS NULL")?
-        .execute(params![id, org.0, seq, at])?
-        == 1)
+    let open: Option<(String, i64)> = w
+        .prepare_cached("SELECT month, amount_nanos FROM reservations WHERE id = ?1 AND org_id = ?2 AND settled_at IS NULL")?
+        .query_row(params![id, org.0], |x| Ok((x.get(0)?, x.get(1)?)))
+        .optional()?;
+    let Some((month, amount)) = open else { return Ok(false) };
+    w.prepare_cached("UPDATE reservations SET settled_at = ?3, record_seq = ?2 WHERE id = ?1")?.execute(params![id, seq, at])?;
+    add_open(w, org, &month, -amount)?;
+    Ok(true)
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

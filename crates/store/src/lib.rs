@@ -13,6 +13,7 @@ pub mod controls;
 pub mod orgs;
 pub mod prices;
 pub mod records;
+pub mod server;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::ops::Deref;
@@ -23,6 +24,7 @@ use std::time::Duration;
 pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_ledger", include_str!("../../../migrations/0001_ledger.sql")),
     ("0002_controls", include_str!("../../../migrations/0002_controls.sql")),
+    ("0003_server", include_str!("../../../migrations/0003_server.sql")),
 ];
 
 /// The schema version this binary knows (the number of migrations).

@@ -1,0 +1,80 @@
+//! Errors as `{"error": {"code", "message", "field"}}` with fitting statuses.
+use argus_domain::ErrorCode;
+use argus_ops::OpsError;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiError {
+    pub code: String,
+    pub message: String,
+    pub field: Option<String>,
+    /// More about the error (the refusal of an admission, the rejected elements of a batch).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub details: Option<Box<serde_json::Value>>,
+    #[serde(skip)]
+    pub status: u16,
+    #[serde(skip)]
+    pub retry_after: Option<u64>,
+}
+
+pub fn status_of(code: ErrorCode) -> StatusCode {
+    match code {
+        ErrorCode::BadInput => StatusCode::BAD_REQUEST,
+        ErrorCode::NotFound => StatusCode::NOT_FOUND,
+        ErrorCode::Conflict | ErrorCode::AlreadyExists | ErrorCode::ProviderDisabled => StatusCode::CONFLICT,
+        ErrorCode::VersionMismatch => StatusCode::PRECONDITION_FAILED,
+        ErrorCode::BudgetExceeded => StatusCode::PAYMENT_REQUIRED,
+        ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+        ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+        ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+        ErrorCode::SchemaTooNew | ErrorCode::Store | ErrorCode::Io | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            code: code.as_str().into(),
+            message: message.into(),
+            field: None,
+            details: None,
+            status: status_of(code).as_u16(),
+            retry_after: None,
+        }
+    }
+
+    pub fn internal(message: String) -> ApiError {
+        ApiError::new(ErrorCode::Internal, message)
+    }
+
+    pub fn unauthorized() -> ApiError {
+        ApiError::new(ErrorCode::Unauthorized, "a valid token is required: send `Authorization: Bearer TOKEN` (make one with `argus-usage token create --org SLUG --role ROLE`)")
+    }
+
+    pub fn bad_input(message: impl Into<String>, field: Option<String>) -> ApiError {
+        ApiError { field, ..ApiError::new(ErrorCode::BadInput, message) }
+    }
+}
+
+impl From<OpsError> for ApiError {
+    fn from(e: OpsError) -> ApiError {
+        ApiError { field: e.field.clone(), ..ApiError::new(e.code, e.message) }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry = self.retry_after;
+        let mut res = (status, axum::Json(serde_json::json!({ "error": self }))).into_response();
+        if let Some(s) = retry {
+            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+                res.headers_mut().insert("retry-after", v);
+            }
+        }
+        res
+    }
+}

@@ -1,0 +1,66 @@
+//! The central server: the operations facade behind an authenticated HTTP
+//! API under `/api/v1`.
+//!
+//! - [`run`] — the entry point: a listener, a store, a shutdown future.
+//! - `pool` — a few `Ops` (SQLite connections) shared by the handlers, each
+//!   call on a blocking thread.
+//! - `error` — `{"error": {"code", "message", "field"}}` with fitting statuses.
+//! - `routes` — the handlers: authorise, call the facade, answer.
+//! - `openapi` — the route table and the OpenAPI 3 document made from it.
+//! - `webhooks` — the delivery worker for the webhook outbox.
+#![forbid(unsafe_code)]
+
+mod error;
+mod openapi;
+mod pool;
+mod routes;
+mod webhooks;
+
+pub use error::ApiError;
+pub use openapi::{openapi_document, ROUTES};
+
+use argus_domain::time::Clock;
+use std::future::Future;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY: usize = 8 * 1024 * 1024;
+
+/// How the server runs.
+#[derive(Clone)]
+pub struct Config {
+    pub db: PathBuf,
+    pub clock: Arc<dyn Clock>,
+    /// Key from which webhook signing secrets are derived.
+    pub server_key: Vec<u8>,
+    /// Connections to the store.
+    pub connections: usize,
+    /// How often the webhook worker looks for due deliveries.
+    pub webhook_poll: std::time::Duration,
+}
+
+impl Config {
+    pub fn new(db: PathBuf, clock: Arc<dyn Clock>, server_key: Vec<u8>) -> Config {
+        Config { db, clock, server_key, connections: 8, webhook_poll: std::time::Duration::from_millis(200) }
+    }
+}
+
+/// Serves the API on `listener` until `shutdown` completes, then finishes
+/// the requests in flight (every accepted record is committed before its
+/// answer is sent) and returns.
+pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ApiError> {
+    let pool = Arc::new(pool::Pool::open(&config)?);
+    let state = routes::App { pool: pool.clone(), server_key: Arc::new(config.server_key.clone()) };
+    let app = routes::router(state.clone());
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let worker = tokio::spawn(webhooks::worker(state, config.webhook_poll, stop_rx));
+    if let Ok(addr) = listener.local_addr() {
+        tracing::info!(%addr, db = %config.db.display(), "argus-usage server listening");
+    }
+    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    let _ = stop_tx.send(true);
+    let _ = worker.await;
+    served.map_err(|e| ApiError::internal(format!("server error: {e}")))
+}

@@ -1,0 +1,570 @@
+//! The handlers. Each one: authenticate, check that the token's
+//! organisation is the path's (else 404, as for one that does not exist)
+//! and that its role allows the access (else 403), call the facade, answer.
+use crate::error::ApiError;
+use crate::openapi::openapi_document;
+use crate::pool::Pool;
+use argus_domain::ErrorCode;
+use argus_ops::access::{Access, Principal};
+use argus_ops::analytics::RecordQuery;
+use argus_ops::controls::{BudgetChange, ProviderChange};
+use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(Clone)]
+pub struct App {
+    pub pool: Arc<Pool>,
+    pub server_key: Arc<Vec<u8>>,
+}
+
+/// The caller, from `Authorization: Bearer TOKEN`.
+pub struct Auth(pub Principal);
+
+impl FromRequestParts<App> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
+        let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).map(str::trim).unwrap_or("");
+        if token.is_empty() || token.len() > 200 {
+            return Err(ApiError::unauthorized());
+        }
+        let token = token.to_string();
+        match app.pool.run("server", move |ops| ops.authenticate(&token)).await? {
+            Some(p) => Ok(Auth(p)),
+            None => Err(ApiError::unauthorized()),
+        }
+    }
+}
+
+impl Auth {
+    /// Checks the organisation, then the role; returns the actor for the audit log.
+    fn allow(&self, org: &str, access: Access) -> Result<String, ApiError> {
+        if self.0.org != org {
+            return Err(not_found_org(org));
+        }
+        if !self.0.role.allows(access) {
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("a token with the role {} may not do this; it needs an {} token", self.0.role.as_str(), needed(access)),
+            ));
+        }
+        Ok(format!("token:{}", self.0.name))
+    }
+}
+
+fn needed(a: Access) -> &'static str {
+    match a {
+        Access::Ingest => "ingest or admin",
+        Access::Read => "analyst, auditor or admin",
+        Access::Audit => "auditor or admin",
+        Access::Configure => "admin",
+    }
+}
+
+fn not_found_org(org: &str) -> ApiError {
+    ApiError {
+        field: Some("org".into()),
+        ..ApiError::new(ErrorCode::NotFound, format!("organisation {org:?} does not exist or is not yours"))
+    }
+}
+
+/// A JSON body: parsed with our error shape (400 with the field, 413 when too large).
+pub struct Body<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<App> for Body<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, app: &App) -> Result<Self, Self::Rejection> {
+        let bytes = bytes::Bytes::from_request(req, app).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    ErrorCode::PayloadTooLarge,
+                    format!("the body is larger than {} bytes; send smaller batches", crate::MAX_BODY),
+                )
+            } else {
+                ApiError::bad_input(format!("cannot read the body: {e}"), None)
+            }
+        })?;
+        parse_json(&bytes).map(Body)
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| {
+        let msg = e.to_string();
+        let field = msg.split('`').nth(1).filter(|_| msg.contains("field")).map(str::to_string);
+        ApiError::bad_input(format!("the body is not valid: {msg}; send JSON as described in /api/v1/openapi.json"), field)
+    })
+}
+
+/// Query parameters, with our error shape.
+pub struct Q<T>(pub T);
+
+impl<T: DeserializeOwned + Send> FromRequestParts<App> for Q<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, app)
+            .await
+            .map(|q| Q(q.0))
+            .map_err(|e| ApiError::bad_input(format!("bad query parameters: {}", e.body_text()), None))
+    }
+}
+
+fn if_match(h: &HeaderMap) -> Result<Option<i64>, ApiError> {
+    match h.get("if-match") {
+        None => Ok(None),
+        Some(v) => {
+            let s = v.to_str().unwrap_or("").trim().trim_start_matches("W/").trim_matches('"');
+            s.parse::<i64>().map(Some).map_err(|_| {
+                ApiError::bad_input(
+                    format!("If-Match {s:?} is not a version; send the `version` of the object you edited"),
+                    Some("If-Match".into()),
+                )
+            })
+        }
+    }
+}
+
+fn with_etag<T: serde::Serialize>(version: i64, body: T) -> Response {
+    let mut r = Json(body).into_response();
+    if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
+        r.headers_mut().insert("etag", v);
+    }
+    r
+}
+
+/// `Some(None)` for an explicit null, `None` when the key is absent.
+fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+pub fn router(app: App) -> Router {
+    let api = Router::new()
+        .route("/health", get(health))
+        .route("/openapi.json", get(openapi))
+        .route("/orgs/{org}/records", post(post_records).get(get_records))
+        .route("/orgs/{org}/usage/summary", get(summary))
+        .route("/orgs/{org}/budgets", get(budgets))
+        .route("/orgs/{org}/budgets/{month}", get(get_budget).put(put_budget))
+        .route("/orgs/{org}/budget-status", get(budget_status))
+        .route("/orgs/{org}/alerts", get(alerts))
+        .route("/orgs/{org}/alerts/{id}/ack", post(ack_alert))
+        .route("/orgs/{org}/providers", get(providers))
+        .route("/orgs/{org}/providers/{provider}", put(put_provider))
+        .route("/orgs/{org}/prices", get(prices).post(post_prices))
+        .route("/orgs/{org}/reprice", post(reprice))
+        .route("/orgs/{org}/admit", post(admit))
+        .route("/orgs/{org}/route", post(route))
+        .route("/orgs/{org}/forecast", get(forecast))
+        .route("/orgs/{org}/audit", get(audit))
+        .route("/orgs/{org}/tokens", get(tokens).post(post_token))
+        .route("/orgs/{org}/tokens/{id}", axum::routing::delete(revoke_token))
+        .route("/orgs/{org}/webhook", get(get_webhook).put(put_webhook));
+    Router::new()
+        .nest("/api/v1", api)
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route; the routes are listed in /api/v1/openapi.json") })
+        .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_BODY))
+        .layer(axum::middleware::from_fn(log_request))
+        .with_state(app)
+}
+
+/// One log line a request: route, organisation, status, latency. Never the token.
+async fn log_request(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let method = req.method().clone();
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string()).unwrap_or_else(|| "(unmatched)".into());
+    let org =
+        req.uri().path().strip_prefix("/api/v1/orgs/").and_then(|p| p.split('/').next()).unwrap_or("").chars().take(64).collect::<String>();
+    let res = next.run(req).await;
+    tracing::info!(%method, route, org, status = res.status().as_u16(), latency_us = start.elapsed().as_micros() as u64, "request");
+    res
+}
+
+async fn health(State(app): State<App>) -> Result<Json<serde_json::Value>, ApiError> {
+    let schema = app.pool.run("server", |ops| Ok(ops.store().schema_version()?)).await?;
+    Ok(Json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "api": "v1", "schema_version": schema})))
+}
+
+async fn openapi() -> Json<serde_json::Value> {
+    Json(openapi_document())
+}
+
+async fn post_records(
+    State(app): State<App>,
+    auth: Auth,
+    Path(org): Path<String>,
+    Body(body): Body<serde_json::Value>,
+) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Ingest)?;
+    let single = body.is_object();
+    let values = match body {
+        serde_json::Value::Array(v) => v,
+        v @ serde_json::Value::Object(_) => vec![v],
+        other => {
+            return Err(ApiError::bad_input(format!("the body is {}; send one record object or an array of them", kind(&other)), None))
+        }
+    };
+    if values.len() > 10_000 {
+        return Err(ApiError::new(ErrorCode::PayloadTooLarge, format!("{} records in one request; send at most 10000", values.len())));
+    }
+    let n = values.len();
+    let report = app.pool.run(&actor, move |ops| ops.record_batch(&org, values)).await?;
+    if report.accepted + report.duplicates == 0 && !report.rejected.is_empty() && (single || report.rejected.len() == n) {
+        let first = &report.rejected[0];
+        let code = if first.code == "conflict" { ErrorCode::Conflict } else { ErrorCode::BadInput };
+        return Err(ApiError {
+            field: first.field.clone(),
+            details: Some(Box::new(serde_json::json!({"rejected": report.rejected}))),
+            ..ApiError::new(
+                code,
+                if single { first.error.clone() } else { format!("no record was accepted; element {}: {}", first.index, first.error) },
+            )
+        });
+    }
+    Ok(Json(report).into_response())
+}
+
+fn kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RecordsQ {
+    after_seq: Option<i64>,
+    limit: Option<i64>,
+    from: Option<String>,
+    to: Option<String>,
+    provider: Option<String>,
+    model: Option<String>,
+    operation: Option<String>,
+    investigation: Option<String>,
+    user: Option<String>,
+}
+
+async fn get_records(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<RecordsQ>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Read)?;
+    let query = RecordQuery {
+        from: q.from,
+        to: q.to,
+        provider: q.provider,
+        model: q.model,
+        operation: q.operation,
+        investigation: q.investigation,
+        user: q.user,
+        after_seq: q.after_seq,
+        limit: q.limit.or(Some(1000)),
+    };
+    Ok(Json(app.pool.run(&actor, move |ops| ops.usage_records(&org, &query)).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SummaryQ {
+    from: Option<String>,
+    to: Option<String>,
+    by: Option<String>,
+}
+
+async fn summary(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<SummaryQ>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Read)?;
+    Ok(Json(app.pool.run(&actor, move |ops| ops.usage_summary(&org, q.from.as_deref(), q.to.as_deref(), q.by.as_deref())).await?)
+        .into_response())
+}
+
+async fn budgets(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Read)?;
+    let list = app.pool.run(&actor, move |ops| ops.budgets(&org)).await?;
+    Ok(Json(serde_json::json!({ "budgets": list })).into_response())
+}
+
+async fn get_budget(State(app): State<App>, auth: Auth, Path((org, month)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Read)?;
+    let m = month.clone();
+    match app.pool.run(&actor, move |ops| ops.budget_get(&org, &m)).await? {
+        Some(b) => Ok(with_etag(b.version, b)),
+        None => Err(ApiError::new(ErrorCode::NotFound, format!("no budget is set for {month}; PUT one"))),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BudgetBody {
+    amount: Option<String>,
+    thresholds: Option<Vec<u32>>,
+    hard_limit: Option<bool>,
+}
+
+async fn put_budget(
+    State(app): State<App>,
+    auth: Auth,
+    Path((org, month)): Path<(String, String)>,
+    headers: HeaderMap,
+    Body(b): Body<BudgetBody>,
+) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Configure)?;
+    let change = BudgetChange {
+        amount: b.amount,
+        thresholds: b.thresholds,
+        thresholds_text: None,
+        hard_limit: b.hard_limit,
+        if_version: if_match(&headers)?,
+    };
+    let view = app.pool.run(&actor, move |ops| ops.budget_set(&org, Some(&month), &change)).await?;
+    Ok(with_etag(view.version, view))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MonthQ {
+    month: Option<String>,
+}
+
+async fn budget_status(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<MonthQ>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Read)?;
+    Ok(Json(app.pool.run(&actor, move |ops| ops.budget_status(&org, q.month.as_deref())).await?).into_response())
+}
+
+async fn alerts(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Read)?;
+    let list = app.pool.run(&actor, move |ops| ops.alerts_list(&org)).await?;
+    Ok(Json(serde_json::json!({ "alerts": list })).into_response())
+}
+
+async fn ack_alert(State(app): State<App>, auth: Auth, Path((org, id)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Configure)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::bad_input(format!("{id:?} is not an alert id"), Some("id".into())))?;
+    Ok(Json(app.pool.run(&actor, move |ops| ops.alerts_ack(&org, id)).await?).into_response())
+}
+
+async fn providers(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Read)?;
+    let list = app.pool.run(&actor, move |ops| ops.provider_list(&org)).await?;
+    Ok(Json(serde_json::json!({ "providers": list })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderBody {
+    enabled: Option<bool>,
+    priority: Option<i64>,
+    #[serde(default, deserialize_with = "double_option")]
+    hourly_limit: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    daily_limit: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    note: Option<Option<String>>,
+}
+
+async fn put_provider(
+    State(app): State<App>,
+    auth: Auth,
+    Path((org, provider)): Path<(String, String)>,
+    headers: HeaderMap,
+    Body(b): Body<ProviderBody>,
+) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Configure)?;
+    let change = ProviderChange {
+        enabled: b.enabled,
+        priority: b.priority,
+        hourly_limit: b.hourly_limit,
+        daily_limit: b.daily_limit,
+        note: b.note,
+        if_version: if_match(&headers)?,
+    };
+    let view = app.pool.run(&actor, move |ops| ops.provider_set(&org, &provider, &change)).await?;
+    Ok(with_etag(view.version, view))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PricesQ {
+    provider: Option<String>,
+}
+
+async fn prices(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<PricesQ>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Read)?;
+    let list = app.pool.run(&actor, move |ops| ops.prices_list(Some(&org), q.provider.as_deref())).await?;
+    let version = list.iter().map(|p| p.id).max().unwrap_or(0);
+    Ok(with_etag(version, serde_json::json!({ "version": version, "prices": list })))
+}
+
+/// New price versions for the organisation: a JSON array (as `prices import`) or CSV text.
+async fn post_prices(
+    State(app): State<App>,
+    auth: Auth,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+    body: bytes::Bytes,
+) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Configure)?;
+    let expected = if_match(&headers)?;
+    let content = String::from_utf8(body.to_vec()).map_err(|_| ApiError::bad_input("the body is not UTF-8 text", None))?;
+    let report = app
+        .pool
+        .run(&actor, move |ops| {
+            if let Some(v) = expected {
+                let current = ops.prices_list(Some(&org), None)?.iter().map(|p| p.id).max().unwrap_or(0);
+                if current != v {
+                    return Err(argus_ops::OpsError {
+                        code: ErrorCode::VersionMismatch,
+                        message: format!("the prices changed (version {current}, your change was made against {v}); reload them and apply your change again"),
+                        field: Some("version".into()),
+                    });
+                }
+            }
+            ops.prices_import(&content, Some(&org))
+        })
+        .await?;
+    if report.added + report.unchanged == 0 && !report.rejected.is_empty() {
+        let first = &report.rejected[0];
+        return Err(ApiError {
+            field: first.field.clone(),
+            details: Some(Box::new(serde_json::json!({"rejected": report.rejected}))),
+            ..ApiError::bad_input(format!("line {}: {}", first.line, first.error), None)
+        });
+    }
+    Ok(Json(report).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RepriceBody {
+    from: Option<String>,
+    to: Option<String>,
+    #[serde(default)]
+    apply: bool,
+}
+
+async fn reprice(State(app): State<App>, auth: Auth, Path(org): Path<String>, Body(b): Body<RepriceBody>) -> Result<Response, ApiError> {
+    let access = if b.apply { Access::Configure } else { Access::Read };
+    let actor = auth.allow(&org, access)?;
+    Ok(Json(app.pool.run(&actor, move |ops| ops.reprice(&org, b.from.as_deref(), b.to.as_deref(), b.apply)).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AdmitBody {
+    provider: String,
+    estimated_cost: Option<String>,
+}
+
+async fn admit(State(app): State<App>, auth: Auth, Path(org): Path<String>, Body(b): Body<AdmitBody>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Ingest)?;
+    let a = app.pool.run(&actor, move |ops| ops.admit(&org, &b.provider, b.estimated_cost.as_deref())).await?;
+    if a.allowed {
+        return Ok(Json(a).into_response());
+    }
+    let code = match a.code.as_deref() {
+        Some("budget_exceeded") => ErrorCode::BudgetExceeded,
+        Some("rate_limited") => ErrorCode::RateLimited,
+        _ => ErrorCode::ProviderDisabled,
+    };
+    Err(ApiError {
+        retry_after: a.retry_after_s,
+        details: serde_json::to_value(&a).ok().map(Box::new),
+        ..ApiError::new(code, a.message.clone().unwrap_or_default())
+    })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RouteBody {
+    operation: Option<String>,
+    #[serde(default)]
+    dry_run: bool,
+    estimated_cost: Option<String>,
+}
+
+async fn route(State(app): State<App>, auth: Auth, Path(org): Path<String>, Body(b): Body<RouteBody>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Ingest)?;
+    Ok(Json(app.pool.run(&actor, move |ops| ops.route(&org, b.operation.as_deref(), b.dry_run, b.estimated_cost.as_deref())).await?)
+        .into_response())
+}
+
+async fn forecast(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<MonthQ>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Read)?;
+    Ok(Json(app.pool.run(&actor, move |ops| ops.forecast(&org, q.month.as_deref())).await?).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQ {
+    after: Option<i64>,
+    limit: Option<i64>,
+}
+
+async fn audit(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<AuditQ>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Audit)?;
+    Ok(Json(app.pool.run(&actor, move |ops| ops.audit_list(&org, q.after.unwrap_or(0), q.limit.unwrap_or(500))).await?).into_response())
+}
+
+async fn tokens(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Configure)?;
+    let list = app.pool.run(&actor, move |ops| ops.token_list(&org)).await?;
+    Ok(Json(serde_json::json!({ "tokens": list })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenBody {
+    role: String,
+    name: Option<String>,
+}
+
+async fn post_token(State(app): State<App>, auth: Auth, Path(org): Path<String>, Body(b): Body<TokenBody>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Configure)?;
+    let t = app.pool.run(&actor, move |ops| ops.token_create(&org, &b.role, b.name.as_deref())).await?;
+    Ok((StatusCode::CREATED, Json(t)).into_response())
+}
+
+async fn revoke_token(State(app): State<App>, auth: Auth, Path((org, id)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Configure)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::bad_input(format!("{id:?} is not a token id"), Some("id".into())))?;
+    Ok(Json(app.pool.run(&actor, move |ops| ops.token_revoke(&org, id)).await?).into_response())
+}
+
+async fn get_webhook(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Configure)?;
+    match app.pool.run(&actor, move |ops| ops.webhook_get(&org)).await? {
+        Some(w) => Ok(Json(w).into_response()),
+        None => Err(ApiError::new(ErrorCode::NotFound, "no webhook is set; PUT {\"url\": ...} to set one")),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WebhookBody {
+    url: String,
+}
+
+async fn put_webhook(
+    State(app): State<App>,
+    auth: Auth,
+    Path(org): Path<String>,
+    Body(b): Body<WebhookBody>,
+) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Configure)?;
+    let w = app.pool.run(&actor, move |ops| ops.webhook_set(&org, &b.url)).await?;
+    let secret = crate::webhooks::secret(&app.server_key, &w.org, w.version);
+    Ok(Json(serde_json::json!({"org": w.org, "url": w.url, "version": w.version, "updated_at": w.updated_at, "secret": secret}))
+        .into_response())
+}

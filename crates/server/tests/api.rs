@@ -1,0 +1,386 @@
+//! The real server on 127.0.0.1:0, the real HTTP client, a real SQLite file.
+use argus_client::api::Client;
+use argus_ops::controls::BudgetChange;
+use argus_ops::{Ops, SystemClock};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+struct Server {
+    _dir: tempfile::TempDir,
+    db: PathBuf,
+    base: String,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    handle: Option<tokio::task::JoinHandle<()>>,
+    tokens: HashMap<&'static str, String>,
+}
+
+impl Server {
+    fn ops(&self) -> Ops {
+        Ops::open(&self.db, Arc::new(SystemClock), "test").unwrap()
+    }
+
+    fn client(&self, role: &str) -> Client {
+        Client::new(&self.base, self.tokens.get(role).map(String::as_str))
+    }
+
+    fn records(&self, org: &str) -> i64 {
+        self.ops()
+            .usage_records(org, &argus_ops::analytics::RecordQuery { limit: Some(10_000), ..Default::default() })
+            .unwrap()
+            .records
+            .len() as i64
+    }
+
+    async fn stop(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(h) = self.handle.take() {
+            let _ = h.await;
+        }
+    }
+}
+
+async fn start() -> Server {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("server.db");
+    let mut tokens = HashMap::new();
+    {
+        let mut ops = Ops::open(&db, Arc::new(SystemClock), "setup").unwrap();
+        for org in ["acme", "other"] {
+            ops.org_create(org, None, "USD", "UTC").unwrap();
+        }
+        for role in ["ingest", "analyst", "auditor", "admin"] {
+            tokens.insert(role, ops.token_create("acme", role, Some(&format!("{role}-token"))).unwrap().token);
+        }
+        tokens.insert("other", ops.token_create("other", "admin", None).unwrap().token);
+        let revoked = ops.token_create("acme", "admin", Some("revoked")).unwrap();
+        ops.token_revoke("acme", revoked.info.id).unwrap();
+        tokens.insert("revoked", revoked.token);
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let mut config = argus_server::Config::new(db.clone(), Arc::new(SystemClock), b"test-server-key-0123456789".to_vec());
+    config.webhook_poll = std::time::Duration::from_millis(50);
+    let handle = tokio::spawn(async move {
+        argus_server::run(listener, config, async {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    Server { _dir: dir, db, base, stop: Some(tx), handle: Some(handle), tokens }
+}
+
+fn record(id: &str) -> Value {
+    json!({"id": id, "provider": "openai", "model": "gpt-4o", "operation": "chat", "input_tokens": 1000, "output_tokens": 100, "occurred_at": "2026-11-02T10:00:00Z"})
+}
+
+/// What each route needs to succeed, for the role matrix.
+fn sample(method: &str, path: &str, alert: i64, token_id: i64) -> (String, Option<Value>) {
+    let p = path
+        .replace("{org}", "acme")
+        .replace("{month}", "default")
+        .replace("{provider}", "openai")
+        .replace("{id}", &if path.contains("alerts") { alert } else { token_id }.to_string());
+    let body = match (method, path) {
+        ("post", "/orgs/{org}/records") => Some(record("matrix")),
+        ("put", "/orgs/{org}/budgets/{month}") => Some(json!({"amount": "1000"})),
+        ("post", "/orgs/{org}/alerts/{id}/ack") => Some(json!({})),
+        ("put", "/orgs/{org}/providers/{provider}") => Some(json!({"priority": 1})),
+        ("post", "/orgs/{org}/prices") => Some(
+            json!([{"provider": "x", "model": "y", "effective_from": "2026-01-01", "currency": "USD", "input_per_mtok": "1", "output_per_mtok": "2"}]),
+        ),
+        ("post", "/orgs/{org}/reprice") => Some(json!({})),
+        ("post", "/orgs/{org}/admit") => Some(json!({"provider": "openai"})),
+        ("post", "/orgs/{org}/route") => Some(json!({"operation": "chat", "dry_run": true})),
+        ("post", "/orgs/{org}/tokens") => Some(json!({"role": "analyst", "name": "made"})),
+        ("put", "/orgs/{org}/webhook") => Some(json!({"url": "http://127.0.0.1:9/hook"})),
+        _ => None,
+    };
+    (p, body)
+}
+
+fn allowed(role: &str, access: &str) -> bool {
+    matches!(
+        (role, access),
+        (_, "none") | ("admin", _) | ("ingest", "ingest") | ("analyst", "read") | ("auditor", "read") | ("auditor", "audit")
+    )
+}
+
+/// Every route with every role, another organisation's token, a revoked
+/// token and none: 2xx where the role allows it, else 403; 404 for another
+/// organisation; 401 without a valid token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_access_matrix() {
+    let s = start().await;
+    {
+        let mut ops = s.ops();
+        ops.webhook_set("acme", "http://127.0.0.1:9/hook").unwrap();
+        ops.budget_set("acme", None, &BudgetChange { amount: Some("0.000001".into()), ..Default::default() }).unwrap();
+        ops.record(&json!({"org": "acme", "provider": "openai", "model": "gpt-4o", "operation": "chat", "input_tokens": 1000, "output_tokens": 0, "occurred_at": "2026-11-02T10:00:00Z"})).unwrap();
+    }
+    let alert = s.ops().alerts_list("acme").unwrap()[0].id;
+    for (method, path, access, _) in argus_server::ROUTES {
+        for role in ["ingest", "analyst", "auditor", "admin", "other", "revoked", "none"] {
+            let token_id = s.ops().token_create("acme", "analyst", Some("victim")).unwrap().info.id;
+            let (p, body) = sample(method, path, alert, token_id);
+            let c = s.client(role);
+            let a = c.send(&method.to_uppercase(), &p, body.map(|b| b.to_string().into_bytes()), &[]).await.unwrap();
+            let expected = if *access == "none" {
+                200
+            } else if role == "none" || role == "revoked" {
+                401
+            } else if role == "other" {
+                404
+            } else if allowed(role, access) {
+                200
+            } else {
+                403
+            };
+            let ok = if expected == 200 { (200..300).contains(&a.status) } else { a.status == expected };
+            assert!(ok, "{method} {p} as {role}: expected {expected}, got {} {}", a.status, a.body);
+            if a.status >= 400 {
+                assert!(
+                    a.body["error"]["code"].is_string() && a.body["error"]["message"].is_string(),
+                    "errors have the envelope: {}",
+                    a.body
+                );
+            }
+        }
+    }
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_input_is_refused_with_the_right_status_and_nothing_is_stored() {
+    let s = start().await;
+    let c = s.client("admin");
+    let cases: Vec<(&str, Vec<u8>, u16, &str)> = vec![
+        ("malformed JSON", b"{\"provider\": ".to_vec(), 400, "bad_input"),
+        ("not an object", b"42".to_vec(), 400, "bad_input"),
+        ("wrong type", json!({"provider": "openai", "model": "m", "operation": "chat", "input_tokens": "many", "output_tokens": 1, "occurred_at": "2026-11-02T10:00:00Z"}).to_string().into_bytes(), 400, "bad_input"),
+        ("unknown field", json!({"provider": "openai", "model": "m", "operation": "chat", "input_tokens": 1, "output_tokens": 1, "occurred_at": "2026-11-02T10:00:00Z", "colour": "red"}).to_string().into_bytes(), 400, "bad_input"),
+        ("negative tokens", json!({"provider": "openai", "model": "m", "operation": "chat", "input_tokens": -1, "output_tokens": 1, "occurred_at": "2026-11-02T10:00:00Z"}).to_string().into_bytes(), 400, "bad_input"),
+        ("absurd tokens", json!({"provider": "openai", "model": "m", "operation": "chat", "input_tokens": 10_000_000_000u64, "output_tokens": 1, "occurred_at": "2026-11-02T10:00:00Z"}).to_string().into_bytes(), 400, "bad_input"),
+        ("another organisation in the body", json!({"org": "other", "provider": "openai", "model": "m", "operation": "chat", "input_tokens": 1, "output_tokens": 1, "occurred_at": "2026-11-02T10:00:00Z"}).to_string().into_bytes(), 400, "bad_input"),
+        ("huge body", vec![b' '; argus_server::MAX_BODY + 10], 413, "payload_too_large"),
+    ];
+    for (what, body, status, code) in cases {
+        let a = c.send("POST", "/orgs/acme/records", Some(body), &[]).await.unwrap();
+        assert_eq!((a.status, a.body["error"]["code"].as_str()), (status, Some(code)), "{what}: {}", a.body);
+    }
+    let a = c.send("POST", "/orgs/acme/records", Some(json!({"provider": "openai", "model": "m", "operation": "chat", "input_tokens": -1, "output_tokens": 1, "occurred_at": "2026-11-02T10:00:00Z"}).to_string().into_bytes()), &[]).await.unwrap();
+    assert_eq!(a.body["error"]["field"], "input_tokens", "the error names the field");
+    for path in [
+        "/orgs/..%2Facme/records",
+        "/orgs/ACME/records",
+        "/orgs/acme%00/records",
+        "/orgs/acme/records/../../other/records",
+        "/orgs/%2e%2e/records",
+    ] {
+        let a = c.send("POST", path, Some(record("trick").to_string().into_bytes()), &[]).await.unwrap();
+        assert!(a.status == 404 || a.status == 400, "{path}: {} {}", a.status, a.body);
+    }
+    let a = c.send("GET", "/orgs/acme/records?after_seq=abc", None, &[]).await.unwrap();
+    assert_eq!(a.status, 400);
+    let a = c.put("/orgs/acme/budgets/2026-13", &json!({"amount": "10"}), None).await.unwrap();
+    assert_eq!((a.status, a.body["error"]["field"].as_str()), (400, Some("month")));
+    let a = c.put("/orgs/acme/budgets/default", &json!({"amount": 10}), None).await.unwrap();
+    assert_eq!(a.status, 400, "money as a JSON number is refused: {}", a.body);
+    assert_eq!(s.records("acme") + s.records("other"), 0, "nothing was stored");
+
+    // A batch keeps its good elements and reports the bad ones by index.
+    let a = c.post("/orgs/acme/records", &json!([record("g1"), {"provider": "openai"}, record("g2")])).await.unwrap();
+    assert_eq!((a.status, a.body["accepted"].as_i64(), a.body["rejected"][0]["index"].as_i64()), (200, Some(2), Some(1)), "{}", a.body);
+    assert!(a.body["records"][0]["cost"].is_string());
+    let mut changed = record("g1");
+    changed["output_tokens"] = json!(5);
+    let a = c.post("/orgs/acme/records", &changed).await.unwrap();
+    assert_eq!((a.status, a.body["error"]["code"].as_str()), (409, Some("conflict")));
+    let a = c.post("/orgs/acme/records", &record("g1")).await.unwrap();
+    assert_eq!((a.status, a.body["duplicates"].as_i64()), (200, Some(1)));
+    assert_eq!(s.records("acme"), 2);
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn versions_refuse_stale_edits_and_admission_maps_to_402_and_429() {
+    let s = start().await;
+    let c = s.client("admin");
+    let a = c.put("/orgs/acme/budgets/default", &json!({"amount": "0.003", "hard_limit": true}), None).await.unwrap();
+    assert_eq!((a.status, a.body["version"].as_i64()), (200, Some(1)));
+    let a = c.put("/orgs/acme/budgets/default", &json!({"amount": "0.005"}), Some("1")).await.unwrap();
+    assert_eq!(a.body["version"], 2);
+    let a = c.put("/orgs/acme/budgets/default", &json!({"amount": "999"}), Some("1")).await.unwrap();
+    assert_eq!((a.status, a.body["error"]["code"].as_str()), (412, Some("version_mismatch")), "a stale If-Match is refused");
+    let b = c.get("/orgs/acme/budgets/default").await.unwrap();
+    assert_eq!((b.body["amount"].as_str(), b.etag.as_deref()), (Some("0.005"), Some("\"2\"")), "and changes nothing");
+    let audit = s.client("auditor").get("/orgs/acme/audit").await.unwrap();
+    assert!(
+        audit.body["entries"].as_array().unwrap().iter().any(|e| e["actor"] == "token:admin-token" && e["action"] == "budget.set"),
+        "changes are audited with the token's name"
+    );
+
+    c.post("/orgs/acme/records", &record("spend")).await.unwrap(); // 0.0035
+    let ing = s.client("ingest");
+    let a = ing.post("/orgs/acme/admit", &json!({"provider": "openai", "estimated_cost": "0.002"})).await.unwrap();
+    assert_eq!((a.status, a.body["error"]["code"].as_str()), (402, Some("budget_exceeded")), "{}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("acme"));
+    c.put("/orgs/acme/budgets/default", &json!({"hard_limit": false}), None).await.unwrap();
+    c.put("/orgs/acme/providers/openai", &json!({"hourly_limit": 1}), None).await.unwrap();
+    assert_eq!(ing.post("/orgs/acme/admit", &json!({"provider": "openai"})).await.unwrap().status, 200);
+    let a = ing.post("/orgs/acme/admit", &json!({"provider": "openai"})).await.unwrap();
+    assert_eq!((a.status, a.body["error"]["code"].as_str()), (429, Some("rate_limited")));
+    let retry: u64 = a.retry_after.expect("429 carries Retry-After").parse().unwrap();
+    assert!((3500..=3600).contains(&retry), "{retry}");
+    let p = c.put("/orgs/acme/providers/openai", &json!({"hourly_limit": null}), Some("1")).await.unwrap();
+    assert_eq!(p.body["hourly_limit"], Value::Null, "null means no quota");
+    s.stop().await;
+}
+
+/// A receiver that fails twice, then accepts: the alert arrives, signed,
+/// and is acknowledged exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_retry_until_acknowledged() {
+    let hits = Arc::new(AtomicUsize::new(0));
+    let bodies = Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+    let (h2, b2) = (hits.clone(), bodies.clone());
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move |headers: axum::http::HeaderMap, body: String| {
+            let (h, b) = (h2.clone(), b2.clone());
+            async move {
+                let n = h.fetch_add(1, Ordering::SeqCst);
+                let sig = headers.get("x-argus-signature").and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+                b.lock().unwrap().push((sig, body));
+                if n < 2 {
+                    axum::http::StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    axum::http::StatusCode::OK
+                }
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let hook = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+
+    let s = start().await;
+    let c = s.client("admin");
+    let w = c.put("/orgs/acme/webhook", &json!({"url": hook}), None).await.unwrap();
+    let secret = w.body["secret"].as_str().unwrap().to_string();
+    c.post("/orgs/acme/records", &record("w1")).await.unwrap();
+    c.put("/orgs/acme/budgets/2026-11", &json!({"amount": "0.004", "thresholds": [50]}), None).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let d = s.ops().deliveries("acme").unwrap();
+        if d.iter().any(|x| x.delivered_at.is_some()) || std::time::Instant::now() > deadline {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    let d = s.ops().deliveries("acme").unwrap();
+    assert_eq!(d.len(), 1, "one alert, one delivery");
+    assert_eq!(
+        (d[0].attempts, d[0].delivered_at.is_some(), d[0].last_status.as_deref()),
+        (3, true, Some("200")),
+        "failed twice, then acknowledged"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(hits.load(Ordering::SeqCst), 3, "nothing is sent after the acknowledgement");
+    let (sig, body) = bodies.lock().unwrap()[2].clone();
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!((v["alert"]["threshold"].as_i64(), v["alert"]["org"].as_str()), (Some(50), Some("acme")));
+    use hmac::Mac;
+    let mut m = hmac::Hmac::<sha2::Sha256>::new_from_slice(secret.as_bytes()).unwrap();
+    m.update(body.as_bytes());
+    assert_eq!(sig, format!("sha256={}", hex::encode(m.finalize().into_bytes())), "the signature verifies with the secret");
+    s.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_matches_the_routes() {
+    let s = start().await;
+    let c = Client::new(&s.base, None);
+    let doc = c.get("/openapi.json").await.unwrap().body;
+    assert_eq!(doc["openapi"], "3.0.3");
+    let paths = doc["paths"].as_object().unwrap();
+    let mut count = 0;
+    for (path, ops) in paths {
+        for (method, _) in ops.as_object().unwrap() {
+            count += 1;
+            let p = path
+                .trim_start_matches("/api/v1")
+                .replace("{org}", "acme")
+                .replace("{month}", "default")
+                .replace("{provider}", "openai")
+                .replace("{id}", "1");
+            let a = c.send(&method.to_uppercase(), &p, Some(b"{}".to_vec()), &[]).await.unwrap();
+            assert_ne!(
+                a.body["error"]["message"].as_str().map(|m| m.starts_with("no such route")),
+                Some(true),
+                "{method} {path} is documented but not served"
+            );
+            assert_ne!(a.status, 405, "{method} {path}");
+        }
+    }
+    assert_eq!(count, argus_server::ROUTES.len());
+    let a = c.get("/nope").await.unwrap();
+    assert_eq!((a.status, a.body["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(c.get("/health").await.unwrap().body["status"], "ok");
+    s.stop().await;
+}
+
+/// Many clients posting at once: every accepted record is stored exactly
+/// once, and the records endpoint pages through them by sequence number.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_posts_store_each_accepted_record_once() {
+    let s = start().await;
+    let c = s.client("ingest");
+    let mut tasks = Vec::new();
+    for t in 0..16 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut accepted = 0;
+            for b in 0..5 {
+                let batch: Vec<Value> = (0..20).map(|i| record(&format!("c{t}-{b}-{i}"))).collect();
+                let a = c.post("/orgs/acme/records", &Value::Array(batch.clone())).await.unwrap();
+                assert_eq!(a.status, 200);
+                accepted += a.body["accepted"].as_i64().unwrap();
+                // A retry of the same batch is all duplicates.
+                let again = c.post("/orgs/acme/records", &Value::Array(batch)).await.unwrap();
+                assert_eq!(again.body["duplicates"].as_i64(), Some(20));
+            }
+            accepted
+        }));
+    }
+    let mut total = 0;
+    for t in tasks {
+        total += t.await.unwrap();
+    }
+    assert_eq!(total, 1600);
+    assert_eq!(s.records("acme"), 1600);
+    let reader = s.client("analyst");
+    let mut after = 0;
+    let mut seen = std::collections::HashSet::new();
+    loop {
+        let page = reader.get(&format!("/orgs/acme/records?after_seq={after}&limit=300")).await.unwrap().body;
+        for r in page["records"].as_array().unwrap() {
+            assert!(seen.insert(r["id"].as_str().unwrap().to_string()), "no record twice");
+            assert!(r["seq"].as_i64().unwrap() > after);
+        }
+        after = page["next_after_seq"].as_i64().unwrap();
+        if !page["has_more"].as_bool().unwrap() {
+            break;
+        }
+    }
+    assert_eq!(seen.len(), 1600);
+    let sum = reader.get("/orgs/acme/usage/summary?from=2026-11-01&to=2026-12-01&by=provider").await.unwrap().body;
+    assert_eq!(sum["requests"], 1600);
+    s.stop().await;
+}
