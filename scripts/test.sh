@@ -18,7 +18,7 @@ echo "== tests"
 cargo test --workspace --locked
 
 echo "== the desktop shell builds"
-cargo build -p argus-desktop --locked
+cargo build --workspace --bins --locked
 
 echo "== benchmarks still run (small sizes; real figures: docs/benchmarks.md)"
 bench_dir="$(mktemp -d)"

@@ -37,6 +37,16 @@ enum Cmd {
         #[arg(long, default_value_t = 10_000_000)]
         records: u64,
     },
+    /// The server on loopback: POST /records in batches of 100 from concurrent
+    /// clients, then POST /admit at a fixed rate.
+    Server {
+        #[arg(long, default_value_t = 8)]
+        clients: u64,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        #[arg(long, default_value_t = 1000)]
+        admit_rate: u64,
+    },
     /// In-process admission latency, and admissions per second from concurrent workers.
     Admit {
         #[arg(long, default_value_t = 20_000)]
@@ -322,11 +332,108 @@ fn bench_admit(dir: &Path, n: u64, workers: u64, seconds: u64) -> Result<()> {
     Ok(())
 }
 
+fn bench_server(dir: &Path, clients: u64, seconds: u64, admit_rate: u64) -> Result<()> {
+    use argus_client::api::Client;
+    std::fs::create_dir_all(dir)?;
+    let db = dir.join("server.db");
+    fresh(&db)?;
+    let (ingest_token, admin_token) = {
+        let mut ops = open(&db)?;
+        ops.org_create("bench", None, "USD", "UTC")?;
+        (ops.token_create("bench", "ingest", Some("load"))?.token, ops.token_create("bench", "admin", None)?.token)
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(async move {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let base = format!("http://{}", listener.local_addr()?);
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let config = argus_server::Config::new(db.clone(), Arc::new(argus_ops::SystemClock), b"bench-server-key-0123456789".to_vec());
+        let server = tokio::spawn(argus_server::run(listener, config, async {
+            let _ = rx.await;
+        }));
+        let c = Client::new(&base, Some(&ingest_token));
+        let admin = c.with_token(Some(&admin_token));
+        admin.put("/orgs/bench/providers/openai", &serde_json::json!({"hourly_limit": 100000000}), None).await?;
+
+        // Phase 1: admissions at a fixed rate (open loop: one started every 1/rate s).
+        let interval = std::time::Duration::from_secs_f64(1.0 / admit_rate as f64);
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Burst);
+        let n = admit_rate * seconds;
+        let mut handles = Vec::with_capacity(n as usize);
+        let t_start = Instant::now();
+        for _ in 0..n {
+            ticker.tick().await;
+            let c = c.clone();
+            handles.push(tokio::spawn(async move {
+                let t0 = Instant::now();
+                let a = c.post("/orgs/bench/admit", &serde_json::json!({"provider": "openai", "estimated_cost": "0.001"})).await;
+                (t0.elapsed().as_secs_f64() * 1000.0, a.map(|a| a.status).unwrap_or(0))
+            }));
+        }
+        let mut alat = Vec::new();
+        let mut ok = 0;
+        for h in handles {
+            let (l, s) = h.await?;
+            alat.push(l);
+            ok += u64::from(s == 200);
+        }
+        let elapsed = t_start.elapsed().as_secs_f64();
+        alat.sort_by(|a, b| a.total_cmp(b));
+        // Phase 2 (after the admissions, so that the checkpoint after a heavy ingest does not land in them): records in batches of 100.
+        let stop = Instant::now() + std::time::Duration::from_secs(seconds);
+        let mut tasks = Vec::new();
+        for t in 0..clients {
+            let c = c.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut accepted = 0u64;
+                let mut b = 0u64;
+                while Instant::now() < stop {
+                    let batch: Vec<serde_json::Value> = (0..100)
+                        .map(|i| serde_json::json!({"id": format!("l{t}-{b}-{i}"), "provider": "openai", "model": "gpt-4o", "operation": "chat", "input_tokens": 1000 + i, "output_tokens": 100, "occurred_at": "2026-11-20T10:00:00Z"}))
+                        .collect();
+                    let t0 = Instant::now();
+                    let a = c.post("/orgs/bench/records", &serde_json::Value::Array(batch)).await?;
+                    lat.push(t0.elapsed().as_secs_f64() * 1000.0);
+                    anyhow::ensure!(a.status == 200, "status {}", a.status);
+                    accepted += a.body["accepted"].as_u64().unwrap_or(0);
+                    b += 1;
+                }
+                Ok::<_, anyhow::Error>((accepted, lat))
+            }));
+        }
+        let mut accepted = 0;
+        let mut lat = Vec::new();
+        for t in tasks {
+            let (a, l) = t.await??;
+            accepted += a;
+            lat.extend(l);
+        }
+        lat.sort_by(|a, b| a.total_cmp(b));
+        let stored = argus_store::records::count(&open(&db)?.store().reader(), argus_domain::ids::OrgId(1))?;
+        anyhow::ensure!(stored as u64 == accepted, "{stored} stored, {accepted} accepted");
+
+        let _ = tx.send(());
+        let _ = server.await;
+        println!("### The server on loopback\n");
+        println!("Real server (`argus_server::run`) and real HTTP client (`argus_client`, reqwest) in one process on 127.0.0.1, {clients} concurrent clients, {seconds} s a phase.\n");
+        println!("| measure | value |\n|---|---:|");
+        println!("| `POST /records`, batches of 100: records per second | **{:.0}** |", accepted as f64 / seconds as f64);
+        println!("| `POST /records`: p50 / p99 latency of a batch | {:.1} ms / {:.1} ms |", percentile(&lat, 0.5), percentile(&lat, 0.99));
+        println!("| records accepted / stored (each exactly once) | {accepted} / {stored} |");
+        println!("| `POST /admit` at a fixed {admit_rate}/s: achieved | {:.0}/s ({ok} of {n} allowed) |", n as f64 / elapsed);
+        println!("| `POST /admit`: p50 / p99 latency | {:.2} ms / **{:.2} ms** |\n", percentile(&alat, 0.5), percentile(&alat, 0.99));
+        Ok::<_, anyhow::Error>(())
+    })
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
         Cmd::Ingest { records } => bench_ingest(&cli.dir, records),
         Cmd::Summary { records } => bench_summary(&cli.dir, records),
         Cmd::Admit { admissions, workers, seconds } => bench_admit(&cli.dir, admissions, workers, seconds),
+        Cmd::Server { clients, seconds, admit_rate } => bench_server(&cli.dir, clients, seconds, admit_rate),
     }
 }

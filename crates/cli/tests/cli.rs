@@ -380,3 +380,72 @@ fn controls_contract() {
     assert_eq!(code, 1);
     assert!(err.contains("none"), "{err}");
 }
+
+/// `serve` stops on SIGTERM after finishing the requests in flight: every
+/// record whose POST was answered 200 is in the store.
+#[test]
+fn sigterm_stops_the_server_without_losing_an_accepted_record() {
+    use std::io::BufRead;
+    let (_d, db) = temp();
+    run_json(&db, &["org", "create", "acme", "--json"]);
+    let (code, token, _) = run(&db, &["token", "create", "--org", "acme", "--role", "ingest"]);
+    assert_eq!(code, 0);
+    let token = token.trim().to_string();
+    assert!(token.starts_with("argus_") && !token.contains(char::is_whitespace), "the token alone on stdout");
+    let mut child = cmd(&db).args(["serve", "--listen", "127.0.0.1:0"]).stderr(Stdio::piped()).spawn().unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let l = lines.next().expect("serve printed its address").unwrap();
+        if let Some(rest) = l.split("http://").nth(1) {
+            break rest.trim_end_matches("/api/v1 (Ctrl-C to stop)").to_string();
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let pid = child.id();
+    let accepted: Vec<String> = rt.block_on(async move {
+        let c = argus_client::api::Client::new(&format!("http://{addr}"), Some(&token));
+        let mut tasks = Vec::new();
+        for t in 0..8 {
+            let c = c.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut ok = Vec::new();
+                for b in 0.. {
+                    let ids: Vec<String> = (0..50).map(|i| format!("s{t}-{b}-{i}")).collect();
+                    let batch: Vec<Value> = ids
+                        .iter()
+                        .map(|id| serde_json::json!({"id": id, "provider": "openai", "model": "gpt-4o", "operation": "chat", "input_tokens": 10, "output_tokens": 1, "occurred_at": "2026-11-20T10:00:00Z"}))
+                        .collect();
+                    match c.post("/orgs/acme/records", &Value::Array(batch)).await {
+                        Ok(a) if a.status == 200 => ok.extend(ids),
+                        _ => break,
+                    }
+                }
+                ok
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let _ = Command::new("kill").args(["-TERM", &pid.to_string()]).status();
+        let mut all = Vec::new();
+        for t in tasks {
+            all.extend(t.await.unwrap());
+        }
+        all
+    });
+    let status = child.wait().unwrap();
+    assert!(status.success(), "serve exits cleanly on SIGTERM: {status:?}");
+    assert!(accepted.len() > 100, "the load ran ({} accepted)", accepted.len());
+    let mut stored = std::collections::HashSet::new();
+    let mut after = 0;
+    loop {
+        let page = run_json(&db, &["usage", "records", "--org", "acme", "--limit", "10000", "--after-seq", &after.to_string(), "--json"]);
+        stored.extend(page["records"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap().to_string()));
+        after = page["next_after_seq"].as_i64().unwrap();
+        if !page["has_more"].as_bool().unwrap() {
+            break;
+        }
+    }
+    for id in &accepted {
+        assert!(stored.contains(id), "{id} was answered 200 and must be stored");
+    }
+}

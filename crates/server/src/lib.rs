@@ -55,12 +55,14 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     let state = routes::App { pool: pool.clone(), server_key: Arc::new(config.server_key.clone()) };
     let app = routes::router(state.clone());
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(webhooks::worker(state, config.webhook_poll, stop_rx));
+    let worker = tokio::spawn(webhooks::worker(state, config.webhook_poll, stop_rx.clone()));
+    let checkpoints = tokio::spawn(pool::checkpointer(config.clone(), std::time::Duration::from_secs(5), stop_rx));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, db = %config.db.display(), "argus-usage server listening");
     }
     let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
     let _ = stop_tx.send(true);
     let _ = worker.await;
+    let _ = checkpoints.await;
     served.map_err(|e| ApiError::internal(format!("server error: {e}")))
 }

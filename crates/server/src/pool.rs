@@ -19,7 +19,10 @@ impl Pool {
     pub fn open(c: &Config) -> Result<Pool, ApiError> {
         let mut free = Vec::new();
         for _ in 0..c.connections.max(1) {
-            free.push(Ops::open(&c.db, c.clock.clone(), "server").map_err(ApiError::from)?);
+            let mut ops = Ops::open(&c.db, c.clock.clone(), "server").map_err(ApiError::from)?;
+            // Requests never pay for a checkpoint: `checkpointer` does them in the background.
+            ops.store().set_autocheckpoint(0).map_err(|e| ApiError::from(OpsError::from(e)))?;
+            free.push(ops);
         }
         Ok(Pool { permits: Semaphore::new(free.len()), free: Mutex::new(free), db: c.db.clone(), clock: c.clock.clone() })
     }
@@ -52,5 +55,26 @@ impl Pool {
             // The connection is lost with the panicked task; the next call opens a new one.
             Err(_) => Err(ApiError::internal("the operation failed unexpectedly".into())),
         }
+    }
+}
+
+/// Checkpoints the WAL every `every`, off the request path, until `stop`.
+pub async fn checkpointer(c: Config, every: std::time::Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    let Ok(ops) = Ops::open(&c.db, c.clock.clone(), "checkpoint") else { return };
+    let ops = Arc::new(Mutex::new(ops));
+    loop {
+        tokio::select! {
+            _ = stop.changed() => return,
+            _ = tokio::time::sleep(every) => {}
+        }
+        let ops = ops.clone();
+        let _ = tokio::task::spawn_blocking(move || {
+            if let Ok(mut o) = ops.lock() {
+                if let Err(e) = o.store().checkpoint() {
+                    tracing::warn!(error = %e, "checkpoint failed");
+                }
+            }
+        })
+        .await;
     }
 }

@@ -16,8 +16,10 @@ pub mod records;
 pub mod server;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use std::collections::HashMap;
 use std::ops::Deref;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// The migrations, in order. Append only: a shipped migration is never edited.
@@ -50,6 +52,17 @@ pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 pub struct Store {
     conn: Connection,
     path: PathBuf,
+    /// Writers of this process queue here rather than in SQLite's busy
+    /// handler, which sleeps (up to 100 ms) between retries.
+    write_lock: Arc<Mutex<()>>,
+}
+
+/// One write lock per store file in this process.
+fn write_lock_for(path: &Path) -> Arc<Mutex<()>> {
+    static LOCKS: OnceLock<Mutex<HashMap<PathBuf, Arc<Mutex<()>>>>> = OnceLock::new();
+    let key = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut map = LOCKS.get_or_init(|| Mutex::new(HashMap::new())).lock().unwrap_or_else(|p| p.into_inner());
+    map.entry(key).or_default().clone()
 }
 
 /// A read handle: queries only.
@@ -83,7 +96,7 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.busy_timeout(Duration::from_secs(10))?;
     // Takes effect only on a new, empty file (before WAL is set): larger
     // pages mean fewer splits on bulk ingest.
-    conn.pragma_update(None, "page_size", 16384)?;
+    conn.pragma_update(None, "page_size", 8192)?;
     conn.pragma_update(None, "mmap_size", 268_435_456i64)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
@@ -112,7 +125,7 @@ impl Store {
         let open_err = |source| StoreError::Open { path: path.display().to_string(), source };
         let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
         configure(&conn).map_err(open_err)?;
-        let mut store = Store { conn, path: path.to_path_buf() };
+        let mut store = Store { conn, path: path.to_path_buf(), write_lock: write_lock_for(path) };
         store.migrate()?;
         Ok(store)
     }
@@ -153,6 +166,8 @@ impl Store {
     where
         E: From<StoreError>,
     {
+        let lock = self.write_lock.clone();
+        let _queued = lock.lock().unwrap_or_else(|p| p.into_inner());
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
         let w = Writer(tx);
         let out = f(&w)?;
@@ -169,6 +184,20 @@ impl Store {
         let out = f(&Reader(&tx))?;
         tx.commit().map_err(StoreError::from)?;
         Ok(out)
+    }
+
+    /// Sets after how many WAL pages a commit checkpoints by itself; 0 turns
+    /// that off, for a process that checkpoints in the background instead.
+    pub fn set_autocheckpoint(&self, pages: i64) -> Result<()> {
+        self.conn.pragma_update(None, "wal_autocheckpoint", pages)?;
+        Ok(())
+    }
+
+    /// A passive checkpoint: copies what it can from the WAL into the
+    /// database without blocking readers or writers.
+    pub fn checkpoint(&self) -> Result<()> {
+        self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        Ok(())
     }
 
     /// `PRAGMA integrity_check`: "ok" when the file is sound.

@@ -32,7 +32,7 @@ pub fn insert(w: &Writer<'_>, slug: &str, name: &str, currency: &str, timezone: 
 }
 
 pub fn by_slug(r: &Reader<'_>, slug: &str) -> Result<Option<OrgRow>> {
-    Ok(r.query_row(&format!("SELECT {COLS} FROM orgs WHERE slug = ?1"), [slug], row).optional()?)
+    Ok(r.prepare_cached(&format!("SELECT {COLS} FROM orgs WHERE slug = ?1"))?.query_row([slug], row).optional()?)
 }
 
 pub fn list(r: &Reader<'_>) -> Result<Vec<OrgRow>> {
