@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 
 mod controls;
+mod export;
 mod table;
 
 use argus_domain::time::{Clock, ManualClock};
@@ -121,6 +122,8 @@ enum Cmd {
     /// API tokens (per organisation and role; stored hashed).
     #[command(subcommand)]
     Token(TokenCmd),
+    /// Export records or a summary as CSV, JSON or PDF; `export verify FILE` checks one.
+    Export(ExportArgs),
     /// Show where the store is and what it holds.
     Info {
         #[arg(long)]
@@ -144,6 +147,56 @@ enum OrgCmd {
     },
     /// List organisations.
     List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct ExportArgs {
+    #[command(subcommand)]
+    verify: Option<ExportSub>,
+    #[arg(long)]
+    org: Option<String>,
+    /// csv, json or pdf.
+    #[arg(long)]
+    format: Option<String>,
+    /// records (one row per record) or summary (grouped totals).
+    #[arg(long, default_value = "records")]
+    kind: String,
+    /// The grouping of a summary: provider, model, operation, investigation, user, day, week, month.
+    #[arg(long)]
+    by: Option<String>,
+    #[arg(long)]
+    from: Option<String>,
+    #[arg(long)]
+    to: Option<String>,
+    #[arg(long)]
+    provider: Option<String>,
+    #[arg(long)]
+    model: Option<String>,
+    #[arg(long)]
+    operation: Option<String>,
+    #[arg(long)]
+    investigation: Option<String>,
+    #[arg(long)]
+    user: Option<String>,
+    /// The file to write.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// CSV: the metadata as leading `#` lines instead of FILE.meta.json.
+    #[arg(long)]
+    meta_comments: bool,
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ExportSub {
+    /// Recompute the checksum and totals of a CSV or JSON export and compare them with its metadata.
+    Verify {
+        file: PathBuf,
         #[arg(long)]
         json: bool,
     },
@@ -436,6 +489,7 @@ fn wants_json(cmd: &Cmd) -> bool {
         Cmd::Admit { json, .. } | Cmd::Route { json, .. } | Cmd::Forecast { json, .. } => *json,
         Cmd::Token(TokenCmd::List { json, .. }) => *json,
         Cmd::Serve { .. } | Cmd::Token(_) => false,
+        Cmd::Export(a) => a.json || matches!(a.verify, Some(ExportSub::Verify { json: true, .. })),
     }
 }
 
@@ -665,6 +719,7 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
             }
         }
         Cmd::Serve { listen } => return serve(ops, &listen).map_err(e),
+        Cmd::Export(a) => return export::run(ops, a).map_err(e),
         Cmd::Token(TokenCmd::Create { org, role, name }) => {
             let t = ops.token_create(&org, &role, name.as_deref()).map_err(e)?;
             println!("{}", t.token);

@@ -224,3 +224,47 @@ impl Ops {
         })
     }
 }
+
+impl Ops {
+    /// Streams the records of `q` (time order) to `each`, `passes` times over
+    /// one snapshot of the store, so that a first pass can compute totals
+    /// and a checksum that the second pass's output then matches exactly.
+    pub fn scan_records(
+        &mut self,
+        org: &str,
+        q: &RecordQuery,
+        passes: usize,
+        mut each: impl FnMut(usize, &crate::api::RecordView) -> Result<()>,
+    ) -> Result<()> {
+        self.store.read(|r| {
+            let org = orgs::find(r, org)?;
+            let from = q.from.as_deref().map(|s| parse_instant("from", s, org.tz)).transpose()?;
+            let to = q.to.as_deref().map(|s| parse_instant("to", s, org.tz)).transpose()?;
+            let f = Filter {
+                org: Some(org.row.id),
+                from: from.map(to_nanos),
+                to: to.map(to_nanos),
+                provider: q.provider.clone(),
+                model: q.model.clone(),
+                operation: q.operation.clone(),
+                investigation: q.investigation.clone(),
+                user: q.user.clone(),
+                after_seq: None,
+            };
+            for pass in 0..passes {
+                records::scan(r, &f, |rec| each(pass, &view(&org, &rec)))?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Distinct price versions of the organisation's records in `[from, to)`.
+    pub fn price_ids_used(&mut self, org: &str, from: Option<&str>, to: Option<&str>) -> Result<Vec<i64>> {
+        self.store.read(|r| {
+            let org = orgs::find(r, org)?;
+            let from = from.map(|s| parse_instant("from", s, org.tz)).transpose()?.map(to_nanos).unwrap_or(i64::MIN);
+            let to = to.map(|s| parse_instant("to", s, org.tz)).transpose()?.map(to_nanos).unwrap_or(i64::MAX);
+            Ok(records::price_ids(r, org.row.id, from, to)?)
+        })
+    }
+}

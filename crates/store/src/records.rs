@@ -237,3 +237,10 @@ pub fn set_cost(w: &Writer<'_>, seq: Seq, cost_nanos: Option<i64>, price_id: Opt
 pub fn count(r: &Reader<'_>, org: OrgId) -> Result<i64> {
     Ok(r.query_row("SELECT count(*) FROM records WHERE org_id = ?1", [org.0], |x| x.get(0))?)
 }
+
+/// Distinct price version ids of an organisation's records in `[from, to)`.
+pub fn price_ids(r: &Reader<'_>, org: OrgId, from: i64, to: i64) -> Result<Vec<i64>> {
+    let mut st = r.prepare("SELECT DISTINCT price_id FROM records WHERE org_id = ?1 AND occurred_at >= ?2 AND occurred_at < ?3 AND price_id IS NOT NULL ORDER BY 1")?;
+    let rows = st.query_map(rusqlite::params![org.0, from, to], |x| x.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(rows)
+}

@@ -1,0 +1,71 @@
+//! The canonical form of exported rows, and the CSV formula neutralisation.
+use sha2::{Digest, Sha256};
+
+/// Columns of a records export: the keys of an ingest line, then what the store adds.
+pub const RECORD_COLUMNS: [&str; 18] = [
+    "id",
+    "org",
+    "provider",
+    "model",
+    "operation",
+    "investigation",
+    "user",
+    "input_tokens",
+    "output_tokens",
+    "cached_input_tokens",
+    "cache_write_tokens",
+    "status",
+    "latency_ms",
+    "occurred_at",
+    "cost",
+    "currency",
+    "price_id",
+    "recorded_at",
+];
+
+/// Columns of a summary export.
+pub const SUMMARY_COLUMNS: [&str; 6] = ["key", "requests", "input_tokens", "output_tokens", "cost", "unpriced_requests"];
+
+/// Makes a cell inert in a spreadsheet: a cell starting with `=`, `+`, `-`,
+/// `@`, tab or carriage return gets a leading `'`; so does one starting
+/// with `'`, so that [`unneutralise`] can always undo it.
+pub fn neutralise(cell: &str) -> std::borrow::Cow<'_, str> {
+    match cell.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\'') => format!("'{cell}").into(),
+        _ => cell.into(),
+    }
+}
+
+pub fn unneutralise(cell: &str) -> &str {
+    cell.strip_prefix('\'').unwrap_or(cell)
+}
+
+/// Running SHA-256 over canonical rows.
+#[derive(Default)]
+pub struct Hasher(Sha256);
+
+impl Hasher {
+    pub fn row(&mut self, cells: &[Option<&str>]) {
+        let line = serde_json::to_string(cells).unwrap_or_default();
+        self.0.update(line.as_bytes());
+        self.0.update(b"\n");
+    }
+
+    pub fn finish(self) -> String {
+        hex::encode(self.0.finalize())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn neutralisation_round_trips() {
+        for raw in ["=SUM(A1)", "+1", "-2", "@x", "\tx", "\rx", "'quoted", "plain", "", "1.5"] {
+            assert_eq!(unneutralise(&neutralise(raw)), raw);
+        }
+        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralise("INV-7"), "INV-7", "a dash inside is harmless");
+    }
+}

@@ -1,0 +1,673 @@
+//! The PDF report: cover, totals, budget and projection, charts drawn with
+//! plotters, tables that flow across pages, page numbers and the checksum
+//! in every footer. DejaVu Sans is embedded (subset).
+//!
+//! Layout works in millimetres from the top-left corner; floats here are
+//! page geometry and chart pixels, never money (amounts stay decimal strings
+//! and are only converted to draw a bar).
+#![allow(clippy::float_arithmetic)]
+
+use crate::canonical::Hasher;
+use crate::tabular::{group_cells, meta, scope, summary_groups, Scope};
+use crate::{ExportRequest, Kind, Meta, ReportError, Result, Totals};
+use argus_domain::Money;
+use argus_ops::api::Group;
+use argus_ops::Ops;
+use printpdf::{
+    Color, FontId, Line, LinePoint, Mm, Op, PaintMode, ParsedFont, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point, Pt,
+    RawImage, RawImageData, RawImageFormat, Rect, Rgb, TextItem, XObjectTransform,
+};
+use rust_decimal::prelude::ToPrimitive;
+use std::io::Write;
+
+const REGULAR: &[u8] = include_bytes!("../fonts/DejaVuSans.ttf");
+const BOLD: &[u8] = include_bytes!("../fonts/DejaVuSans-Bold.ttf");
+const W: f32 = 210.0;
+const H: f32 = 297.0;
+const LEFT: f32 = 16.0;
+const RIGHT: f32 = 194.0;
+const TOP: f32 = 18.0;
+const BOTTOM: f32 = 280.0;
+
+fn rgb(r: f32, g: f32, b: f32) -> Color {
+    Color::Rgb(Rgb { r, g, b, icc_profile: None })
+}
+
+fn pt(x: f32, y_top: f32) -> Point {
+    Point { x: Mm(x).into(), y: Mm(H - y_top).into() }
+}
+
+/// Width of text in mm, from DejaVu Sans' advances by kind of character
+/// (digits are tabular, 0.636 em), close enough to right-align numbers.
+fn text_width(s: &str, size: f32, bold: bool) -> f32 {
+    let ems: f32 = s
+        .chars()
+        .map(|c| match c {
+            '0'..='9' => 0.636,
+            '.' | ',' | ' ' | ':' | ';' | '!' | '|' | 'i' | 'l' | 'j' | '\'' => 0.3184,
+            '%' => 0.95,
+            'A'..='Z' => 0.70,
+            _ => 0.58,
+        })
+        .sum();
+    ems * size * 0.3528 * if bold { 1.08 } else { 1.0 }
+}
+
+/// Splits text into lines that fit `width` mm.
+fn wrap(s: &str, width: f32, size: f32) -> Vec<String> {
+    let max = ((width / (size * 0.56 * 0.3528)).floor() as usize).max(4);
+    let mut lines = Vec::new();
+    let mut cur = String::new();
+    for word in s.split(' ') {
+        let mut word = word.to_string();
+        while word.chars().count() > max {
+            let head: String = word.chars().take(max).collect();
+            let tail: String = word.chars().skip(max).collect();
+            if !cur.is_empty() {
+                lines.push(std::mem::take(&mut cur));
+            }
+            lines.push(head);
+            word = tail;
+        }
+        if cur.chars().count() + word.chars().count() + usize::from(!cur.is_empty()) > max {
+            lines.push(std::mem::take(&mut cur));
+        }
+        if !cur.is_empty() {
+            cur.push(' ');
+        }
+        cur.push_str(&word);
+    }
+    if !cur.is_empty() || lines.is_empty() {
+        lines.push(cur);
+    }
+    lines
+}
+
+struct Doc {
+    doc: PdfDocument,
+    regular: FontId,
+    bold: FontId,
+    pages: Vec<Vec<Op>>,
+    y: f32,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Align {
+    Left,
+    Right,
+}
+
+impl Doc {
+    fn new(title: &str) -> Result<Doc> {
+        let mut doc = PdfDocument::new(title);
+        let mut warnings = Vec::new();
+        let r =
+            ParsedFont::from_bytes(REGULAR, 0, &mut warnings).ok_or_else(|| ReportError::Bad("the embedded font cannot be read".into()))?;
+        let b =
+            ParsedFont::from_bytes(BOLD, 0, &mut warnings).ok_or_else(|| ReportError::Bad("the embedded font cannot be read".into()))?;
+        let regular = doc.add_font(&r);
+        let bold = doc.add_font(&b);
+        Ok(Doc { doc, regular, bold, pages: vec![Vec::new()], y: TOP })
+    }
+
+    fn ops(&mut self) -> &mut Vec<Op> {
+        if self.pages.is_empty() {
+            self.pages.push(Vec::new());
+        }
+        let last = self.pages.len() - 1;
+        &mut self.pages[last]
+    }
+
+    fn new_page(&mut self) {
+        self.pages.push(Vec::new());
+        self.y = TOP;
+    }
+
+    /// Starts a new page unless `h` mm still fit on this one.
+    fn need(&mut self, h: f32) {
+        if self.y + h > BOTTOM {
+            self.new_page();
+        }
+    }
+
+    fn text_at(&mut self, x: f32, y: f32, s: &str, size: f32, bold: bool, color: Color) {
+        let font = if bold { self.bold.clone() } else { self.regular.clone() };
+        self.ops().extend([
+            Op::StartTextSection,
+            Op::SetFillColor { col: color },
+            Op::SetFont { font: PdfFontHandle::External(font), size: Pt(size) },
+            Op::SetTextCursor { pos: pt(x, y) },
+            Op::ShowText { items: vec![TextItem::Text(s.to_string())] },
+            Op::EndTextSection,
+        ]);
+    }
+
+    /// A paragraph at the cursor, wrapped to the page width.
+    fn para(&mut self, s: &str, size: f32, bold: bool, color: Color) {
+        for line in wrap(s, RIGHT - LEFT, size) {
+            self.need(size * 0.45);
+            self.y += size * 0.45;
+            self.text_at(LEFT, self.y, &line, size, bold, color.clone());
+        }
+        self.y += size * 0.18;
+    }
+
+    fn heading(&mut self, s: &str) {
+        self.need(22.0);
+        self.y += 4.0;
+        self.para(s, 13.0, true, rgb(0.12, 0.30, 0.47));
+        self.rule();
+    }
+
+    fn rule(&mut self) {
+        let y = self.y;
+        self.ops().extend([
+            Op::SetOutlineColor { col: rgb(0.75, 0.78, 0.82) },
+            Op::SetOutlineThickness { pt: Pt(0.6) },
+            Op::DrawLine {
+                line: Line {
+                    points: vec![LinePoint { p: pt(LEFT, y), bezier: false }, LinePoint { p: pt(RIGHT, y), bezier: false }],
+                    is_closed: false,
+                },
+            },
+        ]);
+        self.y += 2.0;
+    }
+
+    fn fill_rect(&mut self, x: f32, y_top: f32, w: f32, h: f32, color: Color) {
+        self.ops().extend([
+            Op::SetFillColor { col: color },
+            Op::DrawRectangle {
+                rectangle: Rect {
+                    x: Mm(x).into(),
+                    y: Mm(H - y_top - h).into(),
+                    width: Mm(w).into(),
+                    height: Mm(h).into(),
+                    mode: Some(PaintMode::Fill),
+                    winding_order: None,
+                },
+            },
+        ]);
+    }
+
+    /// A table: header row, then rows that wrap long cells and flow to new
+    /// pages (the header is repeated).
+    fn table(&mut self, headers: &[&str], widths: &[f32], align: &[Align], rows: &[Vec<String>]) {
+        let size = 8.5;
+        let lh = size * 0.42;
+        let header = |d: &mut Doc| {
+            d.need(lh * 3.0);
+            d.fill_rect(LEFT, d.y, RIGHT - LEFT, lh + 2.0, rgb(0.90, 0.93, 0.96));
+            let mut x = LEFT + 1.0;
+            let y = d.y + lh + 0.4;
+            for (i, h) in headers.iter().enumerate() {
+                let tx = if align[i] == Align::Right { x + widths[i] - 2.0 - text_width(h, size, true) } else { x };
+                d.text_at(tx, y, h, size, true, rgb(0.1, 0.1, 0.1));
+                x += widths[i];
+            }
+            d.y += lh + 3.0;
+        };
+        header(self);
+        for (ri, row) in rows.iter().enumerate() {
+            let cells: Vec<Vec<String>> = row
+                .iter()
+                .enumerate()
+                .map(|(i, c)| if align[i] == Align::Left { wrap(c, widths[i] - 2.0, size) } else { vec![c.clone()] })
+                .collect();
+            let n = cells.iter().map(Vec::len).max().unwrap_or(1);
+            let h = n as f32 * lh + 1.6;
+            if self.y + h > BOTTOM {
+                self.new_page();
+                header(self);
+            }
+            if ri % 2 == 1 {
+                self.fill_rect(LEFT, self.y - 0.6, RIGHT - LEFT, h, rgb(0.97, 0.98, 0.99));
+            }
+            let mut x = LEFT + 1.0;
+            for (i, lines) in cells.iter().enumerate() {
+                for (li, line) in lines.iter().enumerate() {
+                    let y = self.y + lh * (li as f32 + 1.0);
+                    let tx = if align[i] == Align::Right { x + widths[i] - 2.0 - text_width(line, size, false) } else { x };
+                    self.text_at(tx, y, line, size, false, rgb(0.1, 0.1, 0.1));
+                }
+                x += widths[i];
+            }
+            self.y += h;
+        }
+        self.y += 3.0;
+    }
+
+    fn image(&mut self, pixels: Vec<u8>, w_px: usize, h_px: usize, width_mm: f32) {
+        let height_mm = width_mm * h_px as f32 / w_px as f32;
+        self.need(height_mm + 2.0);
+        let img =
+            RawImage { pixels: RawImageData::U8(pixels), width: w_px, height: h_px, data_format: RawImageFormat::RGB8, tag: Vec::new() };
+        let id = self.doc.add_image(&img);
+        let dpi = w_px as f32 / (width_mm / 25.4);
+        let y = self.y;
+        self.ops().push(Op::UseXobject {
+            id,
+            transform: XObjectTransform {
+                translate_x: Some(Mm(LEFT).into()),
+                translate_y: Some(Mm(H - y - height_mm).into()),
+                dpi: Some(dpi),
+                ..Default::default()
+            },
+        });
+        self.y += height_mm + 3.0;
+    }
+
+    fn finish(mut self, footer: &str) -> Vec<u8> {
+        let n = self.pages.len();
+        let pages = std::mem::take(&mut self.pages);
+        let mut out = Vec::new();
+        for (i, mut ops) in pages.into_iter().enumerate() {
+            let font = self.regular.clone();
+            ops.extend([
+                Op::SetOutlineColor { col: rgb(0.75, 0.78, 0.82) },
+                Op::SetOutlineThickness { pt: Pt(0.5) },
+                Op::DrawLine {
+                    line: Line {
+                        points: vec![LinePoint { p: pt(LEFT, 284.0), bezier: false }, LinePoint { p: pt(RIGHT, 284.0), bezier: false }],
+                        is_closed: false,
+                    },
+                },
+                Op::StartTextSection,
+                Op::SetFillColor { col: rgb(0.35, 0.38, 0.42) },
+                Op::SetFont { font: PdfFontHandle::External(font.clone()), size: Pt(7.0) },
+                Op::SetTextCursor { pos: pt(LEFT, 289.0) },
+                Op::ShowText { items: vec![TextItem::Text(footer.to_string())] },
+                Op::EndTextSection,
+            ]);
+            let label = format!("Page {} of {n}", i + 1);
+            let x = RIGHT - text_width(&label, 7.0, false);
+            ops.extend([
+                Op::StartTextSection,
+                Op::SetFont { font: PdfFontHandle::External(font), size: Pt(7.0) },
+                Op::SetTextCursor { pos: pt(x, 289.0) },
+                Op::ShowText { items: vec![TextItem::Text(label)] },
+                Op::EndTextSection,
+            ]);
+            out.push(PdfPage::new(Mm(W), Mm(H), ops));
+        }
+        let opts = PdfSaveOptions { subset_fonts: true, ..PdfSaveOptions::default() };
+        self.doc.with_pages(out).save(&opts, &mut Vec::new())
+    }
+}
+
+fn to_chart(m: Money) -> f64 {
+    m.decimal().to_f64().unwrap_or(0.0)
+}
+
+fn register_fonts() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = plotters::style::register_font("sans-serif", plotters::style::FontStyle::Normal, REGULAR);
+        let _ = plotters::style::register_font("sans-serif", plotters::style::FontStyle::Bold, BOLD);
+    });
+}
+
+/// A bar chart of the daily series, as RGB pixels.
+fn daily_chart(daily: &[Group], currency: &str) -> Option<(Vec<u8>, usize, usize)> {
+    use plotters::prelude::*;
+    register_fonts();
+    let (w, h) = (1800usize, 640usize);
+    let mut buf = vec![255u8; w * h * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w as u32, h as u32)).into_drawing_area();
+        let top = daily.iter().map(|g| to_chart(g.cost)).fold(0.0f64, f64::max).max(0.01) * 1.15;
+        let n = daily.len().max(1);
+        let mut chart = ChartBuilder::on(&root)
+            .margin(24)
+            .x_label_area_size(56)
+            .y_label_area_size(110)
+            .caption(format!("Daily spend ({currency})"), ("sans-serif", 34))
+            .build_cartesian_2d(0f64..n as f64, 0f64..top)
+            .ok()?;
+        let labels: Vec<String> = daily.iter().map(|g| g.key.clone().unwrap_or_default()).collect();
+        chart
+            .configure_mesh()
+            .disable_x_mesh()
+            .x_labels(8.min(n))
+            .x_label_formatter(&|x| labels.get(*x as usize).map(|k| k.get(5..).unwrap_or(k).to_string()).unwrap_or_default())
+            .y_label_formatter(&|y| format!("{y:.2}"))
+            .label_style(("sans-serif", 24))
+            .draw()
+            .ok()?;
+        chart
+            .draw_series(daily.iter().enumerate().map(|(i, g)| {
+                let x0 = i as f64 + 0.12;
+                Rectangle::new([(x0, 0.0), (x0 + 0.76, to_chart(g.cost))], RGBColor(31, 78, 121).filled())
+            }))
+            .ok()?;
+        root.present().ok()?;
+    }
+    Some((buf, w, h))
+}
+
+/// A horizontal bar chart of a breakdown, as RGB pixels.
+fn breakdown_chart(title: &str, groups: &[Group]) -> Option<(Vec<u8>, usize, usize)> {
+    use plotters::prelude::*;
+    register_fonts();
+    let groups: Vec<&Group> = groups.iter().take(8).collect();
+    let (w, h) = (1800usize, 140 + groups.len().max(1) * 70);
+    let mut buf = vec![255u8; w * h * 3];
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w as u32, h as u32)).into_drawing_area();
+        let top = groups.iter().map(|g| to_chart(g.cost)).fold(0.0f64, f64::max).max(0.01) * 1.35;
+        let n = groups.len().max(1);
+        let mut chart = ChartBuilder::on(&root)
+            .margin(24)
+            .x_label_area_size(48)
+            .y_label_area_size(10)
+            .caption(title, ("sans-serif", 34))
+            .build_cartesian_2d(0f64..top, 0f64..n as f64)
+            .ok()?;
+        chart
+            .configure_mesh()
+            .disable_y_mesh()
+            .y_labels(0)
+            .x_label_formatter(&|x| format!("{x:.2}"))
+            .label_style(("sans-serif", 24))
+            .draw()
+            .ok()?;
+        let palette = [
+            RGBColor(31, 78, 121),
+            RGBColor(46, 134, 171),
+            RGBColor(162, 59, 114),
+            RGBColor(241, 143, 1),
+            RGBColor(59, 31, 43),
+            RGBColor(88, 129, 87),
+            RGBColor(199, 62, 29),
+            RGBColor(110, 110, 110),
+        ];
+        chart
+            .draw_series(groups.iter().enumerate().map(|(i, g)| {
+                let y0 = n as f64 - i as f64 - 0.85;
+                Rectangle::new([(0.0, y0), (to_chart(g.cost), y0 + 0.7)], palette[i % palette.len()].filled())
+            }))
+            .ok()?;
+        chart
+            .draw_series(groups.iter().enumerate().map(|(i, g)| {
+                let y0 = n as f64 - i as f64 - 0.85;
+                let name = g.key.clone().unwrap_or_else(|| "(none)".into());
+                Text::new(format!("{name}  {}", g.cost), (to_chart(g.cost) + top * 0.01, y0 + 0.55), ("sans-serif", 26).into_font())
+            }))
+            .ok()?;
+        root.present().ok()?;
+    }
+    Some((buf, w, h))
+}
+
+fn money_rows(groups: &[Group], limit: usize) -> Vec<Vec<String>> {
+    groups
+        .iter()
+        .take(limit)
+        .map(|g| {
+            vec![
+                g.key.clone().unwrap_or_else(|| "(none)".into()),
+                g.requests.to_string(),
+                g.input_tokens.to_string(),
+                g.output_tokens.to_string(),
+                g.cost.to_string(),
+                if g.unpriced_requests > 0 { g.unpriced_requests.to_string() } else { String::new() },
+            ]
+        })
+        .collect()
+}
+
+pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, progress: &mut dyn FnMut(u64, u64)) -> Result<Meta> {
+    let sc: Scope = scope(ops, req)?;
+    let now = ops.now();
+    // The checksum of a PDF covers the groups of the chosen dimension, in
+    // the canonical summary form: the same figures as `--kind summary`.
+    let mut by_req = req.clone();
+    by_req.kind = Kind::Summary;
+    let (groups, daily) = summary_groups(ops, &by_req, &sc)?;
+    let mut hasher = Hasher::default();
+    for g in &groups {
+        let cells = group_cells(g);
+        hasher.row(&cells.iter().map(|c| c.as_deref()).collect::<Vec<_>>());
+    }
+    let dim = |d: &str, ops: &mut Ops| -> Result<Vec<Group>> {
+        let mut r = req.clone();
+        r.by = Some(d.to_string());
+        Ok(summary_groups(ops, &r, &sc)?.0)
+    };
+    let by_provider = dim("provider", ops)?;
+    let by_operation = dim("operation", ops)?;
+    let by_investigation = dim("investigation", ops)?;
+    progress(1, 4);
+    let totals = Totals {
+        requests: groups.iter().map(|g| g.requests).sum(),
+        input_tokens: groups.iter().map(|g| g.input_tokens).sum(),
+        output_tokens: groups.iter().map(|g| g.output_tokens).sum(),
+        cached_input_tokens: groups.iter().map(|g| g.cached_input_tokens).sum(),
+        cache_write_tokens: groups.iter().map(|g| g.cache_write_tokens).sum(),
+        cost: groups.iter().map(|g| g.cost).sum::<Money>().to_string(),
+        currency: sc.currency.clone(),
+        unpriced_requests: groups.iter().map(|g| g.unpriced_requests).sum(),
+    };
+    let price_ids = ops.price_ids_used(&req.org, Some(&sc.from), Some(&sc.to))?;
+    let prices = ops.prices_by_ids(&price_ids)?;
+    let m = meta(&by_req, &sc, now, groups.len() as i64, totals.clone(), price_ids, hasher.finish());
+    // Budget, alerts and projection of the month the period ends in.
+    let month = m.period.to.get(..7).unwrap_or("").to_string();
+    let last_month = {
+        let to = chrono::DateTime::parse_from_rfc3339(&sc.to)
+            .map(|d| d.with_timezone(&chrono::Utc) - chrono::Duration::nanoseconds(1))
+            .unwrap_or(now);
+        argus_domain::time::Month::of_date(argus_domain::time::local_date(sc.tz, to)).to_string()
+    };
+    let _ = month;
+    let status = ops.budget_status(&req.org, Some(&last_month))?;
+    let forecast = ops.forecast(&req.org, Some(&last_month))?;
+    let alerts: Vec<_> = ops
+        .alerts_list(&req.org)?
+        .into_iter()
+        .filter(|a| a.fired_at.as_str() >= sc.from.as_str() && a.fired_at.as_str() < sc.to.as_str())
+        .collect();
+    progress(2, 4);
+
+    let mut d = Doc::new(&format!("AI usage report: {}", sc.name))?;
+    let ink = rgb(0.1, 0.1, 0.1);
+    let muted = rgb(0.35, 0.38, 0.42);
+    d.fill_rect(0.0, 0.0, W, 9.0, rgb(0.12, 0.30, 0.47));
+    d.y = 24.0;
+    d.para("AI usage and cost report", 22.0, true, rgb(0.12, 0.30, 0.47));
+    d.para(&format!("{} ({})", sc.name, req.org), 14.0, true, ink.clone());
+    d.y += 2.0;
+    d.para(
+        &format!("Period: {} to {} (time zone {}; the end is exclusive)", m.period.from, m.period.to, m.period.timezone),
+        10.0,
+        false,
+        ink.clone(),
+    );
+    let f = &req.filters;
+    let filters: Vec<String> = [
+        ("provider", &f.provider),
+        ("model", &f.model),
+        ("operation", &f.operation),
+        ("investigation", &f.investigation),
+        ("user", &f.user),
+    ]
+    .iter()
+    .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {v}")))
+    .collect();
+    d.para(
+        &format!("Filters: {}", if filters.is_empty() { "none (all usage)".to_string() } else { filters.join(", ") }),
+        10.0,
+        false,
+        ink.clone(),
+    );
+    d.para(&format!("Generated {} by {}", m.generated_at, m.generator), 10.0, false, muted.clone());
+    d.y += 3.0;
+
+    // Totals band.
+    let band_y = d.y;
+    d.fill_rect(LEFT, band_y, RIGHT - LEFT, 22.0, rgb(0.94, 0.96, 0.98));
+    let cells = [
+        ("Total cost", format!("{} {}", totals.cost, totals.currency)),
+        ("Requests", totals.requests.to_string()),
+        ("Input tokens", totals.input_tokens.to_string()),
+        ("Output tokens", totals.output_tokens.to_string()),
+    ];
+    let xs = [LEFT + 4.0, LEFT + 72.0, LEFT + 106.0, LEFT + 142.0];
+    for (i, (label, value)) in cells.iter().enumerate() {
+        let x = xs[i];
+        d.text_at(x, band_y + 7.0, label, 8.0, false, muted.clone());
+        d.text_at(x, band_y + 15.0, value, 12.0, true, ink.clone());
+    }
+    d.y = band_y + 26.0;
+    if totals.unpriced_requests > 0 {
+        d.fill_rect(LEFT, d.y, RIGHT - LEFT, 13.0, rgb(1.0, 0.95, 0.85));
+        let y0 = d.y;
+        d.y += 1.0;
+        d.para(
+            &format!(
+                "Warning: {} requests in this period are UNPRICED (no price for their model at the time) and are not included in the total cost. Add the missing prices and reprice to include them.",
+                totals.unpriced_requests
+            ),
+            9.0,
+            true,
+            rgb(0.55, 0.29, 0.0),
+        );
+        d.y = d.y.max(y0 + 15.0);
+    }
+    if totals.requests == 0 {
+        d.para("No usage matches this period and these filters: there is nothing to report.", 11.0, true, ink.clone());
+    }
+
+    d.heading(&format!("Budget and projection, {last_month}"));
+    match &status.amount {
+        Some(a) => {
+            d.para(
+                &format!(
+                    "Budget {a} {cur} ({}); spent {} {cur} ({}%), remaining {} {cur}; hard limit {}.",
+                    status.budget_source.as_deref().unwrap_or("-"),
+                    status.spent,
+                    status.percent.clone().unwrap_or_else(|| "-".into()),
+                    status.remaining.map(|r| r.to_string()).unwrap_or_default(),
+                    if status.hard_limit { "on" } else { "off" },
+                    cur = sc.currency
+                ),
+                10.0,
+                false,
+                ink.clone(),
+            );
+        }
+        None => d.para(&format!("No budget is set for {last_month}; spent {} {}.", status.spent, sc.currency), 10.0, false, ink.clone()),
+    }
+    if forecast.enough_data {
+        d.para(
+            &format!(
+                "Projected month end: {} {cur} (range {} to {}){}{}.",
+                forecast.projected.map(|p| p.to_string()).unwrap_or_default(),
+                forecast.low.map(|p| p.to_string()).unwrap_or_default(),
+                forecast.high.map(|p| p.to_string()).unwrap_or_default(),
+                forecast.crosses_on.as_ref().map(|c| format!("; the budget is reached on {c}")).unwrap_or_default(),
+                forecast.days_left.as_ref().map(|c| format!("; {c} days of budget left at the current rate")).unwrap_or_default(),
+                cur = sc.currency
+            ),
+            10.0,
+            false,
+            ink.clone(),
+        );
+    } else {
+        d.para("Projection: not enough data yet (the month has no complete day).", 10.0, false, ink.clone());
+    }
+    if let Some((px, w, h)) = daily_chart(&daily, &sc.currency) {
+        d.y += 2.0;
+        d.image(px, w, h, RIGHT - LEFT);
+    }
+
+    let widths = [70.0, 20.0, 27.0, 25.0, 24.0, 12.0];
+    let align = [Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right];
+    let headers = ["Key", "Requests", "Input tok.", "Output tok.", &format!("Cost {}", sc.currency), "Unpr."];
+    d.new_page();
+    d.heading("Spend by provider");
+    if let Some((px, w, h)) = breakdown_chart(&format!("Cost by provider ({})", sc.currency), &by_provider) {
+        d.image(px, w, h, RIGHT - LEFT);
+    }
+    d.table(&headers, &widths, &align, &money_rows(&by_provider, usize::MAX));
+    d.heading("Spend by operation");
+    d.table(&headers, &widths, &align, &money_rows(&by_operation, usize::MAX));
+    d.heading("Top investigations");
+    d.table(&headers, &widths, &align, &money_rows(&by_investigation, 15));
+    if req.by.as_deref().is_some_and(|b| !matches!(b, "provider" | "operation" | "investigation")) {
+        d.heading(&format!("Spend by {}", m.by.clone().unwrap_or_default()));
+        d.table(&headers, &widths, &align, &money_rows(&groups, usize::MAX));
+    }
+    progress(3, 4);
+
+    d.heading("Alerts fired in the period");
+    if alerts.is_empty() {
+        d.para("No budget alert fired in this period.", 10.0, false, ink.clone());
+    } else {
+        let rows: Vec<Vec<String>> = alerts
+            .iter()
+            .map(|a| {
+                vec![
+                    a.month.clone(),
+                    format!("{}%", a.threshold),
+                    format!("{}Z", a.fired_at.get(..19).unwrap_or(&a.fired_at)),
+                    a.spent.to_string(),
+                    a.amount.to_string(),
+                    a.acknowledged_by.clone().unwrap_or_else(|| "no".into()),
+                ]
+            })
+            .collect();
+        d.table(
+            &["Month", "Threshold", "Fired at", "Spent", "Budget", "Acknowledged"],
+            &[20.0, 22.0, 52.0, 30.0, 26.0, 28.0],
+            &[Align::Left, Align::Right, Align::Left, Align::Right, Align::Right, Align::Left],
+            &rows,
+        );
+    }
+    d.heading("Price versions used");
+    let rows: Vec<Vec<String>> = prices
+        .iter()
+        .map(|p| {
+            vec![
+                p.id.to_string(),
+                format!("{}/{}", p.provider, p.model),
+                p.effective_from.clone(),
+                p.input_per_mtok.clone(),
+                p.output_per_mtok.clone(),
+                p.cached_input_per_mtok.clone().unwrap_or_else(|| "=input".into()),
+                p.source.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    if rows.is_empty() {
+        d.para("No priced record in this period.", 10.0, false, ink.clone());
+    } else {
+        d.para(&format!("Rates per million tokens, {}.", sc.currency), 8.5, false, muted.clone());
+        d.table(
+            &["Id", "Model", "Effective from", "Input", "Output", "Cached", "Source"],
+            &[10.0, 42.0, 34.0, 14.0, 14.0, 14.0, 50.0],
+            &[Align::Right, Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Left],
+            &rows,
+        );
+    }
+    d.heading("Verification");
+    d.para(
+        &format!("SHA-256 of the figures by {} in canonical form: {}", m.by.clone().unwrap_or_default(), m.sha256),
+        8.5,
+        false,
+        ink.clone(),
+    );
+    d.para("The same figures are exported with `argus-usage export --format csv --kind summary` for this period and filters; `argus-usage export verify` checks such a file.", 8.5, false, muted);
+
+    let footer = format!(
+        "{} · {} to {} · sha256 {}…",
+        req.org,
+        m.period.from.get(..10).unwrap_or(""),
+        m.period.to.get(..10).unwrap_or(""),
+        &m.sha256[..16]
+    );
+    let bytes = d.finish(&footer);
+    out.write_all(&bytes)?;
+    progress(4, 4);
+    Ok(m)
+}

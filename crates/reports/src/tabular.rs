@@ -1,0 +1,400 @@
+//! CSV and JSON exports, streamed: rows go out as they are read, so memory
+//! does not grow with the size of the export.
+use crate::canonical::{neutralise, Hasher, RECORD_COLUMNS, SUMMARY_COLUMNS};
+use crate::{generator, ExportRequest, Format, Kind, Meta, Period, ReportError, Result, Totals};
+use argus_domain::time::{fmt_instant, fmt_instant_in, local_day, parse_timezone};
+use argus_domain::Money;
+use argus_ops::analytics::RecordQuery;
+use argus_ops::api::{Group, RecordView};
+use argus_ops::Ops;
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeSet, HashMap};
+use std::io::Write;
+
+pub(crate) fn query(req: &ExportRequest, from: &str, to: &str) -> RecordQuery {
+    let f = &req.filters;
+    RecordQuery {
+        from: Some(from.to_string()),
+        to: Some(to.to_string()),
+        provider: f.provider.clone(),
+        model: f.model.clone(),
+        operation: f.operation.clone(),
+        investigation: f.investigation.clone(),
+        user: f.user.clone(),
+        after_seq: None,
+        limit: None,
+    }
+}
+
+/// The cells of a record, as exported (times with the organisation's offset).
+pub(crate) fn record_cells(r: &RecordView, tz: chrono_tz::Tz) -> [Option<String>; 18] {
+    let t = |s: &str| DateTime::parse_from_rfc3339(s).map(|d| fmt_instant_in(d.with_timezone(&Utc), tz)).unwrap_or_else(|_| s.to_string());
+    [
+        Some(r.id.clone()),
+        Some(r.org.clone()),
+        Some(r.provider.clone()),
+        Some(r.model.clone()),
+        Some(r.operation.clone()),
+        r.investigation.clone(),
+        r.user.clone(),
+        Some(r.input_tokens.to_string()),
+        Some(r.output_tokens.to_string()),
+        Some(r.cached_input_tokens.to_string()),
+        Some(r.cache_write_tokens.to_string()),
+        Some(r.status.clone()),
+        r.latency_ms.map(|x| x.to_string()),
+        Some(t(&r.occurred_at)),
+        r.cost.map(|c| c.to_string()),
+        Some(r.currency.clone()),
+        r.price_id.map(|x| x.to_string()),
+        Some(t(&r.recorded_at)),
+    ]
+}
+
+pub(crate) fn group_cells(g: &Group) -> [Option<String>; 6] {
+    [
+        g.key.clone(),
+        Some(g.requests.to_string()),
+        Some(g.input_tokens.to_string()),
+        Some(g.output_tokens.to_string()),
+        Some(g.cost.to_string()),
+        Some(g.unpriced_requests.to_string()),
+    ]
+}
+
+fn refs<const N: usize>(cells: &[Option<String>; N]) -> Vec<Option<&str>> {
+    cells.iter().map(|c| c.as_deref()).collect()
+}
+
+#[derive(Default)]
+struct Acc {
+    hasher: Hasher,
+    count: i64,
+    t: argus_domain::analytics::Totals,
+    prices: BTreeSet<i64>,
+}
+
+impl Acc {
+    fn record(&mut self, r: &RecordView, cells: &[Option<String>; 18]) {
+        self.hasher.row(&refs(cells));
+        self.count += 1;
+        let tokens = argus_domain::price::Tokens {
+            input: r.input_tokens,
+            output: r.output_tokens,
+            cached_input: r.cached_input_tokens,
+            cache_write: r.cache_write_tokens,
+        };
+        self.t.add(&argus_domain::analytics::Totals::of_record(&tokens, r.cost.and_then(|c| c.nanos())));
+        if let Some(p) = r.price_id {
+            self.prices.insert(p);
+        }
+    }
+
+    fn totals(&self, currency: &str) -> Totals {
+        Totals {
+            requests: self.t.requests,
+            input_tokens: self.t.input_tokens,
+            output_tokens: self.t.output_tokens,
+            cached_input_tokens: self.t.cached_input_tokens,
+            cache_write_tokens: self.t.cache_write_tokens,
+            cost: self.t.cost().to_string(),
+            currency: currency.to_string(),
+            unpriced_requests: self.t.unpriced_requests,
+        }
+    }
+}
+
+/// The organisation, its time zone and the resolved period of a request.
+pub(crate) struct Scope {
+    pub name: String,
+    pub currency: String,
+    pub tz: chrono_tz::Tz,
+    pub timezone: String,
+    pub from: String,
+    pub to: String,
+}
+
+pub(crate) fn scope(ops: &mut Ops, req: &ExportRequest) -> Result<Scope> {
+    let org = ops.org_get(&req.org)?;
+    let tz = parse_timezone("timezone", &org.timezone).map_err(|e| ReportError::Bad(e.to_string()))?;
+    let s = ops.usage_summary(&req.org, req.from.as_deref(), req.to.as_deref(), None)?;
+    Ok(Scope { name: org.name, currency: org.currency, tz, timezone: org.timezone, from: s.from, to: s.to })
+}
+
+pub(crate) fn meta(
+    req: &ExportRequest,
+    sc: &Scope,
+    now: DateTime<Utc>,
+    count: i64,
+    totals: Totals,
+    price_ids: Vec<i64>,
+    sha256: String,
+) -> Meta {
+    Meta {
+        org: req.org.clone(),
+        org_name: sc.name.clone(),
+        kind: req.kind,
+        by: if req.kind == Kind::Summary { Some(req.by.clone().unwrap_or_else(|| "provider".into())) } else { None },
+        period: Period { from: fmt_in(&sc.from, sc.tz), to: fmt_in(&sc.to, sc.tz), timezone: sc.timezone.clone() },
+        filters: req.filters.clone(),
+        generated_at: fmt_instant(now),
+        generator: generator(),
+        record_count: count,
+        totals,
+        price_ids,
+        sha256,
+        canonical_form: match req.kind {
+            Kind::Records => "argus-usage/records/v1: sha256 over each row as a compact JSON array of the 18 column values (strings, null when empty), each followed by \\n".into(),
+            Kind::Summary => "argus-usage/summary/v1: sha256 over each group as a compact JSON array of the 6 column values (strings, null when empty), each followed by \\n".into(),
+        },
+    }
+}
+
+fn fmt_in(s: &str, tz: chrono_tz::Tz) -> String {
+    DateTime::parse_from_rfc3339(s).map(|d| fmt_instant_in(d.with_timezone(&Utc), tz)).unwrap_or_else(|_| s.to_string())
+}
+
+/// The groups and daily series of a summary export: from the aggregates
+/// when there are no filters, else folded from the matching records.
+pub(crate) fn summary_groups(ops: &mut Ops, req: &ExportRequest, sc: &Scope) -> Result<(Vec<Group>, Vec<Group>)> {
+    let by = req.by.clone().unwrap_or_else(|| "provider".into());
+    let dim = argus_domain::analytics::Dim::parse("by", &by).map_err(|e| ReportError::Bad(e.to_string()))?;
+    if req.filters.is_empty() {
+        let groups = ops.usage_summary(&req.org, Some(&sc.from), Some(&sc.to), Some(&by))?.groups;
+        let mut daily = ops.usage_summary(&req.org, Some(&sc.from), Some(&sc.to), Some("day"))?.groups;
+        daily.sort_by(|a, b| a.key.cmp(&b.key));
+        return Ok((groups, daily));
+    }
+    let mut by_key: HashMap<String, argus_domain::analytics::Totals> = HashMap::new();
+    let mut by_day: HashMap<String, argus_domain::analytics::Totals> = HashMap::new();
+    let tz = sc.tz;
+    ops.scan_records(&req.org, &query(req, &sc.from, &sc.to), 1, |_, r| {
+        let at = DateTime::parse_from_rfc3339(&r.occurred_at).map(|d| d.with_timezone(&Utc)).unwrap_or_default();
+        let day = local_day(tz, at);
+        let parts = argus_domain::analytics::KeyParts {
+            provider: &r.provider,
+            model: &r.model,
+            operation: &r.operation,
+            investigation: r.investigation.as_deref(),
+            user: r.user.as_deref(),
+        };
+        let key =
+            if dim.is_time() { dim.time_key(day).unwrap_or_default() } else { argus_domain::analytics::stored_key(dim.stored(), &parts) };
+        let tokens = argus_domain::price::Tokens {
+            input: r.input_tokens,
+            output: r.output_tokens,
+            cached_input: r.cached_input_tokens,
+            cache_write: r.cache_write_tokens,
+        };
+        let t = argus_domain::analytics::Totals::of_record(&tokens, r.cost.and_then(|c| c.nanos()));
+        by_key.entry(key).or_default().add(&t);
+        by_day.entry(argus_domain::analytics::Dim::Day.time_key(day).unwrap_or_default()).or_default().add(&t);
+        Ok(())
+    })?;
+    let to_group = |(k, t): (String, argus_domain::analytics::Totals)| Group {
+        key: if k.is_empty() { None } else { Some(k) },
+        requests: t.requests,
+        input_tokens: t.input_tokens,
+        output_tokens: t.output_tokens,
+        cached_input_tokens: t.cached_input_tokens,
+        cache_write_tokens: t.cache_write_tokens,
+        cost: t.cost(),
+        unpriced_requests: t.unpriced_requests,
+    };
+    let mut groups: Vec<Group> = by_key.into_iter().map(to_group).collect();
+    groups.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.key.cmp(&b.key)));
+    let mut daily: Vec<Group> = by_day.into_iter().map(to_group).collect();
+    daily.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok((groups, daily))
+}
+
+fn summary_totals(groups: &[Group], currency: &str) -> Totals {
+    Totals {
+        requests: groups.iter().map(|g| g.requests).sum(),
+        input_tokens: groups.iter().map(|g| g.input_tokens).sum(),
+        output_tokens: groups.iter().map(|g| g.output_tokens).sum(),
+        cached_input_tokens: groups.iter().map(|g| g.cached_input_tokens).sum(),
+        cache_write_tokens: groups.iter().map(|g| g.cache_write_tokens).sum(),
+        cost: groups.iter().map(|g| g.cost).sum::<Money>().to_string(),
+        currency: currency.to_string(),
+        unpriced_requests: groups.iter().map(|g| g.unpriced_requests).sum(),
+    }
+}
+
+fn csv_row(w: &mut csv::Writer<&mut dyn Write>, cells: &[Option<String>]) -> Result<()> {
+    w.write_record(cells.iter().map(|c| neutralise(c.as_deref().unwrap_or("")).into_owned()))
+        .map_err(|e| ReportError::Bad(format!("cannot write CSV: {e}")))
+}
+
+fn meta_comments(out: &mut dyn Write, m: &Meta) -> Result<()> {
+    let json = serde_json::to_string_pretty(m).map_err(|e| ReportError::Bad(e.to_string()))?;
+    for line in json.lines() {
+        writeln!(out, "# {line}")?;
+    }
+    Ok(())
+}
+
+pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, progress: &mut dyn FnMut(u64, u64)) -> Result<Meta> {
+    let sc = scope(ops, req)?;
+    let now = ops.now();
+    if req.kind == Kind::Summary {
+        let (groups, daily) = summary_groups(ops, req, &sc)?;
+        let mut h = Hasher::default();
+        for g in &groups {
+            h.row(&refs(&group_cells(g)));
+        }
+        let price_ids = ops.price_ids_used(&req.org, Some(&sc.from), Some(&sc.to))?;
+        let m = meta(req, &sc, now, groups.len() as i64, summary_totals(&groups, &sc.currency), price_ids, h.finish());
+        match req.format {
+            Format::Csv => {
+                if req.meta_comments {
+                    meta_comments(out, &m)?;
+                }
+                let mut w = csv::Writer::from_writer(out);
+                w.write_record(SUMMARY_COLUMNS).map_err(|e| ReportError::Bad(e.to_string()))?;
+                for g in &groups {
+                    csv_row(&mut w, &group_cells(g))?;
+                }
+                w.flush()?;
+            }
+            _ => {
+                let obj = |g: &Group| serde_json::json!({"key": g.key, "requests": g.requests, "input_tokens": g.input_tokens, "output_tokens": g.output_tokens, "cost": g.cost, "unpriced_requests": g.unpriced_requests});
+                writeln!(out, "{{\"meta\": {},", serde_json::to_string(&m).map_err(|e| ReportError::Bad(e.to_string()))?)?;
+                writeln!(out, "\"groups\": [")?;
+                for (i, g) in groups.iter().enumerate() {
+                    writeln!(out, "{}{}", obj(g), if i + 1 < groups.len() { "," } else { "" })?;
+                }
+                writeln!(out, "],\n\"daily\": [")?;
+                for (i, g) in daily.iter().enumerate() {
+                    writeln!(out, "{}{}", obj(g), if i + 1 < daily.len() { "," } else { "" })?;
+                }
+                writeln!(out, "]}}")?;
+            }
+        }
+        progress(groups.len() as u64, groups.len() as u64);
+        return Ok(m);
+    }
+
+    // Records: the first pass makes the metadata (count, totals, checksum),
+    // the second writes the rows, over one snapshot of the store.
+    let q = query(req, &sc.from, &sc.to);
+    let mut acc = Acc::default();
+    let mut m: Option<Meta> = None;
+    let mut written = 0u64;
+    let mut csv_w: Option<csv::Writer<Vec<u8>>> = None;
+    let tz = sc.tz;
+    let json = req.format == Format::Json;
+    let mut first_error: Option<ReportError> = None;
+    ops.scan_records(&req.org, &q, 2, |pass, r| {
+        if first_error.is_some() {
+            return Ok(());
+        }
+        let cells = record_cells(r, tz);
+        if pass == 0 {
+            acc.record(r, &cells);
+            return Ok(());
+        }
+        if m.is_none() {
+            let meta_now = meta(
+                req,
+                &sc,
+                now,
+                acc.count,
+                acc.totals(&sc.currency),
+                acc.prices.iter().copied().collect(),
+                std::mem::take(&mut acc.hasher).finish(),
+            );
+            let res = begin(out, req, &meta_now, json);
+            if let Err(e) = res {
+                first_error = Some(e);
+                return Ok(());
+            }
+            m = Some(meta_now);
+            if !json {
+                csv_w = Some(csv::WriterBuilder::new().from_writer(Vec::with_capacity(1 << 16)));
+            }
+        }
+        let res = if json {
+            let mut obj = serde_json::Map::new();
+            for (k, v) in RECORD_COLUMNS.iter().zip(cells.iter()) {
+                let val = match (*k, v) {
+                    (_, None) => serde_json::Value::Null,
+                    (
+                        "input_tokens" | "output_tokens" | "cached_input_tokens" | "cache_write_tokens" | "latency_ms" | "price_id",
+                        Some(s),
+                    ) => s.parse::<i64>().map(Into::into).unwrap_or(serde_json::Value::String(s.clone())),
+                    (_, Some(s)) => serde_json::Value::String(s.clone()),
+                };
+                obj.insert((*k).to_string(), val);
+            }
+            let sep = if written + 1 < acc.count as u64 { "," } else { "" };
+            writeln!(out, "{}{sep}", serde_json::Value::Object(obj)).map_err(ReportError::from)
+        } else if let Some(w) = csv_w.as_mut() {
+            let r = csv_row_buf(w, &cells);
+            if r.is_ok() && w.get_ref().len() > (1 << 16) {
+                flush_csv(w, out)
+            } else {
+                r
+            }
+        } else {
+            Ok(())
+        };
+        if let Err(e) = res {
+            first_error = Some(e);
+        }
+        written += 1;
+        if written.is_multiple_of(10_000) {
+            progress(written, acc.count as u64);
+        }
+        Ok(())
+    })?;
+    if let Some(e) = first_error {
+        return Err(e);
+    }
+    let m = match m {
+        Some(m) => m,
+        None => {
+            // No record in the period: an export that says so.
+            let m = meta(req, &sc, now, 0, acc.totals(&sc.currency), Vec::new(), std::mem::take(&mut acc.hasher).finish());
+            begin(out, req, &m, json)?;
+            if !json {
+                csv_w = Some(csv::WriterBuilder::new().from_writer(Vec::new()));
+            }
+            m
+        }
+    };
+    if json {
+        writeln!(out, "]}}")?;
+    } else if let Some(mut w) = csv_w {
+        flush_csv(&mut w, out)?;
+    }
+    progress(written, written);
+    Ok(m)
+}
+
+fn begin(out: &mut dyn Write, req: &ExportRequest, m: &Meta, json: bool) -> Result<()> {
+    if json {
+        writeln!(out, "{{\"meta\": {},", serde_json::to_string(m).map_err(|e| ReportError::Bad(e.to_string()))?)?;
+        writeln!(out, "\"records\": [")?;
+    } else {
+        if req.meta_comments {
+            meta_comments(out, m)?;
+        }
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record(RECORD_COLUMNS).map_err(|e| ReportError::Bad(e.to_string()))?;
+        out.write_all(&w.into_inner().map_err(|e| ReportError::Bad(e.to_string()))?)?;
+    }
+    Ok(())
+}
+
+fn csv_row_buf(w: &mut csv::Writer<Vec<u8>>, cells: &[Option<String>]) -> Result<()> {
+    w.write_record(cells.iter().map(|c| neutralise(c.as_deref().unwrap_or("")).into_owned()))
+        .map_err(|e| ReportError::Bad(format!("cannot write CSV: {e}")))
+}
+
+fn flush_csv(w: &mut csv::Writer<Vec<u8>>, out: &mut dyn Write) -> Result<()> {
+    let full = std::mem::replace(w, csv::WriterBuilder::new().from_writer(Vec::with_capacity(1 << 16)));
+    let buf = full.into_inner().map_err(|e| ReportError::Bad(format!("cannot write CSV: {e}")))?;
+    out.write_all(&buf)?;
+    Ok(())
+}

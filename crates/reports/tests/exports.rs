@@ -1,0 +1,195 @@
+//! Exports read back: totals reconcile with `usage summary` to the last
+//! digit, CSV parses the same in Rust and Python, formulas are inert,
+//! verification catches a changed digit, the PDF says what it must.
+use argus_domain::time::{Clock, ManualClock};
+use argus_domain::Money;
+use argus_ops::Ops;
+use argus_reports::{export, verify, ExportRequest, Filters, Format, Kind};
+use chrono::{DateTime, Utc};
+use serde_json::json;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+fn setup() -> (tempfile::TempDir, Ops) {
+    let dir = tempfile::tempdir().unwrap();
+    let now = DateTime::parse_from_rfc3339("2026-11-27T12:00:00Z").unwrap().with_timezone(&Utc);
+    let mut ops = Ops::open(&dir.path().join("u.db"), Arc::new(ManualClock::new(now)) as Arc<dyn Clock>, "test").unwrap();
+    ops.demo("demo").unwrap();
+    // A formula-injection probe, and an unpriced record.
+    for (id, inv, model) in [
+        ("probe", "=HYPERLINK(\"http://evil\",\"click\")", "gpt-4o"),
+        ("probe2", "+1+cmd|' /C calc'!A0", "gpt-4o"),
+        ("unpriced", "@SUM(1)", "no-such-model"),
+    ] {
+        ops.record(
+            &json!({"id": id, "org": "demo", "provider": "openai", "model": model, "operation": "chat", "investigation": inv, "user": "-x",
+            "input_tokens": 1000, "output_tokens": 10, "occurred_at": "2026-11-10T10:00:00Z"}),
+        )
+        .unwrap();
+    }
+    (dir, ops)
+}
+
+fn req(format: Format, kind: Kind, filters: Filters) -> ExportRequest {
+    ExportRequest {
+        org: "demo".into(),
+        from: Some("2026-11-01".into()),
+        to: Some("2026-12-01".into()),
+        filters,
+        kind,
+        by: Some("provider".into()),
+        format,
+        meta_comments: false,
+    }
+}
+
+fn write(ops: &mut Ops, r: &ExportRequest, path: &Path) -> argus_reports::Meta {
+    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+    let m = export(ops, r, &mut f, &mut |_, _| {}).unwrap();
+    drop(f);
+    if r.format == Format::Csv && !r.meta_comments {
+        std::fs::write(format!("{}.meta.json", path.display()), serde_json::to_string_pretty(&m).unwrap()).unwrap();
+    }
+    m
+}
+
+#[test]
+fn totals_reconcile_with_the_summary_in_every_format() {
+    let (dir, mut ops) = setup();
+    let s = ops.usage_summary("demo", Some("2026-11-01"), Some("2026-12-01"), None).unwrap();
+    for (format, ext) in [(Format::Csv, "csv"), (Format::Json, "json"), (Format::Pdf, "pdf")] {
+        for kind in [Kind::Records, Kind::Summary] {
+            let path = dir.path().join(format!("e-{ext}-{kind:?}.{ext}"));
+            let m = write(&mut ops, &req(format, kind, Filters::default()), &path);
+            assert_eq!(
+                (m.totals.cost.as_str(), m.totals.requests, m.totals.unpriced_requests),
+                (s.cost.to_string().as_str(), s.requests, s.unpriced_requests),
+                "{ext} {kind:?}"
+            );
+            if format != Format::Pdf {
+                let v = verify(&path).unwrap();
+                assert!(v.ok, "an untouched export verifies: {:?}", v.problems);
+            }
+        }
+    }
+    // With a filter, the same totals as the records that match.
+    let f = Filters { provider: Some("openai".into()), operation: Some("chat".into()), ..Filters::default() };
+    let path = dir.path().join("f.csv");
+    let m = write(&mut ops, &req(Format::Csv, Kind::Records, f.clone()), &path);
+    let mut expected = Money::ZERO;
+    let mut n = 0;
+    ops.scan_records(
+        "demo",
+        &argus_ops::analytics::RecordQuery {
+            from: Some("2026-11-01".into()),
+            to: Some("2026-12-01".into()),
+            provider: Some("openai".into()),
+            operation: Some("chat".into()),
+            ..Default::default()
+        },
+        1,
+        |_, r| {
+            expected += r.cost.unwrap_or(Money::ZERO);
+            n += 1;
+            Ok(())
+        },
+    )
+    .unwrap();
+    assert_eq!((m.totals.cost.clone(), m.record_count), (expected.to_string(), n));
+    let sm = write(&mut ops, &req(Format::Json, Kind::Summary, f), &dir.path().join("fs.json"));
+    assert_eq!(sm.totals.cost, m.totals.cost, "a filtered summary adds up to the filtered records");
+}
+
+#[test]
+fn csv_reads_back_the_same_in_rust_and_python_and_formulas_are_inert() {
+    let (dir, mut ops) = setup();
+    let path = dir.path().join("r.csv");
+    write(&mut ops, &req(Format::Csv, Kind::Records, Filters::default()), &path);
+    let mut rdr = csv::Reader::from_path(&path).unwrap();
+    let rust_rows: Vec<Vec<String>> = rdr.records().map(|r| r.unwrap().iter().map(str::to_string).collect()).collect();
+    let probe = rust_rows.iter().find(|r| r[0] == "probe").unwrap();
+    assert_eq!(probe[5], "'=HYPERLINK(\"http://evil\",\"click\")", "the formula is neutralised");
+    assert_eq!(probe[6], "'-x");
+    assert!(rust_rows.iter().find(|r| r[0] == "probe2").unwrap()[5].starts_with("'+"));
+    for row in &rust_rows {
+        for cell in row {
+            assert!(!cell.starts_with(['=', '+', '-', '@', '\t', '\r']), "no cell a spreadsheet would run: {cell}");
+        }
+    }
+    let unpriced = rust_rows.iter().find(|r| r[0] == "unpriced").unwrap();
+    assert_eq!(unpriced[14], "", "an unpriced cost is empty, not 0");
+    let out = std::process::Command::new("python3")
+        .arg("-c")
+        .arg("import csv,json,sys; print(json.dumps(list(csv.reader(open(sys.argv[1], newline='', encoding='utf-8')))))")
+        .arg(&path)
+        .output()
+        .expect("python3 runs");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let py: Vec<Vec<String>> = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(py[0][0], "id");
+    assert_eq!(py[1..], rust_rows[..], "Python's csv module reads the same rows");
+}
+
+#[test]
+fn verify_rejects_a_single_changed_digit() {
+    let (dir, mut ops) = setup();
+    for (ext, format) in [("csv", Format::Csv), ("json", Format::Json)] {
+        let path = dir.path().join(format!("t.{ext}"));
+        write(&mut ops, &req(format, Kind::Records, Filters::default()), &path);
+        assert!(verify(&path).unwrap().ok);
+        let text = std::fs::read_to_string(&path).unwrap();
+        // Change one digit of one cost: 0.0 -> 0.1 somewhere past the header.
+        let at = text.find(",0.0").or_else(|| text.find("\"0.0")).unwrap() + 3;
+        let mut bytes = text.into_bytes();
+        bytes[at] = if bytes[at] == b'1' { b'2' } else { b'1' };
+        std::fs::write(&path, bytes).unwrap();
+        let v = verify(&path).unwrap();
+        assert!(!v.ok, "{ext}: a changed digit is caught");
+        assert!(v.problems.iter().any(|p| p.contains("checksum")), "{:?}", v.problems);
+    }
+    let mut m = req(Format::Csv, Kind::Summary, Filters::default());
+    m.meta_comments = true;
+    let path = dir.path().join("c.csv");
+    write(&mut ops, &m, &path);
+    assert!(std::fs::read_to_string(&path).unwrap().starts_with("# {"));
+    assert!(verify(&path).unwrap().ok, "metadata in comment lines verifies too");
+}
+
+fn pdftotext(path: &PathBuf) -> String {
+    let out = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(path)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils) is installed by scripts/setup.sh");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_pdf_shows_the_totals_the_period_and_the_unpriced_warning() {
+    let (dir, mut ops) = setup();
+    let path = dir.path().join("r.pdf");
+    let m = write(&mut ops, &req(Format::Pdf, Kind::Summary, Filters::default()), &path);
+    let text = pdftotext(&path);
+    assert!(text.contains(&m.totals.cost), "the total cost {} is printed", m.totals.cost);
+    assert!(text.contains("2026-11-01T00:00:00+01:00") && text.contains("Europe/Berlin"), "the period with its time zone");
+    assert!(text.contains("UNPRICED"), "the unpriced warning");
+    assert!(text.contains("Page 1 of") && text.contains(&m.sha256[..16]), "page numbers and the checksum in the footer");
+    assert!(text.contains("Top investigations") && text.contains("Price versions used"));
+    let fonts = std::process::Command::new("pdffonts").arg(&path).output().unwrap();
+    let fonts = String::from_utf8_lossy(&fonts.stdout);
+    assert!(fonts.lines().skip(2).all(|l| l.contains(" yes ")), "every font is embedded:\n{fonts}");
+
+    let mut empty = req(Format::Pdf, Kind::Summary, Filters::default());
+    empty.from = Some("2020-01-01".into());
+    empty.to = Some("2020-02-01".into());
+    let path = dir.path().join("empty.pdf");
+    write(&mut ops, &empty, &path);
+    assert!(pdftotext(&path).contains("No usage matches"), "an empty period says so");
+    empty.format = Format::Csv;
+    empty.kind = Kind::Records;
+    let path = dir.path().join("empty.csv");
+    let m = write(&mut ops, &empty, &path);
+    assert_eq!(m.record_count, 0);
+    assert!(verify(&path).unwrap().ok);
+}
