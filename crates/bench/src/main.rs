@@ -47,6 +47,15 @@ enum Cmd {
         #[arg(long, default_value_t = 1000)]
         admit_rate: u64,
     },
+    /// CSV and JSON export of N records (time, peak memory), and the PDF
+    /// monthly summary of the store built by `summary`.
+    Export {
+        #[arg(long, default_value_t = 1_000_000)]
+        records: u64,
+        /// The store of `summary` to make the PDF from (skipped if absent).
+        #[arg(long, default_value_t = 10_000_000)]
+        pdf_store_records: u64,
+    },
     /// In-process admission latency, and admissions per second from concurrent workers.
     Admit {
         #[arg(long, default_value_t = 20_000)]
@@ -428,6 +437,78 @@ fn bench_server(dir: &Path, clients: u64, seconds: u64, admit_rate: u64) -> Resu
     })
 }
 
+fn bench_export(dir: &Path, n: u64, pdf_store: u64) -> Result<()> {
+    use argus_reports::{export, ExportRequest, Filters, Format, Kind};
+    std::fs::create_dir_all(dir)?;
+    let db = dir.join(format!("export-{n}.db"));
+    if !db.exists() {
+        let file = dir.join(format!("ingest-{n}.jsonl"));
+        if !file.exists() {
+            write_jsonl(&file, "bench", n, 90)?;
+        }
+        let mut ops = open(&db)?;
+        ops.org_create("bench", None, "USD", "Europe/Berlin")?;
+        ops.ingest(BufReader::with_capacity(1 << 16, std::fs::File::open(&file)?), |_| {})?;
+    }
+    let mut ops = open(&db)?;
+    println!("### Export of {n} records\n");
+    println!("| format | seconds | records/s | peak memory during the export | file size |\n|---|---:|---:|---:|---:|");
+    for (format, ext) in [(Format::Csv, "csv"), (Format::Json, "json")] {
+        let req = ExportRequest {
+            org: "bench".into(),
+            from: Some("2026-01-01".into()),
+            to: Some("2027-01-01".into()),
+            filters: Filters::default(),
+            kind: Kind::Records,
+            by: None,
+            format,
+            meta_comments: false,
+        };
+        let path = dir.join(format!("export.{ext}"));
+        let mut w = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&path)?);
+        reset_peak_rss();
+        let before = peak_rss_mib();
+        let t = Instant::now();
+        let m = export(&mut ops, &req, &mut w, &mut |_, _| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
+        w.flush()?;
+        let secs = t.elapsed().as_secs_f64();
+        let peak = peak_rss_mib();
+        anyhow::ensure!(m.record_count as u64 == n, "exported {} of {n}", m.record_count);
+        let size = std::fs::metadata(&path)?.len() as f64 / 1e6;
+        println!("| {ext} | {secs:.2} | {:.0} | {peak:.0} MiB (at start {before:.0} MiB) | {size:.0} MB |", n as f64 / secs);
+    }
+    let big = dir.join(format!("store-{pdf_store}.db"));
+    if big.exists() {
+        let mut ops = open(&big)?;
+        let req = ExportRequest {
+            org: "bench".into(),
+            from: Some("2026-10-01".into()),
+            to: Some("2026-11-01".into()),
+            filters: Filters::default(),
+            kind: Kind::Summary,
+            by: Some("provider".into()),
+            format: Format::Pdf,
+            meta_comments: false,
+        };
+        let mut times = Vec::new();
+        let mut pages = 0;
+        for _ in 0..3 {
+            let mut buf = Vec::new();
+            let t = Instant::now();
+            let m = export(&mut ops, &req, &mut buf, &mut |_, _| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
+            times.push(t.elapsed().as_secs_f64());
+            pages = buf.windows(9).filter(|w| w == b"/Type /Pa").count().max(pages);
+            anyhow::ensure!(m.totals.requests > 0);
+        }
+        times.sort_by(|a, b| a.total_cmp(b));
+        println!("\nPDF monthly summary (October 2026, by provider) of the {pdf_store}-record store: median {:.2} s of 3 runs (fastest {:.2} s, slowest {:.2} s).\n", times[1], times[0], times[2]);
+        let _ = pages;
+    } else {
+        println!("\n(The PDF figure needs the store of `argus-bench summary --records {pdf_store}`.)\n");
+    }
+    Ok(())
+}
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
@@ -435,5 +516,6 @@ fn main() -> Result<()> {
         Cmd::Summary { records } => bench_summary(&cli.dir, records),
         Cmd::Admit { admissions, workers, seconds } => bench_admit(&cli.dir, admissions, workers, seconds),
         Cmd::Server { clients, seconds, admit_rate } => bench_server(&cli.dir, clients, seconds, admit_rate),
+        Cmd::Export { records, pdf_store_records } => bench_export(&cli.dir, records, pdf_store_records),
     }
 }

@@ -124,6 +124,17 @@ pub mod api {
             Ok(Answer { status, retry_after, etag, body })
         }
 
+        /// The raw bytes of a GET (a downloaded report).
+        pub async fn raw_get(&self, path: &str) -> Result<Vec<u8>, ClientError> {
+            let url = format!("{}/api/v1{path}", self.base);
+            let mut req = self.http.get(&url);
+            if let Some(t) = &self.token {
+                req = req.bearer_auth(t);
+            }
+            let res = req.send().await.map_err(|e| ClientError::Unreachable { url: url.clone(), reason: e.to_string() })?;
+            Ok(res.bytes().await.map_err(|e| ClientError::Unreachable { url, reason: e.to_string() })?.to_vec())
+        }
+
         pub async fn get(&self, path: &str) -> Result<Answer, ClientError> {
             self.send("GET", path, None, &[]).await
         }

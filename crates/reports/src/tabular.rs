@@ -26,9 +26,10 @@ pub(crate) fn query(req: &ExportRequest, from: &str, to: &str) -> RecordQuery {
     }
 }
 
-/// The cells of a record, as exported (times with the organisation's offset).
-pub(crate) fn record_cells(r: &RecordView, tz: chrono_tz::Tz) -> [Option<String>; 18] {
-    let t = |s: &str| DateTime::parse_from_rfc3339(s).map(|d| fmt_instant_in(d.with_timezone(&Utc), tz)).unwrap_or_else(|_| s.to_string());
+/// The cells of a record, as exported. Times are ISO 8601 in UTC (`Z`), as
+/// stored; the metadata gives the period in the organisation's offset.
+pub(crate) fn record_cells(r: &RecordView, _tz: chrono_tz::Tz) -> [Option<String>; 18] {
+    let t = |s: &str| s.to_string();
     [
         Some(r.id.clone()),
         Some(r.org.clone()),
@@ -284,15 +285,20 @@ pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, pro
     let mut csv_w: Option<csv::Writer<Vec<u8>>> = None;
     let tz = sc.tz;
     let json = req.format == Format::Json;
+    // The metadata must come first in JSON and in CSV with comment lines:
+    // two passes. A CSV with a sidecar is written in one.
+    let one_pass = !json && !req.meta_comments;
     let mut first_error: Option<ReportError> = None;
-    ops.scan_records(&req.org, &q, 2, |pass, r| {
+    ops.scan_records(&req.org, &q, if one_pass { 1 } else { 2 }, |pass, r| {
         if first_error.is_some() {
             return Ok(());
         }
         let cells = record_cells(r, tz);
         if pass == 0 {
             acc.record(r, &cells);
-            return Ok(());
+            if !one_pass {
+                return Ok(());
+            }
         }
         if m.is_none() {
             let meta_now = meta(
@@ -315,20 +321,8 @@ pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, pro
             }
         }
         let res = if json {
-            let mut obj = serde_json::Map::new();
-            for (k, v) in RECORD_COLUMNS.iter().zip(cells.iter()) {
-                let val = match (*k, v) {
-                    (_, None) => serde_json::Value::Null,
-                    (
-                        "input_tokens" | "output_tokens" | "cached_input_tokens" | "cache_write_tokens" | "latency_ms" | "price_id",
-                        Some(s),
-                    ) => s.parse::<i64>().map(Into::into).unwrap_or(serde_json::Value::String(s.clone())),
-                    (_, Some(s)) => serde_json::Value::String(s.clone()),
-                };
-                obj.insert((*k).to_string(), val);
-            }
             let sep = if written + 1 < acc.count as u64 { "," } else { "" };
-            writeln!(out, "{}{sep}", serde_json::Value::Object(obj)).map_err(ReportError::from)
+            writeln!(out, "{}{sep}", json_object(&cells)).map_err(ReportError::from)
         } else if let Some(w) = csv_w.as_mut() {
             let r = csv_row_buf(w, &cells);
             if r.is_ok() && w.get_ref().len() > (1 << 16) {
@@ -352,6 +346,15 @@ pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, pro
         return Err(e);
     }
     let m = match m {
+        Some(_) if one_pass => meta(
+            req,
+            &sc,
+            now,
+            acc.count,
+            acc.totals(&sc.currency),
+            acc.prices.iter().copied().collect(),
+            std::mem::take(&mut acc.hasher).finish(),
+        ),
         Some(m) => m,
         None => {
             // No record in the period: an export that says so.
@@ -370,6 +373,35 @@ pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, pro
     }
     progress(written, written);
     Ok(m)
+}
+
+/// One record as a JSON object, written by hand (much faster than building
+/// a `serde_json::Map`): numbers for counts and ids, strings otherwise.
+fn json_object(cells: &[Option<String>; 18]) -> String {
+    let mut o = String::with_capacity(512);
+    o.push('{');
+    for (i, (k, v)) in RECORD_COLUMNS.iter().zip(cells.iter()).enumerate() {
+        if i > 0 {
+            o.push(',');
+        }
+        o.push('"');
+        o.push_str(k);
+        o.push_str("\":");
+        match v {
+            None => o.push_str("null"),
+            Some(s)
+                if matches!(
+                    *k,
+                    "input_tokens" | "output_tokens" | "cached_input_tokens" | "cache_write_tokens" | "latency_ms" | "price_id"
+                ) && s.bytes().all(|b| b.is_ascii_digit()) =>
+            {
+                o.push_str(s)
+            }
+            Some(s) => o.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())),
+        }
+    }
+    o.push('}');
+    o
 }
 
 fn begin(out: &mut dyn Write, req: &ExportRequest, m: &Meta, json: bool) -> Result<()> {

@@ -26,6 +26,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("get", "/orgs/{org}/tokens", "configure", "Tokens of the organisation (never the tokens themselves)"),
     ("post", "/orgs/{org}/tokens", "configure", "Make a token: {role, name}; the token is in the answer, once"),
     ("delete", "/orgs/{org}/tokens/{id}", "configure", "Revoke a token"),
+    ("get", "/orgs/{org}/reports", "read", "An export, streamed: format=csv|json|pdf, kind=records|summary, by, from, to, provider, model, operation, investigation, user; the same files as `argus-usage export` (a CSV carries its metadata as leading # lines)"),
     ("get", "/orgs/{org}/webhook", "configure", "Where alerts are POSTed"),
     ("put", "/orgs/{org}/webhook", "configure", "Set the webhook: {url}; the answer carries the signing secret (HMAC-SHA256 of the body, header X-Argus-Signature: sha256=HEX)"),
 ];

@@ -170,7 +170,8 @@ pub fn router(app: App) -> Router {
         .route("/orgs/{org}/audit", get(audit))
         .route("/orgs/{org}/tokens", get(tokens).post(post_token))
         .route("/orgs/{org}/tokens/{id}", axum::routing::delete(revoke_token))
-        .route("/orgs/{org}/webhook", get(get_webhook).put(put_webhook));
+        .route("/orgs/{org}/webhook", get(get_webhook).put(put_webhook))
+        .route("/orgs/{org}/reports", get(reports));
     Router::new()
         .nest("/api/v1", api)
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route; the routes are listed in /api/v1/openapi.json") })
@@ -567,4 +568,108 @@ async fn put_webhook(
     let secret = crate::webhooks::secret(&app.server_key, &w.org, w.version);
     Ok(Json(serde_json::json!({"org": w.org, "url": w.url, "version": w.version, "updated_at": w.updated_at, "secret": secret}))
         .into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReportQ {
+    format: String,
+    kind: Option<String>,
+    by: Option<String>,
+    from: Option<String>,
+    to: Option<String>,
+    provider: Option<String>,
+    model: Option<String>,
+    operation: Option<String>,
+    investigation: Option<String>,
+    user: Option<String>,
+}
+
+/// Sends what the export writes to the response body, 64 KiB at a time.
+struct ChannelWriter {
+    tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
+    buf: Vec<u8>,
+}
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= 1 << 16 {
+            self.flush()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = bytes::Bytes::from(std::mem::take(&mut self.buf));
+        self.tx.blocking_send(Ok(chunk)).map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
+    }
+}
+
+/// The same files as `argus-usage export`, streamed. A CSV carries its
+/// metadata as leading `#` lines (there is no sidecar over HTTP).
+async fn reports(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<ReportQ>) -> Result<Response, ApiError> {
+    use argus_reports::{ExportRequest, Filters, Format, Kind};
+    let actor = auth.allow(&org, Access::Read)?;
+    let bad = |e: argus_reports::ReportError| ApiError::bad_input(e.to_string(), None);
+    let format = Format::parse(&q.format).map_err(bad)?;
+    let kind = Kind::parse(q.kind.as_deref().unwrap_or("records")).map_err(bad)?;
+    let req = ExportRequest {
+        org: org.clone(),
+        from: q.from,
+        to: q.to,
+        filters: Filters { provider: q.provider, model: q.model, operation: q.operation, investigation: q.investigation, user: q.user },
+        kind,
+        by: q.by,
+        format,
+        meta_comments: true,
+    };
+    // Check the request (organisation, period, grouping) before the answer starts.
+    let check = req.clone();
+    app.pool
+        .run(&actor, move |ops| {
+            ops.usage_summary(
+                &check.org,
+                check.from.as_deref(),
+                check.to.as_deref(),
+                check.by.as_deref().filter(|_| check.kind == Kind::Summary),
+            )
+            .map(|_| ())
+        })
+        .await?;
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
+    let pool = app.pool.clone();
+    tokio::spawn(async move {
+        let err_tx = tx.clone();
+        let res = pool
+            .run(&actor, move |ops| {
+                let mut w = ChannelWriter { tx, buf: Vec::with_capacity(1 << 16) };
+                let out = argus_reports::export(ops, &req, &mut w, &mut |_, _| {});
+                let _ = std::io::Write::flush(&mut w);
+                out.map(|_| ()).map_err(|e| argus_ops::OpsError::new(ErrorCode::Internal, e.to_string()))
+            })
+            .await;
+        if let Err(e) = res {
+            tracing::warn!(error = %e.message, "report failed while streaming");
+            let _ = err_tx.send(Err(std::io::Error::other(e.message))).await;
+        }
+    });
+    let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
+    let (ctype, ext) = match format {
+        Format::Csv => ("text/csv; charset=utf-8", "csv"),
+        Format::Json => ("application/json", "json"),
+        Format::Pdf => ("application/pdf", "pdf"),
+    };
+    let mut res = axum::body::Body::from_stream(stream).into_response();
+    res.headers_mut().insert("content-type", HeaderValue::from_static(ctype));
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "attachment; filename=\"{org}-{}.{ext}\"",
+        if kind == Kind::Records { "records" } else { "summary" }
+    )) {
+        res.headers_mut().insert("content-disposition", v);
+    }
+    Ok(res)
 }

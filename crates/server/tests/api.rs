@@ -82,7 +82,8 @@ fn record(id: &str) -> Value {
 
 /// What each route needs to succeed, for the role matrix.
 fn sample(method: &str, path: &str, alert: i64, token_id: i64) -> (String, Option<Value>) {
-    let p = path
+    let with_query = if path.ends_with("/reports") { format!("{path}?format=csv") } else { path.to_string() };
+    let p = with_query
         .replace("{org}", "acme")
         .replace("{month}", "default")
         .replace("{provider}", "openai")
@@ -383,4 +384,42 @@ async fn concurrent_posts_store_each_accepted_record_once() {
     let sum = reader.get("/orgs/acme/usage/summary?from=2026-11-01&to=2026-12-01&by=provider").await.unwrap().body;
     assert_eq!(sum["requests"], 1600);
     s.stop().await;
+}
+
+/// A report downloads over HTTP, streamed, and verifies as the file `export` writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_downloads_and_verifies() {
+    let s = start().await;
+    let c = s.client("admin");
+    let batch: Vec<Value> = (0..300).map(|i| record(&format!("r{i}"))).collect();
+    c.post("/orgs/acme/records", &Value::Array(batch)).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let analyst = s.client("analyst");
+    for (q, name) in
+        [("format=csv&from=2026-11-01&to=2026-12-01", "r.csv"), ("format=json&kind=summary&by=day&from=2026-11-01&to=2026-12-01", "s.json")]
+    {
+        let url = format!("{}/api/v1/orgs/acme/reports?{q}", s.base);
+        let bytes = reqwest_get(&url, s.tokens.get("analyst").unwrap()).await;
+        let path = dir.path().join(name);
+        std::fs::write(&path, &bytes).unwrap();
+        let v = argus_reports::verify(&path).unwrap();
+        assert!(v.ok, "{name}: {:?}", v.problems);
+        assert!(v.record_count > 0);
+    }
+    let pdf = reqwest_get(
+        &format!("{}/api/v1/orgs/acme/reports?format=pdf&kind=summary&from=2026-11-01&to=2026-12-01", s.base),
+        s.tokens.get("auditor").unwrap(),
+    )
+    .await;
+    assert!(pdf.starts_with(b"%PDF"), "a PDF");
+    let a = analyst.get("/orgs/acme/reports?format=xls").await.unwrap();
+    assert_eq!((a.status, a.body["error"]["code"].as_str()), (400, Some("bad_input")));
+    let a = s.client("ingest").get("/orgs/acme/reports?format=csv").await.unwrap();
+    assert_eq!(a.status, 403);
+    s.stop().await;
+}
+
+async fn reqwest_get(url: &str, token: &str) -> Vec<u8> {
+    let c = argus_client::api::Client::new(url.split("/api/v1").next().unwrap(), Some(token));
+    c.raw_get(&url[url.find("/api/v1").unwrap() + 7..]).await.unwrap()
 }

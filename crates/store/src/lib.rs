@@ -97,7 +97,6 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     // Takes effect only on a new, empty file (before WAL is set): larger
     // pages mean fewer splits on bulk ingest.
     conn.pragma_update(None, "page_size", 8192)?;
-    conn.pragma_update(None, "mmap_size", 268_435_456i64)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
