@@ -301,15 +301,21 @@ pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, pro
             }
         }
         if m.is_none() {
-            let meta_now = meta(
-                req,
-                &sc,
-                now,
-                acc.count,
-                acc.totals(&sc.currency),
-                acc.prices.iter().copied().collect(),
-                std::mem::take(&mut acc.hasher).finish(),
-            );
+            // In one pass the metadata is only known at the end (it goes to
+            // the sidecar); what `begin` needs here is the header alone.
+            let meta_now = if one_pass {
+                meta(req, &sc, now, 0, Totals::default(), Vec::new(), String::new())
+            } else {
+                meta(
+                    req,
+                    &sc,
+                    now,
+                    acc.count,
+                    acc.totals(&sc.currency),
+                    acc.prices.iter().copied().collect(),
+                    std::mem::take(&mut acc.hasher).finish(),
+                )
+            };
             let res = begin(out, req, &meta_now, json);
             if let Err(e) = res {
                 first_error = Some(e);
