@@ -92,7 +92,8 @@ fn total(r: &Reader<'_>, org: &Org, from: DateTime<Utc>, to: DateTime<Utc>) -> R
     }))
 }
 
-fn group(key: String, t: &Totals) -> Group {
+/// A group of a summary from its key and totals (an empty key is `null`).
+pub fn group(key: String, t: &Totals) -> Group {
     Group {
         key: if key.is_empty() { None } else { Some(key) },
         requests: t.requests,
@@ -183,6 +184,23 @@ pub struct RecordQuery {
     pub limit: Option<i64>,
 }
 
+/// The store filter of a record query; bare dates are the organisation's midnight.
+fn filter_of(org: &Org, q: &RecordQuery) -> Result<Filter> {
+    let from = q.from.as_deref().map(|s| parse_instant("from", s, org.tz)).transpose()?;
+    let to = q.to.as_deref().map(|s| parse_instant("to", s, org.tz)).transpose()?;
+    Ok(Filter {
+        org: Some(org.row.id),
+        from: from.map(to_nanos),
+        to: to.map(to_nanos),
+        provider: q.provider.clone(),
+        model: q.model.clone(),
+        operation: q.operation.clone(),
+        investigation: q.investigation.clone(),
+        user: q.user.clone(),
+        after_seq: q.after_seq,
+    })
+}
+
 impl Ops {
     pub fn usage_summary(&mut self, org: &str, from: Option<&str>, to: Option<&str>, by: Option<&str>) -> Result<Summary> {
         let now = self.now();
@@ -203,19 +221,7 @@ impl Ops {
         }
         self.store.read(|r| {
             let org = orgs::find(r, org)?;
-            let from = q.from.as_deref().map(|s| parse_instant("from", s, org.tz)).transpose()?;
-            let to = q.to.as_deref().map(|s| parse_instant("to", s, org.tz)).transpose()?;
-            let f = Filter {
-                org: Some(org.row.id),
-                from: from.map(to_nanos),
-                to: to.map(to_nanos),
-                provider: q.provider.clone(),
-                model: q.model.clone(),
-                operation: q.operation.clone(),
-                investigation: q.investigation.clone(),
-                user: q.user.clone(),
-                after_seq: q.after_seq,
-            };
+            let f = filter_of(&org, q)?;
             let mut rows = records::list(r, &f, limit + 1)?;
             let has_more = rows.len() as i64 > limit;
             rows.truncate(limit as usize);
@@ -238,19 +244,7 @@ impl Ops {
     ) -> Result<()> {
         self.store.read(|r| {
             let org = orgs::find(r, org)?;
-            let from = q.from.as_deref().map(|s| parse_instant("from", s, org.tz)).transpose()?;
-            let to = q.to.as_deref().map(|s| parse_instant("to", s, org.tz)).transpose()?;
-            let f = Filter {
-                org: Some(org.row.id),
-                from: from.map(to_nanos),
-                to: to.map(to_nanos),
-                provider: q.provider.clone(),
-                model: q.model.clone(),
-                operation: q.operation.clone(),
-                investigation: q.investigation.clone(),
-                user: q.user.clone(),
-                after_seq: None,
-            };
+            let f = Filter { after_seq: None, ..filter_of(&org, q)? };
             for pass in 0..passes {
                 records::scan(r, &f, |rec| each(pass, &view(&org, &rec)))?;
             }

@@ -192,16 +192,7 @@ pub(crate) fn summary_groups(ops: &mut Ops, req: &ExportRequest, sc: &Scope) -> 
         by_day.entry(argus_domain::analytics::Dim::Day.time_key(day).unwrap_or_default()).or_default().add(&t);
         Ok(())
     })?;
-    let to_group = |(k, t): (String, argus_domain::analytics::Totals)| Group {
-        key: if k.is_empty() { None } else { Some(k) },
-        requests: t.requests,
-        input_tokens: t.input_tokens,
-        output_tokens: t.output_tokens,
-        cached_input_tokens: t.cached_input_tokens,
-        cache_write_tokens: t.cache_write_tokens,
-        cost: t.cost(),
-        unpriced_requests: t.unpriced_requests,
-    };
+    let to_group = |(k, t): (String, argus_domain::analytics::Totals)| argus_ops::analytics::group(k, &t);
     let mut groups: Vec<Group> = by_key.into_iter().map(to_group).collect();
     groups.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.key.cmp(&b.key)));
     let mut daily: Vec<Group> = by_day.into_iter().map(to_group).collect();
