@@ -6,9 +6,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
-cargo build --release -p argus-desktop -p argus-cli
-app=target/release/argus-usage-desktop
-if [ -n "${CARGO_TARGET_DIR:-}" ]; then app="$CARGO_TARGET_DIR/release/argus-usage-desktop"; fi
+# A debug build of every binary, as the test suite makes it, so that Tauri is not compiled twice.
+cargo build --workspace --bins
+app="${CARGO_TARGET_DIR:-target}/debug/argus-usage-desktop"
 
 if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
   echo "run-app: no display found; running the window under Xvfb (take a screenshot with: import -window root shot.png)" >&2
