@@ -252,13 +252,36 @@ impl Ops {
         })
     }
 
-    /// Distinct price versions of the organisation's records in `[from, to)`.
+    /// Distinct price versions of the organisation's records in `[from, to)`:
+    /// from the daily price aggregates for whole days, from the records at
+    /// the partial days of the edges.
     pub fn price_ids_used(&mut self, org: &str, from: Option<&str>, to: Option<&str>) -> Result<Vec<i64>> {
         self.store.read(|r| {
             let org = orgs::find(r, org)?;
-            let from = from.map(|s| parse_instant("from", s, org.tz)).transpose()?.map(to_nanos).unwrap_or(i64::MIN);
-            let to = to.map(|s| parse_instant("to", s, org.tz)).transpose()?.map(to_nanos).unwrap_or(i64::MAX);
-            Ok(records::price_ids(r, org.row.id, from, to)?)
+            let from = from.map(|s| parse_instant("from", s, org.tz)).transpose()?;
+            let to = to.map(|s| parse_instant("to", s, org.tz)).transpose()?;
+            let (Some(from), Some(to)) = (from, to) else {
+                return Ok(records::price_ids(
+                    r,
+                    org.row.id,
+                    from.map(to_nanos).unwrap_or(i64::MIN),
+                    to.map(to_nanos).unwrap_or(i64::MAX),
+                )?);
+            };
+            let mut d0 = local_day(org.tz, from);
+            if day_start(org.tz, d0) < from {
+                d0 += 1;
+            }
+            let d1 = local_day(org.tz, to);
+            let mut ids: std::collections::BTreeSet<i64> = std::collections::BTreeSet::new();
+            if d0 < d1 {
+                ids.extend(aggregates::price_ids(r, org.row.id, d0, d1)?);
+                ids.extend(records::price_ids(r, org.row.id, to_nanos(from), to_nanos(day_start(org.tz, d0)))?);
+                ids.extend(records::price_ids(r, org.row.id, to_nanos(day_start(org.tz, d1)), to_nanos(to))?);
+            } else {
+                ids.extend(records::price_ids(r, org.row.id, to_nanos(from), to_nanos(to))?);
+            }
+            Ok(ids.into_iter().collect())
         })
     }
 }

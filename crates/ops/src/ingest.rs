@@ -143,6 +143,7 @@ pub(crate) fn write_items(w: &Writer<'_>, items: &[Item], now: i64, report: &mut
                     user: input.user.as_deref(),
                 };
                 delta.add(org.row.id, day, &parts, &Totals::of_record(&input.tokens, cost_nanos));
+                delta.price(org.row.id, day, price.map(|p| p.id.0), 1);
                 outcomes
                     .entry((org.row.slug.clone(), input.provider.clone()))
                     .or_default()

@@ -263,6 +263,8 @@ impl Ops {
                 records::set_cost(w, *seq, *cost, *price_id)?;
                 delta.sub(org_id, *day, &rec.key_parts(), &Totals::of_record(&rec.tokens, rec.cost_nanos));
                 delta.add(org_id, *day, &rec.key_parts(), &Totals::of_record(&rec.tokens, *cost));
+                delta.price(org_id, *day, rec.price_id.map(|p| p.0), -1);
+                delta.price(org_id, *day, price_id.map(|p| p.0), 1);
             }
             let touched = delta.days();
             delta.apply(w)?;

@@ -286,3 +286,36 @@ fn rusqlite_free_bump(path: &std::path::Path) -> bool {
     let v = argus_store::known_schema_version() + 1;
     s.reader().pragma_update(None, "user_version", v).is_ok()
 }
+
+/// The price versions of a period come from aggregates kept on write; they
+/// equal the distinct versions of the period's records, also after a reprice.
+#[test]
+fn price_versions_used_follow_ingest_and_reprice() {
+    let mut f = fixture();
+    f.ops.demo("demo").unwrap();
+    let check = |ops: &mut Ops, from: &str, to: &str| {
+        let mut expected = std::collections::BTreeSet::new();
+        ops.scan_records(
+            "demo",
+            &argus_ops::analytics::RecordQuery { from: Some(from.into()), to: Some(to.into()), ..Default::default() },
+            1,
+            |_, r| {
+                expected.extend(r.price_id);
+                Ok(())
+            },
+        )
+        .unwrap();
+        assert_eq!(ops.price_ids_used("demo", Some(from), Some(to)).unwrap(), expected.into_iter().collect::<Vec<_>>(), "{from}..{to}");
+    };
+    check(&mut f.ops, "2026-08-01", "2026-12-01");
+    check(&mut f.ops, "2026-10-05T13:00:00Z", "2026-10-20T07:00:00Z");
+    f.ops
+        .prices_import(
+            "provider,model,effective_from,currency,input_per_mtok,output_per_mtok\nopenai,gpt-4o,2026-09-01,USD,3,12\n",
+            Some("demo"),
+        )
+        .unwrap();
+    f.ops.reprice("demo", None, None, true).unwrap();
+    check(&mut f.ops, "2026-08-01", "2026-12-01");
+    check(&mut f.ops, "2026-09-15", "2026-10-01");
+}

@@ -13,11 +13,12 @@ use std::collections::HashMap;
 pub struct Delta {
     map: HashMap<(OrgId, StoredDim, i32), HashMap<String, Totals>>,
     key: String,
+    prices: HashMap<(OrgId, i32, i64), i64>,
 }
 
 impl Delta {
     fn entry(&mut self, org: OrgId, dim: StoredDim, day: i32, parts: &KeyParts<'_>) -> Option<&mut Totals> {
-        let Delta { map, key } = self;
+        let Delta { map, key, .. } = self;
         key.clear();
         match dim {
             StoredDim::Total => {}
@@ -50,6 +51,13 @@ impl Delta {
         }
     }
 
+    /// Counts a record costed with `price_id` on `day` (`n` = 1 or -1).
+    pub fn price(&mut self, org: OrgId, day: i32, price_id: Option<i64>, n: i64) {
+        if let Some(p) = price_id {
+            *self.prices.entry((org, day, p)).or_default() += n;
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
@@ -63,6 +71,20 @@ impl Delta {
     }
 
     pub fn apply(self, w: &Writer<'_>) -> Result<()> {
+        {
+            let mut up = w.prepare_cached(
+                "INSERT INTO agg_price_days (org_id, day, price_id, records) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (org_id, day, price_id) DO UPDATE SET records = records + excluded.records",
+            )?;
+            for ((org, day, price), n) in &self.prices {
+                if *n != 0 {
+                    up.execute(rusqlite::params![org.0, day, price, n])?;
+                }
+            }
+            if self.prices.values().any(|n| *n < 0) {
+                w.execute("DELETE FROM agg_price_days WHERE records <= 0", [])?;
+            }
+        }
         let mut st = w.prepare_cached(
             "INSERT INTO agg_daily (org_id, dim, day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
@@ -121,5 +143,13 @@ pub fn rows(r: &Reader<'_>, org: OrgId, dim: StoredDim, from_day: i32, to_day: i
             ))
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Price versions that costed records of local days `[from, to)`.
+pub fn price_ids(r: &Reader<'_>, org: OrgId, from_day: i32, to_day: i32) -> Result<Vec<i64>> {
+    let mut st =
+        r.prepare_cached("SELECT DISTINCT price_id FROM agg_price_days WHERE org_id = ?1 AND day >= ?2 AND day < ?3 AND records > 0")?;
+    let rows = st.query_map(rusqlite::params![org.0, from_day, to_day], |x| x.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
     Ok(rows)
 }

@@ -27,6 +27,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0001_ledger", include_str!("../../../migrations/0001_ledger.sql")),
     ("0002_controls", include_str!("../../../migrations/0002_controls.sql")),
     ("0003_server", include_str!("../../../migrations/0003_server.sql")),
+    ("0004_price_usage", include_str!("../../../migrations/0004_price_usage.sql")),
 ];
 
 /// The schema version this binary knows (the number of migrations).
