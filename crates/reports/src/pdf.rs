@@ -295,7 +295,8 @@ impl Doc {
     }
 }
 
-fn to_chart(m: Money) -> f64 {
+/// The length of a bar in chart units: a drawing, never a sum.
+fn bar_len(m: Money) -> f64 {
     m.decimal().to_f64().unwrap_or(0.0)
 }
 
@@ -315,7 +316,8 @@ fn daily_chart(daily: &[Group], currency: &str) -> Option<(Vec<u8>, usize, usize
     let mut buf = vec![255u8; w * h * 3];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w as u32, h as u32)).into_drawing_area();
-        let top = daily.iter().map(|g| to_chart(g.cost)).fold(0.0f64, f64::max).max(0.01) * 1.15;
+        let bars: Vec<_> = daily.iter().map(|g| bar_len(g.cost)).collect();
+        let top = bars.iter().copied().fold(0.0, f64::max).max(0.01) * 1.15;
         let n = daily.len().max(1);
         let mut chart = ChartBuilder::on(&root)
             .margin(24)
@@ -337,7 +339,7 @@ fn daily_chart(daily: &[Group], currency: &str) -> Option<(Vec<u8>, usize, usize
         chart
             .draw_series(daily.iter().enumerate().map(|(i, g)| {
                 let x0 = i as f64 + 0.12;
-                Rectangle::new([(x0, 0.0), (x0 + 0.76, to_chart(g.cost))], RGBColor(31, 78, 121).filled())
+                Rectangle::new([(x0, 0.0), (x0 + 0.76, bar_len(g.cost))], RGBColor(31, 78, 121).filled())
             }))
             .ok()?;
         root.present().ok()?;
@@ -354,7 +356,8 @@ fn breakdown_chart(title: &str, groups: &[Group]) -> Option<(Vec<u8>, usize, usi
     let mut buf = vec![255u8; w * h * 3];
     {
         let root = BitMapBackend::with_buffer(&mut buf, (w as u32, h as u32)).into_drawing_area();
-        let top = groups.iter().map(|g| to_chart(g.cost)).fold(0.0f64, f64::max).max(0.01) * 1.35;
+        let bars: Vec<_> = groups.iter().map(|g| bar_len(g.cost)).collect();
+        let top = bars.iter().copied().fold(0.0, f64::max).max(0.01) * 1.35;
         let n = groups.len().max(1);
         let mut chart = ChartBuilder::on(&root)
             .margin(24)
@@ -384,14 +387,14 @@ fn breakdown_chart(title: &str, groups: &[Group]) -> Option<(Vec<u8>, usize, usi
         chart
             .draw_series(groups.iter().enumerate().map(|(i, g)| {
                 let y0 = n as f64 - i as f64 - 0.85;
-                Rectangle::new([(0.0, y0), (to_chart(g.cost), y0 + 0.7)], palette[i % palette.len()].filled())
+                Rectangle::new([(0.0, y0), (bar_len(g.cost), y0 + 0.7)], palette[i % palette.len()].filled())
             }))
             .ok()?;
         chart
             .draw_series(groups.iter().enumerate().map(|(i, g)| {
                 let y0 = n as f64 - i as f64 - 0.85;
                 let name = g.key.clone().unwrap_or_else(|| "(none)".into());
-                Text::new(format!("{name}  {}", g.cost), (to_chart(g.cost) + top * 0.01, y0 + 0.55), ("sans-serif", 26).into_font())
+                Text::new(format!("{name}  {}", g.cost), (bar_len(g.cost) + top * 0.01, y0 + 0.55), ("sans-serif", 26).into_font())
             }))
             .ok()?;
         root.present().ok()?;
