@@ -491,18 +491,15 @@ fn bench_export(dir: &Path, n: u64, pdf_store: u64) -> Result<()> {
             meta_comments: false,
         };
         let mut times = Vec::new();
-        let mut pages = 0;
         for _ in 0..3 {
             let mut buf = Vec::new();
             let t = Instant::now();
             let m = export(&mut ops, &req, &mut buf, &mut |_, _| {}).map_err(|e| anyhow::anyhow!("{e}"))?;
             times.push(t.elapsed().as_secs_f64());
-            pages = buf.windows(9).filter(|w| w == b"/Type /Pa").count().max(pages);
             anyhow::ensure!(m.totals.requests > 0);
         }
         times.sort_by(|a, b| a.total_cmp(b));
         println!("\nPDF monthly summary (October 2026, by provider) of the {pdf_store}-record store: median {:.2} s of 3 runs (fastest {:.2} s, slowest {:.2} s).\n", times[1], times[0], times[2]);
-        let _ = pages;
     } else {
         println!("\n(The PDF figure needs the store of `argus-bench summary --records {pdf_store}`.)\n");
     }

@@ -246,14 +246,12 @@ impl Ops {
             }
             if items.len() >= BATCH_LINES || (n == 0 && !items.is_empty()) {
                 let now = to_nanos(self.now());
-                let before = report.rejected.len();
                 self.store.write(|w| write_items(w, &items, now, &mut report))?;
                 items.clear();
                 p.lines = line_no;
                 p.accepted = report.accepted;
                 p.duplicates = report.duplicates;
                 p.rejected = report.rejected.len();
-                let _ = before;
                 progress(&p);
             }
             if n == 0 {

@@ -61,6 +61,14 @@ mod tests {
     use super::*;
 
     #[test]
+    fn record_columns_are_the_ingest_keys_then_what_the_store_adds() {
+        // The ingest keys live in `argus_domain::record::KEYS` (which ends with
+        // `reservation_id`, bookkeeping that is not exported).
+        assert_eq!(RECORD_COLUMNS[..14], argus_domain::record::KEYS[..14]);
+        assert_eq!(RECORD_COLUMNS[14..], ["cost", "currency", "price_id", "recorded_at"]);
+    }
+
+    #[test]
     fn neutralisation_round_trips() {
         for raw in ["=SUM(A1)", "+1", "-2", "@x", "\tx", "\rx", "'quoted", "plain", "", "1.5"] {
             assert_eq!(unneutralise(&neutralise(raw)), raw);

@@ -8,8 +8,8 @@
 #![allow(clippy::float_arithmetic)]
 
 use crate::canonical::Hasher;
-use crate::tabular::{group_cells, meta, scope, summary_groups, Scope};
-use crate::{ExportRequest, Kind, Meta, ReportError, Result, Totals};
+use crate::tabular::{group_cells, meta, scope, summary_groups, summary_totals, Scope};
+use crate::{ExportRequest, Kind, Meta, ReportError, Result};
 use argus_domain::Money;
 use argus_ops::api::Group;
 use argus_ops::Ops;
@@ -441,28 +441,17 @@ pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, pro
     let by_operation = dim("operation", ops)?;
     let by_investigation = dim("investigation", ops)?;
     progress(1, 4);
-    let totals = Totals {
-        requests: groups.iter().map(|g| g.requests).sum(),
-        input_tokens: groups.iter().map(|g| g.input_tokens).sum(),
-        output_tokens: groups.iter().map(|g| g.output_tokens).sum(),
-        cached_input_tokens: groups.iter().map(|g| g.cached_input_tokens).sum(),
-        cache_write_tokens: groups.iter().map(|g| g.cache_write_tokens).sum(),
-        cost: groups.iter().map(|g| g.cost).sum::<Money>().to_string(),
-        currency: sc.currency.clone(),
-        unpriced_requests: groups.iter().map(|g| g.unpriced_requests).sum(),
-    };
+    let totals = summary_totals(&groups, &sc.currency);
     let price_ids = ops.price_ids_used(&req.org, Some(&sc.from), Some(&sc.to))?;
     let prices = ops.prices_by_ids(&price_ids)?;
     let m = meta(&by_req, &sc, now, groups.len() as i64, totals.clone(), price_ids, hasher.finish());
     // Budget, alerts and projection of the month the period ends in.
-    let month = m.period.to.get(..7).unwrap_or("").to_string();
     let last_month = {
         let to = chrono::DateTime::parse_from_rfc3339(&sc.to)
             .map(|d| d.with_timezone(&chrono::Utc) - chrono::Duration::nanoseconds(1))
             .unwrap_or(now);
         argus_domain::time::Month::of_date(argus_domain::time::local_date(sc.tz, to)).to_string()
     };
-    let _ = month;
     let status = ops.budget_status(&req.org, Some(&last_month))?;
     let forecast = ops.forecast(&req.org, Some(&last_month))?;
     let alerts: Vec<_> = ops

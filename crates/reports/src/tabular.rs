@@ -200,7 +200,7 @@ pub(crate) fn summary_groups(ops: &mut Ops, req: &ExportRequest, sc: &Scope) -> 
     Ok((groups, daily))
 }
 
-fn summary_totals(groups: &[Group], currency: &str) -> Totals {
+pub(crate) fn summary_totals(groups: &[Group], currency: &str) -> Totals {
     Totals {
         requests: groups.iter().map(|g| g.requests).sum(),
         input_tokens: groups.iter().map(|g| g.input_tokens).sum(),
