@@ -7,6 +7,7 @@
 
 mod controls;
 mod export;
+mod sync;
 mod table;
 
 use argus_domain::time::{Clock, ManualClock};
@@ -124,6 +125,8 @@ enum Cmd {
     Token(TokenCmd),
     /// Export records or a summary as CSV, JSON or PDF; `export verify FILE` checks one.
     Export(ExportArgs),
+    /// Sync with a central server: `sync link`, `sync [--watch]`, `sync status`, `sync resolve`.
+    Sync(sync::SyncArgs),
     /// Show where the store is and what it holds.
     Info {
         #[arg(long)]
@@ -438,7 +441,7 @@ pub(crate) fn print_json<T: Serialize>(v: &T) {
 }
 
 /// The outcome of a command: its exit code.
-type Outcome = Result<ExitCode, (OpsError, bool)>;
+pub(crate) type Outcome = Result<ExitCode, (OpsError, bool)>;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -489,6 +492,7 @@ fn wants_json(cmd: &Cmd) -> bool {
         Cmd::Admit { json, .. } | Cmd::Route { json, .. } | Cmd::Forecast { json, .. } => *json,
         Cmd::Token(TokenCmd::List { json, .. }) => *json,
         Cmd::Serve { .. } | Cmd::Token(_) => false,
+        Cmd::Sync(a) => a.json(),
         Cmd::Export(a) => a.json || matches!(a.verify, Some(ExportSub::Verify { json: true, .. })),
     }
 }
@@ -720,6 +724,7 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
         }
         Cmd::Serve { listen } => return serve(ops, &listen).map_err(e),
         Cmd::Export(a) => return export::run(ops, a).map_err(e),
+        Cmd::Sync(a) => return sync::run(ops, a),
         Cmd::Token(TokenCmd::Create { org, role, name }) => {
             let t = ops.token_create(&org, &role, name.as_deref()).map_err(e)?;
             println!("{}", t.token);

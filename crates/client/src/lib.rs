@@ -1,7 +1,9 @@
 //! The HTTP client side of Argus Usage: the only crate that touches reqwest.
 //!
 //! - [`webhook`] — delivery of signed alert payloads.
-//! - [`api`] — a client of the server's HTTP API (tests, benchmarks, sync).
+//! - [`api`] — a client of the server's HTTP API (tests, benchmarks).
+//! - [`remote`] — the sync's transport to the server (blocking).
+//! - [`credentials`] — sync tokens in the OS keyring, or `ARGUS_USAGE_TOKEN`.
 #![forbid(unsafe_code)]
 
 pub mod webhook {
@@ -148,6 +150,208 @@ pub mod api {
                 Some(v) => self.send("PUT", path, Some(body.to_string().into_bytes()), &[("if-match", v)]).await,
                 None => self.send("PUT", path, Some(body.to_string().into_bytes()), &[]).await,
             }
+        }
+    }
+}
+
+pub mod remote {
+    //! The sync's transport: [`argus_ops::sync::Remote`] over blocking
+    //! reqwest (rustls). Call it off any async runtime (a plain thread).
+    use argus_ops::sync::{Answer, Remote};
+    use std::time::Duration;
+
+    pub struct HttpRemote {
+        http: reqwest::blocking::Client,
+        server: String,
+        token: String,
+    }
+
+    impl HttpRemote {
+        /// `server` such as `http://127.0.0.1:8680` (a trailing `/` or `/api/v1` is ignored).
+        pub fn new(server: &str, token: &str) -> HttpRemote {
+            let http = reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(120))
+                .connect_timeout(Duration::from_secs(10))
+                .user_agent(concat!("argus-usage-sync/", env!("CARGO_PKG_VERSION")))
+                .build()
+                .unwrap_or_default();
+            HttpRemote { http, server: normalize_server(server), token: token.to_string() }
+        }
+    }
+
+    /// The server's base address as stored in a link.
+    pub fn normalize_server(s: &str) -> String {
+        let s = s.trim().trim_end_matches('/');
+        s.strip_suffix("/api/v1").unwrap_or(s).to_string()
+    }
+
+    impl Remote for HttpRemote {
+        fn server(&self) -> &str {
+            &self.server
+        }
+
+        fn request(&self, method: &str, path: &str, body: Option<&[u8]>, if_match: Option<i64>) -> Result<Answer, String> {
+            let url = format!("{}/api/v1{path}", self.server);
+            let m = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+            let mut req = self.http.request(m, &url).bearer_auth(&self.token);
+            if let Some(v) = if_match {
+                req = req.header("if-match", format!("\"{v}\""));
+            }
+            if let Some(b) = body {
+                req = req.header("content-type", "application/json").body(b.to_vec());
+            }
+            let res = req.send().map_err(describe)?;
+            let status = res.status().as_u16();
+            let body = res.bytes().map_err(describe)?.to_vec();
+            Ok(Answer { status, body })
+        }
+    }
+
+    /// A network failure in words, without the URL's query or any header.
+    fn describe(e: reqwest::Error) -> String {
+        let kind = if e.is_timeout() {
+            "timed out"
+        } else if e.is_connect() {
+            "connection failed"
+        } else if e.is_builder() {
+            "bad URL"
+        } else {
+            "request failed"
+        };
+        let mut source: Option<&dyn std::error::Error> = std::error::Error::source(&e);
+        let mut root = String::new();
+        while let Some(s) = source {
+            root = s.to_string();
+            source = s.source();
+        }
+        if root.is_empty() {
+            kind.to_string()
+        } else {
+            format!("{kind}: {root}")
+        }
+    }
+}
+
+pub mod credentials {
+    //! Sync tokens live in the OS keyring (the Secret Service on Linux),
+    //! never in the store, a config file or a log. `ARGUS_USAGE_TOKEN`
+    //! always takes precedence; where no keyring runs, the error says so
+    //! and names that variable. There is no plain-text fallback.
+
+    /// The environment variable that gives the token explicitly.
+    pub const TOKEN_ENV: &str = "ARGUS_USAGE_TOKEN";
+    const SERVICE: &str = "argus-usage";
+
+    #[derive(Debug, thiserror::Error)]
+    pub enum CredError {
+        #[error("the OS keyring is not available here ({0}); set the environment variable ARGUS_USAGE_TOKEN to the token instead (it always takes precedence)")]
+        NoKeyring(String),
+        #[error("no token for {org} on {server} is in the OS keyring; link again with `argus-usage sync link --server {server} --org {org}`, or set ARGUS_USAGE_TOKEN")]
+        Missing { server: String, org: String },
+    }
+
+    /// Where tokens are kept: the OS keyring, or memory in unit tests.
+    pub trait Vault {
+        fn get(&self, account: &str) -> Result<Option<String>, CredError>;
+        fn set(&self, account: &str, token: &str) -> Result<(), CredError>;
+        fn delete(&self, account: &str) -> Result<(), CredError>;
+    }
+
+    /// The OS keyring through the `keyring` crate.
+    pub struct KeyringVault;
+
+    fn entry(account: &str) -> Result<keyring::Entry, CredError> {
+        keyring::Entry::new(SERVICE, account).map_err(|e| CredError::NoKeyring(e.to_string()))
+    }
+
+    impl Vault for KeyringVault {
+        fn get(&self, account: &str) -> Result<Option<String>, CredError> {
+            match entry(account)?.get_password() {
+                Ok(t) => Ok(Some(t)),
+                Err(keyring::Error::NoEntry) => Ok(None),
+                Err(e) => Err(CredError::NoKeyring(e.to_string())),
+            }
+        }
+
+        fn set(&self, account: &str, token: &str) -> Result<(), CredError> {
+            entry(account)?.set_password(token).map_err(|e| CredError::NoKeyring(e.to_string()))
+        }
+
+        fn delete(&self, account: &str) -> Result<(), CredError> {
+            match entry(account)?.delete_credential() {
+                Ok(()) | Err(keyring::Error::NoEntry) => Ok(()),
+                Err(e) => Err(CredError::NoKeyring(e.to_string())),
+            }
+        }
+    }
+
+    /// Tokens in memory, for tests of the logic around the keyring.
+    #[derive(Default)]
+    pub struct MemoryVault(std::sync::Mutex<std::collections::HashMap<String, String>>);
+
+    impl Vault for MemoryVault {
+        fn get(&self, account: &str) -> Result<Option<String>, CredError> {
+            Ok(self.0.lock().map_err(|_| CredError::NoKeyring("poisoned".into()))?.get(account).cloned())
+        }
+        fn set(&self, account: &str, token: &str) -> Result<(), CredError> {
+            self.0.lock().map_err(|_| CredError::NoKeyring("poisoned".into()))?.insert(account.into(), token.into());
+            Ok(())
+        }
+        fn delete(&self, account: &str) -> Result<(), CredError> {
+            self.0.lock().map_err(|_| CredError::NoKeyring("poisoned".into()))?.remove(account);
+            Ok(())
+        }
+    }
+
+    /// The keyring account of a link: the organisation at the server.
+    pub fn account(server: &str, org: &str) -> String {
+        format!("{org}@{server}")
+    }
+
+    /// Where a token came from.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Source {
+        Env,
+        Keyring,
+    }
+
+    /// The token of a link: `env` (ARGUS_USAGE_TOKEN's value) if set, else the vault's.
+    pub fn token(vault: &dyn Vault, env: Option<String>, server: &str, org: &str) -> Result<(String, Source), CredError> {
+        if let Some(t) = env.map(|t| t.trim().to_string()).filter(|t| !t.is_empty()) {
+            return Ok((t, Source::Env));
+        }
+        match vault.get(&account(server, org))? {
+            Some(t) => Ok((t, Source::Keyring)),
+            None => Err(CredError::Missing { server: server.into(), org: org.into() }),
+        }
+    }
+
+    /// [`token`] with the OS keyring and the real environment.
+    pub fn os_token(server: &str, org: &str) -> Result<(String, Source), CredError> {
+        token(&KeyringVault, std::env::var(TOKEN_ENV).ok(), server, org)
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn the_environment_wins_over_the_vault_and_a_missing_token_says_what_to_do() {
+            let v = MemoryVault::default();
+            v.set(&account("http://s", "acme"), "from-vault").unwrap();
+            assert_eq!(token(&v, Some("from-env".into()), "http://s", "acme").unwrap(), ("from-env".into(), Source::Env));
+            assert_eq!(token(&v, None, "http://s", "acme").unwrap(), ("from-vault".into(), Source::Keyring));
+            assert_eq!(token(&v, Some("  ".into()), "http://s", "acme").unwrap().1, Source::Keyring);
+            let e = token(&v, None, "http://s", "other").unwrap_err().to_string();
+            assert!(e.contains("ARGUS_USAGE_TOKEN") && e.contains("sync link"), "{e}");
+            v.delete(&account("http://s", "acme")).unwrap();
+            assert!(token(&v, None, "http://s", "acme").is_err());
+        }
+
+        #[test]
+        fn no_keyring_names_the_environment_variable() {
+            let e = CredError::NoKeyring("no D-Bus session".into()).to_string();
+            assert!(e.contains("ARGUS_USAGE_TOKEN") && e.contains("no D-Bus session"), "{e}");
         }
     }
 }

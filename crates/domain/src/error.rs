@@ -18,6 +18,10 @@ pub enum ErrorCode {
     Unauthorized,
     Forbidden,
     PayloadTooLarge,
+    /// The central server could not be reached (sync).
+    Unreachable,
+    /// The server is not an Argus Usage server of a compatible version (sync).
+    Incompatible,
     Store,
     Io,
     Internal,
@@ -38,6 +42,8 @@ impl ErrorCode {
             ErrorCode::Unauthorized => "unauthorized",
             ErrorCode::Forbidden => "forbidden",
             ErrorCode::PayloadTooLarge => "payload_too_large",
+            ErrorCode::Unreachable => "unreachable",
+            ErrorCode::Incompatible => "incompatible",
             ErrorCode::Store => "store",
             ErrorCode::Io => "io",
             ErrorCode::Internal => "internal",

@@ -2,9 +2,9 @@
 //! `--json`, what the server answers and what the window shows.
 //! Money is a decimal string ([`Money`] serializes as one); times are RFC 3339.
 use argus_domain::Money;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgView {
     pub slug: String,
     pub name: String,
@@ -13,7 +13,7 @@ pub struct OrgView {
     pub created_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PriceView {
     pub id: i64,
     /// `"global"` (the catalogue) or `"org"` (negotiated, takes precedence).
@@ -31,22 +31,25 @@ pub struct PriceView {
 }
 
 /// One refused line (or array element) of an import or ingest.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Rejected {
     pub line: usize,
     pub error: String,
     pub field: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct PriceImportReport {
     pub added: usize,
+    /// On a linked store: versions queued for the server (they arrive here with the next sync).
+    #[serde(default)]
+    pub queued: usize,
     pub unchanged: usize,
     pub rejected: Vec<Rejected>,
     pub prices: Vec<PriceView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordView {
     pub seq: i64,
     pub id: String,
@@ -70,7 +73,7 @@ pub struct RecordView {
     pub recorded_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct IngestReport {
     pub accepted: usize,
     pub duplicates: usize,
@@ -82,7 +85,7 @@ pub struct IngestReport {
 }
 
 /// Progress of a long ingest, reported after each committed batch.
-#[derive(Debug, Clone, Copy, Default, Serialize)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
 pub struct IngestProgress {
     pub lines: usize,
     pub bytes: u64,
@@ -91,7 +94,7 @@ pub struct IngestProgress {
     pub rejected: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Group {
     /// The group's key; `null` for records without an investigation or user.
     pub key: Option<String>,
@@ -104,7 +107,7 @@ pub struct Group {
     pub unpriced_requests: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Previous {
     pub from: String,
     pub to: String,
@@ -115,7 +118,7 @@ pub struct Previous {
     pub cost_change_percent: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Summary {
     pub org: String,
     pub currency: String,
@@ -134,14 +137,14 @@ pub struct Summary {
     pub groups: Vec<Group>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordsPage {
     pub records: Vec<RecordView>,
     pub next_after_seq: Option<i64>,
     pub has_more: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepriceGroup {
     pub provider: String,
     pub model: String,
@@ -154,7 +157,7 @@ pub struct RepriceGroup {
     pub after_unpriced: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RepriceReport {
     pub org: String,
     pub currency: String,
@@ -171,7 +174,7 @@ pub struct RepriceReport {
     pub groups: Vec<RepriceGroup>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DemoReport {
     pub org: String,
     pub from: String,
@@ -180,7 +183,7 @@ pub struct DemoReport {
     pub unpriced: usize,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BudgetView {
     pub org: String,
     /// `YYYY-MM`, or `default` for the monthly amount of months without their own.
@@ -193,7 +196,7 @@ pub struct BudgetView {
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AlertView {
     pub id: i64,
     pub org: String,
@@ -206,7 +209,7 @@ pub struct AlertView {
     pub acknowledged_by: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BudgetStatus {
     pub org: String,
     pub month: String,
@@ -228,7 +231,7 @@ pub struct BudgetStatus {
     pub unpriced_requests: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HealthView {
     /// `ok`, `failing` (failures, no cool-down yet) or `cooling_down`.
     pub state: String,
@@ -237,7 +240,7 @@ pub struct HealthView {
     pub last_outcome_at: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderView {
     pub provider: String,
     /// Whether settings were saved for it (else it is only seen in usage, with defaults).
@@ -253,7 +256,7 @@ pub struct ProviderView {
     pub health: HealthView,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Admission {
     pub allowed: bool,
     pub reservation_id: Option<String>,
@@ -268,7 +271,7 @@ pub struct Admission {
     pub spent: Option<Money>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Candidate {
     pub provider: String,
     /// `available`, `disabled`, `rate_limited`, `budget_blocked` or `cooling_down`.
@@ -278,7 +281,7 @@ pub struct Candidate {
     pub priority: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Route {
     pub org: String,
     pub operation: Option<String>,
@@ -288,7 +291,7 @@ pub struct Route {
     pub candidates: Vec<Candidate>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Forecast {
     pub org: String,
     pub month: String,
@@ -306,7 +309,7 @@ pub struct Forecast {
 }
 
 /// One refused element of a batch posted over HTTP (0-based index).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RejectedIndex {
     pub index: usize,
     pub error: String,
@@ -314,7 +317,7 @@ pub struct RejectedIndex {
     pub code: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 pub struct BatchReport {
     pub accepted: usize,
     pub duplicates: usize,
@@ -324,7 +327,7 @@ pub struct BatchReport {
     pub alerts_fired: Vec<AlertView>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditView {
     pub id: i64,
     pub at: String,
@@ -335,7 +338,7 @@ pub struct AuditView {
     pub after: Option<serde_json::Value>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditPage {
     pub entries: Vec<AuditView>,
     pub next_after: Option<i64>,

@@ -70,6 +70,10 @@ fn month_spend(r: &Reader<'_>, org: &Org, m: Month) -> Result<i64> {
 /// on alerts, each fires exactly once whatever the path and the process.
 pub(crate) fn check_alerts(w: &Writer<'_>, org: &Org, m: Month, now: i64) -> Result<Vec<AlertView>> {
     let r = w.reader();
+    if argus_store::sync::is_linked(&r, org.row.id)? {
+        // A linked store takes its alerts from the server, which fired them.
+        return Ok(Vec::new());
+    }
     let Some(b) = store::budget_for(&r, org.row.id, &m.to_string())? else {
         return Ok(Vec::new());
     };
@@ -309,6 +313,18 @@ impl Ops {
             let hard = change.hard_limit.or(before.as_ref().map(|b| b.hard_limit)).unwrap_or(false);
             let after = store::put_budget(w, org.row.id, &month_key, nanos(amount), &thresholds, hard, to_nanos(now))?;
             let view = budget_view(&org, &after);
+            if argus_store::sync::is_linked(&w.reader(), org.row.id)? {
+                let body = serde_json::json!({"amount": view.amount, "thresholds": view.thresholds, "hard_limit": view.hard_limit});
+                let object = crate::sync::budget_object(&month_key);
+                argus_store::sync::enqueue(
+                    w,
+                    org.row.id,
+                    &object,
+                    &body.to_string(),
+                    Some(before.as_ref().map_or(0, |b| b.version)),
+                    to_nanos(now),
+                )?;
+            }
             let before_json = before.as_ref().map(|b| serde_json::to_string(&budget_view(&org, b)).unwrap_or_default());
             let after_json = serde_json::to_string(&view).unwrap_or_default();
             audit::add(
@@ -410,6 +426,10 @@ impl Ops {
             };
             if store::ack_alert(w, org.row.id, id, now, &actor)? {
                 audit::add(w, Some(org.row.id), now, &actor, "alert.ack", &format!("org/{}/alerts/{id}", org.row.slug), None, None)?;
+                if argus_store::sync::is_linked(&w.reader(), org.row.id)? {
+                    let object = crate::sync::alert_object(&before.month, before.threshold);
+                    argus_store::sync::enqueue(w, org.row.id, &object, "{}", None, now)?;
+                }
             }
             let after = store::alert(&w.reader(), org.row.id, id)?.unwrap_or(before);
             Ok(alert_view(&org, &after))
@@ -458,6 +478,11 @@ impl Ops {
                 row.note = n.clone();
             }
             let after = store::put_provider(w, org.row.id, &row, to_nanos(now))?;
+            if argus_store::sync::is_linked(&w.reader(), org.row.id)? {
+                let body = serde_json::json!({"enabled": after.enabled, "priority": after.priority, "hourly_limit": after.hourly_limit, "daily_limit": after.daily_limit, "note": after.note});
+                let object = crate::sync::provider_object(provider);
+                argus_store::sync::enqueue(w, org.row.id, &object, &body.to_string(), Some(before.as_ref().map_or(0, |b| b.version)), to_nanos(now))?;
+            }
             let view = provider_view(&w.reader(), &org, &after, true, now)?;
             let json = |p: &ProviderRow| serde_json::json!({"enabled": p.enabled, "priority": p.priority, "hourly_limit": p.hourly_limit, "daily_limit": p.daily_limit, "note": p.note, "version": p.version}).to_string();
             audit::add(w, Some(org.row.id), to_nanos(now), &actor, "provider.set", &format!("org/{}/providers/{provider}", org.row.slug), before.as_ref().map(json).as_deref(), Some(&json(&after)))?;

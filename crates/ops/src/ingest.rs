@@ -101,6 +101,15 @@ pub(crate) fn write_items(w: &Writer<'_>, items: &[Item], now: i64, report: &mut
         };
         let entry = orgs.entry(input.org.clone()).or_insert_with(|| {
             let org = orgs::find(&w.reader(), &input.org)?;
+            if let Some(l) = argus_store::sync::link(&w.reader())?.filter(|l| l.org_id == org.row.id) {
+                return Err(OpsError::new(
+                    ErrorCode::Conflict,
+                    format!(
+                        "{} on this store follows the server {}, which records its usage; record it there (POST /api/v1/orgs/{}/records) and sync",
+                        org.row.slug, l.server, org.row.slug
+                    ),
+                ));
+            }
             let book = prices::book(&w.reader(), org.row.id, &org.row.currency)?;
             Ok((org, book))
         });

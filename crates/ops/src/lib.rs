@@ -19,6 +19,7 @@ pub mod demo;
 pub mod ingest;
 pub mod orgs;
 pub mod prices;
+pub mod sync;
 
 use argus_domain::time::Clock;
 use argus_domain::{ErrorCode, FieldError};

@@ -118,6 +118,25 @@ fn import(ops: &mut Ops, content: &str, org: Option<&str>, actor: &str) -> Resul
                 }),
             }
         }
+        if let Some(o) = &org {
+            if let Some(l) = argus_store::sync::link(&w.reader())?.filter(|l| l.org_id == o.row.id) {
+                // A linked organisation's prices are the server's: queue them for it.
+                if !valid.is_empty() {
+                    let body: Vec<serde_json::Value> = valid.iter().map(price_json).collect();
+                    let object = format!("prices:{now}");
+                    argus_store::sync::enqueue(
+                        w,
+                        o.row.id,
+                        &object,
+                        &serde_json::Value::Array(body).to_string(),
+                        Some(l.prices_version),
+                        now,
+                    )?;
+                }
+                report.queued = valid.len();
+                return Ok(report);
+            }
+        }
         let mut added = Vec::new();
         for p in &valid {
             let (v, new) = prices::insert(w, org.as_ref().map(|o| o.row.id), p, now)?;
@@ -150,6 +169,22 @@ pub(crate) fn ensure_builtin_catalogue(ops: &mut Ops) -> Result<()> {
         return Err(OpsError::new(ErrorCode::Internal, format!("the built-in catalogue has a bad line {}: {}", r.line, r.error)));
     }
     Ok(ops.store.write(|w| meta::set(w, "catalogue_version", CATALOGUE_VERSION))?)
+}
+
+/// A price version as the import accepts it (what a linked store pushes).
+fn price_json(p: &PriceInput) -> serde_json::Value {
+    let s = |d: &rust_decimal::Decimal| d.normalize().to_string();
+    serde_json::json!({
+        "provider": p.provider,
+        "model": p.model,
+        "effective_from": argus_domain::time::fmt_instant(p.effective_from),
+        "currency": p.currency,
+        "input_per_mtok": s(&p.rates.input_per_mtok),
+        "output_per_mtok": s(&p.rates.output_per_mtok),
+        "cached_input_per_mtok": p.rates.cached_input_per_mtok.as_ref().map(s),
+        "cache_write_per_mtok": p.rates.cache_write_per_mtok.as_ref().map(s),
+        "source": p.source,
+    })
 }
 
 /// A record whose cost changes: the record, and its new cost and price.
@@ -258,6 +293,12 @@ impl Ops {
             let mut changes = Vec::new();
             let mut report = run(&w.reader(), &mut changes)?;
             let org_id: OrgId = orgs::find(&w.reader(), org)?.row.id;
+            if let Some(l) = argus_store::sync::link(&w.reader())?.filter(|l| l.org_id == org_id) {
+                return Err(OpsError::new(
+                    ErrorCode::Conflict,
+                    format!("{org} on this store keeps the costs the server {} computed; reprice there (POST /api/v1/orgs/{org}/reprice with \"apply\": true) and sync", l.server),
+                ));
+            }
             let mut delta = Delta::default();
             for (seq, day, rec, cost, price_id) in &changes {
                 records::set_cost(w, *seq, *cost, *price_id)?;

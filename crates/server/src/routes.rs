@@ -153,6 +153,7 @@ pub fn router(app: App) -> Router {
     let api = Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
+        .route("/orgs/{org}", get(get_org))
         .route("/orgs/{org}/records", post(post_records).get(get_records))
         .route("/orgs/{org}/usage/summary", get(summary))
         .route("/orgs/{org}/budgets", get(budgets))
@@ -199,6 +200,11 @@ async fn health(State(app): State<App>) -> Result<Json<serde_json::Value>, ApiEr
 
 async fn openapi() -> Json<serde_json::Value> {
     Json(openapi_document())
+}
+
+async fn get_org(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Read)?;
+    Ok(Json(app.pool.run(&actor, move |ops| ops.org_get(&org)).await?).into_response())
 }
 
 async fn post_records(

@@ -14,6 +14,7 @@ pub mod orgs;
 pub mod prices;
 pub mod records;
 pub mod server;
+pub mod sync;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::collections::HashMap;
@@ -28,6 +29,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0002_controls", include_str!("../../../migrations/0002_controls.sql")),
     ("0003_server", include_str!("../../../migrations/0003_server.sql")),
     ("0004_price_usage", include_str!("../../../migrations/0004_price_usage.sql")),
+    ("0005_sync", include_str!("../../../migrations/0005_sync.sql")),
 ];
 
 /// The schema version this binary knows (the number of migrations).
