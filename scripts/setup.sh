@@ -10,6 +10,7 @@ packages=(
   libwebkit2gtk-4.1-dev
   xvfb xauth imagemagick webkit2gtk-driver
   poppler-utils
+  libdbus-1-dev dbus-daemon dbus-bin gnome-keyring
 )
 
 missing=()

@@ -17,6 +17,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== tests"
 cargo test --workspace --locked
 
+echo "== the OS keyring, against a real Secret Service (gnome-keyring in a private D-Bus session)"
+keyring_home="$(mktemp -d)"
+XDG_DATA_HOME="$keyring_home" dbus-run-session -- sh -c \
+  'echo -n test-only-password | gnome-keyring-daemon --unlock --components=secrets >/dev/null && cargo test --locked -q -p argus-cli --test sync -- --ignored keyring' 2>&1 \
+  | { grep -v 'Failed to set fd limit' || true; }
+rm -rf "$keyring_home"
+
 echo "== the desktop shell builds"
 cargo build --workspace --bins --locked
 
@@ -24,6 +31,7 @@ echo "== benchmarks still run (small sizes; real figures: docs/benchmarks.md)"
 bench_dir="$(mktemp -d)"
 cargo run --release --locked -q -p argus-bench -- --dir "$bench_dir" ingest --records 20000 >/dev/null
 cargo run --release --locked -q -p argus-bench -- --dir "$bench_dir" summary --records 20000 >/dev/null
+cargo run --release --locked -q -p argus-bench -- --dir "$bench_dir" sync --records 20000 >/dev/null
 rm -rf "$bench_dir"
 
 echo "== all tests passed"

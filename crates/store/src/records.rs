@@ -170,7 +170,11 @@ fn filter_sql(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
         sql.push_str(&format!(" AND {cond} ?{}", p.len()));
     };
     if let Some(o) = f.org {
-        add("org_id =", Value::Integer(o.0));
+        // Paging by seq alone (sync): walk the table in seq order from the
+        // cursor; the unary + keeps SQLite from choosing the (org_id,
+        // occurred_at) index and sorting the organisation's whole history.
+        let by_seq = f.after_seq.is_some() && f.from.is_none() && f.to.is_none();
+        add(if by_seq { "+org_id =" } else { "org_id =" }, Value::Integer(o.0));
     }
     if let Some(x) = f.from {
         add("occurred_at >=", Value::Integer(x));
