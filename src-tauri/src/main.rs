@@ -1,52 +1,320 @@
 //! The desktop shell: a Tauri window over the operations facade, embedded
-//! over the local store. Commands are a few lines each: take the state and
-//! the arguments, call the facade, return its data or its error.
+//! over the local store. Commands are a few lines each: take the arguments,
+//! call the facade on a blocking thread, return its data or its error.
+//! Long work (sync, export, import, reprice) runs as a job on its own thread
+//! with its own connection, reports progress as `job` events and can be
+//! cancelled.
 #![forbid(unsafe_code)]
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
-use argus_ops::api::{OrgView, Summary};
+mod jobs;
+
+use argus_domain::ErrorCode;
+use argus_ops::analytics::RecordQuery;
+use argus_ops::api::*;
+use argus_ops::controls::{BudgetChange, ProviderChange};
+use argus_ops::sync::{Keep, SyncStatus};
 use argus_ops::{default_db_path, Ops, OpsError, SystemClock};
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize};
+use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
+use std::time::Instant;
+use tauri::{AppHandle, Manager};
 
-/// The store opened at start, or why it could not be.
-struct AppState(Mutex<Result<Ops, OpsError>>);
+/// The store opened at start (or why it could not be), and the running jobs.
+pub struct AppState {
+    pub path: PathBuf,
+    ops: Mutex<Result<Ops, OpsError>>,
+    pub jobs: jobs::Jobs,
+    started: Instant,
+}
 
-#[derive(Serialize)]
-struct OrgStatus {
-    org: OrgView,
-    month: Summary,
+pub fn internal(msg: impl Into<String>) -> OpsError {
+    OpsError::new(ErrorCode::Internal, msg)
+}
+
+pub fn open_ops(path: &std::path::Path) -> Result<Ops, OpsError> {
+    Ops::open(path, Arc::new(SystemClock), "desktop")
+}
+
+/// Runs `f` with the window's store on a blocking thread.
+async fn run<T: Send + 'static>(app: AppHandle, f: impl FnOnce(&mut Ops) -> Result<T, OpsError> + Send + 'static) -> Result<T, OpsError> {
+    tauri::async_runtime::spawn_blocking(move || {
+        let state = app.state::<AppState>();
+        let mut guard = state.ops.lock().map_err(|_| internal("the store lock is poisoned; restart the app"))?;
+        let ops = guard.as_mut().map_err(|e| e.clone())?;
+        f(ops)
+    })
+    .await
+    .map_err(|e| internal(format!("the command stopped: {e}")))?
 }
 
 #[derive(Serialize)]
-struct AppStatus {
+struct AppInfo {
     db: String,
     version: &'static str,
-    orgs: Vec<OrgStatus>,
+    orgs: Vec<OrgView>,
+    sync: SyncStatus,
 }
 
-fn internal(msg: &str) -> OpsError {
-    OpsError::new(argus_domain::ErrorCode::Internal, msg)
+#[tauri::command(rename_all = "snake_case")]
+async fn app_info(app: AppHandle) -> Result<AppInfo, OpsError> {
+    run(app, |ops| {
+        Ok(AppInfo {
+            db: ops.path().display().to_string(),
+            version: env!("CARGO_PKG_VERSION"),
+            orgs: ops.org_list()?,
+            sync: ops.sync_status()?,
+        })
+    })
+    .await
 }
 
-#[tauri::command]
-fn app_status(state: tauri::State<'_, AppState>) -> Result<AppStatus, OpsError> {
-    let mut guard = state.0.lock().map_err(|_| internal("the store lock is poisoned; restart the app"))?;
-    let ops = guard.as_mut().map_err(|e| e.clone())?;
-    let mut orgs = Vec::new();
-    for org in ops.org_list()? {
-        let month = ops.usage_summary(&org.slug, None, None, Some("provider"))?;
-        orgs.push(OrgStatus { org, month });
+#[tauri::command(rename_all = "snake_case")]
+async fn usage_summary(
+    app: AppHandle,
+    org: String,
+    from: Option<String>,
+    to: Option<String>,
+    by: Option<String>,
+) -> Result<Summary, OpsError> {
+    run(app, move |ops| ops.usage_summary(&org, from.as_deref(), to.as_deref(), by.as_deref())).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn usage_records(app: AppHandle, org: String, query: RecordQuery) -> Result<RecordsPage, OpsError> {
+    run(app, move |ops| ops.usage_records(&org, &query)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn budget_status(app: AppHandle, org: String, month: Option<String>) -> Result<BudgetStatus, OpsError> {
+    run(app, move |ops| ops.budget_status(&org, month.as_deref())).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn budgets(app: AppHandle, org: String) -> Result<Vec<BudgetView>, OpsError> {
+    run(app, move |ops| ops.budgets(&org)).await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct BudgetBody {
+    amount: Option<String>,
+    thresholds: Option<Vec<u32>>,
+    hard_limit: Option<bool>,
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn budget_set(app: AppHandle, org: String, month: String, body: BudgetBody, if_version: Option<i64>) -> Result<BudgetView, OpsError> {
+    let change =
+        BudgetChange { amount: body.amount, thresholds: body.thresholds, thresholds_text: None, hard_limit: body.hard_limit, if_version };
+    run(app, move |ops| ops.budget_set(&org, Some(&month), &change)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn alerts_list(app: AppHandle, org: String) -> Result<Vec<AlertView>, OpsError> {
+    run(app, move |ops| ops.alerts_list(&org)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn alerts_ack(app: AppHandle, org: String, id: i64) -> Result<AlertView, OpsError> {
+    run(app, move |ops| ops.alerts_ack(&org, id)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn provider_list(app: AppHandle, org: String) -> Result<Vec<ProviderView>, OpsError> {
+    run(app, move |ops| ops.provider_list(&org)).await
+}
+
+/// `Some(None)` for an explicit null, `None` when the key is absent.
+fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ProviderBody {
+    enabled: Option<bool>,
+    priority: Option<i64>,
+    #[serde(default, deserialize_with = "double_option")]
+    hourly_limit: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "double_option")]
+    daily_limit: Option<Option<i64>>,
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn provider_set(
+    app: AppHandle,
+    org: String,
+    provider: String,
+    body: ProviderBody,
+    if_version: Option<i64>,
+) -> Result<ProviderView, OpsError> {
+    let change = ProviderChange {
+        enabled: body.enabled,
+        priority: body.priority,
+        hourly_limit: body.hourly_limit,
+        daily_limit: body.daily_limit,
+        note: None,
+        if_version,
+    };
+    run(app, move |ops| ops.provider_set(&org, &provider, &change)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn route_preview(app: AppHandle, org: String, operation: Option<String>) -> Result<Route, OpsError> {
+    run(app, move |ops| ops.route(&org, operation.as_deref(), true, None)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn forecast(app: AppHandle, org: String, month: Option<String>) -> Result<Forecast, OpsError> {
+    run(app, move |ops| ops.forecast(&org, month.as_deref())).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn prices_list(app: AppHandle, org: String) -> Result<Vec<PriceView>, OpsError> {
+    run(app, move |ops| ops.prices_list(Some(&org), None)).await
+}
+
+/// New price versions for the organisation: a JSON array or CSV, as `prices import`.
+#[tauri::command(rename_all = "snake_case")]
+async fn prices_add(app: AppHandle, org: String, content: String) -> Result<PriceImportReport, OpsError> {
+    run(app, move |ops| ops.prices_import(&content, Some(&org))).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn reprice_preview(app: AppHandle, org: String, from: Option<String>, to: Option<String>) -> Result<RepriceReport, OpsError> {
+    run(app, move |ops| ops.reprice(&org, from.as_deref(), to.as_deref(), false)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn audit_list(app: AppHandle, org: String, after: i64, limit: i64) -> Result<AuditPage, OpsError> {
+    run(app, move |ops| ops.audit_list(&org, after, limit)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn org_create(app: AppHandle, slug: String, name: Option<String>, currency: String, timezone: String) -> Result<OrgView, OpsError> {
+    run(app, move |ops| ops.org_create(&slug, name.as_deref(), &currency, &timezone)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn demo_load(app: AppHandle) -> Result<DemoReport, OpsError> {
+    run(app, |ops| ops.demo("demo")).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn sync_status(app: AppHandle) -> Result<SyncStatus, OpsError> {
+    run(app, |ops| ops.sync_status()).await
+}
+
+/// Links the store and puts the token into the OS keyring (never the store).
+#[tauri::command(rename_all = "snake_case")]
+async fn sync_link(app: AppHandle, server: String, org: String, token: String) -> Result<SyncStatus, OpsError> {
+    use argus_client::credentials::{account, KeyringVault, Vault};
+    use argus_client::remote::{normalize_server, HttpRemote};
+    let server = normalize_server(&server);
+    run(app, move |ops| {
+        let token = token.trim().to_string();
+        ops.sync_link(&HttpRemote::new(&server, &token), &org)?;
+        if std::env::var(argus_client::credentials::TOKEN_ENV).map(|t| t.trim().is_empty()).unwrap_or(true) {
+            KeyringVault
+                .set(&account(&server, &org), &token)
+                .map_err(|e| OpsError::new(ErrorCode::Unauthorized, format!("linked, but {e}")))?;
+        }
+        ops.sync_status()
+    })
+    .await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn sync_resolve(app: AppHandle, id: i64, keep: String) -> Result<SyncStatus, OpsError> {
+    run(app, move |ops| ops.sync_resolve(id, Keep::parse(&keep)?)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn sync_unlink(app: AppHandle) -> Result<SyncStatus, OpsError> {
+    run(app, |ops| {
+        let s = ops.sync_status()?;
+        ops.sync_unlink()?;
+        if let (Some(server), Some(org)) = (&s.server, &s.org) {
+            use argus_client::credentials::{account, KeyringVault, Vault};
+            let _ = KeyringVault.delete(&account(server, org));
+        }
+        ops.sync_status()
+    })
+    .await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+fn start_job(app: AppHandle, kind: String, params: serde_json::Value) -> Result<u64, OpsError> {
+    jobs::start(app, &kind, params)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+fn cancel_job(app: AppHandle, id: u64) -> bool {
+    app.state::<AppState>().jobs.cancel(id)
+}
+
+/// Opens a file this app wrote (an export) with the system's default application.
+#[tauri::command(rename_all = "snake_case")]
+fn open_path(app: AppHandle, path: String) -> Result<(), OpsError> {
+    if !app.state::<AppState>().jobs.is_written(&path) {
+        return Err(OpsError::new(ErrorCode::Forbidden, "only files this app exported can be opened from here"));
     }
-    Ok(AppStatus { db: ops.path().display().to_string(), version: env!("CARGO_PKG_VERSION"), orgs })
+    let opener = if cfg!(target_os = "macos") { "open" } else { "xdg-open" };
+    std::process::Command::new(opener)
+        .arg(&path)
+        .spawn()
+        .map(|_| ())
+        .map_err(|e| OpsError::new(ErrorCode::Io, format!("cannot open {path}: {e}; open it from your file manager")))
+}
+
+/// The UI says when the overview is painted: logged with the time since
+/// launch (the startup benchmark reads it).
+#[tauri::command(rename_all = "snake_case")]
+fn ui_painted(app: AppHandle) {
+    let ms = app.state::<AppState>().started.elapsed().as_millis();
+    eprintln!("argus-usage-desktop: overview painted {ms} ms after launch");
 }
 
 fn main() {
-    let path = std::env::var_os("ARGUS_USAGE_DB").map(Into::into).unwrap_or_else(default_db_path);
-    let ops = Ops::open(&path, Arc::new(SystemClock), "desktop");
+    let started = Instant::now();
+    let path: PathBuf = std::env::var_os("ARGUS_USAGE_DB").map(Into::into).unwrap_or_else(default_db_path);
+    let ops = open_ops(&path);
+    let state = AppState { path, ops: Mutex::new(ops), jobs: jobs::Jobs::default(), started };
     let context = tauri::generate_context!("../tauri.conf.json");
-    let result =
-        tauri::Builder::default().manage(AppState(Mutex::new(ops))).invoke_handler(tauri::generate_handler![app_status]).run(context);
+    let result = tauri::Builder::default()
+        .plugin(tauri_plugin_notification::init())
+        .manage(state)
+        .invoke_handler(tauri::generate_handler![
+            app_info,
+            usage_summary,
+            usage_records,
+            budget_status,
+            budgets,
+            budget_set,
+            alerts_list,
+            alerts_ack,
+            provider_list,
+            provider_set,
+            route_preview,
+            forecast,
+            prices_list,
+            prices_add,
+            reprice_preview,
+            audit_list,
+            org_create,
+            demo_load,
+            sync_status,
+            sync_link,
+            sync_resolve,
+            sync_unlink,
+            start_job,
+            cancel_job,
+            open_path,
+            ui_painted
+        ])
+        .run(context);
     if let Err(e) = result {
         eprintln!("error: the window could not start: {e}");
         std::process::exit(1);

@@ -3,7 +3,7 @@ use crate::{print_json, ExportArgs, ExportSub};
 use argus_domain::{ErrorCode, FieldError};
 use argus_ops::{Ops, OpsError};
 use argus_reports::{ExportRequest, Filters, Format, Kind, ReportError};
-use std::io::{BufWriter, IsTerminal, Write};
+use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -47,43 +47,29 @@ pub(crate) fn run(ops: &mut Ops, a: ExportArgs) -> Result<ExitCode, OpsError> {
         format,
         meta_comments: a.meta_comments,
     };
-    // Written beside the target and renamed at the end: never a partial file.
-    let tmp = PathBuf::from(format!("{}.partial", out.display()));
-    let file = std::fs::File::create(&tmp).map_err(|e| {
-        OpsError::new(ErrorCode::Io, format!("cannot create {}: {e}; check the folder exists and is writable", tmp.display()))
-    })?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
     let bar = std::io::stderr().is_terminal().then(|| {
         indicatif::ProgressBar::new(0).with_style(
             indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} rows ({eta} left)")
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         )
     });
-    let result = argus_reports::export(ops, &req, &mut w, &mut |done, total| {
-        if let Some(b) = &bar {
-            b.set_length(total);
-            b.set_position(done);
-        }
-    });
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let result = argus_reports::export_file(
+        ops,
+        &req,
+        &out,
+        &mut |done, total| {
+            if let Some(b) = &bar {
+                b.set_length(total);
+                b.set_position(done);
+            }
+        },
+        &never,
+    );
     if let Some(b) = bar {
         b.finish_and_clear();
     }
-    let meta = match result.and_then(|m| w.flush().map(|_| m).map_err(ReportError::from)) {
-        Ok(m) => m,
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(err(e));
-        }
-    };
-    drop(w);
-    std::fs::rename(&tmp, &out).map_err(|e| OpsError::new(ErrorCode::Io, format!("cannot write {}: {e}", out.display())))?;
-    let mut sidecar = None;
-    if format == Format::Csv && !req.meta_comments {
-        let p = PathBuf::from(format!("{}.meta.json", out.display()));
-        let mut f = std::fs::File::create(&p).map_err(|e| OpsError::new(ErrorCode::Io, format!("cannot write {}: {e}", p.display())))?;
-        let _ = writeln!(f, "{}", serde_json::to_string_pretty(&meta).unwrap_or_default());
-        sidecar = Some(p);
-    }
+    let argus_reports::Written { file: out, meta_file: sidecar, meta } = result.map_err(err)?;
     if a.json {
         print_json(&serde_json::json!({"file": out, "meta_file": sidecar, "meta": meta}));
     } else {

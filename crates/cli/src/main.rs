@@ -119,6 +119,9 @@ enum Cmd {
     Serve {
         #[arg(long, default_value = "127.0.0.1:8680")]
         listen: String,
+        /// Also serve the console's built UI (`ui/dist`) at `/`, for browsers.
+        #[arg(long)]
+        ui: Option<PathBuf>,
     },
     /// API tokens (per organisation and role; stored hashed).
     #[command(subcommand)]
@@ -722,7 +725,7 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
                 controls::print_forecast(&f);
             }
         }
-        Cmd::Serve { listen } => return serve(ops, &listen).map_err(e),
+        Cmd::Serve { listen, ui } => return serve(ops, &listen, ui).map_err(e),
         Cmd::Export(a) => return export::run(ops, a).map_err(e),
         Cmd::Sync(a) => return sync::run(ops, a),
         Cmd::Token(TokenCmd::Create { org, role, name }) => {
@@ -785,7 +788,7 @@ fn server_key() -> Vec<u8> {
     }
 }
 
-fn serve(ops: &mut Ops, listen: &str) -> Result<ExitCode, OpsError> {
+fn serve(ops: &mut Ops, listen: &str, ui: Option<PathBuf>) -> Result<ExitCode, OpsError> {
     let io = |m: String| OpsError::new(argus_domain::ErrorCode::Io, m);
     let path = ops.path().to_path_buf();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| io(format!("cannot start the runtime: {e}")))?;
@@ -795,7 +798,14 @@ fn serve(ops: &mut Ops, listen: &str) -> Result<ExitCode, OpsError> {
             .map_err(|e| io(format!("cannot listen on {listen}: {e}; choose another address with --listen")))?;
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         eprintln!("argus-usage: serving {} on http://{addr}/api/v1 (Ctrl-C to stop)", path.display());
-        let config = argus_server::Config::new(path, Arc::new(SystemClock), server_key());
+        let mut config = argus_server::Config::new(path, Arc::new(SystemClock), server_key());
+        if let Some(dir) = ui {
+            if !dir.join("index.html").exists() {
+                return Err(io(format!("{} has no index.html; build the UI first (cd ui && npm ci && npm run build)", dir.display())));
+            }
+            eprintln!("argus-usage: the console is at http://{addr}/");
+            config.ui_dir = Some(dir);
+        }
         argus_server::run(listener, config, shutdown_signal()).await.map_err(|e| io(e.message))
     })?;
     eprintln!("argus-usage: stopped");

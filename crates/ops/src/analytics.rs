@@ -171,7 +171,8 @@ pub(crate) fn summarize(r: &Reader<'_>, org: &Org, from: DateTime<Utc>, to: Date
 }
 
 /// What `usage records` lists.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct RecordQuery {
     pub from: Option<String>,
     pub to: Option<String>,

@@ -5,6 +5,7 @@ use argus_domain::Money;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct OrgView {
     pub slug: String,
     pub name: String,
@@ -14,7 +15,9 @@ pub struct OrgView {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct PriceView {
+    #[cfg_attr(test, ts(type = "number"))]
     pub id: i64,
     /// `"global"` (the catalogue) or `"org"` (negotiated, takes precedence).
     pub scope: String,
@@ -32,6 +35,7 @@ pub struct PriceView {
 
 /// One refused line (or array element) of an import or ingest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct Rejected {
     pub line: usize,
     pub error: String,
@@ -39,6 +43,7 @@ pub struct Rejected {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct PriceImportReport {
     pub added: usize,
     /// On a linked store: versions queued for the server (they arrive here with the next sync).
@@ -50,7 +55,9 @@ pub struct PriceImportReport {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct RecordView {
+    #[cfg_attr(test, ts(type = "number"))]
     pub seq: i64,
     pub id: String,
     pub org: String,
@@ -59,21 +66,29 @@ pub struct RecordView {
     pub operation: String,
     pub investigation: Option<String>,
     pub user: Option<String>,
+    #[cfg_attr(test, ts(type = "number"))]
     pub input_tokens: u64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub output_tokens: u64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub cached_input_tokens: u64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub cache_write_tokens: u64,
     pub status: String,
+    #[cfg_attr(test, ts(type = "number | null"))]
     pub latency_ms: Option<i64>,
     pub occurred_at: String,
     /// `null` when unpriced: never shown as zero.
+    #[cfg_attr(test, ts(type = "string | null"))]
     pub cost: Option<Money>,
     pub currency: String,
+    #[cfg_attr(test, ts(type = "number | null"))]
     pub price_id: Option<i64>,
     pub recorded_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct IngestReport {
     pub accepted: usize,
     pub duplicates: usize,
@@ -86,8 +101,10 @@ pub struct IngestReport {
 
 /// Progress of a long ingest, reported after each committed batch.
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct IngestProgress {
     pub lines: usize,
+    #[cfg_attr(test, ts(type = "number"))]
     pub bytes: u64,
     pub accepted: usize,
     pub duplicates: usize,
@@ -95,30 +112,43 @@ pub struct IngestProgress {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct Group {
     /// The group's key; `null` for records without an investigation or user.
     pub key: Option<String>,
+    #[cfg_attr(test, ts(type = "number"))]
     pub requests: i64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub input_tokens: i64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub output_tokens: i64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub cached_input_tokens: i64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub cache_write_tokens: i64,
+    #[cfg_attr(test, ts(type = "string"))]
     pub cost: Money,
+    #[cfg_attr(test, ts(type = "number"))]
     pub unpriced_requests: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct Previous {
     pub from: String,
     pub to: String,
+    #[cfg_attr(test, ts(type = "string"))]
     pub cost: Money,
+    #[cfg_attr(test, ts(type = "number"))]
     pub requests: i64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub unpriced_requests: i64,
     /// Change of cost against the previous period, in percent (`null` when it had none).
     pub cost_change_percent: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct Summary {
     pub org: String,
     pub currency: String,
@@ -126,55 +156,81 @@ pub struct Summary {
     pub from: String,
     pub to: String,
     pub by: Option<String>,
+    #[cfg_attr(test, ts(type = "number"))]
     pub requests: i64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub input_tokens: i64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub output_tokens: i64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub cached_input_tokens: i64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub cache_write_tokens: i64,
+    #[cfg_attr(test, ts(type = "string"))]
     pub cost: Money,
+    #[cfg_attr(test, ts(type = "number"))]
     pub unpriced_requests: i64,
     pub previous: Previous,
     pub groups: Vec<Group>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct RecordsPage {
     pub records: Vec<RecordView>,
+    #[cfg_attr(test, ts(type = "number | null"))]
     pub next_after_seq: Option<i64>,
     pub has_more: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct RepriceGroup {
     pub provider: String,
     pub model: String,
+    #[cfg_attr(test, ts(type = "number"))]
     pub records: i64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub changed: i64,
+    #[cfg_attr(test, ts(type = "string"))]
     pub before_cost: Money,
+    #[cfg_attr(test, ts(type = "string"))]
     pub after_cost: Money,
+    #[cfg_attr(test, ts(type = "string"))]
     pub difference: Money,
+    #[cfg_attr(test, ts(type = "number"))]
     pub before_unpriced: i64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub after_unpriced: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct RepriceReport {
     pub org: String,
     pub currency: String,
     pub from: Option<String>,
     pub to: Option<String>,
     pub applied: bool,
+    #[cfg_attr(test, ts(type = "number"))]
     pub records: i64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub changed: i64,
+    #[cfg_attr(test, ts(type = "string"))]
     pub before_cost: Money,
+    #[cfg_attr(test, ts(type = "string"))]
     pub after_cost: Money,
+    #[cfg_attr(test, ts(type = "string"))]
     pub difference: Money,
+    #[cfg_attr(test, ts(type = "number"))]
     pub before_unpriced: i64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub after_unpriced: i64,
     pub groups: Vec<RepriceGroup>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct DemoReport {
     pub org: String,
     pub from: String,
@@ -184,42 +240,54 @@ pub struct DemoReport {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct BudgetView {
     pub org: String,
     /// `YYYY-MM`, or `default` for the monthly amount of months without their own.
     pub month: String,
     pub currency: String,
+    #[cfg_attr(test, ts(type = "string"))]
     pub amount: Money,
     pub thresholds: Vec<u32>,
     pub hard_limit: bool,
+    #[cfg_attr(test, ts(type = "number"))]
     pub version: i64,
     pub updated_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct AlertView {
+    #[cfg_attr(test, ts(type = "number"))]
     pub id: i64,
     pub org: String,
     pub month: String,
     pub threshold: u32,
     pub fired_at: String,
+    #[cfg_attr(test, ts(type = "string"))]
     pub spent: Money,
+    #[cfg_attr(test, ts(type = "string"))]
     pub amount: Money,
     pub acknowledged_at: Option<String>,
     pub acknowledged_by: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct BudgetStatus {
     pub org: String,
     pub month: String,
     pub currency: String,
     /// `null` when the organisation has no budget for the month.
+    #[cfg_attr(test, ts(type = "string | null"))]
     pub amount: Option<Money>,
     /// Where the amount comes from: `month`, `default`, or `null`.
     pub budget_source: Option<String>,
+    #[cfg_attr(test, ts(type = "string"))]
     pub spent: Money,
+    #[cfg_attr(test, ts(type = "string"))]
     pub reserved: Money,
+    #[cfg_attr(test, ts(type = "string | null"))]
     pub remaining: Option<Money>,
     /// Spend as a percent of the amount, two decimals, as a string.
     pub percent: Option<String>,
@@ -228,60 +296,77 @@ pub struct BudgetStatus {
     pub blocked: bool,
     pub thresholds: Vec<u32>,
     pub alerts: Vec<AlertView>,
+    #[cfg_attr(test, ts(type = "number"))]
     pub unpriced_requests: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct HealthView {
     /// `ok`, `failing` (failures, no cool-down yet) or `cooling_down`.
     pub state: String,
+    #[cfg_attr(test, ts(type = "number"))]
     pub consecutive_failures: i64,
     pub cooldown_until: Option<String>,
     pub last_outcome_at: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct ProviderView {
     pub provider: String,
     /// Whether settings were saved for it (else it is only seen in usage, with defaults).
     pub configured: bool,
     pub enabled: bool,
+    #[cfg_attr(test, ts(type = "number"))]
     pub priority: i64,
+    #[cfg_attr(test, ts(type = "number | null"))]
     pub hourly_limit: Option<i64>,
+    #[cfg_attr(test, ts(type = "number | null"))]
     pub daily_limit: Option<i64>,
+    #[cfg_attr(test, ts(type = "number"))]
     pub hourly_used: i64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub daily_used: i64,
     pub note: Option<String>,
+    #[cfg_attr(test, ts(type = "number"))]
     pub version: i64,
     pub health: HealthView,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct Admission {
     pub allowed: bool,
     pub reservation_id: Option<String>,
     /// On refusal: `provider_disabled`, `rate_limited` or `budget_exceeded`.
     pub code: Option<String>,
     pub message: Option<String>,
+    #[cfg_attr(test, ts(type = "number | null"))]
     pub retry_after_s: Option<u64>,
     pub org: String,
     pub provider: String,
     pub month: Option<String>,
+    #[cfg_attr(test, ts(type = "string | null"))]
     pub amount: Option<Money>,
+    #[cfg_attr(test, ts(type = "string | null"))]
     pub spent: Option<Money>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct Candidate {
     pub provider: String,
     /// `available`, `disabled`, `rate_limited`, `budget_blocked` or `cooling_down`.
     pub state: String,
     pub reason: Option<String>,
     pub until: Option<String>,
+    #[cfg_attr(test, ts(type = "number"))]
     pub priority: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct Route {
     pub org: String,
     pub operation: Option<String>,
@@ -292,24 +377,32 @@ pub struct Route {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct Forecast {
     pub org: String,
     pub month: String,
     pub currency: String,
+    #[cfg_attr(test, ts(type = "string"))]
     pub spent: Money,
+    #[cfg_attr(test, ts(type = "string | null"))]
     pub projected: Option<Money>,
+    #[cfg_attr(test, ts(type = "string | null"))]
     pub low: Option<Money>,
+    #[cfg_attr(test, ts(type = "string | null"))]
     pub high: Option<Money>,
+    #[cfg_attr(test, ts(type = "string | null"))]
     pub amount: Option<Money>,
     /// The local date spend reaches the amount, if it has or will this month.
     pub crosses_on: Option<String>,
     pub days_left: Option<String>,
+    #[cfg_attr(test, ts(type = "string | null"))]
     pub daily_rate: Option<Money>,
     pub enough_data: bool,
 }
 
 /// One refused element of a batch posted over HTTP (0-based index).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct RejectedIndex {
     pub index: usize,
     pub error: String,
@@ -318,6 +411,7 @@ pub struct RejectedIndex {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct BatchReport {
     pub accepted: usize,
     pub duplicates: usize,
@@ -328,19 +422,25 @@ pub struct BatchReport {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct AuditView {
+    #[cfg_attr(test, ts(type = "number"))]
     pub id: i64,
     pub at: String,
     pub actor: String,
     pub action: String,
     pub object: String,
+    #[cfg_attr(test, ts(type = "unknown"))]
     pub before: Option<serde_json::Value>,
+    #[cfg_attr(test, ts(type = "unknown"))]
     pub after: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct AuditPage {
     pub entries: Vec<AuditView>,
+    #[cfg_attr(test, ts(type = "number | null"))]
     pub next_after: Option<i64>,
     pub has_more: bool,
 }

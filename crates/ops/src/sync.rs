@@ -73,20 +73,28 @@ impl Default for SyncOptions {
 
 /// Where a sync is, reported after each step and each page.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct SyncProgress {
     /// `push`, `config`, `audit`, `records` or `done`.
     pub phase: String,
+    #[cfg_attr(test, ts(type = "number"))]
     pub records: u64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub pages: u64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub cursor: i64,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct SyncReport {
     pub server: String,
     pub org: String,
+    #[cfg_attr(test, ts(type = "number"))]
     pub records: u64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub pages: u64,
+    #[cfg_attr(test, ts(type = "number"))]
     pub cursor: i64,
     pub pushed: usize,
     pub conflicts: usize,
@@ -95,38 +103,51 @@ pub struct SyncReport {
     /// Alerts first seen in this sync (for notifications).
     pub new_alerts: Vec<AlertView>,
     pub cancelled: bool,
+    #[cfg_attr(test, ts(type = "number"))]
     pub took_ms: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct ConflictView {
+    #[cfg_attr(test, ts(type = "number"))]
     pub id: i64,
     pub object: String,
     /// The local edit.
+    #[cfg_attr(test, ts(type = "unknown"))]
     pub local: serde_json::Value,
     /// The server's current value (`null`: it has none).
+    #[cfg_attr(test, ts(type = "unknown"))]
     pub server: serde_json::Value,
+    #[cfg_attr(test, ts(type = "number | null"))]
     pub base_version: Option<i64>,
+    #[cfg_attr(test, ts(type = "number | null"))]
     pub server_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct PendingView {
+    #[cfg_attr(test, ts(type = "number"))]
     pub id: i64,
     pub object: String,
     /// `pending` or `refused` (the server said no; retried on each sync).
     pub state: String,
+    #[cfg_attr(test, ts(type = "unknown"))]
     pub payload: serde_json::Value,
+    #[cfg_attr(test, ts(type = "number | null"))]
     pub base_version: Option<i64>,
     pub last_error: Option<String>,
     pub updated_at: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct SyncStatus {
     /// `null` on a standalone store.
     pub server: Option<String>,
     pub org: Option<String>,
+    #[cfg_attr(test, ts(type = "number | null"))]
     pub cursor: Option<i64>,
     pub last_synced_at: Option<String>,
     pub pending_pushes: usize,

@@ -157,3 +157,69 @@ pub fn export(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, progress:
         Format::Csv | Format::Json => tabular::write(ops, req, out, progress),
     }
 }
+
+/// An export written to a file (and, for a CSV without comment lines, its
+/// metadata beside it as `FILE.meta.json`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Written {
+    pub file: std::path::PathBuf,
+    pub meta_file: Option<std::path::PathBuf>,
+    pub meta: Meta,
+}
+
+/// Errors the write once `cancel` is set, so that the export stops.
+struct Cancellable<'a, W: Write> {
+    inner: W,
+    cancel: &'a std::sync::atomic::AtomicBool,
+}
+
+impl<W: Write> Write for Cancellable<'_, W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled"));
+        }
+        self.inner.write(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// [`export`] into the file `out`: written beside it as `OUT.partial` and
+/// renamed at the end, so there is never a partial file under the name
+/// asked for, also when cancelled (`cancel` set) or failing.
+pub fn export_file(
+    ops: &mut Ops,
+    req: &ExportRequest,
+    out: &std::path::Path,
+    progress: &mut dyn FnMut(u64, u64),
+    cancel: &std::sync::atomic::AtomicBool,
+) -> Result<Written> {
+    use std::path::PathBuf;
+    let tmp = PathBuf::from(format!("{}.partial", out.display()));
+    let file = std::fs::File::create(&tmp)
+        .map_err(|e| ReportError::Bad(format!("cannot create {}: {e}; check the folder exists and is writable", tmp.display())))?;
+    let mut w = Cancellable { inner: std::io::BufWriter::with_capacity(1 << 20, file), cancel };
+    let result = export(ops, req, &mut w, progress).and_then(|m| w.flush().map(|_| m).map_err(ReportError::from));
+    drop(w);
+    let meta = match result {
+        Ok(m) => m,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            if cancel.load(std::sync::atomic::Ordering::Relaxed) {
+                return Err(ReportError::Bad("the export was cancelled; no file was written".into()));
+            }
+            return Err(e);
+        }
+    };
+    std::fs::rename(&tmp, out).map_err(|e| ReportError::Bad(format!("cannot write {}: {e}", out.display())))?;
+    let mut meta_file = None;
+    if req.format == Format::Csv && !req.meta_comments {
+        let p = PathBuf::from(format!("{}.meta.json", out.display()));
+        let text = serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n";
+        std::fs::write(&p, text).map_err(|e| ReportError::Bad(format!("cannot write {}: {e}", p.display())))?;
+        meta_file = Some(p);
+    }
+    Ok(Written { file: out.to_path_buf(), meta_file, meta })
+}

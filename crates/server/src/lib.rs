@@ -39,11 +39,13 @@ pub struct Config {
     pub connections: usize,
     /// How often the webhook worker looks for due deliveries.
     pub webhook_poll: std::time::Duration,
+    /// The console's built UI (`ui/dist`), served at `/` for browsers.
+    pub ui_dir: Option<PathBuf>,
 }
 
 impl Config {
     pub fn new(db: PathBuf, clock: Arc<dyn Clock>, server_key: Vec<u8>) -> Config {
-        Config { db, clock, server_key, connections: 8, webhook_poll: std::time::Duration::from_millis(200) }
+        Config { db, clock, server_key, connections: 8, webhook_poll: std::time::Duration::from_millis(200), ui_dir: None }
     }
 }
 
@@ -53,7 +55,11 @@ impl Config {
 pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ApiError> {
     let pool = Arc::new(pool::Pool::open(&config)?);
     let state = routes::App { pool: pool.clone(), server_key: Arc::new(config.server_key.clone()) };
-    let app = routes::router(state.clone());
+    let mut app = routes::router(state.clone());
+    if let Some(dir) = &config.ui_dir {
+        // The console in a browser: the UI's files, and the API beside them (same origin).
+        app = app.fallback_service(tower_http::services::ServeDir::new(dir));
+    }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(webhooks::worker(state, config.webhook_poll, stop_rx.clone()));
     let checkpoints = tokio::spawn(pool::checkpointer(config.clone(), std::time::Duration::from_secs(5), stop_rx));

@@ -1,0 +1,51 @@
+// The real window: the desktop app (Tauri, WebKitGTK) opened by tauri-driver
+// under Xvfb on a demo store, checked through WebDriver: the overview's
+// figures and one edit. Run by scripts/desktop-smoke.sh.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { Session, startDriver } from "./webdriver.mjs";
+
+const TARGET = resolve(process.env.CARGO_TARGET_DIR ?? "../target");
+const APP = join(TARGET, "debug", "argus-usage-desktop");
+const CLI = join(TARGET, "debug", "argus-usage");
+const home = mkdtempSync(join(tmpdir(), "argus-desktop-"));
+const db = join(home, "usage.db");
+const env = { ...process.env, ARGUS_USAGE_DB: db, XDG_DATA_HOME: join(home, "data"), XDG_CACHE_HOME: join(home, "cache"), XDG_CONFIG_HOME: join(home, "config") };
+const cli = (...a) => JSON.parse(execFileSync(CLI, [...a, "--json"], { env, encoding: "utf8" }));
+let driver, s;
+
+before(async () => {
+  cli("demo");
+  ({ driver } = await startDriver({ env }).then(async (d) => {
+    s = await Session.create(d.url, APP);
+    return d;
+  }));
+});
+
+after(async () => {
+  await s?.close();
+  driver?.kill("SIGTERM");
+  rmSync(home, { recursive: true, force: true });
+});
+
+test("the overview in the real window shows the month-to-date spend of `budget status`", async () => {
+  const el = await s.find("[data-testid=mtd-spend]", 30000);
+  const exact = await s.attr(el, "data-exact");
+  assert.equal(exact, cli("budget", "status", "--org", "demo").spent);
+  assert.match(await s.text(el), /^\$[\d,]+\.\d\d$/);
+});
+
+test("a budget edit in the window is stored", async () => {
+  await s.exec("location.hash = '#/budgets'");
+  const amount = await s.find("input[name=amount]");
+  await s.type(amount, "4321");
+  await s.click(await s.find("form.form button[type=submit]"));
+  await s.waitText("p.ok", /Saved the budget/);
+  const month = cli("budget", "status", "--org", "demo").month;
+  const b = cli("budget", "list", "--org", "demo").budgets.find((x) => x.month === month);
+  assert.equal(b.amount, "4321.00");
+});

@@ -1,0 +1,13 @@
+import { createContext } from "preact";
+import type { Backend } from "./backend";
+import type { AppInfo, OrgView } from "./types";
+
+export interface Ctx {
+  backend: Backend;
+  info: AppInfo;
+  org: OrgView;
+  refresh: () => void;
+  go: (screen: string) => void;
+}
+
+export const AppCtx = createContext<Ctx>(null as unknown as Ctx);

@@ -1,0 +1,140 @@
+import { useContext, useEffect } from "preact/hooks";
+import { AppCtx } from "../ctx";
+import { Card, Empty, ErrorBox, Loading, Money, useLoad } from "../ui";
+import { BarChart } from "../charts";
+import { age, count, money, percent } from "../format";
+import { nextMonthStart, syncIsStale } from "../state";
+
+export function Overview() {
+  const { backend, org, info, go } = useContext(AppCtx);
+  const data = useLoad(async () => {
+    const status = await backend.budgetStatus(org.slug);
+    const from = `${status.month}-01`;
+    const to = nextMonthStart(status.month);
+    const [forecast, daily, providers, operations, investigations] = await Promise.all([
+      backend.forecast(org.slug, status.month),
+      backend.summary(org.slug, from, to, "day"),
+      backend.summary(org.slug, from, to, "provider"),
+      backend.summary(org.slug, from, to, "operation"),
+      backend.summary(org.slug, from, to, "investigation"),
+    ]);
+    return { status, forecast, daily, providers, operations, investigations };
+  }, [org.slug]);
+  useEffect(() => {
+    if (data.data) requestAnimationFrame(() => requestAnimationFrame(() => backend.painted?.()));
+  }, [data.data]);
+  if (data.loading && !data.data) return <Loading what="the overview" />;
+  if (data.error) return <ErrorBox error={data.error} />;
+  const { status, forecast, daily, providers, operations, investigations } = data.data!;
+  const cur = status.currency;
+  const sync = info.sync;
+  const top = [...investigations.groups].filter((g) => g.key !== null).sort((a, b) => Number(b.cost) - Number(a.cost)).slice(0, 5);
+  const unacked = status.alerts.filter((a) => !a.acknowledged_at);
+  return (
+    <div class="grid">
+      {sync?.server && syncIsStale(sync.last_synced_at, new Date()) ? (
+        <div class="banner warn wide" role="status">
+          Data last synced from {sync.server} {age(sync.last_synced_at, new Date())}: figures may be behind the server.{" "}
+          <button onClick={() => go("sync")}>Sync now</button>
+        </div>
+      ) : null}
+      {status.unpriced_requests > 0 ? (
+        <div class="banner warn wide" role="status" data-testid="unpriced-warning">
+          {count(status.unpriced_requests)} requests this month have no price: they are not in the spend below. Add the price version on the{" "}
+          <a href="#/prices">Prices</a> screen, then reprice.
+        </div>
+      ) : null}
+      <Card title={`Spend in ${status.month}`}>
+        <div class="big">
+          <Money amount={status.spent} currency={cur} testid="mtd-spend" />
+        </div>
+        {status.amount ? (
+          <>
+            <p>
+              of <Money amount={status.amount} currency={cur} testid="budget-amount" /> budget ({percent(status.percent)}),{" "}
+              <Money amount={status.remaining} currency={cur} /> left
+            </p>
+            <div class="meter" aria-label="spend against budget">
+              <div style={{ width: `${Math.min(100, Number(status.percent ?? 0))}%` }} class={status.blocked ? "over" : ""} />
+            </div>
+            {status.blocked ? <p class="bad">Hard limit reached: new calls are refused.</p> : null}
+          </>
+        ) : (
+          <p class="muted">
+            No budget for this month. <a href="#/budgets">Set one</a> to get alerts and a projection against it.
+          </p>
+        )}
+      </Card>
+      <Card title="Projection to month end">
+        {forecast.enough_data && forecast.projected ? (
+          <>
+            <div class="big">
+              <Money amount={forecast.projected} currency={cur} testid="projected" />
+            </div>
+            <p>
+              likely between {money(forecast.low, cur)} and {money(forecast.high, cur)}
+              {forecast.crosses_on ? <>; reaches the budget on <strong>{forecast.crosses_on}</strong></> : null}
+            </p>
+          </>
+        ) : (
+          <p class="muted">Not enough days of usage yet to project this month.</p>
+        )}
+      </Card>
+      <Card title="Alerts">
+        {unacked.length === 0 ? (
+          <p class="muted">No open alerts this month.</p>
+        ) : (
+          <ul class="alerts">
+            {unacked.map((a) => (
+              <li key={a.id}>
+                <strong>{a.threshold}%</strong> reached: {money(a.spent, cur)} of {money(a.amount, cur)} <a href="#/budgets">acknowledge</a>
+              </li>
+            ))}
+          </ul>
+        )}
+      </Card>
+      <Card title="Daily spend" wide>
+        <BarChart
+          title="Daily spend this month"
+          currency={cur}
+          bars={daily.groups.map((g) => ({ label: g.key ?? "", value: g.cost, note: `${count(g.requests)} requests` }))}
+        />
+      </Card>
+      <Card title="By provider">
+        <Breakdown groups={providers.groups} cur={cur} />
+      </Card>
+      <Card title="By operation">
+        <Breakdown groups={operations.groups} cur={cur} />
+      </Card>
+      <Card title="Top investigations">
+        {top.length === 0 ? <p class="muted">No usage tied to an investigation this month.</p> : <Breakdown groups={top} cur={cur} />}
+      </Card>
+    </div>
+  );
+}
+
+function Breakdown({ groups, cur }: { groups: { key: string | null; cost: string; requests: number }[]; cur: string }) {
+  if (groups.length === 0) return <Empty>No usage this month yet.</Empty>;
+  return (
+    <table>
+      <thead>
+        <tr>
+          <th scope="col">Name</th>
+          <th scope="col" class="num">Requests</th>
+          <th scope="col" class="num">Cost</th>
+        </tr>
+      </thead>
+      <tbody>
+        {groups.map((g) => (
+          <tr key={g.key ?? "(none)"}>
+            <td>{g.key ?? <span class="muted">(none)</span>}</td>
+            <td class="num">{count(g.requests)}</td>
+            <td class="num">
+              <Money amount={g.cost} currency={cur} />
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}

@@ -1,0 +1,108 @@
+import { useContext, useState } from "preact/hooks";
+import { AppCtx } from "../ctx";
+import { Card, ErrorBox, Loading, Money, Progress, useLoad } from "../ui";
+import { count, dateTime } from "../format";
+import { ApiError, JobEvent, RepriceReport } from "../types";
+
+const RATE_FIELDS = ["input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "cache_write_per_mtok"] as const;
+
+export function Prices() {
+  const { backend, org } = useContext(AppCtx);
+  const data = useLoad(() => backend.prices(org.slug), [org.slug]);
+  const [form, setForm] = useState<Record<string, string>>({ provider: "", model: "", effective_from: new Date().toISOString().slice(0, 10), input_per_mtok: "", output_per_mtok: "", cached_input_per_mtok: "", cache_write_per_mtok: "", source: "" });
+  const [error, setError] = useState<ApiError | null>(null);
+  const [note, setNote] = useState<string | null>(null);
+  const [period, setPeriod] = useState({ from: "", to: "" });
+  const [preview, setPreview] = useState<RepriceReport | null>(null);
+  const [job, setJob] = useState<JobEvent | null>(null);
+  const cur = org.currency;
+  const add = async (e: Event) => {
+    e.preventDefault();
+    const v: Record<string, string> = { currency: cur };
+    for (const [k, x] of Object.entries(form)) if (x.trim()) v[k] = x.trim();
+    try {
+      const r = await backend.pricesAdd(org.slug, JSON.stringify([v]));
+      if (r.rejected.length) throw new ApiError("bad_input", r.rejected[0].error, r.rejected[0].field);
+      setNote(r.queued ? "Queued for the server; it arrives here with the next sync." : r.added ? "Added a new price version. Preview a reprice below to see what it changes." : "That version was already known.");
+      setError(null);
+      data.reload();
+    } catch (err) {
+      setError(err as ApiError);
+    }
+  };
+  const doPreview = async () => {
+    try {
+      setPreview(await backend.repricePreview(org.slug, period.from || undefined, period.to || undefined));
+      setError(null);
+    } catch (e) {
+      setError(e as ApiError);
+    }
+  };
+  const apply = async () => {
+    const j = await backend.startJob("reprice", { org: org.slug, from: period.from || undefined, to: period.to || undefined }, setJob);
+    const end = await j.done;
+    if (end.state === "done") {
+      setPreview(end.result as RepriceReport);
+      data.reload();
+    } else if (end.error) setError(new ApiError(end.error.code, end.error.message));
+  };
+  if (data.loading && !data.data) return <Loading what="prices" />;
+  if (data.error) return <ErrorBox error={data.error} />;
+  const list = [...data.data!].sort((a, b) => a.provider.localeCompare(b.provider) || a.model.localeCompare(b.model) || b.effective_from.localeCompare(a.effective_from));
+  return (
+    <div class="grid">
+      <Card title="New price version (per million tokens)">
+        <form class="form" onSubmit={add}>
+          {(["provider", "model", "effective_from", ...RATE_FIELDS, "source"] as const).map((k) => (
+            <label key={k}>
+              {k.replace(/_/g, " ")}
+              <input name={k} value={form[k]} required={k === "provider" || k === "model" || k === "effective_from" || k === "input_per_mtok" || k === "output_per_mtok"} inputMode={k.endsWith("mtok") ? "decimal" : undefined} onInput={(e) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value })} />
+            </label>
+          ))}
+          <button type="submit">Add version ({cur})</button>
+          {note ? <p class="ok" role="status">{note}</p> : null}
+        </form>
+      </Card>
+      <Card title="Reprice records with the prices now known">
+        <div class="form">
+          <label>from<input name="reprice_from" placeholder="YYYY-MM-DD (all)" value={period.from} onInput={(e) => setPeriod({ ...period, from: (e.target as HTMLInputElement).value })} /></label>
+          <label>to<input name="reprice_to" placeholder="YYYY-MM-DD (all)" value={period.to} onInput={(e) => setPeriod({ ...period, to: (e.target as HTMLInputElement).value })} /></label>
+          <button onClick={doPreview}>Preview</button>
+        </div>
+        {preview ? (
+          <div data-testid="reprice-preview">
+            <p>
+              {preview.applied ? "Applied: " : "Would change "} {count(preview.changed)} of {count(preview.records)} records: <Money amount={preview.before_cost} currency={cur} /> →{" "}
+              <Money amount={preview.after_cost} currency={cur} /> (difference <Money amount={preview.difference} currency={cur} />), unpriced {count(preview.before_unpriced)} → {count(preview.after_unpriced)}
+            </p>
+            {!preview.applied && preview.changed > 0 ? <button onClick={apply} disabled={job?.state === "running"}>Apply the reprice</button> : null}
+          </div>
+        ) : null}
+        {job?.state === "running" ? <Progress done={0} total={0} label="Repricing in one transaction…" /> : null}
+      </Card>
+      <ErrorBox error={error} />
+      <Card title="Price history" wide>
+        <table>
+          <thead>
+            <tr><th scope="col">Provider</th><th scope="col">Model</th><th scope="col">From</th><th scope="col">Scope</th><th scope="col" class="num">Input</th><th scope="col" class="num">Output</th><th scope="col" class="num">Cached input</th><th scope="col" class="num">Cache write</th><th scope="col">Source</th></tr>
+          </thead>
+          <tbody>
+            {list.map((p) => (
+              <tr key={p.id}>
+                <td>{p.provider}</td>
+                <td>{p.model}</td>
+                <td>{dateTime(p.effective_from, org.timezone)}</td>
+                <td>{p.scope === "org" ? "negotiated" : "list"}</td>
+                <td class="num">{p.input_per_mtok}</td>
+                <td class="num">{p.output_per_mtok}</td>
+                <td class="num">{p.cached_input_per_mtok ?? "—"}</td>
+                <td class="num">{p.cache_write_per_mtok ?? "—"}</td>
+                <td class="muted">{p.source ?? ""}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </Card>
+    </div>
+  );
+}

@@ -1,0 +1,143 @@
+// State logic of the screens, kept apart from rendering so it is unit-tested.
+import type { ProviderView, RecordQuery } from "./types";
+import { compareDecimal, parseDecimal } from "./format";
+
+/** Local month `YYYY-MM` of a date in a time zone. */
+export function monthOf(d: Date, timeZone: string): string {
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit" }).formatToParts(d);
+  const y = parts.find((p) => p.type === "year")?.value;
+  const m = parts.find((p) => p.type === "month")?.value;
+  return `${y}-${m}`;
+}
+
+/** First day of the month after `YYYY-MM`, as `YYYY-MM-DD`. */
+export function nextMonthStart(month: string): string {
+  const [y, m] = month.split("-").map(Number);
+  return m === 12 ? `${y + 1}-01-01` : `${y}-${String(m + 1).padStart(2, "0")}-01`;
+}
+
+/** Filters of the usage explorer. */
+export interface Filters {
+  from: string;
+  to: string;
+  provider: string;
+  model: string;
+  operation: string;
+  investigation: string;
+  user: string;
+}
+
+export const DIMENSIONS = ["provider", "model", "operation", "investigation", "user", "day", "week", "month"] as const;
+
+/** The records query of the explorer's filters (empty fields left out). */
+export function recordQuery(f: Filters, after_seq: number | null, limit: number): RecordQuery {
+  const q: RecordQuery = { limit };
+  for (const k of ["from", "to", "provider", "model", "operation", "investigation", "user"] as const) {
+    const v = f[k].trim();
+    if (v) q[k] = v;
+  }
+  if (after_seq !== null) q.after_seq = after_seq;
+  return q;
+}
+
+/** Drilling into a group: the filters narrowed to that key. */
+export function drillDown(f: Filters, by: string, key: string | null): Filters {
+  if (key === null) return f;
+  if (by === "model") {
+    const [provider, model] = key.includes("/") ? key.split("/", 2) : [f.provider, key];
+    return { ...f, provider, model };
+  }
+  if (by === "day") return { ...f, from: key, to: addDays(key, 1) };
+  if (by === "month") return { ...f, from: `${key}-01`, to: nextMonthStart(key) };
+  if (by === "provider" || by === "operation" || by === "investigation" || by === "user") return { ...f, [by]: key };
+  return f;
+}
+
+export function addDays(date: string, n: number): string {
+  const d = new Date(`${date}T00:00:00Z`);
+  d.setUTCDate(d.getUTCDate() + n);
+  return d.toISOString().slice(0, 10);
+}
+
+/**
+ * Paging through records by sequence number: a stack of the cursors of the
+ * pages seen, so "previous" works without offsets over millions of rows.
+ */
+export class Pager {
+  private stack: (number | null)[] = [null];
+  get page(): number {
+    return this.stack.length;
+  }
+  get cursor(): number | null {
+    return this.stack[this.stack.length - 1];
+  }
+  next(after: number | null): void {
+    if (after !== null) this.stack.push(after);
+  }
+  prev(): void {
+    if (this.stack.length > 1) this.stack.pop();
+  }
+  reset(): void {
+    this.stack = [null];
+  }
+}
+
+/** Moves a provider up (-1) or down (+1) and gives every provider its new priority (1, 2, 3...). */
+export function reorder(list: ProviderView[], provider: string, delta: -1 | 1): { provider: string; priority: number }[] {
+  const order = [...list].sort((a, b) => a.priority - b.priority || a.provider.localeCompare(b.provider)).map((p) => p.provider);
+  const i = order.indexOf(provider);
+  const j = i + delta;
+  if (i < 0 || j < 0 || j >= order.length) return [];
+  [order[i], order[j]] = [order[j], order[i]];
+  return changedPriorities(list, order);
+}
+
+/** Moves `provider` to the place of `target` (drag and drop). */
+export function moveTo(list: ProviderView[], provider: string, target: string): { provider: string; priority: number }[] {
+  const order = [...list].sort((a, b) => a.priority - b.priority || a.provider.localeCompare(b.provider)).map((p) => p.provider);
+  const i = order.indexOf(provider);
+  const j = order.indexOf(target);
+  if (i < 0 || j < 0 || i === j) return [];
+  order.splice(i, 1);
+  order.splice(j, 0, provider);
+  return changedPriorities(list, order);
+}
+
+function changedPriorities(list: ProviderView[], order: string[]): { provider: string; priority: number }[] {
+  const now = new Map(list.map((p) => [p.provider, p.priority]));
+  return order.map((p, k) => ({ provider: p, priority: k + 1 })).filter((x) => now.get(x.provider) !== x.priority);
+}
+
+/** Checks the budget form; returns the body to send or the error to show, naming the field. */
+export function budgetForm(amount: string, thresholds: string, hardLimit: boolean): { body?: { amount: string; thresholds: number[]; hard_limit: boolean }; error?: string } {
+  const a = amount.trim();
+  try {
+    const d = parseDecimal(a);
+    if (d.neg) return { error: `Amount ${a} is negative; give the monthly amount, such as 1500` };
+  } catch {
+    return { error: `Amount "${a}" is not a number; give it like 1500 or 1500.50` };
+  }
+  if (compareDecimal(a, "0") <= 0) return { error: "Amount must be more than 0" };
+  const parts = thresholds.split(",").map((t) => t.trim().replace(/%$/, "")).filter(Boolean);
+  const ts: number[] = [];
+  for (const t of parts) {
+    if (!/^\d+$/.test(t) || Number(t) < 1 || Number(t) > 1000) return { error: `Threshold "${t}" is not a whole percent from 1 to 1000` };
+    ts.push(Number(t));
+  }
+  const uniq = [...new Set(ts)].sort((x, y) => x - y);
+  return { body: { amount: a, thresholds: uniq, hard_limit: hardLimit } };
+}
+
+/** Whether the last sync is old enough to warn (the data may be stale). */
+export function syncIsStale(lastSyncedAt: string | null, now: Date, hours = 1): boolean {
+  if (!lastSyncedAt) return true;
+  return now.getTime() - new Date(lastSyncedAt).getTime() > hours * 3600_000;
+}
+
+/** Parses a quota field: empty means none. */
+export function quotaValue(s: string): { value?: number | null; error?: string } {
+  const t = s.trim();
+  if (!t) return { value: null };
+  if (!/^\d+$/.test(t) || Number(t) < 1) return { error: `"${t}" is not a number of requests; leave it empty for no limit` };
+  return { value: Number(t) };
+}

@@ -1,0 +1,80 @@
+// The facade's types, generated from the Rust types (ui/src/generated, by
+// `cargo test -p argus-ops --lib`), plus the few the window adds.
+export type { Admission } from "./generated/Admission";
+export type { AlertView } from "./generated/AlertView";
+export type { AuditPage } from "./generated/AuditPage";
+export type { AuditView } from "./generated/AuditView";
+export type { BatchReport } from "./generated/BatchReport";
+export type { BudgetStatus } from "./generated/BudgetStatus";
+export type { BudgetView } from "./generated/BudgetView";
+export type { Candidate } from "./generated/Candidate";
+export type { ConflictView } from "./generated/ConflictView";
+export type { DemoReport } from "./generated/DemoReport";
+export type { Forecast } from "./generated/Forecast";
+export type { Group } from "./generated/Group";
+export type { HealthView } from "./generated/HealthView";
+export type { IngestProgress } from "./generated/IngestProgress";
+export type { IngestReport } from "./generated/IngestReport";
+export type { OrgView } from "./generated/OrgView";
+export type { PendingView } from "./generated/PendingView";
+export type { Previous } from "./generated/Previous";
+export type { PriceImportReport } from "./generated/PriceImportReport";
+export type { PriceView } from "./generated/PriceView";
+export type { ProviderView } from "./generated/ProviderView";
+export type { RecordView } from "./generated/RecordView";
+export type { RecordsPage } from "./generated/RecordsPage";
+export type { Rejected } from "./generated/Rejected";
+export type { RejectedIndex } from "./generated/RejectedIndex";
+export type { RepriceGroup } from "./generated/RepriceGroup";
+export type { RepriceReport } from "./generated/RepriceReport";
+export type { Route } from "./generated/Route";
+export type { Summary } from "./generated/Summary";
+export type { SyncProgress } from "./generated/SyncProgress";
+export type { SyncReport } from "./generated/SyncReport";
+export type { SyncStatus } from "./generated/SyncStatus";
+import type { OrgView } from "./generated/OrgView";
+import type { SyncStatus } from "./generated/SyncStatus";
+
+export interface RecordQuery {
+  from?: string;
+  to?: string;
+  provider?: string;
+  model?: string;
+  operation?: string;
+  investigation?: string;
+  user?: string;
+  after_seq?: number;
+  limit?: number;
+}
+
+export interface AppInfo {
+  db: string;
+  version: string;
+  orgs: OrgView[];
+  /** `null` in a browser, where the console talks to the server directly. */
+  sync: SyncStatus | null;
+}
+
+/** An error of the engine or the server: a code to branch on, a message that says what to do. */
+export class ApiError extends Error {
+  constructor(
+    public code: string,
+    message: string,
+    public field: string | null = null,
+  ) {
+    super(message);
+  }
+}
+
+export interface JobEvent {
+  id: number;
+  kind: string;
+  state: "running" | "done" | "failed" | "cancelled";
+  done: number;
+  total: number;
+  message: string;
+  result: any;
+  error: { code: string; message: string; field: string | null } | null;
+}
+
+export type JobKind = "sync" | "export" | "import" | "reprice";

@@ -1,0 +1,76 @@
+// Small shared pieces: loading data, errors, money cells, progress.
+import { useEffect, useState } from "preact/hooks";
+import type { ComponentChildren } from "preact";
+import { ApiError } from "./types";
+import { money } from "./format";
+
+export interface Loaded<T> {
+  data: T | null;
+  error: ApiError | null;
+  loading: boolean;
+  reload: () => void;
+}
+
+/** Loads data with `f` whenever `deps` change. */
+export function useLoad<T>(f: () => Promise<T>, deps: unknown[]): Loaded<T> {
+  const [state, setState] = useState<{ data: T | null; error: ApiError | null; loading: boolean }>({ data: null, error: null, loading: true });
+  const [tick, setTick] = useState(0);
+  useEffect(() => {
+    let live = true;
+    setState((s) => ({ ...s, loading: true }));
+    f().then(
+      (data) => live && setState({ data, error: null, loading: false }),
+      (e) => live && setState({ data: null, error: e instanceof ApiError ? e : new ApiError("internal", String(e)), loading: false }),
+    );
+    return () => {
+      live = false;
+    };
+  }, [...deps, tick]);
+  return { ...state, reload: () => setTick((t) => t + 1) };
+}
+
+export function ErrorBox({ error }: { error: ApiError | null }) {
+  if (!error) return null;
+  return (
+    <div class="error" role="alert">
+      <strong>{error.code.replace(/_/g, " ")}</strong>: {error.message}
+      {error.field ? <span class="field"> (field: {error.field})</span> : null}
+    </div>
+  );
+}
+
+export function Loading({ what }: { what: string }) {
+  return <p class="muted" aria-busy="true">Loading {what}…</p>;
+}
+
+/** Money right-aligned, rounded for display; the exact amount in the title and data-exact. */
+export function Money({ amount, currency, testid }: { amount: string | null | undefined; currency: string; testid?: string }) {
+  return (
+    <span class="num money" title={amount ? `${amount} ${currency} exactly` : "unknown"} data-exact={amount ?? ""} data-testid={testid}>
+      {money(amount, currency)}
+    </span>
+  );
+}
+
+export function Card({ title, children, wide }: { title: string; children: ComponentChildren; wide?: boolean }) {
+  return (
+    <section class={wide ? "card wide" : "card"} aria-label={title}>
+      <h2>{title}</h2>
+      {children}
+    </section>
+  );
+}
+
+export function Progress({ done, total, label }: { done: number; total: number; label: string }) {
+  const pct = total > 0 ? Math.min(100, Math.round((done * 100) / total)) : null;
+  return (
+    <div class="progress" role="progressbar" aria-valuemin={0} aria-valuemax={100} aria-valuenow={pct ?? undefined} aria-label={label}>
+      <div class={pct === null ? "bar indeterminate" : "bar"} style={pct === null ? undefined : { width: `${pct}%` }} />
+      <span>{label}</span>
+    </div>
+  );
+}
+
+export function Empty({ children }: { children: ComponentChildren }) {
+  return <div class="empty">{children}</div>;
+}

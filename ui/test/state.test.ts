@@ -1,0 +1,94 @@
+import { describe, expect, it } from "vitest";
+import { Pager, budgetForm, drillDown, monthOf, moveTo, nextMonthStart, quotaValue, recordQuery, reorder, syncIsStale } from "../src/state";
+import type { ProviderView } from "../src/types";
+
+const f = { from: "2026-11-01", to: "", provider: "", model: "", operation: "", investigation: "", user: "" };
+
+function p(provider: string, priority: number): ProviderView {
+  return {
+    provider, priority, configured: true, enabled: true, hourly_limit: null, daily_limit: null, hourly_used: 0, daily_used: 0, note: null, version: 1,
+    health: { state: "ok", consecutive_failures: 0, cooldown_until: null, last_outcome_at: null },
+  };
+}
+
+describe("months", () => {
+  it("takes the month in the organisation's zone", () => {
+    // 23:30 UTC on 31 October is already November in Paris.
+    expect(monthOf(new Date("2026-10-31T23:30:00Z"), "Europe/Paris")).toBe("2026-11");
+    expect(monthOf(new Date("2026-10-31T23:30:00Z"), "America/New_York")).toBe("2026-10");
+    expect(nextMonthStart("2026-12")).toBe("2027-01-01");
+    expect(nextMonthStart("2026-02")).toBe("2026-03-01");
+  });
+});
+
+describe("the explorer", () => {
+  it("builds a query of the filled filters", () => {
+    expect(recordQuery({ ...f, provider: " openai " }, null, 100)).toEqual({ from: "2026-11-01", provider: "openai", limit: 100 });
+    expect(recordQuery(f, 42, 10)).toEqual({ from: "2026-11-01", after_seq: 42, limit: 10 });
+  });
+  it("drills down into a group", () => {
+    expect(drillDown(f, "provider", "openai").provider).toBe("openai");
+    expect(drillDown(f, "model", "openai/gpt-4o")).toMatchObject({ provider: "openai", model: "gpt-4o" });
+    expect(drillDown(f, "day", "2026-11-05")).toMatchObject({ from: "2026-11-05", to: "2026-11-06" });
+    expect(drillDown(f, "month", "2026-12")).toMatchObject({ from: "2026-12-01", to: "2027-01-01" });
+    expect(drillDown(f, "investigation", null)).toBe(f);
+  });
+  it("pages forward and back by cursor", () => {
+    const pg = new Pager();
+    expect([pg.page, pg.cursor]).toEqual([1, null]);
+    pg.next(100);
+    pg.next(200);
+    expect([pg.page, pg.cursor]).toEqual([3, 200]);
+    pg.prev();
+    expect(pg.cursor).toBe(100);
+    pg.prev();
+    pg.prev();
+    expect([pg.page, pg.cursor]).toEqual([1, null]);
+    pg.next(null);
+    expect(pg.page).toBe(1);
+  });
+});
+
+describe("providers", () => {
+  const list = [p("openai", 1), p("anthropic", 2), p("google", 3)];
+  it("moves one up or down and renumbers only what changed", () => {
+    expect(reorder(list, "google", -1)).toEqual([{ provider: "google", priority: 2 }, { provider: "anthropic", priority: 3 }]);
+    expect(reorder(list, "openai", -1)).toEqual([]);
+    expect(reorder(list, "google", 1)).toEqual([]);
+  });
+  it("drags one onto another's place", () => {
+    expect(moveTo(list, "google", "openai")).toEqual([
+      { provider: "google", priority: 1 },
+      { provider: "openai", priority: 2 },
+      { provider: "anthropic", priority: 3 },
+    ]);
+    expect(moveTo(list, "openai", "openai")).toEqual([]);
+  });
+  it("reads quotas: empty is none", () => {
+    expect(quotaValue("")).toEqual({ value: null });
+    expect(quotaValue(" 50 ")).toEqual({ value: 50 });
+    expect(quotaValue("-1").error).toMatch(/not a number of requests/);
+    expect(quotaValue("1.5").error).toBeTruthy();
+  });
+});
+
+describe("the budget form", () => {
+  it("accepts decimals and sorts thresholds", () => {
+    expect(budgetForm(" 1500.50 ", "100, 80%, 90, 80", true)).toEqual({ body: { amount: "1500.50", thresholds: [80, 90, 100], hard_limit: true } });
+  });
+  it("names what is wrong", () => {
+    expect(budgetForm("abc", "80", false).error).toMatch(/Amount "abc" is not a number/);
+    expect(budgetForm("-5", "80", false).error).toMatch(/negative/);
+    expect(budgetForm("0", "80", false).error).toMatch(/more than 0/);
+    expect(budgetForm("10", "80, x", false).error).toMatch(/Threshold "x"/);
+  });
+});
+
+describe("sync staleness", () => {
+  const now = new Date("2026-11-27T12:00:00Z");
+  it("warns after an hour or when never synced", () => {
+    expect(syncIsStale(null, now)).toBe(true);
+    expect(syncIsStale("2026-11-27T11:30:00Z", now)).toBe(false);
+    expect(syncIsStale("2026-11-27T10:30:00Z", now)).toBe(true);
+  });
+});
