@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
+bash scripts/ui.sh   # the window's UI (ui/dist), embedded in the app at build time
 # A debug build of every binary, as the test suite makes it, so that Tauri is not compiled twice.
 cargo build --workspace --bins
 app="${CARGO_TARGET_DIR:-target}/debug/argus-usage-desktop"

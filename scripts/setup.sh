@@ -11,6 +11,7 @@ packages=(
   xvfb xauth imagemagick webkit2gtk-driver
   poppler-utils
   libdbus-1-dev dbus-daemon dbus-bin gnome-keyring
+  chromium
 )
 
 missing=()
@@ -30,3 +31,9 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 command -v cargo >/dev/null || { echo "setup: cargo is not on PATH; install Rust with rustup" >&2; exit 1; }
+
+# The WebDriver bridge to the real window (tests and screenshots).
+if ! command -v tauri-driver >/dev/null; then
+  echo "setup: installing tauri-driver (cargo install, about a minute)" >&2
+  cargo install tauri-driver --locked --version '^2' --quiet
+fi

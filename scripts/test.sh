@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 bash scripts/setup.sh
+target="${CARGO_TARGET_DIR:-target}"
+
+echo "== the UI: build, type check, unit tests (Vitest)"
+bash scripts/ui.sh
+(cd ui && npx vitest run --reporter=dot)
 
 # Tests never touch the real default store: each uses its own temporary file.
 echo "== cargo fmt --check"
@@ -17,6 +22,13 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 echo "== tests"
 cargo test --workspace --locked
 
+echo "== the UI's TypeScript types are the ones generated from the Rust types"
+if [ -n "$(git status --porcelain -- ui/src/generated)" ]; then
+  git status --porcelain -- ui/src/generated
+  echo "ui/src/generated is out of date: run \`cargo test -p argus-ops --lib\` and commit it" >&2
+  exit 1
+fi
+
 echo "== the OS keyring, against a real Secret Service (gnome-keyring in a private D-Bus session)"
 keyring_home="$(mktemp -d)"
 XDG_DATA_HOME="$keyring_home" dbus-run-session -- sh -c \
@@ -26,6 +38,12 @@ rm -rf "$keyring_home"
 
 echo "== the desktop shell builds"
 cargo build --workspace --bins --locked
+
+echo "== end to end in headless Chromium against the real server (Playwright)"
+(cd ui && ARGUS_BIN="$(cd .. && realpath "$target")/debug/argus-usage" node --test e2e/)
+
+echo "== the real window under Xvfb through WebDriver (tauri-driver)"
+(cd ui && CARGO_TARGET_DIR="$(cd .. && realpath "$target")" xvfb-run -a -s '-screen 0 1280x860x24' node --test desktop/smoke.test.mjs)
 
 echo "== benchmarks still run (small sizes; real figures: docs/benchmarks.md)"
 bench_dir="$(mktemp -d)"

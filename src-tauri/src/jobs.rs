@@ -78,7 +78,7 @@ impl Reporter {
     }
 }
 
-fn notify(app: &AppHandle, alerts: &[argus_ops::api::AlertView]) {
+pub fn notify(app: &AppHandle, alerts: &[argus_ops::api::AlertView]) {
     for a in alerts {
         let _ = app
             .notification()
@@ -232,13 +232,15 @@ pub fn start(app: AppHandle, kind: &str, params: serde_json::Value) -> Result<u6
                     std::io::BufReader::new(CancelRead { inner: std::io::Cursor::new(p.content.into_bytes()), cancel: cancel.clone() });
                 let report = ops.ingest(reader, |x| rw.progress(x.bytes, total, format!("{} lines, {} accepted", x.lines, x.accepted)));
                 let report = match report {
-                    Err(e) if cancel.load(Ordering::Relaxed) => return Err(OpsError::new(
-                        ErrorCode::Io,
-                        format!(
+                    Err(e) if cancel.load(Ordering::Relaxed) => {
+                        return Err(OpsError::new(
+                            ErrorCode::Io,
+                            format!(
                             "import cancelled; the batches before stayed stored ({}), importing the file again skips them as duplicates",
                             e.message
                         ),
-                    )),
+                        ))
+                    }
                     other => other?,
                 };
                 notify(&rw.app, &report.alerts_fired);

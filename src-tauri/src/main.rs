@@ -15,7 +15,7 @@ use argus_ops::api::*;
 use argus_ops::controls::{BudgetChange, ProviderChange};
 use argus_ops::sync::{Keep, SyncStatus};
 use argus_ops::{default_db_path, Ops, OpsError, SystemClock};
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -96,19 +96,25 @@ async fn budgets(app: AppHandle, org: String) -> Result<Vec<BudgetView>, OpsErro
     run(app, move |ops| ops.budgets(&org)).await
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BudgetBody {
-    amount: Option<String>,
-    thresholds: Option<Vec<u32>>,
-    hard_limit: Option<bool>,
-}
-
 #[tauri::command(rename_all = "snake_case")]
-async fn budget_set(app: AppHandle, org: String, month: String, body: BudgetBody, if_version: Option<i64>) -> Result<BudgetView, OpsError> {
-    let change =
-        BudgetChange { amount: body.amount, thresholds: body.thresholds, thresholds_text: None, hard_limit: body.hard_limit, if_version };
-    run(app, move |ops| ops.budget_set(&org, Some(&month), &change)).await
+async fn budget_set(
+    app: AppHandle,
+    org: String,
+    month: String,
+    body: BudgetChange,
+    if_version: Option<i64>,
+) -> Result<BudgetView, OpsError> {
+    let change = BudgetChange { if_version, ..body };
+    let handle = app.clone();
+    let (view, fired) = run(app, move |ops| {
+        // A lowered budget fires the thresholds it crosses at once: raise them as notifications.
+        let before = ops.alerts_list(&org)?.len();
+        let view = ops.budget_set(&org, Some(&month), &change)?;
+        Ok((view, ops.alerts_list(&org)?.into_iter().skip(before).collect::<Vec<_>>()))
+    })
+    .await?;
+    jobs::notify(&handle, &fired);
+    Ok(view)
 }
 
 #[tauri::command(rename_all = "snake_case")]
@@ -126,38 +132,15 @@ async fn provider_list(app: AppHandle, org: String) -> Result<Vec<ProviderView>,
     run(app, move |ops| ops.provider_list(&org)).await
 }
 
-/// `Some(None)` for an explicit null, `None` when the key is absent.
-fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProviderBody {
-    enabled: Option<bool>,
-    priority: Option<i64>,
-    #[serde(default, deserialize_with = "double_option")]
-    hourly_limit: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "double_option")]
-    daily_limit: Option<Option<i64>>,
-}
-
 #[tauri::command(rename_all = "snake_case")]
 async fn provider_set(
     app: AppHandle,
     org: String,
     provider: String,
-    body: ProviderBody,
+    body: ProviderChange,
     if_version: Option<i64>,
 ) -> Result<ProviderView, OpsError> {
-    let change = ProviderChange {
-        enabled: body.enabled,
-        priority: body.priority,
-        hourly_limit: body.hourly_limit,
-        daily_limit: body.daily_limit,
-        note: None,
-        if_version,
-    };
+    let change = ProviderChange { if_version, ..body };
     run(app, move |ops| ops.provider_set(&org, &provider, &change)).await
 }
 

@@ -1,5 +1,5 @@
 // State logic of the screens, kept apart from rendering so it is unit-tested.
-import type { ProviderView, RecordQuery } from "./types";
+import type { Group, ProviderView, RecordQuery } from "./types";
 import { compareDecimal, parseDecimal } from "./format";
 
 /** Local month `YYYY-MM` of a date in a time zone. */
@@ -140,4 +140,18 @@ export function quotaValue(s: string): { value?: number | null; error?: string }
   if (!t) return { value: null };
   if (!/^\d+$/.test(t) || Number(t) < 1) return { error: `"${t}" is not a number of requests; leave it empty for no limit` };
   return { value: Number(t) };
+}
+
+/** Days from `first` to the last day with usage, in date order, days without usage at zero. */
+export function dailySeries(groups: Group[], first: string): { day: string; cost: string; requests: number }[] {
+  const by = new Map(groups.filter((g) => g.key !== null).map((g) => [g.key as string, g]));
+  const days = [...by.keys()].sort();
+  if (days.length === 0) return [];
+  const last = days[days.length - 1];
+  const out = [];
+  for (let d = first < days[0] ? first : days[0]; d <= last; d = addDays(d, 1)) {
+    const g = by.get(d);
+    out.push({ day: d, cost: g ? g.cost : "0", requests: g ? g.requests : 0 });
+  }
+  return out;
 }

@@ -44,10 +44,10 @@ export function Loading({ what }: { what: string }) {
 }
 
 /** Money right-aligned, rounded for display; the exact amount in the title and data-exact. */
-export function Money({ amount, currency, testid }: { amount: string | null | undefined; currency: string; testid?: string }) {
+export function Money({ amount, currency, testid, places = 2 }: { amount: string | null | undefined; currency: string; testid?: string; places?: number }) {
   return (
     <span class="num money" title={amount ? `${amount} ${currency} exactly` : "unknown"} data-exact={amount ?? ""} data-testid={testid}>
-      {money(amount, currency)}
+      {money(amount, currency, places)}
     </span>
   );
 }

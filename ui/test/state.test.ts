@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Pager, budgetForm, drillDown, monthOf, moveTo, nextMonthStart, quotaValue, recordQuery, reorder, syncIsStale } from "../src/state";
+import { Pager, budgetForm, dailySeries, drillDown, monthOf, moveTo, nextMonthStart, quotaValue, recordQuery, reorder, syncIsStale } from "../src/state";
 import type { ProviderView } from "../src/types";
 
 const f = { from: "2026-11-01", to: "", provider: "", model: "", operation: "", investigation: "", user: "" };
@@ -90,5 +90,14 @@ describe("sync staleness", () => {
     expect(syncIsStale(null, now)).toBe(true);
     expect(syncIsStale("2026-11-27T11:30:00Z", now)).toBe(false);
     expect(syncIsStale("2026-11-27T10:30:00Z", now)).toBe(true);
+  });
+});
+
+describe("the daily chart", () => {
+  const g = (key: string, cost: string) => ({ key, cost, requests: 1, input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, unpriced_requests: 0 });
+  it("puts days in date order from the first of the month, with gaps at zero", () => {
+    const s = dailySeries([g("2026-11-04", "9.5"), g("2026-11-02", "1.25")], "2026-11-01");
+    expect(s.map((d) => [d.day, d.cost])).toEqual([["2026-11-01", "0"], ["2026-11-02", "1.25"], ["2026-11-03", "0"], ["2026-11-04", "9.5"]]);
+    expect(dailySeries([], "2026-11-01")).toEqual([]);
   });
 });

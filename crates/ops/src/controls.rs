@@ -260,26 +260,43 @@ fn version_check(field: &str, current: Option<i64>, expected: Option<i64>) -> Re
     }
 }
 
-/// What `budget set` changes; fields left `None` keep their value.
-#[derive(Debug, Clone, Default)]
+/// What `budget set` changes; fields left `None` keep their value. As JSON
+/// (the HTTP body and the window's): `{"amount", "thresholds", "hard_limit"}`.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BudgetChange {
     pub amount: Option<String>,
     pub thresholds: Option<Vec<u32>>,
+    #[serde(skip)]
     pub thresholds_text: Option<String>,
     pub hard_limit: Option<bool>,
     /// Refuse unless the budget is at this version (0: must not exist).
+    /// Over HTTP it is the `If-Match` header, never the body.
+    #[serde(skip)]
     pub if_version: Option<i64>,
 }
 
-/// What `provider set` changes; `Some(None)` for a quota means none.
-#[derive(Debug, Clone, Default)]
+/// What `provider set` changes; `Some(None)` for a quota means none. As
+/// JSON: `{"enabled", "priority", "hourly_limit", "daily_limit", "note"}`,
+/// where an absent key keeps the value and `null` clears a quota or note.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProviderChange {
     pub enabled: Option<bool>,
     pub priority: Option<i64>,
+    #[serde(default, deserialize_with = "present")]
     pub hourly_limit: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
     pub daily_limit: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "present")]
     pub note: Option<Option<String>>,
+    #[serde(skip)]
     pub if_version: Option<i64>,
+}
+
+/// A key that is present: `Some(None)` for an explicit null (`None` when absent, by `default`).
+fn present<'de, D: serde::Deserializer<'de>, T: serde::Deserialize<'de>>(d: D) -> std::result::Result<Option<Option<T>>, D::Error> {
+    <Option<T> as serde::Deserialize>::deserialize(d).map(Some)
 }
 
 impl Ops {

@@ -16,7 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Deserializer};
+use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -144,11 +144,6 @@ fn with_etag<T: serde::Serialize>(version: i64, body: T) -> Response {
     r
 }
 
-/// `Some(None)` for an explicit null, `None` when the key is absent.
-fn double_option<'de, D: Deserializer<'de>, T: Deserialize<'de>>(d: D) -> Result<Option<Option<T>>, D::Error> {
-    Option::<T>::deserialize(d).map(Some)
-}
-
 pub fn router(app: App) -> Router {
     let api = Router::new()
         .route("/health", get(health))
@@ -172,7 +167,9 @@ pub fn router(app: App) -> Router {
         .route("/orgs/{org}/tokens", get(tokens).post(post_token))
         .route("/orgs/{org}/tokens/{id}", axum::routing::delete(revoke_token))
         .route("/orgs/{org}/webhook", get(get_webhook).put(put_webhook))
-        .route("/orgs/{org}/reports", get(reports));
+        .route("/orgs/{org}/reports", get(reports))
+        // Also when the console's files are served at `/`: an unknown API path is a JSON 404.
+        .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route; the routes are listed in /api/v1/openapi.json") });
     Router::new()
         .nest("/api/v1", api)
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route; the routes are listed in /api/v1/openapi.json") })
@@ -312,29 +309,15 @@ async fn get_budget(State(app): State<App>, auth: Auth, Path((org, month)): Path
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BudgetBody {
-    amount: Option<String>,
-    thresholds: Option<Vec<u32>>,
-    hard_limit: Option<bool>,
-}
-
 async fn put_budget(
     State(app): State<App>,
     auth: Auth,
     Path((org, month)): Path<(String, String)>,
     headers: HeaderMap,
-    Body(b): Body<BudgetBody>,
+    Body(change): Body<BudgetChange>,
 ) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Configure)?;
-    let change = BudgetChange {
-        amount: b.amount,
-        thresholds: b.thresholds,
-        thresholds_text: None,
-        hard_limit: b.hard_limit,
-        if_version: if_match(&headers)?,
-    };
+    let change = BudgetChange { if_version: if_match(&headers)?, ..change };
     let view = app.pool.run(&actor, move |ops| ops.budget_set(&org, Some(&month), &change)).await?;
     Ok(with_etag(view.version, view))
 }
@@ -368,35 +351,15 @@ async fn providers(State(app): State<App>, auth: Auth, Path(org): Path<String>) 
     Ok(Json(serde_json::json!({ "providers": list })).into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ProviderBody {
-    enabled: Option<bool>,
-    priority: Option<i64>,
-    #[serde(default, deserialize_with = "double_option")]
-    hourly_limit: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "double_option")]
-    daily_limit: Option<Option<i64>>,
-    #[serde(default, deserialize_with = "double_option")]
-    note: Option<Option<String>>,
-}
-
 async fn put_provider(
     State(app): State<App>,
     auth: Auth,
     Path((org, provider)): Path<(String, String)>,
     headers: HeaderMap,
-    Body(b): Body<ProviderBody>,
+    Body(change): Body<ProviderChange>,
 ) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Configure)?;
-    let change = ProviderChange {
-        enabled: b.enabled,
-        priority: b.priority,
-        hourly_limit: b.hourly_limit,
-        daily_limit: b.daily_limit,
-        note: b.note,
-        if_version: if_match(&headers)?,
-    };
+    let change = ProviderChange { if_version: if_match(&headers)?, ..change };
     let view = app.pool.run(&actor, move |ops| ops.provider_set(&org, &provider, &change)).await?;
     Ok(with_etag(view.version, view))
 }

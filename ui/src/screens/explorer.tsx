@@ -133,7 +133,7 @@ export function Explorer() {
                     <td>{r.user ?? ""}</td>
                     <td class="num">{count(r.input_tokens)}</td>
                     <td class="num">{count(r.output_tokens)}</td>
-                    <td class="num">{r.cost === null ? <span class="warn-text">unpriced</span> : <Money amount={r.cost} currency={r.currency} />}</td>
+                    <td class="num">{r.cost === null ? <span class="warn-text">unpriced</span> : <Money amount={r.cost} currency={r.currency} places={6} />}</td>
                   </tr>
                 ))}
               </tbody>

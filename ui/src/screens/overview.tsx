@@ -3,7 +3,12 @@ import { AppCtx } from "../ctx";
 import { Card, Empty, ErrorBox, Loading, Money, useLoad } from "../ui";
 import { BarChart } from "../charts";
 import { age, count, money, percent } from "../format";
-import { nextMonthStart, syncIsStale } from "../state";
+import { dailySeries, nextMonthStart, syncIsStale } from "../state";
+import type { Group } from "../types";
+
+function dailyBars(groups: Group[], first: string) {
+  return dailySeries(groups, first).map((d) => ({ label: d.day, value: d.cost, note: `${count(d.requests)} requests` }));
+}
 
 export function Overview() {
   const { backend, org, info, go } = useContext(AppCtx);
@@ -97,7 +102,7 @@ export function Overview() {
         <BarChart
           title="Daily spend this month"
           currency={cur}
-          bars={daily.groups.map((g) => ({ label: g.key ?? "", value: g.cost, note: `${count(g.requests)} requests` }))}
+          bars={dailyBars(daily.groups, `${status.month}-01`)}
         />
       </Card>
       <Card title="By provider">
