@@ -20,8 +20,8 @@ export DISPLAY=:77
 
 descendants() { local p; for p in $(pgrep -P "$1"); do echo "$p"; descendants "$p"; done; }
 
-echo "| run | launch to overview painted (app's clock) | wall clock from spawn | memory (RSS, app + WebKit processes) |"
-echo "|---:|---:|---:|---:|"
+echo "| run | launch to overview painted (app's clock) | wall clock from spawn | PSS | private (anonymous) | RSS |"
+echo "|---:|---:|---:|---:|---:|---:|"
 for i in $(seq 1 "$runs"); do
   log="$home/run$i.log"
   start=$(date +%s%N)
@@ -30,11 +30,15 @@ for i in $(seq 1 "$runs"); do
   wall=$(( ($(date +%s%N) - start) / 1000000 ))
   ms=$(grep -o 'painted [0-9]* ms' "$log" | grep -o '[0-9]*' || echo "?")
   sleep 3
-  rss=0
+  # Summed over the app and its WebKit processes. RSS counts the shared
+  # libraries (WebKit, GTK) once per process; PSS divides shared pages
+  # among the processes that map them, so its sum is the app's footprint.
+  rss=0; pss=0; anon=0
   for p in $pid $(descendants $pid); do
-    r=$(awk '/VmRSS/ {print $2}' "/proc/$p/status" 2>/dev/null || echo 0)
-    rss=$((rss + ${r:-0}))
+    read -r r a < <(awk '/^Rss:/ {r=$2} /^Anonymous:/ {a=$2} END {print r+0, a+0}' "/proc/$p/smaps_rollup" 2>/dev/null || echo "0 0")
+    q=$(awk '/^Pss:/ {print $2}' "/proc/$p/smaps_rollup" 2>/dev/null || echo 0)
+    rss=$((rss + r)); anon=$((anon + a)); pss=$((pss + ${q:-0}))
   done
   kill $pid; wait $pid 2>/dev/null || true
-  echo "| $i | $ms ms | $wall ms | $((rss / 1024)) MiB |"
+  echo "| $i | $ms ms | $wall ms | $((pss / 1024)) MiB | $((anon / 1024)) MiB | $((rss / 1024)) MiB |"
 done

@@ -91,24 +91,6 @@ pub fn notify(app: &AppHandle, alerts: &[argus_ops::api::AlertView]) {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct ExportParams {
-    org: String,
-    format: String,
-    kind: Option<String>,
-    by: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    provider: Option<String>,
-    model: Option<String>,
-    operation: Option<String>,
-    investigation: Option<String>,
-    user: Option<String>,
-    /// Where to write; default: the Downloads folder.
-    out: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
 struct ImportParams {
     /// The JSON Lines text (a file the user picked).
     content: String,
@@ -165,45 +147,31 @@ pub fn start(app: AppHandle, kind: &str, params: serde_json::Value) -> Result<u6
             serde_json::to_value(report).map_err(|e| internal(e.to_string()))
         }),
         "export" => {
-            let p: ExportParams = serde_json::from_value(params).map_err(bad)?;
+            // {org, out?, ...the report parameters of the HTTP API}
+            let mut params = params;
+            let map =
+                params.as_object_mut().ok_or_else(|| OpsError::new(ErrorCode::BadInput, "the export parameters are not an object"))?;
+            let take =
+                |m: &mut serde_json::Map<String, serde_json::Value>, k: &str| m.remove(k).and_then(|v| v.as_str().map(str::to_string));
+            let org = take(map, "org").ok_or_else(|| OpsError::new(ErrorCode::BadInput, "the export names no org"))?;
+            let out = take(map, "out");
+            let p: argus_reports::ReportParams = serde_json::from_value(params).map_err(bad)?;
+            let req = p.request(&org, false).map_err(|e| OpsError::new(ErrorCode::BadInput, e.to_string()))?;
             Box::new(move || {
-                use argus_reports::{ExportRequest, Filters, Format, Kind};
-                let bad = |e: argus_reports::ReportError| OpsError::new(ErrorCode::BadInput, e.to_string());
-                let format = Format::parse(&p.format).map_err(bad)?;
-                let kind = Kind::parse(p.kind.as_deref().unwrap_or("records")).map_err(bad)?;
-                let ext = match format {
+                use argus_reports::{Format, Kind};
+                let ext = match req.format {
                     Format::Csv => "csv",
                     Format::Json => "json",
                     Format::Pdf => "pdf",
                 };
-                let out = match &p.out {
+                let out = match &out {
                     Some(o) => std::path::PathBuf::from(o),
                     None => {
                         let dir = dirs::download_dir().or_else(dirs::home_dir).unwrap_or_else(std::env::temp_dir);
-                        let period = format!("{}_{}", p.from.as_deref().unwrap_or("start"), p.to.as_deref().unwrap_or("now"));
-                        dir.join(format!(
-                            "argus-usage-{}-{}-{}.{ext}",
-                            p.org,
-                            if kind == Kind::Summary { "summary" } else { "records" },
-                            period.replace(':', "-")
-                        ))
+                        let period = format!("{}_{}", req.from.as_deref().unwrap_or("start"), req.to.as_deref().unwrap_or("now"));
+                        let kind = if req.kind == Kind::Summary { "summary" } else { "records" };
+                        dir.join(format!("argus-usage-{org}-{kind}-{period}.{ext}").replace(':', "-"))
                     }
-                };
-                let req = ExportRequest {
-                    org: p.org,
-                    from: p.from,
-                    to: p.to,
-                    filters: Filters {
-                        provider: p.provider,
-                        model: p.model,
-                        operation: p.operation,
-                        investigation: p.investigation,
-                        user: p.user,
-                    },
-                    kind,
-                    by: p.by,
-                    format,
-                    meta_comments: false,
                 };
                 let mut ops = open_ops(&path)?;
                 let w = argus_reports::export_file(

@@ -262,6 +262,12 @@ fn ui_painted(app: AppHandle) {
 
 fn main() {
     let started = Instant::now();
+    // WebKitGTK's DMA-BUF renderer costs about 90 MB more per window here and
+    // misbehaves on some drivers; this plain console does not need it. A
+    // value the user set wins. (Set before any thread starts.)
+    if std::env::var_os("WEBKIT_DISABLE_DMABUF_RENDERER").is_none() {
+        std::env::set_var("WEBKIT_DISABLE_DMABUF_RENDERER", "1");
+    }
     let path: PathBuf = std::env::var_os("ARGUS_USAGE_DB").map(Into::into).unwrap_or_else(default_db_path);
     let ops = open_ops(&path);
     let state = AppState { path, ops: Mutex::new(ops), jobs: jobs::Jobs::default(), started };

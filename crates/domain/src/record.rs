@@ -51,6 +51,19 @@ pub struct UsageInput {
     pub reservation_id: Option<String>,
 }
 
+impl UsageInput {
+    /// The dimension keys of this call (provider, model, operation, investigation, user).
+    pub fn key_parts(&self) -> crate::analytics::KeyParts<'_> {
+        crate::analytics::KeyParts {
+            provider: &self.provider,
+            model: &self.model,
+            operation: &self.operation,
+            investigation: self.investigation.as_deref(),
+            user: self.user.as_deref(),
+        }
+    }
+}
+
 /// Whether a status counts as a failed call (feeds provider health).
 pub fn is_failure(status: &str) -> bool {
     status != "ok"

@@ -144,14 +144,7 @@ pub(crate) fn write_items(w: &Writer<'_>, items: &[Item], now: i64, report: &mut
                 if cost_nanos.is_none() {
                     report.unpriced += 1;
                 }
-                let parts = argus_domain::analytics::KeyParts {
-                    provider: &input.provider,
-                    model: &input.model,
-                    operation: &input.operation,
-                    investigation: input.investigation.as_deref(),
-                    user: input.user.as_deref(),
-                };
-                delta.add(org.row.id, day, &parts, &Totals::of_record(&input.tokens, cost_nanos));
+                delta.add(org.row.id, day, &input.key_parts(), &Totals::of_record(&input.tokens, cost_nanos));
                 delta.price(org.row.id, day, price.map(|p| p.id.0), 1);
                 outcomes
                     .entry((org.row.slug.clone(), input.provider.clone()))

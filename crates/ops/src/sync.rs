@@ -16,7 +16,7 @@
 use crate::api::{AlertView, AuditPage, BudgetView, OrgView, PriceView, ProviderView, RecordView, RecordsPage};
 use crate::orgs::{self, Org};
 use crate::{Ops, OpsError, Result};
-use argus_domain::analytics::{KeyParts, Totals};
+use argus_domain::analytics::Totals;
 use argus_domain::ids::{OrgId, PriceId};
 use argus_domain::price::{PriceInput, Rates, Tokens};
 use argus_domain::record::UsageInput;
@@ -418,14 +418,7 @@ fn store_page(w: &Writer<'_>, org: &Org, page: &RecordsPage, prices: &HashMap<i6
         };
         if let Insert::Inserted(_) = inserter.insert(&new)? {
             stored += 1;
-            let parts = KeyParts {
-                provider: &input.provider,
-                model: &input.model,
-                operation: &input.operation,
-                investigation: input.investigation.as_deref(),
-                user: input.user.as_deref(),
-            };
-            delta.add(org.row.id, day, &parts, &Totals::of_record(&input.tokens, cost_nanos));
+            delta.add(org.row.id, day, &input.key_parts(), &Totals::of_record(&input.tokens, cost_nanos));
             delta.price(org.row.id, day, price_id, 1);
         }
     }

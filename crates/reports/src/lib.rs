@@ -105,6 +105,45 @@ pub struct ExportRequest {
     pub meta_comments: bool,
 }
 
+/// The parameters of an export as the HTTP API and the window take them
+/// (`GET /orgs/{org}/reports?...`, the window's export job).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportParams {
+    pub format: String,
+    pub kind: Option<String>,
+    pub by: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub operation: Option<String>,
+    pub investigation: Option<String>,
+    pub user: Option<String>,
+}
+
+impl ReportParams {
+    /// The export of `org` these parameters ask for (format and kind checked).
+    pub fn request(self, org: &str, meta_comments: bool) -> Result<ExportRequest> {
+        Ok(ExportRequest {
+            org: org.to_string(),
+            from: self.from,
+            to: self.to,
+            filters: Filters {
+                provider: self.provider,
+                model: self.model,
+                operation: self.operation,
+                investigation: self.investigation,
+                user: self.user,
+            },
+            kind: Kind::parse(self.kind.as_deref().unwrap_or("records"))?,
+            by: self.by,
+            format: Format::parse(&self.format)?,
+            meta_comments,
+        })
+    }
+}
+
 /// Totals of an export.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {

@@ -539,21 +539,6 @@ async fn put_webhook(
         .into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReportQ {
-    format: String,
-    kind: Option<String>,
-    by: Option<String>,
-    from: Option<String>,
-    to: Option<String>,
-    provider: Option<String>,
-    model: Option<String>,
-    operation: Option<String>,
-    investigation: Option<String>,
-    user: Option<String>,
-}
-
 /// Sends what the export writes to the response body, 64 KiB at a time.
 struct ChannelWriter {
     tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
@@ -580,22 +565,16 @@ impl std::io::Write for ChannelWriter {
 
 /// The same files as `argus-usage export`, streamed. A CSV carries its
 /// metadata as leading `#` lines (there is no sidecar over HTTP).
-async fn reports(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<ReportQ>) -> Result<Response, ApiError> {
-    use argus_reports::{ExportRequest, Filters, Format, Kind};
+async fn reports(
+    State(app): State<App>,
+    auth: Auth,
+    Path(org): Path<String>,
+    Q(q): Q<argus_reports::ReportParams>,
+) -> Result<Response, ApiError> {
+    use argus_reports::{Format, Kind};
     let actor = auth.allow(&org, Access::Read)?;
-    let bad = |e: argus_reports::ReportError| ApiError::bad_input(e.to_string(), None);
-    let format = Format::parse(&q.format).map_err(bad)?;
-    let kind = Kind::parse(q.kind.as_deref().unwrap_or("records")).map_err(bad)?;
-    let req = ExportRequest {
-        org: org.clone(),
-        from: q.from,
-        to: q.to,
-        filters: Filters { provider: q.provider, model: q.model, operation: q.operation, investigation: q.investigation, user: q.user },
-        kind,
-        by: q.by,
-        format,
-        meta_comments: true,
-    };
+    let req = q.request(&org, true).map_err(|e| ApiError::bad_input(e.to_string(), None))?;
+    let (format, kind) = (req.format, req.kind);
     // Check the request (organisation, period, grouping) before the answer starts.
     let check = req.clone();
     app.pool
