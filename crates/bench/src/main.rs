@@ -46,6 +46,9 @@ enum Cmd {
         seconds: u64,
         #[arg(long, default_value_t = 1000)]
         admit_rate: u64,
+        /// The server's background WAL checkpoint interval (the server's default: 50).
+        #[arg(long, default_value_t = 50)]
+        checkpoint_ms: u64,
     },
     /// CSV and JSON export of N records (time, peak memory), and the PDF
     /// monthly summary of the store built by `summary`.
@@ -348,7 +351,7 @@ fn bench_admit(dir: &Path, n: u64, workers: u64, seconds: u64) -> Result<()> {
     Ok(())
 }
 
-fn bench_server(dir: &Path, clients: u64, seconds: u64, admit_rate: u64) -> Result<()> {
+fn bench_server(dir: &Path, clients: u64, seconds: u64, admit_rate: u64, checkpoint_ms: u64) -> Result<()> {
     use argus_client::api::Client;
     std::fs::create_dir_all(dir)?;
     let db = dir.join("server.db");
@@ -363,7 +366,8 @@ fn bench_server(dir: &Path, clients: u64, seconds: u64, admit_rate: u64) -> Resu
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let base = format!("http://{}", listener.local_addr()?);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-        let config = argus_server::Config::new(db.clone(), Arc::new(argus_ops::SystemClock), b"bench-server-key-0123456789".to_vec());
+        let mut config = argus_server::Config::new(db.clone(), Arc::new(argus_ops::SystemClock), b"bench-server-key-0123456789".to_vec());
+        config.checkpoint_every = std::time::Duration::from_millis(checkpoint_ms.max(1));
         let server = tokio::spawn(argus_server::run(listener, config, async {
             let _ = rx.await;
         }));
@@ -384,16 +388,22 @@ fn bench_server(dir: &Path, clients: u64, seconds: u64, admit_rate: u64) -> Resu
             handles.push(tokio::spawn(async move {
                 let t0 = Instant::now();
                 let a = c.post("/orgs/bench/admit", &serde_json::json!({"provider": "openai", "estimated_cost": "0.001"})).await;
-                (t0.elapsed().as_secs_f64() * 1000.0, a.map(|a| a.status).unwrap_or(0))
+                (t0.elapsed().as_secs_f64() * 1000.0, a.map(|a| a.status).unwrap_or(0), t0.duration_since(t_start).as_secs_f64())
             }));
         }
         let mut alat = Vec::new();
+        let mut slow = Vec::new();
         let mut ok = 0;
         for h in handles {
-            let (l, s) = h.await?;
+            let (l, s, at) = h.await?;
             alat.push(l);
+            slow.push((l, at));
             ok += u64::from(s == 200);
         }
+        // On stderr: when the slowest admissions started (to tell stalls from noise).
+        slow.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let worst: Vec<String> = slow.iter().take(12).map(|(l, at)| format!("{l:.1}ms@{at:.2}s")).collect();
+        eprintln!("slowest admissions: {}", worst.join(" "));
         let elapsed = t_start.elapsed().as_secs_f64();
         alat.sort_by(|a, b| a.total_cmp(b));
         // Phase 2 (after the admissions, so that the checkpoint after a heavy ingest does not land in them): records in batches of 100.
@@ -584,7 +594,7 @@ fn main() -> Result<()> {
         Cmd::Ingest { records } => bench_ingest(&cli.dir, records),
         Cmd::Summary { records } => bench_summary(&cli.dir, records),
         Cmd::Admit { admissions, workers, seconds } => bench_admit(&cli.dir, admissions, workers, seconds),
-        Cmd::Server { clients, seconds, admit_rate } => bench_server(&cli.dir, clients, seconds, admit_rate),
+        Cmd::Server { clients, seconds, admit_rate, checkpoint_ms } => bench_server(&cli.dir, clients, seconds, admit_rate, checkpoint_ms),
         Cmd::Export { records, pdf_store_records } => bench_export(&cli.dir, records, pdf_store_records),
         Cmd::Sync { records, page } => bench_sync(&cli.dir, records, page),
     }

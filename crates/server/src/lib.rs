@@ -41,11 +41,21 @@ pub struct Config {
     pub webhook_poll: std::time::Duration,
     /// The console's built UI (`ui/dist`), served at `/` for browsers.
     pub ui_dir: Option<PathBuf>,
+    /// How often the WAL is checkpointed in the background.
+    pub checkpoint_every: std::time::Duration,
 }
 
 impl Config {
     pub fn new(db: PathBuf, clock: Arc<dyn Clock>, server_key: Vec<u8>) -> Config {
-        Config { db, clock, server_key, connections: 8, webhook_poll: std::time::Duration::from_millis(200), ui_dir: None }
+        Config {
+            db,
+            clock,
+            server_key,
+            connections: 8,
+            webhook_poll: std::time::Duration::from_millis(200),
+            ui_dir: None,
+            checkpoint_every: std::time::Duration::from_millis(50),
+        }
     }
 }
 
@@ -62,7 +72,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(webhooks::worker(state, config.webhook_poll, stop_rx.clone()));
-    let checkpoints = tokio::spawn(pool::checkpointer(config.clone(), std::time::Duration::from_secs(5), stop_rx));
+    let checkpoints = tokio::spawn(pool::checkpointer(config.clone(), config.checkpoint_every, stop_rx));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, db = %config.db.display(), "argus-usage server listening");
     }
