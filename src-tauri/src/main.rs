@@ -197,9 +197,11 @@ async fn sync_link(app: AppHandle, server: String, org: String, token: String) -
     use argus_client::remote::{normalize_server, HttpRemote};
     let server = normalize_server(&server);
     run(app, move |ops| {
-        let token = token.trim().to_string();
+        // ARGUS_USAGE_TOKEN always takes precedence, and is then not stored.
+        let env = std::env::var(argus_client::credentials::TOKEN_ENV).ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+        let token = env.clone().unwrap_or_else(|| token.trim().to_string());
         ops.sync_link(&HttpRemote::new(&server, &token), &org)?;
-        if std::env::var(argus_client::credentials::TOKEN_ENV).map(|t| t.trim().is_empty()).unwrap_or(true) {
+        if env.is_none() {
             KeyringVault
                 .set(&account(&server, &org), &token)
                 .map_err(|e| OpsError::new(ErrorCode::Unauthorized, format!("linked, but {e}")))?;

@@ -141,7 +141,7 @@ function App() {
       </header>
       <main id="content" tabIndex={-1}>
         <h1>{SCREENS.find(([id]) => id === screen)![1]} <span class="muted small">{org.name} · {org.timezone}{info.sync?.server && info.sync.org === org.slug ? ` · synced from ${info.sync.server}` : ""}</span></h1>
-        <Screen key={`${screen}-${org.slug}-${tick}`} />
+        <Screen key={`${screen}-${org.slug}`} />
       </main>
     </AppCtx.Provider>
   );

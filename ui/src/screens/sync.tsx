@@ -91,7 +91,7 @@ function SyncPanel() {
             <button class="secondary" onClick={() => job.cancel()}>Cancel</button>
           </>
         ) : (
-          <button onClick={syncNow}>Sync now</button>
+          <button data-testid="sync-now" onClick={syncNow}>Sync now</button>
         )}
         {ev?.state === "done" ? <p class="ok" role="status">Synced: {count(ev.result.records)} new records, {ev.result.pushed} edits pushed, {ev.result.conflicts} conflicts.</p> : null}
         {ev?.state === "cancelled" ? <p class="muted" role="status">Stopped; what was pulled stays, the next sync goes on from there.</p> : null}
