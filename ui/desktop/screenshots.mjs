@@ -10,9 +10,11 @@ import { Session, startDriver } from "./webdriver.mjs";
 const TARGET = resolve(process.env.CARGO_TARGET_DIR ?? "../target");
 const OUT = resolve("../docs/screenshots");
 const home = mkdtempSync(join(tmpdir(), "argus-shots-"));
-const env = { ...process.env, ARGUS_USAGE_DB: join(home, "usage.db"), XDG_DATA_HOME: join(home, "data"), XDG_CACHE_HOME: join(home, "cache"), XDG_CONFIG_HOME: join(home, "config") };
+// WebKitWebDriver's screenshot hangs on some screens under Xvfb when the app
+// turns WebKitGTK's DMA-BUF renderer off (its default): keep it on here.
+const env = { ...process.env, WEBKIT_DISABLE_DMABUF_RENDERER: "0", ARGUS_USAGE_DB: join(home, "usage.db"), XDG_DATA_HOME: join(home, "data"), XDG_CACHE_HOME: join(home, "cache"), XDG_CONFIG_HOME: join(home, "config") };
 execFileSync(join(TARGET, "debug", "argus-usage"), ["demo"], { env });
-const { driver, url } = await startDriver({ env });
+const { driver, url } = await startDriver({ env, port: 4450, nativePort: 4451 });
 const s = await Session.create(url, join(TARGET, "debug", "argus-usage-desktop"));
 try {
   await s.find("[data-testid=mtd-spend]", 30000);
