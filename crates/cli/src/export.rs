@@ -39,9 +39,15 @@ pub(crate) fn run(ops: &mut Ops, a: ExportArgs) -> Result<ExitCode, OpsError> {
     let out: PathBuf = required(a.out.map(|p| p.display().to_string()), "out", "give --out FILE")?.into();
     let req = ExportRequest {
         org,
-        from: a.from,
-        to: a.to,
-        filters: Filters { provider: a.provider, model: a.model, operation: a.operation, investigation: a.investigation, user: a.user },
+        from: a.filters.from,
+        to: a.filters.to,
+        filters: Filters {
+            provider: a.filters.provider,
+            model: a.filters.model,
+            operation: a.filters.operation,
+            investigation: a.filters.investigation,
+            user: a.filters.user,
+        },
         kind: Kind::parse(&a.kind).map_err(err)?,
         by: a.by,
         format,

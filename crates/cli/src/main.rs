@@ -158,6 +158,32 @@ enum OrgCmd {
     },
 }
 
+/// The period and filters of `usage records` and `export`.
+#[derive(Args)]
+pub(crate) struct FilterArgs {
+    #[arg(long)]
+    pub from: Option<String>,
+    #[arg(long)]
+    pub to: Option<String>,
+    #[arg(long)]
+    pub provider: Option<String>,
+    #[arg(long)]
+    pub model: Option<String>,
+    #[arg(long)]
+    pub operation: Option<String>,
+    #[arg(long)]
+    pub investigation: Option<String>,
+    #[arg(long)]
+    pub user: Option<String>,
+}
+
+impl FilterArgs {
+    pub fn query(self, after_seq: Option<i64>, limit: Option<i64>) -> RecordQuery {
+        let FilterArgs { from, to, provider, model, operation, investigation, user } = self;
+        RecordQuery { from, to, provider, model, operation, investigation, user, after_seq, limit }
+    }
+}
+
 #[derive(Args)]
 #[command(args_conflicts_with_subcommands = true)]
 pub(crate) struct ExportArgs {
@@ -174,20 +200,8 @@ pub(crate) struct ExportArgs {
     /// The grouping of a summary: provider, model, operation, investigation, user, day, week, month.
     #[arg(long)]
     by: Option<String>,
-    #[arg(long)]
-    from: Option<String>,
-    #[arg(long)]
-    to: Option<String>,
-    #[arg(long)]
-    provider: Option<String>,
-    #[arg(long)]
-    model: Option<String>,
-    #[arg(long)]
-    operation: Option<String>,
-    #[arg(long)]
-    investigation: Option<String>,
-    #[arg(long)]
-    user: Option<String>,
+    #[command(flatten)]
+    filters: FilterArgs,
     /// The file to write.
     #[arg(long)]
     out: Option<PathBuf>,
@@ -401,20 +415,8 @@ enum UsageCmd {
     Records {
         #[arg(long)]
         org: String,
-        #[arg(long)]
-        from: Option<String>,
-        #[arg(long)]
-        to: Option<String>,
-        #[arg(long)]
-        provider: Option<String>,
-        #[arg(long)]
-        model: Option<String>,
-        #[arg(long)]
-        operation: Option<String>,
-        #[arg(long)]
-        investigation: Option<String>,
-        #[arg(long)]
-        user: Option<String>,
+        #[command(flatten)]
+        filters: FilterArgs,
         #[arg(long)]
         after_seq: Option<i64>,
         #[arg(long, default_value_t = 100)]
@@ -612,8 +614,8 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
                 print_summary(&s);
             }
         }
-        Cmd::Usage(UsageCmd::Records { org, from, to, provider, model, operation, investigation, user, after_seq, limit, json }) => {
-            let q = RecordQuery { from, to, provider, model, operation, investigation, user, after_seq, limit: Some(limit) };
+        Cmd::Usage(UsageCmd::Records { org, filters, after_seq, limit, json }) => {
+            let q = filters.query(after_seq, Some(limit));
             let page = ops.usage_records(&org, &q).map_err(e)?;
             if json {
                 print_json(&page);

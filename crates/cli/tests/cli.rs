@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+mod common;
+
 const BIN: &str = env!("CARGO_BIN_EXE_argus-usage");
 
 fn cmd(db: &Path) -> Command {
@@ -385,22 +387,15 @@ fn controls_contract() {
 /// record whose POST was answered 200 is in the store.
 #[test]
 fn sigterm_stops_the_server_without_losing_an_accepted_record() {
-    use std::io::BufRead;
     let (_d, db) = temp();
     run_json(&db, &["org", "create", "acme", "--json"]);
     let (code, token, _) = run(&db, &["token", "create", "--org", "acme", "--role", "ingest"]);
     assert_eq!(code, 0);
     let token = token.trim().to_string();
     assert!(token.starts_with("argus_") && !token.contains(char::is_whitespace), "the token alone on stdout");
-    let mut child = cmd(&db).args(["serve", "--listen", "127.0.0.1:0"]).stderr(Stdio::piped()).spawn().unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let l = lines.next().expect("serve printed its address").unwrap();
-        if let Some(rest) = l.split("http://").nth(1) {
-            break rest.trim_end_matches("/api/v1 (Ctrl-C to stop)").to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let mut c = cmd(&db);
+    c.args(["serve", "--listen", "127.0.0.1:0"]);
+    let (mut child, addr) = common::spawn_server(c);
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let pid = child.id();
     let accepted: Vec<String> = rt.block_on(async move {

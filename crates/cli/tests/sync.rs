@@ -4,10 +4,12 @@
 //! (no keyring service in CI); the keyring path is tested in scripts/test.sh
 //! against a real Secret Service.
 use serde_json::Value;
-use std::io::{BufRead, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
+
+mod common;
 
 const BIN: &str = env!("CARGO_BIN_EXE_argus-usage");
 const DIMS: &[&str] = &["", "provider", "model", "operation", "investigation", "user"];
@@ -48,15 +50,9 @@ struct Server {
 
 impl Server {
     fn start(db: &Path, listen: &str) -> Server {
-        let mut child = cmd(db, None).args(["serve", "--listen", listen]).stderr(Stdio::piped()).spawn().unwrap();
-        let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-        let addr = loop {
-            let l = lines.next().expect("serve printed its address").unwrap();
-            if let Some(rest) = l.split("http://").nth(1) {
-                break rest.trim_end_matches("/api/v1 (Ctrl-C to stop)").to_string();
-            }
-        };
-        std::thread::spawn(move || for _ in lines {});
+        let mut c = cmd(db, None);
+        c.args(["serve", "--listen", listen]);
+        let (child, addr) = common::spawn_server(c);
         Server { child, addr }
     }
 
