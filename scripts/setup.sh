@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and testing Argus Usage needs on Debian, if missing:
 # the WebKitGTK stack for the desktop shell, Xvfb for headless windows,
-# poppler-utils for reading PDFs back. Safe to run again: it only installs
+# poppler-utils for reading PDFs back, faketime to run the binaries at a
+# fixed date in tests. Safe to run again: it only installs
 # what is absent.
 set -euo pipefail
 
@@ -9,8 +10,8 @@ packages=(
   build-essential pkg-config libssl-dev
   libwebkit2gtk-4.1-dev
   xvfb xauth imagemagick webkit2gtk-driver
-  poppler-utils
-  libdbus-1-dev dbus-daemon dbus-bin gnome-keyring
+  poppler-utils faketime
+  libdbus-1-dev dbus-daemon dbus-bin gnome-keyring dunst
   chromium
 )
 

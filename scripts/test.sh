@@ -45,11 +45,16 @@ echo "== end to end in headless Chromium against the real server (Playwright)"
 echo "== the real window under Xvfb through WebDriver (tauri-driver)"
 (cd ui && CARGO_TARGET_DIR="$(cd .. && realpath "$target")" xvfb-run -a -s '-screen 0 1280x860x24' node --test desktop/)
 
-echo "== benchmarks still run (small sizes; real figures: docs/benchmarks.md)"
+echo "== every benchmark still runs (small sizes; real figures: docs/benchmarks.md)"
+cargo build --release --locked -q -p argus-bench -p argus-cli
+bench="$target/release/argus-bench"
 bench_dir="$(mktemp -d)"
-cargo run --release --locked -q -p argus-bench -- --dir "$bench_dir" ingest --records 20000 >/dev/null
-cargo run --release --locked -q -p argus-bench -- --dir "$bench_dir" summary --records 20000 >/dev/null
-cargo run --release --locked -q -p argus-bench -- --dir "$bench_dir" sync --records 20000 >/dev/null
+"$bench" --dir "$bench_dir" ingest --records 20000 >/dev/null
+"$bench" --dir "$bench_dir" summary --records 20000 >/dev/null
+"$bench" --dir "$bench_dir" sync --records 20000 >/dev/null
+"$bench" --dir "$bench_dir" export --records 20000 --pdf-store-records 20000 >/dev/null
+"$bench" --dir "$bench_dir" admit --admissions 2000 --workers 2 --seconds 1 >/dev/null
+"$bench" --dir "$bench_dir" server --seconds 1 --admit-rate 200 --clients 2 --store-records 5000 >/dev/null 2>&1
 rm -rf "$bench_dir"
 
 echo "== all tests passed"

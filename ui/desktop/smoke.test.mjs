@@ -8,13 +8,16 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Session, startDriver } from "./webdriver.mjs";
+import { atFakeNow } from "../e2e/faketime.mjs";
 
 const TARGET = resolve(process.env.CARGO_TARGET_DIR ?? "../target");
 const APP = join(TARGET, "debug", "argus-usage-desktop");
 const CLI = join(TARGET, "debug", "argus-usage");
 const home = mkdtempSync(join(tmpdir(), "argus-desktop-"));
 const db = join(home, "usage.db");
-const env = { ...process.env, ARGUS_USAGE_DB: db, XDG_DATA_HOME: join(home, "data"), XDG_CACHE_HOME: join(home, "cache"), XDG_CONFIG_HOME: join(home, "config") };
+// The app and the CLI run at a fixed date (libfaketime, limited to them):
+// the demo's month and "this month" do not depend on today's date.
+const env = atFakeNow({ ...process.env, ARGUS_USAGE_DB: db, XDG_DATA_HOME: join(home, "data"), XDG_CACHE_HOME: join(home, "cache"), XDG_CONFIG_HOME: join(home, "config") }, ["argus-usage", "argus-usage-desktop"]);
 const cli = (...a) => JSON.parse(execFileSync(CLI, [...a, "--json"], { env, encoding: "utf8" }));
 let driver, s;
 

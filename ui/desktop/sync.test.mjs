@@ -11,20 +11,23 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { Session, startDriver } from "./webdriver.mjs";
+import { atFakeNow } from "../e2e/faketime.mjs";
 
 const TARGET = resolve(process.env.CARGO_TARGET_DIR ?? "../target");
 const APP = join(TARGET, "debug", "argus-usage-desktop");
 const CLI = join(TARGET, "debug", "argus-usage");
 const home = mkdtempSync(join(tmpdir(), "argus-desktop-sync-"));
 const serverDb = join(home, "server.db");
-const cli = (db, ...a) => execFileSync(CLI, a, { env: { ...process.env, ARGUS_USAGE_DB: db }, encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
+// The server, the CLI and the app run at a fixed date (libfaketime, limited to them).
+const fixed = (env) => atFakeNow(env, ["argus-usage", "argus-usage-desktop"]);
+const cli = (db, ...a) => execFileSync(CLI, a, { env: fixed({ ...process.env, ARGUS_USAGE_DB: db }), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
 let server, driver, s, url;
 
 before(async () => {
   cli(serverDb, "demo");
   const token = cli(serverDb, "token", "create", "--org", "demo", "--role", "admin", "--name", "desktop").trim();
   server = spawn(CLI, ["serve", "--listen", "127.0.0.1:0"], {
-    env: { ...process.env, ARGUS_USAGE_DB: serverDb, ARGUS_USAGE_SERVER_KEY: "desktop-sync-test-key-0123" },
+    env: fixed({ ...process.env, ARGUS_USAGE_DB: serverDb, ARGUS_USAGE_SERVER_KEY: "desktop-sync-test-key-0123" }),
     stdio: ["ignore", "ignore", "pipe"],
   });
   url = await new Promise((ok) =>
@@ -33,14 +36,14 @@ before(async () => {
       if (m) ok(m[1]);
     }),
   );
-  const env = {
+  const env = fixed({
     ...process.env,
     ARGUS_USAGE_DB: join(home, "local.db"),
     ARGUS_USAGE_TOKEN: token,
     XDG_DATA_HOME: join(home, "data"),
     XDG_CACHE_HOME: join(home, "cache"),
     XDG_CONFIG_HOME: join(home, "config"),
-  };
+  });
   const d = await startDriver({ env, port: 4446, nativePort: 4447 });
   driver = d.driver;
   s = await Session.create(d.url, APP);

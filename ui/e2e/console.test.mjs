@@ -10,13 +10,15 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
+import { FAKE_NOW, atFakeNow, fakeNowMs } from "./faketime.mjs";
 
 const BIN = resolve(process.env.ARGUS_BIN ?? "../target/debug/argus-usage");
 const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 const dir = mkdtempSync(join(tmpdir(), "argus-e2e-"));
 const db = join(dir, "server.db");
-const env = { ...process.env, ARGUS_USAGE_DB: db, ARGUS_USAGE_SERVER_KEY: "e2e-server-key-0123456789" };
-delete env.ARGUS_USAGE_NOW;
+// The server and the CLI run at FAKE_NOW (libfaketime), the page's clock too.
+const env = atFakeNow({ ...process.env, ARGUS_USAGE_DB: db, ARGUS_USAGE_SERVER_KEY: "e2e-server-key-0123456789" });
+const MONTH = FAKE_NOW.slice(0, 7);
 const cli = (...args) => execFileSync(BIN, args, { env, encoding: "utf8" });
 const cliJson = (...args) => JSON.parse(cli(...args, "--json"));
 
@@ -39,6 +41,7 @@ before(async () => {
     args: ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"],
   });
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1280, height: 900 } });
+  await context.clock.setFixedTime(new Date(fakeNowMs()));
   page = await context.newPage();
   page.on("pageerror", (e) => console.error("page error:", e));
   await page.goto(base + "/");
@@ -88,9 +91,8 @@ test("each screen loads with its figures and without an error", async () => {
   }
   // The explorer's total is the summary's.
   await go("explorer");
-  const month = new Date().toISOString().slice(0, 7);
   const total = await page.getAttribute("[data-testid=explorer-total]", "data-exact");
-  const s = cliJson("usage", "summary", "--org", "demo", "--from", `${month}-01`);
+  const s = cliJson("usage", "summary", "--org", "demo", "--from", `${MONTH}-01`);
   assert.equal(total, s.cost);
   // Paging through records forward and back.
   await page.click("text=Next →");
@@ -152,4 +154,9 @@ test("a report downloads and verifies", async () => {
   const pfile = join(dir, pdf.suggestedFilename());
   await pdf.saveAs(pfile);
   assert.ok(pfile.endsWith(".pdf"));
+  // Read back: the PDF's total is the summary's for the same period.
+  const text = execFileSync("pdftotext", ["-layout", pfile, "-"], { encoding: "utf8" });
+  const s = cliJson("usage", "summary", "--org", "demo", "--from", `${MONTH}-01`);
+  assert.ok(Number(s.cost) > 0, "the demo has spend this month");
+  assert.ok(text.includes(s.cost), `the PDF shows the total ${s.cost}`);
 });

@@ -10,7 +10,7 @@ mod export;
 mod sync;
 mod table;
 
-use argus_domain::time::{Clock, ManualClock};
+use argus_domain::time::Clock;
 use argus_ops::analytics::RecordQuery;
 use argus_ops::{default_db_path, Ops, OpsError, SystemClock};
 use clap::{Args, Parser, Subcommand};
@@ -426,19 +426,6 @@ enum UsageCmd {
     },
 }
 
-fn clock() -> anyhow::Result<Arc<dyn Clock>> {
-    // ARGUS_USAGE_NOW pins the clock (tests, reproducible demos).
-    match std::env::var("ARGUS_USAGE_NOW") {
-        Ok(s) if !s.is_empty() => {
-            let t = chrono::DateTime::parse_from_rfc3339(&s).map_err(|_| {
-                anyhow::anyhow!("ARGUS_USAGE_NOW={s:?} is not an RFC 3339 time; unset it or write it like 2026-11-27T10:00:00Z")
-            })?;
-            Ok(Arc::new(ManualClock::new(t.with_timezone(&chrono::Utc))))
-        }
-        _ => Ok(Arc::new(SystemClock)),
-    }
-}
-
 pub(crate) fn print_json<T: Serialize>(v: &T) {
     let mut out = std::io::stdout().lock();
     let _ = serde_json::to_writer_pretty(&mut out, v);
@@ -463,13 +450,9 @@ fn main() -> ExitCode {
         .init();
     let json = wants_json(&cli.cmd);
     let path = cli.db.clone().unwrap_or_else(default_db_path);
-    let clock = match clock() {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    // The system clock only: a shipped binary has no way to move time (tests
+    // move it from outside the process, with libfaketime).
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let actor = format!("cli:{}", std::env::var("USER").unwrap_or_else(|_| "local".into()));
     let result = Ops::open(&path, clock, actor).map_err(|e| (e, json)).and_then(|mut ops| run(&mut ops, cli.cmd));
     match result {

@@ -15,7 +15,7 @@ const BIN: &str = env!("CARGO_BIN_EXE_argus-usage");
 
 fn cmd(db: &Path) -> Command {
     let mut c = Command::new(BIN);
-    c.env("ARGUS_USAGE_DB", db).env("ARGUS_USAGE_NOW", "2026-11-27T12:00:00Z").env_remove("ARGUS_USAGE_LOG");
+    common::at_fake_now(&mut c).env("ARGUS_USAGE_DB", db).env_remove("ARGUS_USAGE_LOG");
     c
 }
 
@@ -218,6 +218,16 @@ fn db_flag_overrides_the_environment_and_newer_schemas_are_refused() {
     assert_eq!(here["orgs"].as_array().unwrap().len(), 0, "--db wrote elsewhere than ARGUS_USAGE_DB");
     let there = run_json(&other, &["org", "list", "--json"]);
     assert_eq!(there["orgs"][0]["slug"], "x");
+
+    // A store written by a newer version: its schema version (the header's
+    // user_version, big-endian at byte 60) one past what this binary knows.
+    let known = run_json(&other, &["info", "--json"])["schema_version"].as_i64().unwrap();
+    common::set_user_version(&other, known + 1);
+    let before = std::fs::read(&other).unwrap();
+    let (code, out, err) = run(&other, &["org", "list", "--json"]);
+    assert_ne!(code, 0, "a newer schema is refused: {out}");
+    assert!(err.contains("newer"), "the error says the store is newer: {err}");
+    assert_eq!(std::fs::read(&other).unwrap(), before, "and the store is untouched");
 }
 
 fn expected_cost(i: u64) -> (Money, &'static str, Tokens) {
@@ -443,4 +453,41 @@ fn sigterm_stops_the_server_without_losing_an_accepted_record() {
     for id in &accepted {
         assert!(stored.contains(id), "{id} was answered 200 and must be stored");
     }
+}
+
+/// Starts `n` `argus-usage admit` processes at once on one store and
+/// returns how many were allowed (exit 0) and refused (exit 2).
+fn admit_at_once(db: &Path, n: usize, args: &[&str]) -> (usize, usize) {
+    let children: Vec<_> = (0..n)
+        .map(|_| cmd(db).args(["admit", "--json"]).args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap())
+        .collect();
+    let (mut allowed, mut refused) = (0, 0);
+    for c in children {
+        let out = c.wait_with_output().unwrap();
+        match out.status.code() {
+            Some(0) => allowed += 1,
+            Some(2) => refused += 1,
+            other => panic!("admit exited {other:?}: {}", String::from_utf8_lossy(&out.stderr)),
+        }
+    }
+    (allowed, refused)
+}
+
+/// Quotas and hard limits hold between processes, not only between threads
+/// of one process: many `admit` processes at once on one store never admit
+/// more than the quota or the budget allows.
+#[test]
+fn separate_processes_never_overshoot_a_quota_or_a_hard_limit() {
+    let (_d, db) = temp();
+    run_json(&db, &["org", "create", "acme", "--json"]);
+    run_json(&db, &["provider", "set", "--org", "acme", "--provider", "openai", "--hourly-limit", "7", "--json"]);
+    let (allowed, refused) = admit_at_once(&db, 24, &["--org", "acme", "--provider", "openai"]);
+    assert_eq!((allowed, refused), (7, 17), "exactly the hourly quota is admitted");
+
+    // A hard limit of 1.00 with 0.30 reserved per call in flight: three fit.
+    run_json(&db, &["budget", "set", "--org", "acme", "--amount", "1", "--hard-limit", "--json"]);
+    let (allowed, refused) = admit_at_once(&db, 24, &["--org", "acme", "--provider", "anthropic", "--estimated-cost", "0.30"]);
+    assert_eq!((allowed, refused), (3, 21), "reservations never pass the hard limit");
+    let s = run_json(&db, &["budget", "status", "--org", "acme", "--json"]);
+    assert_eq!(s["reserved"], "0.90", "the three reservations are held: {s}");
 }

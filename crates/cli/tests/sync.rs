@@ -16,10 +16,7 @@ const DIMS: &[&str] = &["", "provider", "model", "operation", "investigation", "
 
 fn cmd(db: &Path, token: Option<&str>) -> Command {
     let mut c = Command::new(BIN);
-    c.env("ARGUS_USAGE_DB", db)
-        .env("ARGUS_USAGE_NOW", "2026-11-27T12:00:00Z")
-        .env_remove("ARGUS_USAGE_LOG")
-        .env_remove("ARGUS_USAGE_TOKEN");
+    common::at_fake_now(&mut c).env("ARGUS_USAGE_DB", db).env_remove("ARGUS_USAGE_LOG").env_remove("ARGUS_USAGE_TOKEN");
     if let Some(t) = token {
         c.env("ARGUS_USAGE_TOKEN", t);
     }
@@ -390,9 +387,7 @@ fn without_a_keyring_service_the_link_says_so_and_names_the_variable() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
     assert!(err.contains("keyring is not available") && err.contains("ARGUS_USAGE_TOKEN"), "{err}");
-    assert!(!err.contains(&admin), "the token is never printed");
-    let bytes = std::fs::read(&local).unwrap();
-    assert!(!bytes.windows(admin.len()).any(|w| w == admin.as_bytes()), "the token is not in the store");
+    assert_absent("token", &admin, d.path(), &err);
     // With the variable, sync works; without it, it says what to do.
     json(&local, Some(&admin), &["sync", "--json"]);
     let mut c = cmd(&local, None);
@@ -415,13 +410,272 @@ fn keyring_keeps_the_token_out_of_the_store_and_sync_finds_it() {
     assert!(String::from_utf8_lossy(&out.stdout).contains("OS keyring"));
     let r = json(&local, None, &["sync", "--json"]);
     assert_eq!(r["records"], 300);
-    for f in std::fs::read_dir(d.path()).unwrap() {
-        let f = f.unwrap().path();
-        if f.to_string_lossy().contains("local.db") {
-            let bytes = std::fs::read(&f).unwrap();
-            assert!(!bytes.windows(admin.len()).any(|w| w == admin.as_bytes()), "the token is not in {}", f.display());
-        }
-    }
+    assert_absent("token", &admin, d.path(), &String::from_utf8_lossy(&out.stderr));
     ok(&local, None, &["sync", "unlink"]);
     assert_eq!(status(&local)["server"], Value::Null);
+}
+
+/// A loopback stand-in in front of the real server, for what the real one
+/// does not do on demand: while `fail_next` is above zero it answers 503 (and
+/// counts down), else it forwards the request to the server (one request a
+/// connection). With `api`, it answers the health check as a server of that
+/// API version would.
+struct Flaky {
+    addr: String,
+    requests: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    fail_next: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Flaky {
+    fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn fail(&self, n: usize) {
+        self.fail_next.store(n, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    fn requests(&self) -> usize {
+        self.requests.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+fn flaky(upstream: &str, api: Option<&'static str>) -> Flaky {
+    use std::io::{BufRead, BufReader, Read};
+    use std::net::{TcpListener, TcpStream};
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let requests = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let fail_next = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let (seen, failing, upstream) = (requests.clone(), fail_next.clone(), upstream.to_string());
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut client) = conn else { return };
+            seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let mut reader = BufReader::new(client.try_clone().unwrap());
+            let (mut head, mut length) = (Vec::new(), 0usize);
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                let lower = line.to_ascii_lowercase();
+                if let Some(v) = lower.strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+                if !lower.starts_with("connection:") {
+                    head.push(line);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let answer = |status: &str, body: &str| {
+                format!(
+                    "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+            };
+            let path = head.first().cloned().unwrap_or_default();
+            let refuse = failing
+                .fetch_update(std::sync::atomic::Ordering::SeqCst, std::sync::atomic::Ordering::SeqCst, |n| n.checked_sub(1))
+                .is_ok();
+            if refuse {
+                let _ = client.write_all(
+                    answer("503 Service Unavailable", r#"{"error":{"code":"unavailable","message":"busy, try later"}}"#).as_bytes(),
+                );
+            } else if let (Some(api), true) = (api, path.contains("/health ")) {
+                let _ = client.write_all(answer("200 OK", &format!(r#"{{"status":"ok","version":"9.0.0","api":"{api}"}}"#)).as_bytes());
+            } else {
+                let mut up = TcpStream::connect(&upstream).unwrap();
+                let mut req = head.concat().into_bytes();
+                req.extend_from_slice(b"connection: close\r\n\r\n");
+                req.extend_from_slice(&body);
+                up.write_all(&req).unwrap();
+                let _ = std::io::copy(&mut up, &mut client);
+            }
+        }
+    });
+    Flaky { addr, requests, fail_next }
+}
+
+#[test]
+fn sync_retries_a_server_that_answers_5xx_and_names_another_api_version() {
+    let (d, sdb, server) = setup(300);
+    let admin = token(&sdb, "acme", "admin", "laptop");
+    let proxy = flaky(&server.addr, None);
+    let local = d.path().join("local.db");
+    ok(&local, Some(&admin), &["sync", "link", "--server", &proxy.url(), "--org", "acme"]);
+    // Three 503s in a row: the sync waits and retries (0.5 s, 1 s, 2 s), then goes through.
+    proxy.fail(3);
+    let before = proxy.requests();
+    let r = json(&local, Some(&admin), &["sync", "--json"]);
+    assert_eq!(r["records"], 300, "every record arrives once the server answers");
+    assert!(proxy.requests() - before > 3, "the refused requests were retried");
+    assert_same(&sdb, &local, "acme");
+    // More 503s than one retry covers: the sync gives up and says what happened.
+    proxy.fail(100);
+    let (code, _, err) = run(&local, Some(&admin), &["sync", "--retries", "1"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("answered 503") && err.contains("busy, try later") && err.contains("Nothing is lost"),
+        "the error gives the server's answer: {err}"
+    );
+    // A server of another API version: refused, with what to do.
+    let v2 = flaky(&server.addr, Some("v2"));
+    let other = d.path().join("other.db");
+    let (code, _, err) = run(&other, Some(&admin), &["sync", "link", "--server", &v2.url(), "--org", "acme"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("speaks API v2") && err.contains("speaks v1") && err.contains("matching versions"), "{err}");
+}
+
+fn alerts(db: &Path) -> Vec<Value> {
+    json(db, None, &["alerts", "list", "--org", "acme", "--json"])["alerts"].as_array().unwrap().clone()
+}
+
+/// A linked store mirrors its server: it refuses to reprice history, fires
+/// no alerts of its own (the server's arrive by sync, once), and pushes the
+/// price edits and alert acknowledgements made on it.
+#[test]
+fn a_linked_store_refuses_reprice_fires_no_alerts_and_pushes_prices_and_acks() {
+    let (d, sdb, server) = setup(400);
+    // The organisation bills in EUR: give it EUR prices on the server, so that it has spend.
+    let eur = d.path().join("eur.csv");
+    let mut rows =
+        String::from("provider,model,effective_from,currency,input_per_mtok,output_per_mtok,cached_input_per_mtok,cache_write_per_mtok\n");
+    for (p, m) in [("openai", "gpt-4o"), ("anthropic", "claude-3-5-sonnet"), ("google", "gemini-1.5-pro"), ("mistral", "mistral-large")] {
+        rows.push_str(&format!("{p},{m},2026-01-01,EUR,2,8,,\n"));
+    }
+    std::fs::write(&eur, rows).unwrap();
+    ok(&sdb, None, &["prices", "import", eur.to_str().unwrap(), "--org", "acme"]);
+    ok(&sdb, None, &["reprice", "--org", "acme", "--from", "2026-01-01", "--to", "2027-01-01", "--apply"]);
+    let admin = token(&sdb, "acme", "admin", "laptop");
+    let local = d.path().join("local.db");
+    link(&local, &server, &admin);
+    json(&local, Some(&admin), &["sync", "--json"]);
+
+    let (code, _, err) = run(&local, None, &["reprice", "--org", "acme", "--apply"]);
+    assert_ne!(code, 0, "a linked store cannot change the server's costs");
+    assert!(err.contains("linked") || err.contains("server"), "the refusal says why: {err}");
+    let preview = run(&local, None, &["reprice", "--org", "acme", "--json"]);
+    assert_eq!(preview.0, 0, "a preview is still allowed: {}", preview.2);
+
+    // A budget far below this month's spend: a plain store would fire every
+    // threshold at once; the linked one fires none of its own.
+    assert!(alerts(&local).is_empty());
+    ok(&local, None, &["budget", "set", "--org", "acme", "--amount", "0.01", "--month", "2026-11"]);
+    assert!(alerts(&local).is_empty(), "a linked store fires no alerts of its own");
+    let r = json(&local, Some(&admin), &["sync", "--json"]);
+    assert_eq!(r["pushed"], 1, "the budget edit was pushed: {r}");
+    let on_server = alerts(&sdb);
+    assert_eq!(on_server.len(), 3, "the server fired 80, 90 and 100%: {on_server:?}");
+    let here = alerts(&local);
+    assert_eq!(here.len(), 3, "the server's alerts arrive by sync, each once: {here:?}");
+    json(&local, Some(&admin), &["sync", "--json"]);
+    assert_eq!(alerts(&local).len(), 3, "and a second sync does not repeat them");
+
+    // An acknowledgement and a price edit made on the linked store reach the server.
+    let id = here[0]["id"].to_string();
+    ok(&local, None, &["alerts", "ack", "--org", "acme", &id]);
+    let prices = d.path().join("p.csv");
+    std::fs::write(
+        &prices,
+        "provider,model,effective_from,currency,input_per_mtok,output_per_mtok,cached_input_per_mtok,cache_write_per_mtok\ninhouse,tiny,2026-11-01,EUR,0.5,1.5,,\n",
+    )
+    .unwrap();
+    ok(&local, None, &["prices", "import", prices.to_str().unwrap(), "--org", "acme"]);
+    let r = json(&local, Some(&admin), &["sync", "--json"]);
+    assert_eq!((r["pushed"].as_u64(), r["conflicts"].as_u64(), r["refused"].as_u64()), (Some(2), Some(0), Some(0)), "{r}");
+    let acked: Vec<Value> = alerts(&sdb).into_iter().filter(|a| a["acknowledged_at"].is_string()).collect();
+    assert_eq!(acked.len(), 1, "the acknowledgement is on the server");
+    assert_eq!((acked[0]["month"].clone(), acked[0]["threshold"].clone()), (here[0]["month"].clone(), here[0]["threshold"].clone()));
+    let listed = json(&sdb, None, &["prices", "list", "--org", "acme", "--provider", "inhouse", "--json"]);
+    assert!(listed.to_string().contains("tiny"), "the price edit is on the server: {listed}");
+}
+
+/// Every file of a store (the database, its WAL and shared memory) and
+/// everything the server logged: no token, no webhook secret.
+fn assert_absent(what: &str, secret: &str, dir: &Path, logs: &str) {
+    for f in std::fs::read_dir(dir).unwrap() {
+        let f = f.unwrap().path();
+        if f.to_string_lossy().contains(".db") {
+            let bytes = std::fs::read(&f).unwrap();
+            assert!(!bytes.windows(secret.len()).any(|w| w == secret.as_bytes()), "the {what} is in {}", f.display());
+        }
+    }
+    assert!(!logs.contains(secret), "the {what} is in the server's log");
+}
+
+/// The server at its most verbose, with the store held open (so that its WAL
+/// is there to read): neither tokens nor webhook secrets appear in the
+/// store's bytes or in the log.
+#[test]
+fn the_server_keeps_tokens_and_webhook_secrets_out_of_its_store_and_logs() {
+    let d = tempfile::tempdir().unwrap();
+    let sdb = d.path().join("server.db");
+    ok(&sdb, None, &["org", "create", "acme"]);
+    let admin = token(&sdb, "acme", "admin", "first");
+    let mut c = cmd(&sdb, None);
+    c.env("ARGUS_USAGE_LOG", "trace").args(["serve", "--listen", "127.0.0.1:0"]);
+    let mut child = c.stderr(Stdio::piped()).spawn().unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel::<String>();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for l in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(l);
+        }
+    });
+    let mut logs = String::new();
+    let addr = loop {
+        let l = rx.recv_timeout(Duration::from_secs(30)).expect("serve printed its address");
+        logs.push_str(&l);
+        logs.push('\n');
+        if let Some(rest) = l.split("http://").nth(1).filter(|_| l.contains("/api/v1")) {
+            break rest.split("/api/v1").next().unwrap().to_string();
+        }
+    };
+    // A hook that is never acknowledged, so that the worker signs and retries.
+    let hook = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let hook_url = format!("http://{}/hook", hook.local_addr().unwrap());
+    let http = |method: &str, path: &str, token: &str, body: &str| -> Value {
+        let mut s = std::net::TcpStream::connect(&addr).unwrap();
+        write!(s, "{method} /api/v1{path} HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len()).unwrap();
+        let mut out = String::new();
+        std::io::Read::read_to_string(&mut s, &mut out).unwrap();
+        let body = out.split("\r\n\r\n").nth(1).unwrap_or("");
+        serde_json::from_str(body).unwrap_or(Value::Null)
+    };
+    let made = http("POST", "/orgs/acme/tokens", &admin, r#"{"role":"ingest","name":"svc"}"#);
+    let second = made["token"].as_str().expect("a new token").to_string();
+    let w = http("PUT", "/orgs/acme/webhook", &admin, &format!(r#"{{"url":"{hook_url}"}}"#));
+    let secret = w["secret"].as_str().expect("the webhook's secret, shown once").to_string();
+    http(
+        "POST",
+        "/orgs/acme/records",
+        &second,
+        r#"{"id":"s1","provider":"openai","model":"gpt-4o","operation":"chat","input_tokens":1000,"output_tokens":100,"occurred_at":"2026-11-20T10:00:00Z"}"#,
+    );
+    http("PUT", "/orgs/acme/budgets/2026-11", &admin, r#"{"amount":"0.001"}"#);
+    // Wait for the worker to try the hook (a connection arrives), then read everything while the server still holds the store.
+    hook.set_nonblocking(false).unwrap();
+    let (conn, _) = hook.accept().unwrap();
+    drop(conn);
+    std::thread::sleep(Duration::from_millis(300));
+    while let Ok(l) = rx.try_recv() {
+        logs.push_str(&l);
+        logs.push('\n');
+    }
+    assert!(logs.contains("TRACE") || logs.contains("DEBUG") || logs.contains("webhook"), "the log is verbose: {logs}");
+    for (what, s) in [("admin token", admin.as_str()), ("new token", second.as_str()), ("webhook secret", secret.as_str())] {
+        assert_absent(what, s, d.path(), &logs);
+    }
+    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = child.wait();
+    while let Ok(l) = rx.recv_timeout(Duration::from_secs(2)) {
+        logs.push_str(&l);
+        logs.push('\n');
+    }
+    for (what, s) in [("admin token", admin.as_str()), ("new token", second.as_str()), ("webhook secret", secret.as_str())] {
+        assert_absent(what, s, d.path(), &logs);
+    }
 }

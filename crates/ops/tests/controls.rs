@@ -199,6 +199,40 @@ fn a_quota_filled_then_freed_minute_by_minute() {
     assert!(f.ops.admit("q", "openai", None).unwrap().allowed, "a quota set to none frees it");
 }
 
+/// The daily quota is a rolling 24 hours, like the hourly one an hour: hour
+/// by hour over three days, never more than the quota in any 24 hours, no
+/// burst at midnight, and Retry-After says when the oldest leaves the window.
+#[test]
+fn a_daily_quota_filled_then_freed_hour_by_hour() {
+    let mut f = fx("2026-11-20T21:00:00Z");
+    org(&mut f, "d", "UTC");
+    f.ops.provider_set("d", "openai", &ProviderChange { daily_limit: Some(Some(4)), ..Default::default() }).unwrap();
+    let start = f.clock.now();
+    let mut admitted = Vec::new();
+    for hour in 0..72 {
+        // Two tries an hour, half an hour apart.
+        for half in 0..2 {
+            f.clock.set(start + Duration::hours(hour) + Duration::minutes(30 * half));
+            let a = f.ops.admit("d", "openai", None).unwrap();
+            if a.allowed {
+                admitted.push(f.clock.now());
+            } else {
+                assert_eq!(a.code.as_deref(), Some("rate_limited"));
+                let frees = admitted[admitted.len() - 4] + Duration::hours(24);
+                assert_eq!(a.retry_after_s.unwrap() as i64, (frees - f.clock.now()).num_seconds(), "Retry-After says when a slot frees");
+                assert!(a.message.unwrap().contains("daily"), "the refusal names the daily window");
+            }
+        }
+    }
+    for (i, t) in admitted.iter().enumerate() {
+        let n = admitted[i..].iter().filter(|u| **u < *t + Duration::hours(24)).count();
+        assert!(n <= 4, "{n} admissions in the 24 hours from {t}");
+    }
+    assert_eq!(admitted.len(), 12, "4 in each of three days, whatever midnight says");
+    let p = &f.ops.provider_list("d").unwrap()[0];
+    assert_eq!((p.daily_used, p.daily_limit), (4, Some(4)));
+}
+
 #[test]
 fn a_hard_limit_with_reservations_outstanding() {
     let mut f = fx("2026-11-20T12:00:00Z");

@@ -271,20 +271,19 @@ fn a_store_with_a_newer_schema_is_refused_untouched() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("u.db");
     drop(argus_store::Store::open(&path).unwrap());
-    {
-        let c = rusqlite_free_bump(&path);
-        assert!(c);
-    }
+    // What a newer release leaves: the header's user_version (big-endian at
+    // byte 60) one past what this build knows. The store is closed, so its
+    // WAL is folded in and the header is the whole truth.
+    let wal = dir.path().join("u.db-wal");
+    assert!(std::fs::metadata(&wal).map(|m| m.len() == 0).unwrap_or(true));
+    let mut bytes = std::fs::read(&path).unwrap();
+    bytes[60..64].copy_from_slice(&((argus_store::known_schema_version() + 1) as u32).to_be_bytes());
+    std::fs::write(&path, &bytes).unwrap();
+
     let err = argus_store::Store::open(&path).err().expect("a newer schema must be refused");
     assert!(err.to_string().contains("newer"), "{err}");
-}
-
-/// Bumps the schema version with the sqlite3-free path: through the store's
-/// own connection, so this test needs no second SQLite binding.
-fn rusqlite_free_bump(path: &std::path::Path) -> bool {
-    let s = argus_store::Store::open(path).unwrap();
-    let v = argus_store::known_schema_version() + 1;
-    s.reader().pragma_update(None, "user_version", v).is_ok()
+    assert_eq!(std::fs::read(&path).unwrap(), bytes, "the refused store's bytes are untouched");
+    assert!(std::fs::metadata(&wal).map(|m| m.len() == 0).unwrap_or(true), "and nothing was written to its WAL");
 }
 
 /// The price versions of a period come from aggregates kept on write; they

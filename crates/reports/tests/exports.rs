@@ -165,6 +165,53 @@ fn pdftotext(path: &PathBuf) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Each font of a PDF with the value of its `emb` column, read from
+/// `pdffonts` by the column positions its dashed rule gives.
+fn pdffonts_embedded(path: &Path) -> Vec<(String, String)> {
+    let out = std::process::Command::new("pdffonts").arg(path).output().expect("pdffonts (poppler-utils) runs");
+    assert!(out.status.success(), "pdffonts failed: {}", String::from_utf8_lossy(&out.stderr));
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let mut lines = text.lines();
+    let header = lines.next().expect("pdffonts prints a header");
+    let rule = lines.next().expect("pdffonts prints a rule under the header");
+    // Column spans: the runs of dashes.
+    let mut spans = Vec::new();
+    let mut start = None;
+    for (i, c) in rule.char_indices().chain(std::iter::once((rule.len(), ' '))) {
+        match (c, start) {
+            ('-', None) => start = Some(i),
+            (' ', Some(s)) => {
+                spans.push((s, i));
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    let col = |line: &str, (a, b): (usize, usize)| line.get(a..b.min(line.len())).unwrap_or("").trim().to_string();
+    let emb = spans.iter().position(|&sp| col(header, sp) == "emb").expect("pdffonts has an emb column");
+    lines.filter(|l| !l.trim().is_empty()).map(|l| (col(l, spans[0]), col(l, spans[emb]))).collect()
+}
+
+#[test]
+fn the_same_records_give_the_same_checksum_in_every_format() {
+    let (dir, mut ops) = setup();
+    let mut sums = Vec::new();
+    for (format, kind, ext) in [
+        (Format::Csv, Kind::Records, "csv"),
+        (Format::Json, Kind::Records, "json"),
+        (Format::Csv, Kind::Summary, "csv"),
+        (Format::Json, Kind::Summary, "json"),
+        (Format::Pdf, Kind::Summary, "pdf"),
+    ] {
+        let m = write(&mut ops, &req(format, kind, Filters::default()), &dir.path().join(format!("same-{kind:?}.{ext}")));
+        assert_eq!(m.sha256.len(), 64, "a SHA-256 in hex");
+        sums.push(m.sha256);
+    }
+    assert_eq!(sums[0], sums[1], "CSV and JSON of the same records: one checksum");
+    assert_eq!(sums[2], sums[3], "the summary in CSV and in JSON: one checksum");
+    assert_eq!(sums[4], sums[2], "the PDF's checksum is the summary CSV's");
+}
+
 #[test]
 fn the_pdf_shows_the_totals_the_period_and_the_unpriced_warning() {
     let (dir, mut ops) = setup();
@@ -176,9 +223,9 @@ fn the_pdf_shows_the_totals_the_period_and_the_unpriced_warning() {
     assert!(text.contains("UNPRICED"), "the unpriced warning");
     assert!(text.contains("Page 1 of") && text.contains(&m.sha256[..16]), "page numbers and the checksum in the footer");
     assert!(text.contains("Top investigations") && text.contains("Price versions used"));
-    let fonts = std::process::Command::new("pdffonts").arg(&path).output().unwrap();
-    let fonts = String::from_utf8_lossy(&fonts.stdout);
-    assert!(fonts.lines().skip(2).all(|l| l.contains(" yes ")), "every font is embedded:\n{fonts}");
+    let fonts = pdffonts_embedded(&path);
+    assert!(!fonts.is_empty(), "the PDF uses at least one font");
+    assert!(fonts.iter().all(|(_, emb)| emb == "yes"), "every font is embedded: {fonts:?}");
 
     let mut empty = req(Format::Pdf, Kind::Summary, Filters::default());
     empty.from = Some("2020-01-01".into());

@@ -1,7 +1,12 @@
 //! The real server on 127.0.0.1:0, the real HTTP client, a real SQLite file.
+//!
+//! The server runs on a `ManualClock` that the tests hold, set in the month
+//! the records are dated in: no test here depends on today's date, and the
+//! webhook retries are driven by moving that clock.
 use argus_client::api::Client;
+use argus_domain::time::ManualClock;
 use argus_ops::controls::BudgetChange;
-use argus_ops::{Ops, SystemClock};
+use argus_ops::Ops;
 use serde_json::{json, Value};
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,11 +20,16 @@ struct Server {
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     handle: Option<tokio::task::JoinHandle<()>>,
     tokens: HashMap<&'static str, String>,
+    clock: Arc<ManualClock>,
 }
+
+/// When the tests run, as far as the server knows: mid-month, in the month
+/// that `record` dates its calls.
+const NOW: &str = "2026-11-15T12:00:00Z";
 
 impl Server {
     fn ops(&self) -> Ops {
-        Ops::open(&self.db, Arc::new(SystemClock), "test").unwrap()
+        Ops::open(&self.db, self.clock.clone(), "test").unwrap()
     }
 
     fn client(&self, role: &str) -> Client {
@@ -39,7 +49,7 @@ impl Server {
             let _ = s.send(());
         }
         if let Some(h) = self.handle.take() {
-            let _ = h.await;
+            h.await.expect("the server shut down without panicking");
         }
     }
 }
@@ -48,8 +58,9 @@ async fn start() -> Server {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("server.db");
     let mut tokens = HashMap::new();
+    let clock = Arc::new(ManualClock::new(NOW.parse().unwrap()));
     {
-        let mut ops = Ops::open(&db, Arc::new(SystemClock), "setup").unwrap();
+        let mut ops = Ops::open(&db, clock.clone(), "setup").unwrap();
         for org in ["acme", "other"] {
             ops.org_create(org, None, "USD", "UTC").unwrap();
         }
@@ -64,7 +75,7 @@ async fn start() -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let mut config = argus_server::Config::new(db.clone(), Arc::new(SystemClock), b"test-server-key-0123456789".to_vec());
+    let mut config = argus_server::Config::new(db.clone(), clock.clone(), b"test-server-key-0123456789".to_vec());
     config.webhook_poll = std::time::Duration::from_millis(50);
     let handle = tokio::spawn(async move {
         argus_server::run(listener, config, async {
@@ -73,7 +84,7 @@ async fn start() -> Server {
         .await
         .unwrap();
     });
-    Server { _dir: dir, db, base, stop: Some(tx), handle: Some(handle), tokens }
+    Server { _dir: dir, db, base, stop: Some(tx), handle: Some(handle), tokens, clock }
 }
 
 fn record(id: &str) -> Value {
@@ -277,6 +288,8 @@ async fn webhooks_retry_until_acknowledged() {
     let secret = w.body["secret"].as_str().unwrap().to_string();
     c.post("/orgs/acme/records", &record("w1")).await.unwrap();
     c.put("/orgs/acme/budgets/2026-11", &json!({"amount": "0.004", "thresholds": [50]}), None).await.unwrap();
+    // Retries are scheduled on the server's clock (1 s, 2 s, 4 s... later):
+    // move it on until the receiver has acknowledged.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     loop {
         let d = s.ops().deliveries("acme").unwrap();
@@ -284,6 +297,7 @@ async fn webhooks_retry_until_acknowledged() {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        s.clock.advance(chrono::Duration::seconds(5));
     }
     let d = s.ops().deliveries("acme").unwrap();
     assert_eq!(d.len(), 1, "one alert, one delivery");
@@ -292,7 +306,12 @@ async fn webhooks_retry_until_acknowledged() {
         (3, true, Some("200")),
         "failed twice, then acknowledged"
     );
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    // Past every retry the backoff could schedule (at most 5 minutes), with
+    // the worker polling every 50 ms in between: no fourth attempt.
+    for _ in 0..10 {
+        s.clock.advance(chrono::Duration::minutes(10));
+        tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    }
     assert_eq!(hits.load(Ordering::SeqCst), 3, "nothing is sent after the acknowledgement");
     let (sig, body) = bodies.lock().unwrap()[2].clone();
     let v: Value = serde_json::from_str(&body).unwrap();
@@ -412,6 +431,14 @@ async fn a_report_downloads_and_verifies() {
     )
     .await;
     assert!(pdf.starts_with(b"%PDF"), "a PDF");
+    let pdf_path = dir.path().join("s.pdf");
+    std::fs::write(&pdf_path, &pdf).unwrap();
+    let text =
+        std::process::Command::new("pdftotext").arg("-layout").arg(&pdf_path).arg("-").output().expect("pdftotext (poppler-utils) runs");
+    let text = String::from_utf8_lossy(&text.stdout);
+    let summary = analyst.get("/orgs/acme/usage/summary?from=2026-11-01&to=2026-12-01").await.unwrap().body;
+    let total = summary["cost"].as_str().expect("the summary's cost is a decimal string");
+    assert!(total != "0" && text.contains(total), "the PDF read back shows the summary's total {total}:\n{text}");
     let a = analyst.get("/orgs/acme/reports?format=xls").await.unwrap();
     assert_eq!((a.status, a.body["error"]["code"].as_str()), (400, Some("bad_input")));
     let a = s.client("ingest").get("/orgs/acme/reports?format=csv").await.unwrap();
@@ -422,4 +449,28 @@ async fn a_report_downloads_and_verifies() {
 async fn reqwest_get(url: &str, token: &str) -> Vec<u8> {
     let c = argus_client::api::Client::new(url.split("/api/v1").next().unwrap(), Some(token));
     c.raw_get(&url[url.find("/api/v1").unwrap() + 7..]).await.unwrap()
+}
+
+/// A reprice preview is a read; applying one changes costs and needs admin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn applying_a_reprice_over_http_needs_the_admin_role() {
+    let s = start().await;
+    let admin = s.client("admin");
+    admin.post("/orgs/acme/records", &json!([record("p1"), {"id": "p2", "provider": "inhouse", "model": "m1", "operation": "chat", "input_tokens": 1_000_000, "output_tokens": 0, "occurred_at": "2026-11-02T10:00:00Z"}])).await.unwrap();
+    let price = json!([{"provider": "inhouse", "model": "m1", "effective_from": "2026-11-01", "currency": "USD", "input_per_mtok": "2", "output_per_mtok": "4"}]);
+    assert_eq!(admin.post("/orgs/acme/prices", &price).await.unwrap().status, 200);
+    let body = json!({"from": "2026-11-01", "to": "2026-12-01", "apply": true});
+    for role in ["ingest", "analyst", "auditor"] {
+        let a = s.client(role).post("/orgs/acme/reprice", &body).await.unwrap();
+        assert_eq!((a.status, a.body["error"]["code"].as_str()), (403, Some("forbidden")), "{role} may not apply a reprice: {}", a.body);
+    }
+    let preview = s.client("analyst").post("/orgs/acme/reprice", &json!({"from": "2026-11-01", "to": "2026-12-01"})).await.unwrap();
+    assert_eq!(preview.status, 200, "an analyst may preview: {}", preview.body);
+    let sum = |c: Client| async move { c.get("/orgs/acme/usage/summary?from=2026-11-01&to=2026-12-01").await.unwrap().body };
+    assert_eq!(sum(s.client("analyst")).await["unpriced_requests"], 1, "nothing was applied by the refused requests");
+    let a = admin.post("/orgs/acme/reprice", &body).await.unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    let after = sum(s.client("analyst")).await;
+    assert_eq!(after["unpriced_requests"], 0, "the admin's reprice priced the record: {after}");
+    s.stop().await;
 }
