@@ -178,7 +178,10 @@ pub fn start(app: AppHandle, kind: &str, params: serde_json::Value) -> Result<u6
                     &mut ops,
                     &req,
                     &out,
-                    &mut |done, total| rw.progress(done, total, format!("{done} of {total} rows")),
+                    &mut |done, total| {
+                        let message = if total == 0 { format!("{done} rows read") } else { format!("{done} of {total} rows") };
+                        rw.progress(done, total, message)
+                    },
                     &cancel,
                 )
                 .map_err(|e| match e {

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Session, startDriver } from "./webdriver.mjs";
-import { atFakeNow } from "../e2e/faketime.mjs";
+import { APP_CMDS, atFakeNow } from "../e2e/faketime.mjs";
 
 const TARGET = resolve(process.env.CARGO_TARGET_DIR ?? "../target");
 const APP = join(TARGET, "debug", "argus-usage-desktop");
@@ -17,7 +17,7 @@ const home = mkdtempSync(join(tmpdir(), "argus-desktop-"));
 const db = join(home, "usage.db");
 // The app and the CLI run at a fixed date (libfaketime, limited to them):
 // the demo's month and "this month" do not depend on today's date.
-const env = atFakeNow({ ...process.env, ARGUS_USAGE_DB: db, XDG_DATA_HOME: join(home, "data"), XDG_CACHE_HOME: join(home, "cache"), XDG_CONFIG_HOME: join(home, "config") }, ["argus-usage", "argus-usage-desktop"]);
+const env = atFakeNow({ ...process.env, ARGUS_USAGE_DB: db, XDG_DATA_HOME: join(home, "data"), XDG_CACHE_HOME: join(home, "cache"), XDG_CONFIG_HOME: join(home, "config") }, APP_CMDS);
 const cli = (...a) => JSON.parse(execFileSync(CLI, [...a, "--json"], { env, encoding: "utf8" }));
 let driver, s;
 

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { Session, startDriver } from "./webdriver.mjs";
-import { atFakeNow } from "../e2e/faketime.mjs";
+import { APP_CMDS, atFakeNow } from "../e2e/faketime.mjs";
 
 const TARGET = resolve(process.env.CARGO_TARGET_DIR ?? "../target");
 const APP = join(TARGET, "debug", "argus-usage-desktop");
@@ -19,7 +19,7 @@ const CLI = join(TARGET, "debug", "argus-usage");
 const home = mkdtempSync(join(tmpdir(), "argus-desktop-sync-"));
 const serverDb = join(home, "server.db");
 // The server, the CLI and the app run at a fixed date (libfaketime, limited to them).
-const fixed = (env) => atFakeNow(env, ["argus-usage", "argus-usage-desktop"]);
+const fixed = (env) => atFakeNow(env, APP_CMDS);
 const cli = (db, ...a) => execFileSync(CLI, a, { env: fixed({ ...process.env, ARGUS_USAGE_DB: db }), encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] });
 let server, driver, s, url;
 

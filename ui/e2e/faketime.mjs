@@ -12,6 +12,9 @@ const offsetS = Math.round((Date.parse(FAKE_NOW) - Date.now()) / 1000);
 /** The clock the binaries see now, in milliseconds since the epoch. */
 export const fakeNowMs = () => Date.now() + offsetS * 1000;
 
+/** The programs of the desktop app: its binaries and WebKit's page process (the window's JavaScript clock). */
+export const APP_CMDS = ["argus-usage", "argus-usage-desktop", "WebKitWebProcess"];
+
 /** `env` with libfaketime preloaded; `onlyCmds` limits it to those programs. */
 export function atFakeNow(env, onlyCmds) {
   const lib = readdirSync("/usr/lib")

@@ -66,8 +66,9 @@ pub(crate) fn run(ops: &mut Ops, a: ExportArgs) -> Result<ExitCode, OpsError> {
         &out,
         &mut |done, total| {
             if let Some(b) = &bar {
-                b.set_length(total);
-                b.set_position(done);
+                // While the total is not known yet, the bar stays at the start.
+                b.set_length(total.max(done));
+                b.set_position(if total == 0 { 0 } else { done });
             }
         },
         &never,

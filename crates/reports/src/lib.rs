@@ -189,7 +189,8 @@ pub fn generator() -> String {
 }
 
 /// Writes the export to `out` and returns its metadata. `progress` gets
-/// (rows done, rows in all) as it goes.
+/// (rows done, rows in all) as it goes; rows in all is 0 while not yet known
+/// (the first of two passes).
 pub fn export(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, progress: &mut dyn FnMut(u64, u64)) -> Result<Meta> {
     match req.format {
         Format::Pdf => pdf::write(ops, req, out, progress),
@@ -220,7 +221,11 @@ impl<W: Write> Write for Cancellable<'_, W> {
         self.inner.write(buf)
     }
 
+    /// Also where a pass that writes nothing (the first of two) checks for a cancel.
     fn flush(&mut self) -> std::io::Result<()> {
+        if self.cancel.load(std::sync::atomic::Ordering::Relaxed) {
+            return Err(std::io::Error::new(std::io::ErrorKind::Interrupted, "cancelled"));
+        }
         self.inner.flush()
     }
 }

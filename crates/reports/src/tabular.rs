@@ -288,6 +288,14 @@ pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, pro
         if pass == 0 {
             acc.record(r, &cells);
             if !one_pass {
+                // Reading for the metadata: progress with no total yet, and
+                // a flush, where a cancelled writer stops the export.
+                if (acc.count as u64).is_multiple_of(10_000) {
+                    progress(acc.count as u64, 0);
+                    if let Err(e) = out.flush() {
+                        first_error = Some(e.into());
+                    }
+                }
                 return Ok(());
             }
         }
