@@ -54,6 +54,10 @@ enum Cmd {
         /// (admissions while the clients post records); 0 skips the preload.
         #[arg(long, default_value_t = 200_000)]
         store_records: u64,
+        /// Records per second the clients post during the second run, in
+        /// batches of 100 at a fixed pace; 0 posts as fast as they can.
+        #[arg(long, default_value_t = 2_000)]
+        ingest_rate: u64,
     },
     /// CSV and JSON export of N records (time, peak memory), and the PDF
     /// monthly summary of the store built by `summary`.
@@ -467,8 +471,12 @@ async fn post_records(
     clients: u64,
     tag: &str,
     stop: Arc<std::sync::atomic::AtomicBool>,
+    rate: u64,
 ) -> Result<(u64, Vec<f64>)> {
     let mut tasks = Vec::new();
+    // Paced: each client sends its batches of 100 at fixed times; 0: back to back.
+    let every = (rate > 0).then(|| std::time::Duration::from_secs_f64(clients as f64 * 100.0 / rate as f64));
+    let start = tokio::time::Instant::now();
     for t in 0..clients {
         let (c, stop, tag) = (c.clone(), stop.clone(), tag.to_string());
         tasks.push(tokio::spawn(async move {
@@ -476,6 +484,9 @@ async fn post_records(
             let mut accepted = 0u64;
             let mut b = 0u64;
             while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                if let Some(every) = every {
+                    tokio::time::sleep_until(start + every.mul_f64(b as f64 + t as f64 / clients as f64)).await;
+                }
                 let batch: Vec<serde_json::Value> = (0..100)
                     .map(|i| serde_json::json!({"id": format!("{tag}{t}-{b}-{i}"), "provider": "openai", "model": "gpt-4o", "operation": "chat", "input_tokens": 1000 + i, "output_tokens": 100, "occurred_at": "2026-11-20T10:00:00Z"}))
                     .collect();
@@ -510,7 +521,15 @@ fn stop_after(seconds: u64) -> Arc<std::sync::atomic::AtomicBool> {
     stop
 }
 
-fn bench_server(dir: &Path, clients: u64, seconds: u64, admit_rate: u64, checkpoint_ms: u64, store_records: u64) -> Result<()> {
+fn bench_server(
+    dir: &Path,
+    clients: u64,
+    seconds: u64,
+    admit_rate: u64,
+    checkpoint_ms: u64,
+    store_records: u64,
+    ingest_rate: u64,
+) -> Result<()> {
     use argus_client::api::Client;
     std::fs::create_dir_all(dir)?;
     let db = dir.join("server.db");
@@ -542,7 +561,7 @@ fn bench_server(dir: &Path, clients: u64, seconds: u64, admit_rate: u64, checkpo
         // Run 1, phase 1: admissions alone on an empty store.
         let (alat, ok, n, elapsed) = admit_at_rate(&c, admit_rate, seconds).await?;
         // Phase 2 (after the admissions, so that the checkpoint after a heavy ingest does not land in them): records alone.
-        let (accepted, lat) = post_records(&c, clients, "l", stop_after(seconds)).await?;
+        let (accepted, lat) = post_records(&c, clients, "l", stop_after(seconds), 0).await?;
 
         // Run 2: a store holding a month of records, admissions at the same
         // rate while the clients post records at the same time.
@@ -560,7 +579,7 @@ fn bench_server(dir: &Path, clients: u64, seconds: u64, admit_rate: u64, checkpo
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let posting = {
             let (c, stop) = (c.clone(), stop.clone());
-            tokio::spawn(async move { post_records(&c, clients, "m", stop).await })
+            tokio::spawn(async move { post_records(&c, clients, "m", stop, ingest_rate).await })
         };
         let (mlat, mok, mn, melapsed) = admit_at_rate(&c, admit_rate, seconds).await?;
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
@@ -572,6 +591,7 @@ fn bench_server(dir: &Path, clients: u64, seconds: u64, admit_rate: u64, checkpo
 
         let _ = tx.send(());
         let _ = server.await;
+        let pace = if ingest_rate > 0 { format!("paced at {ingest_rate} records/s") } else { "as fast as they can".to_string() };
         println!("### The server on loopback\n");
         println!("Real server (`argus_server::run`) and real HTTP client (`argus_client`, reqwest) in one process on 127.0.0.1, {clients} concurrent clients, {seconds} s a phase. Admission latency is counted from when each request was due at the fixed rate (open loop, no coordinated omission).\n");
         println!("| measure | value |\n|---|---:|");
@@ -579,7 +599,7 @@ fn bench_server(dir: &Path, clients: u64, seconds: u64, admit_rate: u64, checkpo
         println!("| `POST /records` alone: p50 / p99 latency of a batch | {:.1} ms / {:.1} ms |", percentile(&lat, 0.5), percentile(&lat, 0.99));
         println!("| `POST /admit` alone at a fixed {admit_rate}/s, empty store: achieved | {:.0}/s ({ok} of {n} allowed) |", n as f64 / elapsed);
         println!("| `POST /admit` alone, empty store: p50 / p99 latency | {:.2} ms / **{:.2} ms** |", percentile(&alat, 0.5), percentile(&alat, 0.99));
-        println!("| `POST /admit` at {admit_rate}/s on a store of {store_records} records of the month, with {clients} clients posting records meanwhile: achieved | {:.0}/s ({mok} of {mn} allowed) |", mn as f64 / melapsed);
+        println!("| `POST /admit` at {admit_rate}/s on a store of {store_records} records of the month, with {clients} clients posting records meanwhile ({pace}): achieved | {:.0}/s ({mok} of {mn} allowed) |", mn as f64 / melapsed);
         println!("| the same: p50 / p99 latency | {:.2} ms / **{:.2} ms** |", percentile(&mlat, 0.5), percentile(&mlat, 0.99));
         println!("| records posted meanwhile: records per second | {:.0} |", maccepted as f64 / melapsed);
         println!("| records accepted / stored (each exactly once) | {expected} / {stored} |\n");
@@ -727,8 +747,8 @@ fn main() -> Result<()> {
         Cmd::Ingest { records } => bench_ingest(&cli.dir, records),
         Cmd::Summary { records } => bench_summary(&cli.dir, records),
         Cmd::Admit { admissions, workers, seconds } => bench_admit(&cli.dir, admissions, workers, seconds),
-        Cmd::Server { clients, seconds, admit_rate, checkpoint_ms, store_records } => {
-            bench_server(&cli.dir, clients, seconds, admit_rate, checkpoint_ms, store_records)
+        Cmd::Server { clients, seconds, admit_rate, checkpoint_ms, store_records, ingest_rate } => {
+            bench_server(&cli.dir, clients, seconds, admit_rate, checkpoint_ms, store_records, ingest_rate)
         }
         Cmd::Export { records, pdf_store_records } => bench_export(&cli.dir, records, pdf_store_records),
         Cmd::Sync { records, page } => bench_sync(&cli.dir, records, page),
