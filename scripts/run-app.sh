@@ -12,7 +12,10 @@ cargo build --workspace --bins
 app="${CARGO_TARGET_DIR:-target}/debug/argus-usage-desktop"
 
 if [ -z "${DISPLAY:-}${WAYLAND_DISPLAY:-}" ]; then
-  echo "run-app: no display found; running the window under Xvfb (take a screenshot with: import -window root shot.png)" >&2
-  exec xvfb-run -a -s '-screen 0 1280x800x24' "$app"
+  echo "run-app: no display found; running the window under Xvfb" >&2
+  # Inside xvfb-run, DISPLAY and XAUTHORITY name the virtual screen: print
+  # them, so that a screenshot can be taken from another shell.
+  exec xvfb-run -a -s '-screen 0 1280x800x24' sh -c \
+    'echo "run-app: take a screenshot from another shell with: DISPLAY=$DISPLAY XAUTHORITY=$XAUTHORITY import -window root shot.png" >&2; exec "$0"' "$app"
 fi
 exec "$app"

@@ -158,20 +158,9 @@ pub fn start(app: AppHandle, kind: &str, params: serde_json::Value) -> Result<u6
             let p: argus_reports::ReportParams = serde_json::from_value(params).map_err(bad)?;
             let req = p.request(&org, false).map_err(|e| OpsError::new(ErrorCode::BadInput, e.to_string()))?;
             Box::new(move || {
-                use argus_reports::{Format, Kind};
-                let ext = match req.format {
-                    Format::Csv => "csv",
-                    Format::Json => "json",
-                    Format::Pdf => "pdf",
-                };
                 let out = match &out {
                     Some(o) => std::path::PathBuf::from(o),
-                    None => {
-                        let dir = dirs::download_dir().or_else(dirs::home_dir).unwrap_or_else(std::env::temp_dir);
-                        let period = format!("{}_{}", req.from.as_deref().unwrap_or("start"), req.to.as_deref().unwrap_or("now"));
-                        let kind = if req.kind == Kind::Summary { "summary" } else { "records" };
-                        dir.join(format!("argus-usage-{org}-{kind}-{period}.{ext}").replace(':', "-"))
-                    }
+                    None => dirs::download_dir().or_else(dirs::home_dir).unwrap_or_else(std::env::temp_dir).join(req.default_file_name()),
                 };
                 let mut ops = open_ops(&path)?;
                 let w = argus_reports::export_file(

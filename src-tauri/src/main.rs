@@ -106,15 +106,10 @@ async fn budget_set(
 ) -> Result<BudgetView, OpsError> {
     let change = BudgetChange { if_version, ..body };
     let handle = app.clone();
-    let (view, fired) = run(app, move |ops| {
-        // A lowered budget fires the thresholds it crosses at once: raise them as notifications.
-        let before = ops.alerts_list(&org)?.len();
-        let view = ops.budget_set(&org, Some(&month), &change)?;
-        Ok((view, ops.alerts_list(&org)?.into_iter().skip(before).collect::<Vec<_>>()))
-    })
-    .await?;
-    jobs::notify(&handle, &fired);
-    Ok(view)
+    let set = run(app, move |ops| ops.budget_set(&org, Some(&month), &change)).await?;
+    // A lowered budget fires the thresholds it crosses at once: raise them as notifications.
+    jobs::notify(&handle, &set.alerts_fired);
+    Ok(set.budget)
 }
 
 #[tauri::command(rename_all = "snake_case")]
@@ -159,10 +154,11 @@ async fn prices_list(app: AppHandle, org: String) -> Result<Vec<PriceView>, OpsE
     run(app, move |ops| ops.prices_list(Some(&org), None)).await
 }
 
-/// New price versions for the organisation: a JSON array or CSV, as `prices import`.
+/// New price versions for the organisation: a JSON array or CSV, as `prices import`;
+/// with `if_version`, only when the prices are still at that version.
 #[tauri::command(rename_all = "snake_case")]
-async fn prices_add(app: AppHandle, org: String, content: String) -> Result<PriceImportReport, OpsError> {
-    run(app, move |ops| ops.prices_import(&content, Some(&org))).await
+async fn prices_add(app: AppHandle, org: String, content: String, if_version: Option<i64>) -> Result<PriceImportReport, OpsError> {
+    run(app, move |ops| ops.prices_add(&org, &content, if_version)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]

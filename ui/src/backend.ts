@@ -41,7 +41,8 @@ export interface Backend {
   routePreview(org: string, operation?: string): Promise<Route>;
   forecast(org: string, month?: string): Promise<Forecast>;
   prices(org: string): Promise<PriceView[]>;
-  pricesAdd(org: string, content: string): Promise<PriceImportReport>;
+  /** With `ifVersion` (the largest price id the screen showed), refused with `version_mismatch` when prices were added since. */
+  pricesAdd(org: string, content: string, ifVersion?: number): Promise<PriceImportReport>;
   repricePreview(org: string, from?: string, to?: string): Promise<RepriceReport>;
   audit(org: string, after: number, limit: number): Promise<AuditPage>;
   startJob(kind: JobKind, params: Record<string, unknown>, onEvent: (e: JobEvent) => void): Promise<Job>;
@@ -102,7 +103,7 @@ export async function tauriBackend(): Promise<Backend> {
     routePreview: (org, operation) => call("route_preview", { org, operation }),
     forecast: (org, month) => call("forecast", { org, month }),
     prices: (org) => call("prices_list", { org }),
-    pricesAdd: (org, content) => call("prices_add", { org, content }),
+    pricesAdd: (org, content, if_version) => call("prices_add", { org, content, if_version }),
     repricePreview: (org, from, to) => call("reprice_preview", { org, from, to }),
     audit: (org, after, limit) => call("audit_list", { org, after, limit }),
     async startJob(kind, params, onEvent) {
@@ -181,7 +182,7 @@ export function httpBackend(login: HttpLogin): Backend {
     routePreview: (org, operation) => req("POST", `${o(org)}/route`, { operation, dry_run: true }),
     forecast: (org, month) => req("GET", `${o(org)}/forecast${qs({ month })}`),
     prices: async (org) => (await req<{ prices: PriceView[] }>("GET", `${o(org)}/prices`)).prices,
-    pricesAdd: (org, content) => req("POST", `${o(org)}/prices`, content),
+    pricesAdd: (org, content, v) => req("POST", `${o(org)}/prices`, content, v),
     repricePreview: (org, from, to) => req("POST", `${o(org)}/reprice`, { from, to, apply: false }),
     audit: (org, after, limit) => req("GET", `${o(org)}/audit${qs({ after, limit })}`),
     async startJob(kind, params, onEvent) {
@@ -211,9 +212,9 @@ export function httpBackend(login: HttpLogin): Backend {
               bytes += value.length;
               send("running", bytes, 0, `${bytes} bytes received`);
             }
-            const ext = q.format;
-            const name = `argus-usage-${org}-${q.kind ?? "records"}-${q.from ?? "start"}_${q.to ?? "now"}.${ext}`;
-            const blob = new Blob(chunks as BlobPart[], { type: ext === "pdf" ? "application/pdf" : ext === "csv" ? "text/csv" : "application/json" });
+            // The file's name and type are the server's (argus_reports::ExportRequest::default_file_name).
+            const name = /filename="([^"]+)"/.exec(res.headers.get("content-disposition") ?? "")?.[1] ?? `argus-usage-${org}.${q.format}`;
+            const blob = new Blob(chunks as BlobPart[], { type: res.headers.get("content-type") ?? "application/octet-stream" });
             const url = URL.createObjectURL(blob);
             const a = document.createElement("a");
             a.href = url;

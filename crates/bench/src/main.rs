@@ -292,7 +292,7 @@ fn bench_summary(dir: &Path, n: u64) -> Result<()> {
         std::fs::remove_file(&file).context("removing the generated file")?;
     }
     let mut ops = open(&db)?;
-    let count = argus_store::records::count(&ops.store().reader(), argus_domain::ids::OrgId(1))?;
+    let count = stored_records(ops.path())?;
     let mut times = Vec::new();
     let mut last = None;
     for _ in 0..21 {
@@ -511,6 +511,12 @@ async fn post_records(
     Ok((accepted, lat))
 }
 
+/// Records of the one organisation of a bench store, counted by the store.
+fn stored_records(db: &Path) -> Result<i64> {
+    let mut store = argus_store::Store::open(db)?;
+    Ok(store.read(|r| argus_store::records::count(r, argus_domain::ids::OrgId(1)))?)
+}
+
 fn stop_after(seconds: u64) -> Arc<std::sync::atomic::AtomicBool> {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let s = stop.clone();
@@ -585,7 +591,7 @@ fn bench_server(
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let (maccepted, _) = posting.await??;
 
-        let stored = argus_store::records::count(&open(&db)?.store().reader(), argus_domain::ids::OrgId(1))?;
+        let stored = stored_records(&db)?;
         let expected = accepted + maccepted + store_records;
         anyhow::ensure!(stored as u64 == expected, "{stored} stored, {expected} accepted");
 

@@ -34,7 +34,7 @@ pub(crate) fn budget(ops: &mut Ops, c: BudgetCmd) -> Result<ExitCode, OpsError> 
                 },
                 ..BudgetChange::default()
             };
-            let b = ops.budget_set(&org, month.as_deref(), &change)?;
+            let b = ops.budget_set(&org, month.as_deref(), &change)?.budget;
             if json {
                 print_json(&b);
             } else {

@@ -366,14 +366,16 @@ struct RecordArgs {
     model: String,
     #[arg(long)]
     operation: String,
+    // Signed, so that a negative count reaches the record's validation,
+    // whose message names the field and the rule.
     #[arg(long)]
-    input_tokens: u64,
+    input_tokens: i64,
     #[arg(long)]
-    output_tokens: u64,
+    output_tokens: i64,
     #[arg(long)]
-    cached_input_tokens: Option<u64>,
+    cached_input_tokens: Option<i64>,
     #[arg(long)]
-    cache_write_tokens: Option<u64>,
+    cache_write_tokens: Option<i64>,
     #[arg(long)]
     investigation: Option<String>,
     #[arg(long)]
@@ -381,7 +383,7 @@ struct RecordArgs {
     #[arg(long)]
     status: Option<String>,
     #[arg(long)]
-    latency_ms: Option<u64>,
+    latency_ms: Option<i64>,
     /// When the call happened (RFC 3339); default now.
     #[arg(long)]
     at: Option<String>,
@@ -435,8 +437,19 @@ pub(crate) fn print_json<T: Serialize>(v: &T) {
 /// The outcome of a command: its exit code.
 pub(crate) type Outcome = Result<ExitCode, (OpsError, bool)>;
 
+/// Every option that takes a value accepts one that looks negative
+/// (`--amount -50`), so that the user reads our "is negative" message
+/// naming the field rather than clap's "unexpected argument".
+fn negatives_are_values(cmd: clap::Command) -> clap::Command {
+    cmd.mut_args(|a| if a.get_action().takes_values() { a.allow_negative_numbers(true) } else { a }).mut_subcommands(negatives_are_values)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = {
+        use clap::{CommandFactory, FromArgMatches};
+        let matches = negatives_are_values(Cli::command()).get_matches();
+        Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    };
     tracing_subscriber::fmt()
         .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ARGUS_USAGE_LOG").unwrap_or_else(|_| {
             if matches!(cli.cmd, Cmd::Serve { .. }) {
@@ -747,7 +760,7 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
         }
         Cmd::Info { json } => {
             let orgs = ops.org_list().map_err(e)?;
-            let version = ops.store().schema_version().map_err(|x| e(x.into()))?;
+            let version = ops.schema_version().map_err(e)?;
             let path = ops.path().display().to_string();
             if json {
                 print_json(&serde_json::json!({"db": path, "schema_version": version, "orgs": orgs}));

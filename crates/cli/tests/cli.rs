@@ -284,8 +284,8 @@ fn sigkill_mid_ingest_then_rerun_gives_exact_totals() {
     let start = Instant::now();
     let count = |db: &Path| -> i64 {
         let s = argus_store::Store::open(db).unwrap();
-        let c = s.reader().query_row("SELECT count(*) FROM records", [], |r| r.get(0)).unwrap_or(0);
-        c
+        // The one organisation of this store (acme) is the first.
+        argus_store::records::count(&s.reader(), argus_domain::ids::OrgId(1)).unwrap_or(0)
     };
     loop {
         let c = count(&db);
@@ -490,4 +490,42 @@ fn separate_processes_never_overshoot_a_quota_or_a_hard_limit() {
     assert_eq!((allowed, refused), (3, 21), "reservations never pass the hard limit");
     let s = run_json(&db, &["budget", "status", "--org", "acme", "--json"]);
     assert_eq!(s["reserved"], "0.90", "the three reservations are held: {s}");
+}
+
+/// What a newcomer mistypes gets our message, naming the field and the fix,
+/// not the argument parser's.
+#[test]
+fn mistyped_values_get_messages_that_say_what_to_do() {
+    let (_d, db) = temp();
+    run_json(&db, &["org", "create", "acme", "--json"]);
+    let fails = |args: &[&str]| {
+        let (code, _, err) = run(&db, args);
+        assert_ne!(code, 0, "{args:?} must fail");
+        err
+    };
+    let err = fails(&["budget", "set", "--org", "acme", "--amount", "-50"]);
+    assert!(err.contains("`amount`") && err.contains("-50 is negative"), "{err}");
+    let err = fails(&[
+        "record",
+        "--org",
+        "acme",
+        "--provider",
+        "openai",
+        "--model",
+        "gpt-4o",
+        "--operation",
+        "chat",
+        "--input-tokens",
+        "-3",
+        "--output-tokens",
+        "1",
+    ]);
+    assert!(err.contains("`input_tokens`") && err.contains("-3 is negative"), "{err}");
+    let err = fails(&["budget", "status", "--org", "Acme"]);
+    assert!(err.contains("did you mean \"acme\""), "a slug differing only by case is suggested: {err}");
+    assert!(!err.contains("org create Acme"), "an invalid slug is never suggested: {err}");
+    let err = fails(&["org", "create", "beta", "--currency", "XYZ"]);
+    assert!(err.contains("\"XYZ\" is not an ISO 4217 currency code"), "{err}");
+    let err = fails(&["org", "create", "beta", "--currency", "eur"]);
+    assert!(err.contains("write it in capitals: \"EUR\""), "{err}");
 }

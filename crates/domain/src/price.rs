@@ -91,12 +91,32 @@ pub struct RawPrice {
     pub source: Option<String>,
 }
 
+/// The active ISO 4217 codes of currencies (and of the funds codes some
+/// countries price in), without precious metals, bond units and the test
+/// codes. Sorted, for a binary search.
+pub const ISO_4217: &[&str] = &[
+    "AED", "AFN", "ALL", "AMD", "ANG", "AOA", "ARS", "AUD", "AWG", "AZN", "BAM", "BBD", "BDT", "BGN", "BHD", "BIF", "BMD", "BND", "BOB",
+    "BOV", "BRL", "BSD", "BTN", "BWP", "BYN", "BZD", "CAD", "CDF", "CHE", "CHF", "CHW", "CLF", "CLP", "CNY", "COP", "COU", "CRC", "CUP",
+    "CVE", "CZK", "DJF", "DKK", "DOP", "DZD", "EGP", "ERN", "ETB", "EUR", "FJD", "FKP", "GBP", "GEL", "GHS", "GIP", "GMD", "GNF", "GTQ",
+    "GYD", "HKD", "HNL", "HTG", "HUF", "IDR", "ILS", "INR", "IQD", "IRR", "ISK", "JMD", "JOD", "JPY", "KES", "KGS", "KHR", "KMF", "KPW",
+    "KRW", "KWD", "KYD", "KZT", "LAK", "LBP", "LKR", "LRD", "LSL", "LYD", "MAD", "MDL", "MGA", "MKD", "MMK", "MNT", "MOP", "MRU", "MUR",
+    "MVR", "MWK", "MXN", "MXV", "MYR", "MZN", "NAD", "NGN", "NIO", "NOK", "NPR", "NZD", "OMR", "PAB", "PEN", "PGK", "PHP", "PKR", "PLN",
+    "PYG", "QAR", "RON", "RSD", "RUB", "RWF", "SAR", "SBD", "SCR", "SDG", "SEK", "SGD", "SHP", "SLE", "SOS", "SRD", "SSP", "STN", "SVC",
+    "SYP", "SZL", "THB", "TJS", "TMT", "TND", "TOP", "TRY", "TTD", "TWD", "TZS", "UAH", "UGX", "USD", "USN", "UYI", "UYU", "UYW", "UZS",
+    "VED", "VES", "VND", "VUV", "WST", "XAF", "XCD", "XCG", "XOF", "XPF", "YER", "ZAR", "ZMW", "ZWG",
+];
+
 pub fn check_currency(field: &str, s: &str) -> Result<String, FieldError> {
-    if s.len() == 3 && s.chars().all(|c| c.is_ascii_uppercase()) {
-        Ok(s.to_string())
-    } else {
-        Err(FieldError::new(field, format!("{s:?} is not an ISO 4217 currency code; use three capital letters such as \"USD\" or \"EUR\"")))
+    if ISO_4217.binary_search(&s).is_ok() {
+        return Ok(s.to_string());
     }
+    let upper = s.to_ascii_uppercase();
+    let hint = if ISO_4217.binary_search(&upper.as_str()).is_ok() {
+        format!("write it in capitals: \"{upper}\"")
+    } else {
+        "use the code of a currency such as \"USD\", \"EUR\" or \"GBP\"".to_string()
+    };
+    Err(FieldError::new(field, format!("{s:?} is not an ISO 4217 currency code; {hint}")))
 }
 
 fn parse_rate(field: &str, s: &str) -> Result<Decimal, FieldError> {
@@ -215,6 +235,18 @@ impl PriceBook {
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn currencies_are_iso_4217_codes() {
+        assert!(ISO_4217.windows(2).all(|w| w[0] < w[1]), "sorted, for the binary search");
+        for ok in ["USD", "EUR", "GBP", "JPY", "CHF", "XOF"] {
+            assert_eq!(check_currency("currency", ok).unwrap(), ok);
+        }
+        let e = check_currency("currency", "XYZ").unwrap_err();
+        assert!(e.to_string().contains("\"XYZ\" is not an ISO 4217 currency code"), "{e}");
+        let e = check_currency("currency", "usd").unwrap_err();
+        assert!(e.to_string().contains("write it in capitals: \"USD\""), "{e}");
+    }
 
     fn d(s: &str) -> Decimal {
         Decimal::from_str_exact(s).unwrap()

@@ -242,11 +242,9 @@ impl Ops {
         self.store.read(|r| {
             let mut out = Vec::new();
             for d in server::due_deliveries(r, now, limit)? {
-                let slug: String = r
-                    .query_row("SELECT slug FROM orgs WHERE id = ?1", [d.org_id.0], |x| x.get(0))
-                    .map_err(argus_store::StoreError::from)?;
-                if let Some(h) = server::webhook(r, d.org_id)? {
-                    out.push((d, slug, h.url, h.version));
+                let org = argus_store::orgs::by_id(r, d.org_id)?;
+                if let (Some(org), Some(h)) = (org, server::webhook(r, d.org_id)?) {
+                    out.push((d, org.slug, h.url, h.version));
                 }
             }
             Ok(out)

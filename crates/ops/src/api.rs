@@ -255,6 +255,13 @@ pub struct BudgetView {
     pub updated_at: String,
 }
 
+/// What setting a budget did: the budget as stored and the alerts it fired.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct BudgetSet {
+    pub budget: BudgetView,
+    pub alerts_fired: Vec<AlertView>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct AlertView {

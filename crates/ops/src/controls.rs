@@ -4,7 +4,7 @@
 //! Every check that must not race (admission, routing, alert firing) runs
 //! inside one `BEGIN IMMEDIATE` transaction, so processes sharing a store
 //! are serialised by SQLite and never overshoot a quota or a hard limit.
-use crate::api::{Admission, AlertView, BudgetStatus, BudgetView, Candidate, Forecast, HealthView, ProviderView, Route};
+use crate::api::{Admission, AlertView, BudgetSet, BudgetStatus, BudgetView, Candidate, Forecast, HealthView, ProviderView, Route};
 use crate::orgs::{self, Org};
 use crate::{Ops, OpsError, Result};
 use argus_domain::budget::{check_amount, check_thresholds, parse_thresholds, percent, reached, DEFAULT_THRESHOLDS};
@@ -303,7 +303,10 @@ impl Ops {
     /// Sets the budget of `month` (`YYYY-MM`, or `None`/`default` for the
     /// default monthly amount). Written to the audit log; thresholds the new
     /// amount has already crossed fire at once.
-    pub fn budget_set(&mut self, org: &str, month: Option<&str>, change: &BudgetChange) -> Result<BudgetView> {
+    /// Sets a budget (`month` `YYYY-MM`, or the default amount); the
+    /// thresholds the month's spend has already crossed fire at once, and
+    /// are returned as `alerts_fired` (the window raises them as notifications).
+    pub fn budget_set(&mut self, org: &str, month: Option<&str>, change: &BudgetChange) -> Result<BudgetSet> {
         let month_key = match month {
             None | Some("default") => "default".to_string(),
             Some(m) => Month::parse("month", m)?.to_string(),
@@ -355,8 +358,8 @@ impl Ops {
                 Some(&after_json),
             )?;
             let m = if month_key == "default" { Month::of_date(local_date(org.tz, now)) } else { Month::parse("month", &month_key)? };
-            check_alerts(w, &org, m, to_nanos(now))?;
-            Ok(view)
+            let alerts_fired = check_alerts(w, &org, m, to_nanos(now))?;
+            Ok(BudgetSet { budget: view, alerts_fired })
         })
     }
 

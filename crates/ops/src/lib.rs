@@ -104,8 +104,21 @@ impl Ops {
         Ok(ops)
     }
 
-    pub fn store(&mut self) -> &mut Store {
-        &mut self.store
+    /// The schema version of the open store (migrations applied).
+    pub fn schema_version(&self) -> Result<i64> {
+        Ok(self.store.schema_version()?)
+    }
+
+    /// For a process that checkpoints in the background (the server, with
+    /// [`Ops::checkpoint`]): its commits stop checkpointing by themselves.
+    pub fn checkpoint_in_background(&self) -> Result<()> {
+        Ok(self.store.set_autocheckpoint(0)?)
+    }
+
+    /// A passive checkpoint of the store's write-ahead log: copies what it
+    /// can without blocking readers or writers.
+    pub fn checkpoint(&self) -> Result<()> {
+        Ok(self.store.checkpoint()?)
     }
 
     pub fn now(&self) -> DateTime<Utc> {

@@ -35,14 +35,19 @@ pub(crate) fn from_row(row: OrgRow) -> Result<Org> {
 
 /// Looks an organisation up by slug, with an error that says what to do.
 pub(crate) fn find(r: &Reader<'_>, slug: &str) -> Result<Org> {
-    match orgs::by_slug(r, slug)? {
-        Some(row) => from_row(row),
-        None => Err(OpsError {
-            code: ErrorCode::NotFound,
-            message: format!("organisation {slug:?} does not exist; create it with `argus-usage org create {slug}` or list them with `argus-usage org list`"),
-            field: Some("org".into()),
-        }),
+    if let Some(row) = orgs::by_slug(r, slug)? {
+        return from_row(row);
     }
+    // Slugs are lower case: a slug that differs only by case is the one meant.
+    let same_but_case = orgs::list(r)?.into_iter().find(|o| o.slug.eq_ignore_ascii_case(slug));
+    let message = match same_but_case {
+        Some(o) => format!("organisation {slug:?} does not exist; did you mean {:?}? (slugs are lower case)", o.slug),
+        None if argus_domain::slug::check_slug("org", slug).is_ok() => format!(
+            "organisation {slug:?} does not exist; create it with `argus-usage org create {slug}` or list them with `argus-usage org list`"
+        ),
+        None => format!("organisation {slug:?} does not exist; list them with `argus-usage org list` (slugs are lower-case letters, digits and hyphens)"),
+    };
+    Err(OpsError { code: ErrorCode::NotFound, message, field: Some("org".into()) })
 }
 
 impl Ops {

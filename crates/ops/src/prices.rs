@@ -100,11 +100,22 @@ fn raw_from_json(v: &serde_json::Value) -> std::result::Result<RawPrice, String>
     Ok(raw)
 }
 
-fn import(ops: &mut Ops, content: &str, org: Option<&str>, actor: &str) -> Result<PriceImportReport> {
+fn import(ops: &mut Ops, content: &str, org: Option<&str>, if_version: Option<i64>, actor: &str) -> Result<PriceImportReport> {
     let rows = parse_price_file(content)?;
     let now = to_nanos(ops.now());
     ops.store.write(|w| {
         let org: Option<Org> = org.map(|s| orgs::find(&w.reader(), s)).transpose()?;
+        if let (Some(o), Some(expected)) = (&org, if_version) {
+            // Checked in the transaction that adds: no change slips in between.
+            let current = prices::version(&w.reader(), o.row.id)?;
+            if current != expected {
+                return Err(OpsError {
+                    code: ErrorCode::VersionMismatch,
+                    message: format!("the prices changed (version {current}, your change was made against {expected}); reload them and apply your change again"),
+                    field: Some("version".into()),
+                });
+            }
+        }
         let tz: Tz = org.as_ref().map(|o| o.tz).unwrap_or(chrono_tz::UTC);
         let mut report = PriceImportReport::default();
         let mut valid: Vec<PriceInput> = Vec::new();
@@ -164,7 +175,7 @@ pub(crate) fn ensure_builtin_catalogue(ops: &mut Ops) -> Result<()> {
     if meta::get(&ops.store.reader(), "catalogue_version")?.as_deref() == Some(CATALOGUE_VERSION) {
         return Ok(());
     }
-    let report = import(ops, BUILTIN_CATALOGUE, None, "argus-usage (built-in catalogue)")?;
+    let report = import(ops, BUILTIN_CATALOGUE, None, None, "argus-usage (built-in catalogue)")?;
     if let Some(r) = report.rejected.first() {
         return Err(OpsError::new(ErrorCode::Internal, format!("the built-in catalogue has a bad line {}: {}", r.line, r.error)));
     }
@@ -205,7 +216,22 @@ impl Ops {
     /// Re-importing the same versions adds nothing.
     pub fn prices_import(&mut self, content: &str, org: Option<&str>) -> Result<PriceImportReport> {
         let actor = self.actor.clone();
-        import(self, content, org, &actor)
+        import(self, content, org, None, &actor)
+    }
+
+    /// Adds the organisation's price versions from an editor (the window,
+    /// `POST /prices`): with `if_version`, only when the prices are still at
+    /// that [`Ops::prices_version`], else `version_mismatch`.
+    pub fn prices_add(&mut self, org: &str, content: &str, if_version: Option<i64>) -> Result<PriceImportReport> {
+        let actor = self.actor.clone();
+        import(self, content, Some(org), if_version, &actor)
+    }
+
+    /// The version of the prices an organisation sees: it changes with every
+    /// price version added (the `ETag` of `GET /prices`, the `If-Match` of
+    /// [`Ops::prices_add`]).
+    pub fn prices_version(&mut self, org: &str) -> Result<i64> {
+        self.store.read(|r| Ok(prices::version(r, orgs::find(r, org)?.row.id)?))
     }
 
     /// Versions visible to an organisation (global and its own), or the global catalogue.

@@ -97,8 +97,16 @@ fn lowering_a_budget_below_spend_fires_at_once_and_ingest_and_reprice_fire_too()
     spend(&mut f, "a", "r1", 50, "2026-11-02T10:00:00Z");
     budget(&mut f, "a", "1000", false);
     assert!(fired(&mut f, "a").is_empty());
-    budget(&mut f, "a", "55", false);
+    let set = f.ops.budget_set("a", None, &BudgetChange { amount: Some("55".into()), ..Default::default() }).unwrap();
     assert_eq!(fired(&mut f, "a"), vec![80, 90], "50 of 55 is 90.9%: both fire as the budget is lowered");
+    let thresholds: Vec<u32> = set.alerts_fired.iter().map(|a| a.threshold).collect();
+    assert_eq!(thresholds, vec![80, 90], "budget_set returns the alerts it fired");
+    assert!(f
+        .ops
+        .budget_set("a", None, &BudgetChange { amount: Some("56".into()), ..Default::default() })
+        .unwrap()
+        .alerts_fired
+        .is_empty());
 
     // Batch ingest fires.
     org(&mut f, "c", "UTC");
@@ -118,6 +126,29 @@ fn lowering_a_budget_below_spend_fires_at_once_and_ingest_and_reprice_fire_too()
         .unwrap();
     f.ops.reprice("d", None, None, true).unwrap();
     assert_eq!(fired(&mut f, "d"), vec![80, 90], "9 of 10 after the reprice");
+}
+
+#[test]
+fn price_edits_carry_the_version_they_were_made_against() {
+    let mut f = fx("2026-11-20T12:00:00Z");
+    org(&mut f, "a", "UTC");
+    let v = f.ops.prices_version("a").unwrap();
+    assert!(v > 0);
+    let line =
+        |model: &str| format!("provider,model,effective_from,currency,input_per_mtok,output_per_mtok\ntest,{model},2026-01-01,USD,1,0\n");
+    let stale = f.ops.prices_add("a", &line("m1"), Some(v - 1)).unwrap_err();
+    assert_eq!((stale.code, stale.field.as_deref()), (argus_domain::ErrorCode::VersionMismatch, Some("version")), "{}", stale.message);
+    assert!(stale.message.contains("reload"), "{}", stale.message);
+    assert_eq!(f.ops.prices_version("a").unwrap(), v, "a refused edit adds nothing");
+    assert_eq!(f.ops.prices_add("a", &line("m1"), Some(v)).unwrap().added, 1);
+    let v2 = f.ops.prices_version("a").unwrap();
+    assert!(v2 > v, "an added version moves the version");
+    assert_eq!(
+        f.ops.prices_add("a", &line("m2"), Some(v)).unwrap_err().code,
+        argus_domain::ErrorCode::VersionMismatch,
+        "the old version is stale now"
+    );
+    assert_eq!(f.ops.prices_add("a", &line("m2"), None).unwrap().added, 1, "without a version, no check");
 }
 
 #[test]

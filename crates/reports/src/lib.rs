@@ -56,6 +56,24 @@ impl Format {
             _ => Err(ReportError::Bad(format!("field `format`: {s:?} is not a format; use csv, json or pdf"))),
         }
     }
+
+    /// The file extension of the format (without the dot).
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Csv => "csv",
+            Format::Json => "json",
+            Format::Pdf => "pdf",
+        }
+    }
+
+    /// The HTTP content type of the format.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Csv => "text/csv; charset=utf-8",
+            Format::Json => "application/json",
+            Format::Pdf => "application/pdf",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +121,18 @@ pub struct ExportRequest {
     pub format: Format,
     /// CSV: the metadata as leading `#` comment lines instead of a sidecar file.
     pub meta_comments: bool,
+}
+
+impl ExportRequest {
+    /// The name an export is saved under unless the user names the file:
+    /// `argus-usage-ORG-KIND-FROM_TO.EXT` (`start`, `now` for an open end),
+    /// with no `:` (not allowed in file names everywhere). The window saves
+    /// under it, and the server sends it as the download's file name.
+    pub fn default_file_name(&self) -> String {
+        let kind = if self.kind == Kind::Summary { "summary" } else { "records" };
+        let (from, to) = (self.from.as_deref().unwrap_or("start"), self.to.as_deref().unwrap_or("now"));
+        format!("argus-usage-{}-{kind}-{from}_{to}.{}", self.org, self.format.extension()).replace([':', '/', '\\', '"'], "-")
+    }
 }
 
 /// The parameters of an export as the HTTP API and the window take them

@@ -19,9 +19,9 @@ impl Pool {
     pub fn open(c: &Config) -> Result<Pool, ApiError> {
         let mut free = Vec::new();
         for _ in 0..c.connections.max(1) {
-            let mut ops = Ops::open(&c.db, c.clock.clone(), "server").map_err(ApiError::from)?;
+            let ops = Ops::open(&c.db, c.clock.clone(), "server").map_err(ApiError::from)?;
             // Requests never pay for a checkpoint: `checkpointer` does them in the background.
-            ops.store().set_autocheckpoint(0).map_err(|e| ApiError::from(OpsError::from(e)))?;
+            ops.checkpoint_in_background().map_err(ApiError::from)?;
             free.push(ops);
         }
         Ok(Pool { permits: Semaphore::new(free.len()), free: Mutex::new(free), db: c.db.clone(), clock: c.clock.clone() })
@@ -69,8 +69,8 @@ pub async fn checkpointer(c: Config, every: std::time::Duration, mut stop: tokio
         }
         let ops = ops.clone();
         let _ = tokio::task::spawn_blocking(move || {
-            if let Ok(mut o) = ops.lock() {
-                if let Err(e) = o.store().checkpoint() {
+            if let Ok(o) = ops.lock() {
+                if let Err(e) = o.checkpoint() {
                     tracing::warn!(error = %e, "checkpoint failed");
                 }
             }

@@ -191,7 +191,7 @@ async fn log_request(req: Request, next: Next) -> Response {
 }
 
 async fn health(State(app): State<App>) -> Result<Json<serde_json::Value>, ApiError> {
-    let schema = app.pool.run("server", |ops| Ok(ops.store().schema_version()?)).await?;
+    let schema = app.pool.run("server", |ops| ops.schema_version()).await?;
     Ok(Json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "api": "v1", "schema_version": schema})))
 }
 
@@ -318,7 +318,7 @@ async fn put_budget(
 ) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Configure)?;
     let change = BudgetChange { if_version: if_match(&headers)?, ..change };
-    let view = app.pool.run(&actor, move |ops| ops.budget_set(&org, Some(&month), &change)).await?;
+    let view = app.pool.run(&actor, move |ops| ops.budget_set(&org, Some(&month), &change)).await?.budget;
     Ok(with_etag(view.version, view))
 }
 
@@ -372,8 +372,8 @@ struct PricesQ {
 
 async fn prices(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<PricesQ>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Read)?;
-    let list = app.pool.run(&actor, move |ops| ops.prices_list(Some(&org), q.provider.as_deref())).await?;
-    let version = list.iter().map(|p| p.id).max().unwrap_or(0);
+    let (list, version) =
+        app.pool.run(&actor, move |ops| Ok((ops.prices_list(Some(&org), q.provider.as_deref())?, ops.prices_version(&org)?))).await?;
     Ok(with_etag(version, serde_json::json!({ "version": version, "prices": list })))
 }
 
@@ -388,22 +388,7 @@ async fn post_prices(
     let actor = auth.allow(&org, Access::Configure)?;
     let expected = if_match(&headers)?;
     let content = String::from_utf8(body.to_vec()).map_err(|_| ApiError::bad_input("the body is not UTF-8 text", None))?;
-    let report = app
-        .pool
-        .run(&actor, move |ops| {
-            if let Some(v) = expected {
-                let current = ops.prices_list(Some(&org), None)?.iter().map(|p| p.id).max().unwrap_or(0);
-                if current != v {
-                    return Err(argus_ops::OpsError {
-                        code: ErrorCode::VersionMismatch,
-                        message: format!("the prices changed (version {current}, your change was made against {v}); reload them and apply your change again"),
-                        field: Some("version".into()),
-                    });
-                }
-            }
-            ops.prices_import(&content, Some(&org))
-        })
-        .await?;
+    let report = app.pool.run(&actor, move |ops| ops.prices_add(&org, &content, expected)).await?;
     if report.added + report.unchanged == 0 && !report.rejected.is_empty() {
         let first = &report.rejected[0];
         return Err(ApiError {
@@ -571,10 +556,10 @@ async fn reports(
     Path(org): Path<String>,
     Q(q): Q<argus_reports::ReportParams>,
 ) -> Result<Response, ApiError> {
-    use argus_reports::{Format, Kind};
+    use argus_reports::Kind;
     let actor = auth.allow(&org, Access::Read)?;
     let req = q.request(&org, true).map_err(|e| ApiError::bad_input(e.to_string(), None))?;
-    let (format, kind) = (req.format, req.kind);
+    let (format, file_name) = (req.format, req.default_file_name());
     // Check the request (organisation, period, grouping) before the answer starts.
     let check = req.clone();
     app.pool
@@ -606,17 +591,9 @@ async fn reports(
         }
     });
     let stream = futures_util::stream::poll_fn(move |cx| rx.poll_recv(cx));
-    let (ctype, ext) = match format {
-        Format::Csv => ("text/csv; charset=utf-8", "csv"),
-        Format::Json => ("application/json", "json"),
-        Format::Pdf => ("application/pdf", "pdf"),
-    };
     let mut res = axum::body::Body::from_stream(stream).into_response();
-    res.headers_mut().insert("content-type", HeaderValue::from_static(ctype));
-    if let Ok(v) = HeaderValue::from_str(&format!(
-        "attachment; filename=\"{org}-{}.{ext}\"",
-        if kind == Kind::Records { "records" } else { "summary" }
-    )) {
+    res.headers_mut().insert("content-type", HeaderValue::from_static(format.content_type()));
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
         res.headers_mut().insert("content-disposition", v);
     }
     Ok(res)

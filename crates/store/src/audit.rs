@@ -25,15 +25,15 @@ pub fn add(
     before: Option<&str>,
     after: Option<&str>,
 ) -> Result<i64> {
-    w.execute(
+    w.c().execute(
         "INSERT INTO audit (org_id, at, actor, action, object, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         rusqlite::params![org.map(|o| o.0), at, actor, action, object, before, after],
     )?;
-    Ok(w.last_insert_rowid())
+    Ok(w.c().last_insert_rowid())
 }
 
 pub fn list(r: &Reader<'_>, org: OrgId, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
-    let mut st = r.prepare(
+    let mut st = r.c().prepare(
         "SELECT id, org_id, at, actor, action, object, before, after FROM audit WHERE (org_id = ?1 OR org_id IS NULL) AND id > ?2 ORDER BY id LIMIT ?3",
     )?;
     let rows = st

@@ -28,7 +28,8 @@ fn budget_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BudgetRow> {
 const BUDGET_COLS: &str = "month, amount_nanos, thresholds, hard_limit, version, updated_at";
 
 pub fn budget(r: &Reader<'_>, org: OrgId, month: &str) -> Result<Option<BudgetRow>> {
-    Ok(r.prepare_cached(&format!("SELECT {BUDGET_COLS} FROM budgets WHERE org_id = ?1 AND month = ?2"))?
+    Ok(r.c()
+        .prepare_cached(&format!("SELECT {BUDGET_COLS} FROM budgets WHERE org_id = ?1 AND month = ?2"))?
         .query_row(params![org.0, month], budget_row)
         .optional()?)
 }
@@ -42,7 +43,7 @@ pub fn budget_for(r: &Reader<'_>, org: OrgId, month: &str) -> Result<Option<Budg
 }
 
 pub fn budgets(r: &Reader<'_>, org: OrgId) -> Result<Vec<BudgetRow>> {
-    let mut st = r.prepare(&format!("SELECT {BUDGET_COLS} FROM budgets WHERE org_id = ?1 ORDER BY month = 'default' DESC, month"))?;
+    let mut st = r.c().prepare(&format!("SELECT {BUDGET_COLS} FROM budgets WHERE org_id = ?1 ORDER BY month = 'default' DESC, month"))?;
     let rows = st.query_map([org.0], budget_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
@@ -58,7 +59,7 @@ pub fn put_budget(
     now: i64,
 ) -> Result<BudgetRow> {
     let t = serde_json::to_string(thresholds).unwrap_or_else(|_| "[]".into());
-    w.execute(
+    w.c().execute(
         "INSERT INTO budgets (org_id, month, amount_nanos, thresholds, hard_limit, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)
          ON CONFLICT (org_id, month) DO UPDATE SET amount_nanos = excluded.amount_nanos, thresholds = excluded.thresholds,
            hard_limit = excluded.hard_limit, version = version + 1, updated_at = excluded.updated_at",
@@ -104,7 +105,7 @@ pub fn fire_alert(
     spent_nanos: i64,
     amount_nanos: i64,
 ) -> Result<Option<AlertRow>> {
-    let n = w.execute(
+    let n = w.c().execute(
         "INSERT INTO alerts (org_id, month, threshold, fired_at, spent_nanos, amount_nanos) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
          ON CONFLICT (org_id, month, threshold) DO NOTHING",
         params![org.0, month, threshold, at, spent_nanos, amount_nanos],
@@ -112,22 +113,24 @@ pub fn fire_alert(
     if n == 0 {
         return Ok(None);
     }
-    let id = w.last_insert_rowid();
-    Ok(w.query_row(&format!("SELECT {ALERT_COLS} FROM alerts WHERE id = ?1"), [id], alert_row).optional()?)
+    let id = w.c().last_insert_rowid();
+    Ok(w.c().query_row(&format!("SELECT {ALERT_COLS} FROM alerts WHERE id = ?1"), [id], alert_row).optional()?)
 }
 
 pub fn alerts(r: &Reader<'_>, org: OrgId, month: Option<&str>) -> Result<Vec<AlertRow>> {
-    let mut st = r.prepare(&format!("SELECT {ALERT_COLS} FROM alerts WHERE org_id = ?1 AND (?2 IS NULL OR month = ?2) ORDER BY id"))?;
+    let mut st = r.c().prepare(&format!("SELECT {ALERT_COLS} FROM alerts WHERE org_id = ?1 AND (?2 IS NULL OR month = ?2) ORDER BY id"))?;
     let rows = st.query_map(params![org.0, month], alert_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
 pub fn alert(r: &Reader<'_>, org: OrgId, id: i64) -> Result<Option<AlertRow>> {
-    Ok(r.query_row(&format!("SELECT {ALERT_COLS} FROM alerts WHERE org_id = ?1 AND id = ?2"), params![org.0, id], alert_row).optional()?)
+    Ok(r.c()
+        .query_row(&format!("SELECT {ALERT_COLS} FROM alerts WHERE org_id = ?1 AND id = ?2"), params![org.0, id], alert_row)
+        .optional()?)
 }
 
 pub fn ack_alert(w: &Writer<'_>, org: OrgId, id: i64, at: i64, by: &str) -> Result<bool> {
-    Ok(w.execute(
+    Ok(w.c().execute(
         "UPDATE alerts SET acknowledged_at = ?3, acknowledged_by = ?4 WHERE org_id = ?1 AND id = ?2 AND acknowledged_at IS NULL",
         params![org.0, id, at, by],
     )? == 1)
@@ -161,28 +164,29 @@ fn provider_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProviderRow> {
 }
 
 pub fn provider(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option<ProviderRow>> {
-    Ok(r.prepare_cached(&format!("SELECT {PROVIDER_COLS} FROM provider_settings WHERE org_id = ?1 AND provider = ?2"))?
+    Ok(r.c()
+        .prepare_cached(&format!("SELECT {PROVIDER_COLS} FROM provider_settings WHERE org_id = ?1 AND provider = ?2"))?
         .query_row(params![org.0, provider], provider_row)
         .optional()?)
 }
 
 pub fn providers(r: &Reader<'_>, org: OrgId) -> Result<Vec<ProviderRow>> {
     let mut st =
-        r.prepare_cached(&format!("SELECT {PROVIDER_COLS} FROM provider_settings WHERE org_id = ?1 ORDER BY priority, provider"))?;
+        r.c().prepare_cached(&format!("SELECT {PROVIDER_COLS} FROM provider_settings WHERE org_id = ?1 ORDER BY priority, provider"))?;
     let rows = st.query_map([org.0], provider_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
 /// Providers that appear in the organisation's usage.
 pub fn providers_seen(r: &Reader<'_>, org: OrgId) -> Result<Vec<String>> {
-    let mut st = r.prepare_cached("SELECT DISTINCT key FROM agg_daily WHERE org_id = ?1 AND dim = 1 ORDER BY key")?;
+    let mut st = r.c().prepare_cached("SELECT DISTINCT key FROM agg_daily WHERE org_id = ?1 AND dim = 1 ORDER BY key")?;
     let rows = st.query_map([org.0], |x| x.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
 /// Writes a provider's settings, its version one more than before.
 pub fn put_provider(w: &Writer<'_>, org: OrgId, p: &ProviderRow, now: i64) -> Result<ProviderRow> {
-    w.execute(
+    w.c().execute(
         "INSERT INTO provider_settings (org_id, provider, enabled, priority, hourly_limit, daily_limit, note, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)
          ON CONFLICT (org_id, provider) DO UPDATE SET enabled = excluded.enabled, priority = excluded.priority, hourly_limit = excluded.hourly_limit,
            daily_limit = excluded.daily_limit, note = excluded.note, version = version + 1, updated_at = excluded.updated_at",
@@ -193,7 +197,8 @@ pub fn put_provider(w: &Writer<'_>, org: OrgId, p: &ProviderRow, now: i64) -> Re
 
 /// The newest admission of a provider: `(n, at)`.
 fn newest_admission(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option<(i64, i64)>> {
-    Ok(r.prepare_cached("SELECT n, at FROM admissions WHERE org_id = ?1 AND provider = ?2 ORDER BY n DESC LIMIT 1")?
+    Ok(r.c()
+        .prepare_cached("SELECT n, at FROM admissions WHERE org_id = ?1 AND provider = ?2 ORDER BY n DESC LIMIT 1")?
         .query_row(params![org.0, provider], |x| Ok((x.get(0)?, x.get(1)?)))
         .optional()?)
 }
@@ -204,13 +209,15 @@ fn newest_admission(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option
 pub fn admissions_window(r: &Reader<'_>, org: OrgId, provider: &str, since: i64, k: i64) -> Result<(i64, Option<i64>)> {
     let Some((newest, _)) = newest_admission(r, org, provider)? else { return Ok((0, None)) };
     let first: Option<i64> = r
+        .c()
         .prepare_cached("SELECT n FROM admissions WHERE org_id = ?1 AND provider = ?2 AND at > ?3 ORDER BY at, n LIMIT 1")?
         .query_row(params![org.0, provider, since], |x| x.get(0))
         .optional()?;
     let Some(first) = first else { return Ok((0, None)) };
     let count = newest - first + 1;
     let kth = if k >= 1 && count >= k {
-        r.prepare_cached("SELECT at FROM admissions WHERE org_id = ?1 AND provider = ?2 AND n = ?3")?
+        r.c()
+            .prepare_cached("SELECT at FROM admissions WHERE org_id = ?1 AND provider = ?2 AND n = ?3")?
             .query_row(params![org.0, provider, newest - k + 1], |x| x.get(0))
             .optional()?
     } else {
@@ -226,9 +233,10 @@ pub fn add_admission(w: &Writer<'_>, org: OrgId, provider: &str, at: i64, forget
         Some((n, last)) => (n + 1, at.max(last)),
         None => (1, at),
     };
-    w.prepare_cached("INSERT INTO admissions (org_id, provider, n, at) VALUES (?1, ?2, ?3, ?4)")?
+    w.c()
+        .prepare_cached("INSERT INTO admissions (org_id, provider, n, at) VALUES (?1, ?2, ?3, ?4)")?
         .execute(params![org.0, provider, n, at])?;
-    w.prepare_cached("DELETE FROM admissions WHERE org_id = ?1 AND provider = ?2 AND at <= ?3 AND n < ?4")?.execute(params![
+    w.c().prepare_cached("DELETE FROM admissions WHERE org_id = ?1 AND provider = ?2 AND at <= ?3 AND n < ?4")?.execute(params![
         org.0,
         provider,
         forget_before,
@@ -238,11 +246,12 @@ pub fn add_admission(w: &Writer<'_>, org: OrgId, provider: &str, at: i64, forget
 }
 
 fn add_open(w: &Writer<'_>, org: OrgId, month: &str, delta: i64) -> Result<()> {
-    w.prepare_cached(
-        "INSERT INTO reservation_totals (org_id, month, open_nanos) VALUES (?1, ?2, ?3)
+    w.c()
+        .prepare_cached(
+            "INSERT INTO reservation_totals (org_id, month, open_nanos) VALUES (?1, ?2, ?3)
          ON CONFLICT (org_id, month) DO UPDATE SET open_nanos = open_nanos + excluded.open_nanos",
-    )?
-    .execute(params![org.0, month, delta])?;
+        )?
+        .execute(params![org.0, month, delta])?;
     Ok(())
 }
 
@@ -250,11 +259,12 @@ fn add_open(w: &Writer<'_>, org: OrgId, month: &str, delta: i64) -> Result<()> {
 /// the reservations already past their expiry.
 pub fn reserved(r: &Reader<'_>, org: OrgId, month: &str, now: i64) -> Result<i64> {
     let total: i64 = r
+        .c()
         .prepare_cached("SELECT open_nanos FROM reservation_totals WHERE org_id = ?1 AND month = ?2")?
         .query_row(params![org.0, month], |x| x.get(0))
         .optional()?
         .unwrap_or(0);
-    let due: i64 = r
+    let due: i64 = r.c()
         .prepare_cached("SELECT ifnull(sum(amount_nanos), 0) FROM reservations WHERE org_id = ?1 AND month = ?2 AND settled_at IS NULL AND expires_at <= ?3")?
         .query_row(params![org.0, month, now], |x| x.get(0))?;
     Ok(total - due)
@@ -271,7 +281,7 @@ pub fn add_reservation(
     now: i64,
     expires_at: i64,
 ) -> Result<()> {
-    w.prepare_cached(
+    w.c().prepare_cached(
         "INSERT INTO reservations (id, org_id, provider, month, amount_nanos, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![id, org.0, provider, month, amount_nanos, now, expires_at])?;
@@ -281,11 +291,12 @@ pub fn add_reservation(
 /// Closes the organisation's reservations past their expiry (without a record).
 pub fn expire_reservations(w: &Writer<'_>, org: OrgId, now: i64) -> Result<()> {
     let due: Vec<(String, String, i64)> = w
+        .c()
         .prepare_cached("SELECT id, month, amount_nanos FROM reservations WHERE org_id = ?1 AND settled_at IS NULL AND expires_at <= ?2")?
         .query_map(params![org.0, now], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (id, month, amount) in due {
-        w.prepare_cached("UPDATE reservations SET settled_at = expires_at WHERE id = ?1")?.execute([&id])?;
+        w.c().prepare_cached("UPDATE reservations SET settled_at = expires_at WHERE id = ?1")?.execute([&id])?;
         add_open(w, org, &month, -amount)?;
     }
     Ok(())
@@ -295,11 +306,12 @@ pub fn expire_reservations(w: &Writer<'_>, org: OrgId, now: i64) -> Result<()> {
 /// there is none (unknown, another organisation's, or closed already).
 pub fn settle_reservation(w: &Writer<'_>, org: OrgId, id: &str, seq: i64, at: i64) -> Result<bool> {
     let open: Option<(String, i64)> = w
+        .c()
         .prepare_cached("SELECT month, amount_nanos FROM reservations WHERE id = ?1 AND org_id = ?2 AND settled_at IS NULL")?
         .query_row(params![id, org.0], |x| Ok((x.get(0)?, x.get(1)?)))
         .optional()?;
     let Some((month, amount)) = open else { return Ok(false) };
-    w.prepare_cached("UPDATE reservations SET settled_at = ?3, record_seq = ?2 WHERE id = ?1")?.execute(params![id, seq, at])?;
+    w.c().prepare_cached("UPDATE reservations SET settled_at = ?3, record_seq = ?2 WHERE id = ?1")?.execute(params![id, seq, at])?;
     add_open(w, org, &month, -amount)?;
     Ok(true)
 }
@@ -312,17 +324,18 @@ pub struct HealthRow {
 }
 
 pub fn health(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option<HealthRow>> {
-    Ok(r.prepare_cached(
-        "SELECT consecutive_failures, cooldown_until, last_outcome_at FROM provider_health WHERE org_id = ?1 AND provider = ?2",
-    )?
-    .query_row(params![org.0, provider], |x| {
-        Ok(HealthRow { consecutive_failures: x.get(0)?, cooldown_until: x.get(1)?, last_outcome_at: x.get(2)? })
-    })
-    .optional()?)
+    Ok(r.c()
+        .prepare_cached(
+            "SELECT consecutive_failures, cooldown_until, last_outcome_at FROM provider_health WHERE org_id = ?1 AND provider = ?2",
+        )?
+        .query_row(params![org.0, provider], |x| {
+            Ok(HealthRow { consecutive_failures: x.get(0)?, cooldown_until: x.get(1)?, last_outcome_at: x.get(2)? })
+        })
+        .optional()?)
 }
 
 pub fn put_health(w: &Writer<'_>, org: OrgId, provider: &str, h: &HealthRow) -> Result<()> {
-    w.prepare_cached(
+    w.c().prepare_cached(
         "INSERT INTO provider_health (org_id, provider, consecutive_failures, cooldown_until, last_outcome_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (org_id, provider) DO UPDATE SET consecutive_failures = excluded.consecutive_failures,
            cooldown_until = excluded.cooldown_until, last_outcome_at = excluded.last_outcome_at",
@@ -333,14 +346,16 @@ pub fn put_health(w: &Writer<'_>, org: OrgId, provider: &str, h: &HealthRow) -> 
 
 /// Total spend (nano-units) of local days `[from, to)`.
 pub fn spend(r: &Reader<'_>, org: OrgId, from_day: i32, to_day: i32) -> Result<i64> {
-    Ok(r.prepare_cached("SELECT ifnull(sum(cost_nanos), 0) FROM agg_daily WHERE org_id = ?1 AND dim = 0 AND day >= ?2 AND day < ?3")?
+    Ok(r.c()
+        .prepare_cached("SELECT ifnull(sum(cost_nanos), 0) FROM agg_daily WHERE org_id = ?1 AND dim = 0 AND day >= ?2 AND day < ?3")?
         .query_row(params![org.0, from_day, to_day], |x| x.get(0))?)
 }
 
 /// Spend per local day of `[from, to)`, as `(day, nanos)`, days without spend left out.
 pub fn daily_spend(r: &Reader<'_>, org: OrgId, from_day: i32, to_day: i32) -> Result<Vec<(i32, i64)>> {
-    let mut st =
-        r.prepare_cached("SELECT day, cost_nanos FROM agg_daily WHERE org_id = ?1 AND dim = 0 AND day >= ?2 AND day < ?3 ORDER BY day")?;
+    let mut st = r
+        .c()
+        .prepare_cached("SELECT day, cost_nanos FROM agg_daily WHERE org_id = ?1 AND dim = 0 AND day >= ?2 AND day < ?3 ORDER BY day")?;
     let rows = st.query_map(params![org.0, from_day, to_day], |x| Ok((x.get(0)?, x.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }

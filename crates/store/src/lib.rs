@@ -18,7 +18,6 @@ pub mod sync;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::collections::HashMap;
-use std::ops::Deref;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
@@ -68,12 +67,13 @@ fn write_lock_for(path: &Path) -> Arc<Mutex<()>> {
     map.entry(key).or_default().clone()
 }
 
-/// A read handle: queries only.
+/// A read handle: queries only. Opaque outside this crate: every query is a
+/// function of one of the table modules, so no SQL and no rusqlite type
+/// leaves argus-store.
 pub struct Reader<'a>(&'a Connection);
 
-impl<'a> Deref for Reader<'a> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
+impl Reader<'_> {
+    pub(crate) fn c(&self) -> &Connection {
         self.0
     }
 }
@@ -88,9 +88,8 @@ impl<'a> Writer<'a> {
     }
 }
 
-impl<'a> Deref for Writer<'a> {
-    type Target = Connection;
-    fn deref(&self) -> &Connection {
+impl Writer<'_> {
+    pub(crate) fn c(&self) -> &Connection {
         &self.0
     }
 }
@@ -219,11 +218,14 @@ pub mod meta {
     use rusqlite::OptionalExtension;
 
     pub fn get(r: &Reader<'_>, key: &str) -> Result<Option<String>> {
-        Ok(r.query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0)).optional()?)
+        Ok(r.c().query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0)).optional()?)
     }
 
     pub fn set(w: &Writer<'_>, key: &str, value: &str) -> Result<()> {
-        w.execute("INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value", [key, value])?;
+        w.c().execute(
+            "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            [key, value],
+        )?;
         Ok(())
     }
 }

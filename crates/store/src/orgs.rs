@@ -21,7 +21,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrgRow> {
 
 /// Inserts an organisation; `None` when the slug is taken.
 pub fn insert(w: &Writer<'_>, slug: &str, name: &str, currency: &str, timezone: &str, now: i64) -> Result<Option<OrgRow>> {
-    let n = w.execute(
+    let n = w.c().execute(
         "INSERT INTO orgs (slug, name, currency, timezone, created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (slug) DO NOTHING",
         rusqlite::params![slug, name, currency, timezone, now],
     )?;
@@ -32,11 +32,15 @@ pub fn insert(w: &Writer<'_>, slug: &str, name: &str, currency: &str, timezone: 
 }
 
 pub fn by_slug(r: &Reader<'_>, slug: &str) -> Result<Option<OrgRow>> {
-    Ok(r.prepare_cached(&format!("SELECT {COLS} FROM orgs WHERE slug = ?1"))?.query_row([slug], row).optional()?)
+    Ok(r.c().prepare_cached(&format!("SELECT {COLS} FROM orgs WHERE slug = ?1"))?.query_row([slug], row).optional()?)
+}
+
+pub fn by_id(r: &Reader<'_>, id: OrgId) -> Result<Option<OrgRow>> {
+    Ok(r.c().prepare_cached(&format!("SELECT {COLS} FROM orgs WHERE id = ?1"))?.query_row([id.0], row).optional()?)
 }
 
 pub fn list(r: &Reader<'_>) -> Result<Vec<OrgRow>> {
-    let mut st = r.prepare(&format!("SELECT {COLS} FROM orgs ORDER BY slug"))?;
+    let mut st = r.c().prepare(&format!("SELECT {COLS} FROM orgs ORDER BY slug"))?;
     let rows = st.query_map([], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }

@@ -45,7 +45,7 @@ pub fn insert(w: &Writer<'_>, org: Option<OrgId>, p: &PriceInput, now: i64) -> R
         p.rates.cached_input_per_mtok.as_ref().map(s),
         p.rates.cache_write_per_mtok.as_ref().map(s),
     ];
-    let existing = w.query_row(
+    let existing = w.c().query_row(
         &format!(
             "SELECT {COLS} FROM price_versions WHERE ifnull(org_id, 0) = ifnull(?1, 0) AND provider = ?2 AND model = ?3 AND effective_from = ?4 AND currency = ?5
              AND input_per_mtok = ?6 AND output_per_mtok = ?7 AND ifnull(cached_input_per_mtok, '') = ifnull(?8, '') AND ifnull(cache_write_per_mtok, '') = ifnull(?9, '')"
@@ -58,7 +58,7 @@ pub fn insert(w: &Writer<'_>, org: Option<OrgId>, p: &PriceInput, now: i64) -> R
         Err(rusqlite::Error::QueryReturnedNoRows) => {}
         Err(e) => return Err(e.into()),
     }
-    w.execute(
+    w.c().execute(
         "INSERT INTO price_versions (org_id, provider, model, effective_from, currency, input_per_mtok, output_per_mtok, cached_input_per_mtok, cache_write_per_mtok, source, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
         rusqlite::params![
@@ -75,20 +75,27 @@ pub fn insert(w: &Writer<'_>, org: Option<OrgId>, p: &PriceInput, now: i64) -> R
             now
         ],
     )?;
-    let id = w.last_insert_rowid();
-    let v = w.query_row(&format!("SELECT {COLS} FROM price_versions WHERE id = ?1"), [id], row).map_err(StoreError::from)?;
+    let id = w.c().last_insert_rowid();
+    let v = w.c().query_row(&format!("SELECT {COLS} FROM price_versions WHERE id = ?1"), [id], row).map_err(StoreError::from)?;
     Ok((v, true))
 }
 
 /// Versions visible to an organisation (global ones and its own), or only
 /// the global catalogue when `org` is `None`; optionally of one provider.
 pub fn list(r: &Reader<'_>, org: Option<OrgId>, provider: Option<&str>) -> Result<Vec<PriceVersion>> {
-    let mut st = r.prepare(&format!(
+    let mut st = r.c().prepare(&format!(
         "SELECT {COLS} FROM price_versions WHERE (org_id IS NULL OR org_id = ?1) AND (?2 IS NULL OR provider = ?2)
          ORDER BY provider, model, effective_from, id"
     ))?;
     let rows = st.query_map(rusqlite::params![org.map(|o| o.0), provider], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
+}
+
+/// The version of an organisation's prices (global and its own): the
+/// largest price version id, 0 when there is none. Versions are only ever
+/// added, so any addition changes it.
+pub fn version(r: &Reader<'_>, org: OrgId) -> Result<i64> {
+    Ok(r.c().query_row("SELECT ifnull(max(id), 0) FROM price_versions WHERE org_id IS NULL OR org_id = ?1", [org.0], |x| x.get(0))?)
 }
 
 /// The price book of an organisation in its currency.
@@ -97,7 +104,7 @@ pub fn book(r: &Reader<'_>, org: OrgId, currency: &str) -> Result<PriceBook> {
 }
 
 pub fn by_ids(r: &Reader<'_>, ids: &[PriceId]) -> Result<Vec<PriceVersion>> {
-    let mut st = r.prepare(&format!("SELECT {COLS} FROM price_versions WHERE id = ?1"))?;
+    let mut st = r.c().prepare(&format!("SELECT {COLS} FROM price_versions WHERE id = ?1"))?;
     let mut out = Vec::new();
     for id in ids {
         out.push(st.query_row([id.0], row)?);

@@ -97,7 +97,7 @@ pub struct Inserter<'w> {
 
 impl<'w> Inserter<'w> {
     pub fn new(w: &'w Writer<'_>) -> Result<Inserter<'w>> {
-        let conn: &rusqlite::Connection = w;
+        let conn: &rusqlite::Connection = w.c();
         Ok(Inserter {
             conn,
             insert: conn.prepare(
@@ -143,7 +143,7 @@ impl<'w> Inserter<'w> {
 }
 
 pub fn by_seq(r: &Reader<'_>, seq: Seq) -> Result<Option<StoredRecord>> {
-    Ok(r.query_row(&format!("SELECT {COLS} FROM records WHERE seq = ?1"), [seq.0], row).optional()?)
+    Ok(r.c().query_row(&format!("SELECT {COLS} FROM records WHERE seq = ?1"), [seq.0], row).optional()?)
 }
 
 /// Filters for listing and scanning records. Times are nanoseconds,
@@ -206,7 +206,7 @@ fn filter_sql(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
 /// Records matching `f` in `seq` order, at most `limit`.
 pub fn list(r: &Reader<'_>, f: &Filter, limit: i64) -> Result<Vec<StoredRecord>> {
     let (w, p) = filter_sql(f);
-    let mut st = r.prepare(&format!("SELECT {COLS} FROM records{w} ORDER BY seq LIMIT {limit}"))?;
+    let mut st = r.c().prepare(&format!("SELECT {COLS} FROM records{w} ORDER BY seq LIMIT {limit}"))?;
     let rows = st.query_map(rusqlite::params_from_iter(p), row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
@@ -219,7 +219,7 @@ pub fn scan<E: From<crate::StoreError>>(
     mut each: impl FnMut(StoredRecord) -> std::result::Result<(), E>,
 ) -> std::result::Result<(), E> {
     let (w, p) = filter_sql(f);
-    let mut st = r.prepare(&format!("SELECT {COLS} FROM records{w} ORDER BY occurred_at, seq")).map_err(crate::StoreError::from)?;
+    let mut st = r.c().prepare(&format!("SELECT {COLS} FROM records{w} ORDER BY occurred_at, seq")).map_err(crate::StoreError::from)?;
     let mut rows = st.query(rusqlite::params_from_iter(p)).map_err(crate::StoreError::from)?;
     while let Some(x) = rows.next().map_err(crate::StoreError::from)? {
         each(row(x).map_err(crate::StoreError::from)?)?;
@@ -229,7 +229,7 @@ pub fn scan<E: From<crate::StoreError>>(
 
 /// Sets the cost of a stored record (reprice).
 pub fn set_cost(w: &Writer<'_>, seq: Seq, cost_nanos: Option<i64>, price_id: Option<PriceId>) -> Result<()> {
-    w.prepare_cached("UPDATE records SET cost_nanos = ?2, price_id = ?3 WHERE seq = ?1")?.execute(rusqlite::params![
+    w.c().prepare_cached("UPDATE records SET cost_nanos = ?2, price_id = ?3 WHERE seq = ?1")?.execute(rusqlite::params![
         seq.0,
         cost_nanos,
         price_id.map(|p| p.0)
@@ -239,12 +239,12 @@ pub fn set_cost(w: &Writer<'_>, seq: Seq, cost_nanos: Option<i64>, price_id: Opt
 
 /// How many records an organisation has.
 pub fn count(r: &Reader<'_>, org: OrgId) -> Result<i64> {
-    Ok(r.query_row("SELECT count(*) FROM records WHERE org_id = ?1", [org.0], |x| x.get(0))?)
+    Ok(r.c().query_row("SELECT count(*) FROM records WHERE org_id = ?1", [org.0], |x| x.get(0))?)
 }
 
 /// Distinct price version ids of an organisation's records in `[from, to)`.
 pub fn price_ids(r: &Reader<'_>, org: OrgId, from: i64, to: i64) -> Result<Vec<i64>> {
-    let mut st = r.prepare("SELECT DISTINCT price_id FROM records WHERE org_id = ?1 AND occurred_at >= ?2 AND occurred_at < ?3 AND price_id IS NOT NULL ORDER BY 1")?;
+    let mut st = r.c().prepare("SELECT DISTINCT price_id FROM records WHERE org_id = ?1 AND occurred_at >= ?2 AND occurred_at < ?3 AND price_id IS NOT NULL ORDER BY 1")?;
     let rows = st.query_map(rusqlite::params![org.0, from, to], |x| x.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
     Ok(rows)
 }

@@ -21,7 +21,7 @@ pub struct LinkRow {
 }
 
 pub fn link(r: &Reader<'_>) -> Result<Option<LinkRow>> {
-    Ok(r.prepare_cached(
+    Ok(r.c().prepare_cached(
         "SELECT server, org_id, remote_org, cursor, audit_cursor, prices_version, linked_at, last_synced_at, last_error, server_version FROM sync_link WHERE id = 1",
     )?
     .query_row([], |x| {
@@ -43,11 +43,11 @@ pub fn link(r: &Reader<'_>) -> Result<Option<LinkRow>> {
 
 /// Whether `org` is the organisation this store follows.
 pub fn is_linked(r: &Reader<'_>, org: OrgId) -> Result<bool> {
-    Ok(r.prepare_cached("SELECT 1 FROM sync_link WHERE org_id = ?1")?.exists([org.0])?)
+    Ok(r.c().prepare_cached("SELECT 1 FROM sync_link WHERE org_id = ?1")?.exists([org.0])?)
 }
 
 pub fn set_link(w: &Writer<'_>, server: &str, org: OrgId, remote_org: &str, server_version: &str, now: i64) -> Result<()> {
-    w.execute(
+    w.c().execute(
         "INSERT INTO sync_link (id, server, org_id, remote_org, linked_at, server_version) VALUES (1, ?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (id) DO UPDATE SET server = excluded.server, server_version = excluded.server_version, last_error = NULL",
         params![server, org.0, remote_org, now, server_version],
@@ -56,23 +56,23 @@ pub fn set_link(w: &Writer<'_>, server: &str, org: OrgId, remote_org: &str, serv
 }
 
 pub fn set_cursor(w: &Writer<'_>, cursor: i64) -> Result<()> {
-    w.prepare_cached("UPDATE sync_link SET cursor = ?1 WHERE id = 1")?.execute([cursor])?;
+    w.c().prepare_cached("UPDATE sync_link SET cursor = ?1 WHERE id = 1")?.execute([cursor])?;
     Ok(())
 }
 
 pub fn set_audit_cursor(w: &Writer<'_>, cursor: i64) -> Result<()> {
-    w.execute("UPDATE sync_link SET audit_cursor = max(audit_cursor, ?1) WHERE id = 1", [cursor])?;
+    w.c().execute("UPDATE sync_link SET audit_cursor = max(audit_cursor, ?1) WHERE id = 1", [cursor])?;
     Ok(())
 }
 
 pub fn set_prices_version(w: &Writer<'_>, v: i64) -> Result<()> {
-    w.execute("UPDATE sync_link SET prices_version = ?1 WHERE id = 1", [v])?;
+    w.c().execute("UPDATE sync_link SET prices_version = ?1 WHERE id = 1", [v])?;
     Ok(())
 }
 
 /// Records the end of a sync: its time when it succeeded, else the error.
 pub fn finish(w: &Writer<'_>, at: Option<i64>, error: Option<&str>, server_version: Option<&str>) -> Result<()> {
-    w.execute(
+    w.c().execute(
         "UPDATE sync_link SET last_synced_at = coalesce(?1, last_synced_at), last_error = ?2, server_version = coalesce(?3, server_version) WHERE id = 1",
         params![at, error, server_version],
     )?;
@@ -80,13 +80,14 @@ pub fn finish(w: &Writer<'_>, at: Option<i64>, error: Option<&str>, server_versi
 }
 
 pub fn map_price(w: &Writer<'_>, org: OrgId, remote_id: i64, local_id: i64) -> Result<()> {
-    w.prepare_cached("INSERT OR REPLACE INTO remote_prices (org_id, remote_id, local_id) VALUES (?1, ?2, ?3)")?
+    w.c()
+        .prepare_cached("INSERT OR REPLACE INTO remote_prices (org_id, remote_id, local_id) VALUES (?1, ?2, ?3)")?
         .execute(params![org.0, remote_id, local_id])?;
     Ok(())
 }
 
 pub fn price_map(r: &Reader<'_>, org: OrgId) -> Result<std::collections::HashMap<i64, i64>> {
-    let mut st = r.prepare("SELECT remote_id, local_id FROM remote_prices WHERE org_id = ?1")?;
+    let mut st = r.c().prepare("SELECT remote_id, local_id FROM remote_prices WHERE org_id = ?1")?;
     let rows = st.query_map([org.0], |x| Ok((x.get(0)?, x.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
     Ok(rows)
 }
@@ -129,7 +130,7 @@ fn outbox_row(x: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
 /// replaced by the new payload but keeps the version it was first made
 /// against; an edit on top of a conflict stays a conflict.
 pub fn enqueue(w: &Writer<'_>, org: OrgId, object: &str, payload: &str, base_version: Option<i64>, now: i64) -> Result<()> {
-    w.execute(
+    w.c().execute(
         "INSERT INTO sync_outbox (org_id, object, payload, base_version, state, created_at, updated_at) VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?5)
          ON CONFLICT (org_id, object) DO UPDATE SET payload = excluded.payload, updated_at = excluded.updated_at,
            state = CASE WHEN state = 'conflict' THEN 'conflict' ELSE 'pending' END, last_error = NULL",
@@ -139,29 +140,30 @@ pub fn enqueue(w: &Writer<'_>, org: OrgId, object: &str, payload: &str, base_ver
 }
 
 pub fn outbox(r: &Reader<'_>, org: OrgId) -> Result<Vec<OutboxRow>> {
-    let mut st = r.prepare(&format!("SELECT {OUTBOX_COLS} FROM sync_outbox WHERE org_id = ?1 ORDER BY id"))?;
+    let mut st = r.c().prepare(&format!("SELECT {OUTBOX_COLS} FROM sync_outbox WHERE org_id = ?1 ORDER BY id"))?;
     let rows = st.query_map([org.0], outbox_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
 pub fn outbox_item(r: &Reader<'_>, org: OrgId, id: i64) -> Result<Option<OutboxRow>> {
-    Ok(r.query_row(&format!("SELECT {OUTBOX_COLS} FROM sync_outbox WHERE org_id = ?1 AND id = ?2"), params![org.0, id], outbox_row)
+    Ok(r.c()
+        .query_row(&format!("SELECT {OUTBOX_COLS} FROM sync_outbox WHERE org_id = ?1 AND id = ?2"), params![org.0, id], outbox_row)
         .optional()?)
 }
 
 /// Whether an edit of `object` waits in the outbox (then a pull leaves the local value alone).
 pub fn has_edit(r: &Reader<'_>, org: OrgId, object: &str) -> Result<bool> {
-    Ok(r.prepare_cached("SELECT 1 FROM sync_outbox WHERE org_id = ?1 AND object = ?2")?.exists(params![org.0, object])?)
+    Ok(r.c().prepare_cached("SELECT 1 FROM sync_outbox WHERE org_id = ?1 AND object = ?2")?.exists(params![org.0, object])?)
 }
 
 pub fn remove_edit(w: &Writer<'_>, id: i64) -> Result<()> {
-    w.execute("DELETE FROM sync_outbox WHERE id = ?1", [id])?;
+    w.c().execute("DELETE FROM sync_outbox WHERE id = ?1", [id])?;
     Ok(())
 }
 
 /// Marks an edit as a conflict with the server's current value.
 pub fn set_conflict(w: &Writer<'_>, id: i64, server_value: &str, server_version: Option<i64>, now: i64) -> Result<()> {
-    w.execute(
+    w.c().execute(
         "UPDATE sync_outbox SET state = 'conflict', server_value = ?2, server_version = ?3, attempts = attempts + 1, last_error = NULL, updated_at = ?4 WHERE id = ?1",
         params![id, server_value, server_version, now],
     )?;
@@ -169,7 +171,7 @@ pub fn set_conflict(w: &Writer<'_>, id: i64, server_value: &str, server_version:
 }
 
 pub fn set_refused(w: &Writer<'_>, id: i64, error: &str, now: i64) -> Result<()> {
-    w.execute(
+    w.c().execute(
         "UPDATE sync_outbox SET state = 'refused', last_error = ?2, attempts = attempts + 1, updated_at = ?3 WHERE id = ?1",
         params![id, error, now],
     )?;
@@ -178,7 +180,7 @@ pub fn set_refused(w: &Writer<'_>, id: i64, error: &str, now: i64) -> Result<()>
 
 /// Makes a conflicting edit pending again, now against `base_version`.
 pub fn rebase(w: &Writer<'_>, id: i64, base_version: Option<i64>, now: i64) -> Result<()> {
-    w.execute(
+    w.c().execute(
         "UPDATE sync_outbox SET state = 'pending', base_version = ?2, server_value = NULL, server_version = NULL, updated_at = ?3 WHERE id = ?1",
         params![id, base_version, now],
     )?;
@@ -188,7 +190,7 @@ pub fn rebase(w: &Writer<'_>, id: i64, base_version: Option<i64>, now: i64) -> R
 /// Writes a budget exactly as the server has it (its version and time).
 pub fn put_budget_exact(w: &Writer<'_>, org: OrgId, b: &BudgetRow) -> Result<()> {
     let t = serde_json::to_string(&b.thresholds).unwrap_or_else(|_| "[]".into());
-    w.execute(
+    w.c().execute(
         "INSERT OR REPLACE INTO budgets (org_id, month, amount_nanos, thresholds, hard_limit, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![org.0, b.month, b.amount_nanos, t, b.hard_limit, b.version, b.updated_at],
     )?;
@@ -197,7 +199,7 @@ pub fn put_budget_exact(w: &Writer<'_>, org: OrgId, b: &BudgetRow) -> Result<()>
 
 /// Writes a provider's settings exactly as the server has them.
 pub fn put_provider_exact(w: &Writer<'_>, org: OrgId, p: &ProviderRow) -> Result<()> {
-    w.execute(
+    w.c().execute(
         "INSERT OR REPLACE INTO provider_settings (org_id, provider, enabled, priority, hourly_limit, daily_limit, note, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![org.0, p.provider, p.enabled, p.priority, p.hourly_limit, p.daily_limit, p.note, p.version, p.updated_at],
     )?;
@@ -206,7 +208,7 @@ pub fn put_provider_exact(w: &Writer<'_>, org: OrgId, p: &ProviderRow) -> Result
 
 /// Writes an alert as the server has it, keyed by month and threshold.
 pub fn put_alert_exact(w: &Writer<'_>, org: OrgId, a: &AlertRow, remote_id: i64) -> Result<()> {
-    w.execute(
+    w.c().execute(
         "INSERT INTO alerts (org_id, month, threshold, fired_at, spent_nanos, amount_nanos, acknowledged_at, acknowledged_by, remote_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
          ON CONFLICT (org_id, month, threshold) DO UPDATE SET fired_at = excluded.fired_at, spent_nanos = excluded.spent_nanos,
            amount_nanos = excluded.amount_nanos, acknowledged_at = excluded.acknowledged_at, acknowledged_by = excluded.acknowledged_by,
@@ -217,7 +219,10 @@ pub fn put_alert_exact(w: &Writer<'_>, org: OrgId, a: &AlertRow, remote_id: i64)
 }
 
 pub fn alert_remote_id(r: &Reader<'_>, org: OrgId, id: i64) -> Result<Option<i64>> {
-    Ok(r.query_row("SELECT remote_id FROM alerts WHERE org_id = ?1 AND id = ?2", params![org.0, id], |x| x.get(0)).optional()?.flatten())
+    Ok(r.c()
+        .query_row("SELECT remote_id FROM alerts WHERE org_id = ?1 AND id = ?2", params![org.0, id], |x| x.get(0))
+        .optional()?
+        .flatten())
 }
 
 /// Stores an audit entry pulled from the server (once: keyed by its id there).
@@ -233,27 +238,28 @@ pub fn put_remote_audit(
     before: Option<&str>,
     after: Option<&str>,
 ) -> Result<()> {
-    w.prepare_cached(
-        "INSERT INTO audit (org_id, at, actor, action, object, before, after, remote_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
+    w.c()
+        .prepare_cached(
+            "INSERT INTO audit (org_id, at, actor, action, object, before, after, remote_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (org_id, remote_id) WHERE remote_id IS NOT NULL DO NOTHING",
-    )?
-    .execute(params![org.0, at, actor, action, object, before, after, remote_id])?;
+        )?
+        .execute(params![org.0, at, actor, action, object, before, after, remote_id])?;
     Ok(())
 }
 
 pub fn delete_budget(w: &Writer<'_>, org: OrgId, month: &str) -> Result<()> {
-    w.execute("DELETE FROM budgets WHERE org_id = ?1 AND month = ?2", params![org.0, month])?;
+    w.c().execute("DELETE FROM budgets WHERE org_id = ?1 AND month = ?2", params![org.0, month])?;
     Ok(())
 }
 
 pub fn delete_provider(w: &Writer<'_>, org: OrgId, provider: &str) -> Result<()> {
-    w.execute("DELETE FROM provider_settings WHERE org_id = ?1 AND provider = ?2", params![org.0, provider])?;
+    w.c().execute("DELETE FROM provider_settings WHERE org_id = ?1 AND provider = ?2", params![org.0, provider])?;
     Ok(())
 }
 
 /// Forgets the link and the outbox; the data stays.
 pub fn unlink(w: &Writer<'_>) -> Result<()> {
-    w.execute("DELETE FROM sync_outbox", [])?;
-    w.execute("DELETE FROM sync_link", [])?;
+    w.c().execute("DELETE FROM sync_outbox", [])?;
+    w.c().execute("DELETE FROM sync_link", [])?;
     Ok(())
 }

@@ -21,7 +21,9 @@ export function Prices() {
     const v: Record<string, string> = { currency: cur };
     for (const [k, x] of Object.entries(form)) if (x.trim()) v[k] = x.trim();
     try {
-      const r = await backend.pricesAdd(org.slug, JSON.stringify([v]));
+      // The version of the prices on screen: the largest id (versions are only added).
+      const seen = data.data ? Math.max(0, ...data.data.map((p) => p.id)) : undefined;
+      const r = await backend.pricesAdd(org.slug, JSON.stringify([v]), seen);
       if (r.rejected.length) throw new ApiError("bad_input", r.rejected[0].error, r.rejected[0].field);
       setNote(r.queued ? "Queued for the server; it arrives here with the next sync." : r.added ? "Added a new price version. Preview a reprice below to see what it changes." : "That version was already known.");
       setError(null);
