@@ -134,13 +134,7 @@ pub fn start(app: AppHandle, kind: &str, params: serde_json::Value) -> Result<u6
     let work: Box<dyn FnOnce() -> Result<serde_json::Value, OpsError> + Send> = match kind {
         "sync" => Box::new(move || {
             let mut ops = open_ops(&path)?;
-            let status = ops.sync_status()?;
-            let (Some(server), Some(org)) = (status.server, status.org) else {
-                return Err(OpsError::new(ErrorCode::NotFound, "this store is standalone; link it to a server first"));
-            };
-            let (token, _) =
-                argus_client::credentials::os_token(&server, &org).map_err(|e| OpsError::new(ErrorCode::Unauthorized, e.to_string()))?;
-            let remote = argus_client::remote::HttpRemote::new(&server, &token);
+            let remote = argus_client::link::remote(&ops.sync_status()?)?;
             let opts = argus_ops::sync::SyncOptions { cancel: cancel.clone(), ..Default::default() };
             let report = ops.sync(&remote, &opts, &mut |p| rw.progress(p.records, 0, format!("{}: {} records", p.phase, p.records)))?;
             notify(&rw.app, &report.new_alerts);

@@ -9,6 +9,15 @@
 
 mod jobs;
 
+include!("command_table.rs");
+
+/// The invoke handler of the commands of [`window_commands`].
+macro_rules! invoke_handler {
+    ($($c:ident),*) => {
+        tauri::generate_handler![$($c),*]
+    };
+}
+
 use argus_domain::ErrorCode;
 use argus_ops::analytics::RecordQuery;
 use argus_ops::api::*;
@@ -186,22 +195,12 @@ async fn sync_status(app: AppHandle) -> Result<SyncStatus, OpsError> {
     run(app, |ops| ops.sync_status()).await
 }
 
-/// Links the store and puts the token into the OS keyring (never the store).
+/// Links the store and puts the token into the OS keyring (never the store);
+/// `ARGUS_USAGE_TOKEN` takes precedence over the typed token and is not stored.
 #[tauri::command(rename_all = "snake_case")]
 async fn sync_link(app: AppHandle, server: String, org: String, token: String) -> Result<SyncStatus, OpsError> {
-    use argus_client::credentials::{account, KeyringVault, Vault};
-    use argus_client::remote::{normalize_server, HttpRemote};
-    let server = normalize_server(&server);
     run(app, move |ops| {
-        // ARGUS_USAGE_TOKEN always takes precedence, and is then not stored.
-        let env = std::env::var(argus_client::credentials::TOKEN_ENV).ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
-        let token = env.clone().unwrap_or_else(|| token.trim().to_string());
-        ops.sync_link(&HttpRemote::new(&server, &token), &org)?;
-        if env.is_none() {
-            KeyringVault
-                .set(&account(&server, &org), &token)
-                .map_err(|e| OpsError::new(ErrorCode::Unauthorized, format!("linked, but {e}")))?;
-        }
+        argus_client::link::link(ops, &argus_client::credentials::KeyringVault, &server, &org, || Ok(token))?;
         ops.sync_status()
     })
     .await
@@ -215,12 +214,8 @@ async fn sync_resolve(app: AppHandle, id: i64, keep: String) -> Result<SyncStatu
 #[tauri::command(rename_all = "snake_case")]
 async fn sync_unlink(app: AppHandle) -> Result<SyncStatus, OpsError> {
     run(app, |ops| {
-        let s = ops.sync_status()?;
-        ops.sync_unlink()?;
-        if let (Some(server), Some(org)) = (&s.server, &s.org) {
-            use argus_client::credentials::{account, KeyringVault, Vault};
-            let _ = KeyringVault.delete(&account(server, org));
-        }
+        // A token that cannot be removed from the keyring does not undo the unlink.
+        argus_client::link::unlink(ops, &argus_client::credentials::KeyringVault)?;
         ops.sync_status()
     })
     .await
@@ -273,37 +268,53 @@ fn main() {
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
         .manage(state)
-        .invoke_handler(tauri::generate_handler![
-            app_info,
-            usage_summary,
-            usage_records,
-            budget_status,
-            budgets,
-            budget_set,
-            alerts_list,
-            alerts_ack,
-            provider_list,
-            provider_set,
-            route_preview,
-            forecast,
-            prices_list,
-            prices_add,
-            reprice_preview,
-            audit_list,
-            org_create,
-            demo_load,
-            sync_status,
-            sync_link,
-            sync_resolve,
-            sync_unlink,
-            start_job,
-            cancel_job,
-            open_path,
-            ui_painted
-        ])
+        .invoke_handler(window_commands!(invoke_handler))
         .run(context);
     if let Err(e) = result {
         eprintln!("error: the window could not start: {e}");
         std::process::exit(1);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    macro_rules! names {
+        ($($c:ident),*) => {
+            vec![$(stringify!($c)),*]
+        };
+    }
+
+    /// The capability file grants exactly the commands of the table (plus
+    /// events and notifications), and the UI calls no other command.
+    #[test]
+    fn the_capability_file_and_the_ui_match_the_command_table() {
+        let commands: Vec<&str> = window_commands!(names);
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let caps: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(root.join("capabilities/default.json")).unwrap()).unwrap();
+        let mut granted: Vec<String> = caps["permissions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|p| p.as_str()?.strip_prefix("allow-").map(|c| c.replace('-', "_")))
+            .collect();
+        granted.sort();
+        let mut listed: Vec<String> = commands.iter().map(|c| c.to_string()).collect();
+        listed.sort();
+        assert_eq!(granted, listed, "capabilities/default.json must grant exactly the commands of src/command_table.rs");
+
+        let ui = std::fs::read_to_string(root.join("../ui/src/backend.ts")).unwrap();
+        let mut called = Vec::new();
+        // `call("name"` and `call<Type>("name"`.
+        for part in ui.split("call").skip(1) {
+            let rest = if part.starts_with('<') { part.split_once('>').map_or("", |(_, r)| r) } else { part };
+            if let Some(name) = rest.strip_prefix("(\"").and_then(|r| r.split('"').next()) {
+                called.push(name.to_string());
+            }
+        }
+        assert!(called.len() >= 20, "found the UI's command calls: {called:?}");
+        for c in &called {
+            assert!(listed.contains(c), "the UI calls {c:?}, which is not in src/command_table.rs");
+        }
     }
 }

@@ -1,7 +1,8 @@
 //! `argus-usage sync`: link this store to a server, sync, show and resolve.
 use crate::{print_json, Outcome};
-use argus_client::credentials::{self, KeyringVault, Vault, TOKEN_ENV};
-use argus_client::remote::{normalize_server, HttpRemote};
+use argus_client::credentials::{KeyringVault, Source};
+use argus_client::link;
+use argus_client::remote::normalize_server;
 use argus_domain::ErrorCode;
 use argus_ops::sync::{Keep, SyncOptions, SyncReport, SyncStatus};
 use argus_ops::{Ops, OpsError};
@@ -70,10 +71,6 @@ impl SyncArgs {
     }
 }
 
-fn cred_error(e: credentials::CredError) -> OpsError {
-    OpsError::new(ErrorCode::Unauthorized, e.to_string())
-}
-
 /// Reads the token: the first line of stdin, or asked for on a terminal.
 fn read_token(server: &str, org: &str) -> Result<String, OpsError> {
     let stdin = std::io::stdin();
@@ -96,40 +93,20 @@ fn read_token(server: &str, org: &str) -> Result<String, OpsError> {
     Ok(t)
 }
 
-fn remote_for(status: &SyncStatus) -> Result<HttpRemote, OpsError> {
-    let (Some(server), Some(org)) = (&status.server, &status.org) else {
-        return Err(OpsError::new(
-            ErrorCode::NotFound,
-            "this store is standalone (not linked to a server); link it first: `argus-usage sync link --server URL --org SLUG`",
-        ));
-    };
-    let (token, _) = credentials::os_token(server, org).map_err(cred_error)?;
-    Ok(HttpRemote::new(server, &token))
-}
-
 pub(crate) fn run(ops: &mut Ops, a: SyncArgs) -> Outcome {
     let json = a.json();
     let e = |err: OpsError| (err, json);
     match a.sub {
         Some(SyncSub::Link { server, org, json }) => {
             let server = normalize_server(&server);
-            let env = std::env::var(TOKEN_ENV).ok().filter(|t| !t.trim().is_empty());
-            let token = match &env {
-                Some(t) => t.trim().to_string(),
-                None => read_token(&server, &org).map_err(e)?,
-            };
-            let view = ops.sync_link(&HttpRemote::new(&server, &token), &org).map_err(e)?;
-            let stored = if env.is_some() {
-                eprintln!("note: the token comes from ARGUS_USAGE_TOKEN and was not stored; set it for each sync, or unset it and link again to keep the token in the OS keyring");
-                "env"
-            } else {
-                match KeyringVault.set(&credentials::account(&server, &org), &token) {
-                    Ok(()) => "keyring",
-                    Err(err) => {
-                        eprintln!("error: linked, but the token could not be stored: {err}");
-                        return Ok(ExitCode::from(1));
-                    }
+            let linked = link::link(ops, &KeyringVault, &server, &org, || read_token(&server, &org)).map_err(e)?;
+            let (server, view) = (linked.server, linked.org);
+            let stored = match linked.token {
+                Source::Env => {
+                    eprintln!("note: the token comes from ARGUS_USAGE_TOKEN and was not stored; set it for each sync, or unset it and link again to keep the token in the OS keyring");
+                    "env"
                 }
+                Source::Keyring => "keyring",
             };
             if json {
                 print_json(&serde_json::json!({"server": server, "org": view, "token": stored}));
@@ -162,18 +139,15 @@ pub(crate) fn run(ops: &mut Ops, a: SyncArgs) -> Outcome {
                 println!("kept the server's value; the local edit is dropped");
             }
         }
-        Some(SyncSub::Unlink) => {
-            let s = ops.sync_status().map_err(e)?;
-            ops.sync_unlink().map_err(e)?;
-            if let (Some(server), Some(org)) = (&s.server, &s.org) {
-                if let Err(err) = KeyringVault.delete(&credentials::account(server, org)) {
+        Some(SyncSub::Unlink) => match link::unlink(ops, &KeyringVault).map_err(e)? {
+            Some((server, org, removed)) => {
+                if let Some(err) = removed {
                     eprintln!("note: the token could not be removed from the OS keyring: {err}");
                 }
                 println!("unlinked from {org} at {server}; the data stays here and the store is standalone");
-            } else {
-                println!("this store was not linked");
             }
-        }
+            None => println!("this store was not linked"),
+        },
         None => {
             let opts = SyncOptions { page: a.page, retries: a.retries, ..SyncOptions::default() };
             loop {
@@ -202,7 +176,7 @@ pub(crate) fn run(ops: &mut Ops, a: SyncArgs) -> Outcome {
 
 fn sync_once(ops: &mut Ops, opts: &SyncOptions, json: bool) -> Result<SyncReport, OpsError> {
     let status = ops.sync_status()?;
-    let remote = remote_for(&status)?;
+    let remote = link::remote(&status)?;
     let bar = if std::io::stderr().is_terminal() && !json {
         let b = indicatif::ProgressBar::new_spinner();
         b.set_style(

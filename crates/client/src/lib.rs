@@ -355,3 +355,89 @@ pub mod credentials {
         }
     }
 }
+
+pub mod link {
+    //! Linking a store to a server, written once for every front end (the
+    //! CLI's `sync link`/`sync`/`sync unlink`, the window's Sync screen and
+    //! sync job): which token counts (`ARGUS_USAGE_TOKEN` always takes
+    //! precedence and is never stored; otherwise the token given, kept in
+    //! the vault), and the [`HttpRemote`] of a linked store.
+    use crate::credentials::{self, CredError, Source, Vault, TOKEN_ENV};
+    use crate::remote::{normalize_server, HttpRemote};
+    use argus_domain::ErrorCode;
+    use argus_ops::api::OrgView;
+    use argus_ops::sync::SyncStatus;
+    use argus_ops::{Ops, OpsError};
+
+    fn cred_error(e: CredError) -> OpsError {
+        OpsError::new(ErrorCode::Unauthorized, e.to_string())
+    }
+
+    /// `ARGUS_USAGE_TOKEN`'s value, when set and not blank.
+    pub fn env_token() -> Option<String> {
+        std::env::var(TOKEN_ENV).ok().map(|t| t.trim().to_string()).filter(|t| !t.is_empty())
+    }
+
+    /// What [`link`] did.
+    #[derive(Debug)]
+    pub struct Linked {
+        /// The server's address as stored.
+        pub server: String,
+        pub org: OrgView,
+        /// Where the token came from: the environment (not stored) or the
+        /// one given, now in the vault.
+        pub token: Source,
+    }
+
+    /// Links the store of `ops` to `org` at `server`. The token is
+    /// `ARGUS_USAGE_TOKEN` when set (never stored); else `given()` (asked
+    /// for only then), which is stored in `vault` once the server accepted it.
+    pub fn link(
+        ops: &mut Ops,
+        vault: &dyn Vault,
+        server: &str,
+        org: &str,
+        given: impl FnOnce() -> Result<String, OpsError>,
+    ) -> Result<Linked, OpsError> {
+        let server = normalize_server(server);
+        let (token, source) = match env_token() {
+            Some(t) => (t, Source::Env),
+            None => (given()?.trim().to_string(), Source::Keyring),
+        };
+        let view = ops.sync_link(&HttpRemote::new(&server, &token), org)?;
+        if source == Source::Keyring {
+            vault
+                .set(&credentials::account(&server, org), &token)
+                .map_err(|e| OpsError::new(ErrorCode::Unauthorized, format!("linked, but the token could not be stored: {e}")))?;
+        }
+        Ok(Linked { server, org: view, token: source })
+    }
+
+    /// The transport to the server of a linked store, with its token
+    /// (`ARGUS_USAGE_TOKEN`, else the OS keyring's).
+    pub fn remote(status: &SyncStatus) -> Result<HttpRemote, OpsError> {
+        let (Some(server), Some(org)) = (&status.server, &status.org) else {
+            return Err(OpsError::new(
+                ErrorCode::NotFound,
+                "this store is standalone (not linked to a server); link it first: `argus-usage sync link --server URL --org SLUG`, or from the Sync screen",
+            ));
+        };
+        let (token, _) = credentials::os_token(server, org).map_err(cred_error)?;
+        Ok(HttpRemote::new(server, &token))
+    }
+
+    /// Unlinks the store (its data stays) and removes the token from
+    /// `vault`. Returns the server and organisation it was linked to, and
+    /// the error of removing the token, if that failed (the unlink stands).
+    pub fn unlink(ops: &mut Ops, vault: &dyn Vault) -> Result<Option<(String, String, Option<CredError>)>, OpsError> {
+        let s = ops.sync_status()?;
+        ops.sync_unlink()?;
+        Ok(match (s.server, s.org) {
+            (Some(server), Some(org)) => {
+                let removed = vault.delete(&credentials::account(&server, &org)).err();
+                Some((server, org, removed))
+            }
+            _ => None,
+        })
+    }
+}
