@@ -6,7 +6,7 @@
 use crate::{internal, open_ops, AppState};
 use argus_domain::ErrorCode;
 use argus_ops::OpsError;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use std::collections::{HashMap, HashSet};
 use std::io::Read;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -37,21 +37,6 @@ impl Jobs {
     }
 }
 
-/// What the window hears about a job.
-#[derive(Clone, Serialize)]
-struct JobEvent {
-    id: u64,
-    kind: String,
-    /// `running`, `done`, `failed` or `cancelled`.
-    state: &'static str,
-    done: u64,
-    /// 0 when the total is not known.
-    total: u64,
-    message: String,
-    result: Option<serde_json::Value>,
-    error: Option<OpsError>,
-}
-
 #[derive(Clone)]
 struct Reporter {
     app: AppHandle,
@@ -69,7 +54,16 @@ impl Reporter {
         result: Option<serde_json::Value>,
         error: Option<OpsError>,
     ) {
-        let e = JobEvent { id: self.id, kind: self.kind.clone(), state, done, total, message, result, error };
+        let e = argus_ops::api::JobEvent {
+            id: self.id,
+            kind: self.kind.clone(),
+            state: state.to_string(),
+            done,
+            total,
+            message,
+            result,
+            error,
+        };
         let _ = self.app.emit("job", e);
     }
 

@@ -24,7 +24,6 @@ use argus_ops::api::*;
 use argus_ops::controls::{BudgetChange, ProviderChange};
 use argus_ops::sync::{Keep, SyncStatus};
 use argus_ops::{default_db_path, Ops, OpsError, SystemClock};
-use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
@@ -58,22 +57,14 @@ async fn run<T: Send + 'static>(app: AppHandle, f: impl FnOnce(&mut Ops) -> Resu
     .map_err(|e| internal(format!("the command stopped: {e}")))?
 }
 
-#[derive(Serialize)]
-struct AppInfo {
-    db: String,
-    version: &'static str,
-    orgs: Vec<OrgView>,
-    sync: SyncStatus,
-}
-
 #[tauri::command(rename_all = "snake_case")]
 async fn app_info(app: AppHandle) -> Result<AppInfo, OpsError> {
     run(app, |ops| {
         Ok(AppInfo {
             db: ops.path().display().to_string(),
-            version: env!("CARGO_PKG_VERSION"),
+            version: env!("CARGO_PKG_VERSION").to_string(),
             orgs: ops.org_list()?,
-            sync: ops.sync_status()?,
+            sync: Some(ops.sync_status()?),
         })
     })
     .await

@@ -2,22 +2,11 @@
 // commands in the desktop window (the engine embedded over the local store)
 // and the server's HTTP API in a browser. Both answer the same types.
 import type {
-  AlertView, AppInfo, OrgView, AuditPage, BudgetStatus, BudgetView, DemoReport, Forecast, JobEvent, JobKind, PriceImportReport,
-  PriceView, ProviderView, RecordQuery, RecordsPage, RepriceReport, Route, Summary, SyncStatus,
+  AlertView, AppInfo, BudgetChange, OrgView, AuditPage, BudgetStatus, BudgetView, DemoReport, Forecast, JobEvent, JobKind, PriceImportReport,
+  PriceView, ProviderChange, ProviderView, RecordQuery, RecordsPage, RepriceReport, Route, Summary, SyncStatus,
 } from "./types";
 import { ApiError } from "./types";
 
-export interface BudgetBody {
-  amount?: string;
-  thresholds?: number[];
-  hard_limit?: boolean;
-}
-export interface ProviderBody {
-  enabled?: boolean;
-  priority?: number;
-  hourly_limit?: number | null;
-  daily_limit?: number | null;
-}
 
 /** A running job: cancel it, or wait for its end. */
 export interface Job {
@@ -33,11 +22,11 @@ export interface Backend {
   records(org: string, q: RecordQuery): Promise<RecordsPage>;
   budgetStatus(org: string, month?: string): Promise<BudgetStatus>;
   budgets(org: string): Promise<BudgetView[]>;
-  budgetSet(org: string, month: string, body: BudgetBody, ifVersion?: number): Promise<BudgetView>;
+  budgetSet(org: string, month: string, body: BudgetChange, ifVersion?: number): Promise<BudgetView>;
   alerts(org: string): Promise<AlertView[]>;
   alertAck(org: string, id: number): Promise<AlertView>;
   providers(org: string): Promise<ProviderView[]>;
-  providerSet(org: string, provider: string, body: ProviderBody, ifVersion?: number): Promise<ProviderView>;
+  providerSet(org: string, provider: string, body: ProviderChange, ifVersion?: number): Promise<ProviderView>;
   routePreview(org: string, operation?: string): Promise<Route>;
   forecast(org: string, month?: string): Promise<Forecast>;
   prices(org: string): Promise<PriceView[]>;

@@ -1,5 +1,6 @@
 // The facade's types, generated from the Rust types (ui/src/generated, by
-// `cargo test -p argus-ops --lib`), plus the few the window adds.
+// `cargo test -p argus-ops --lib`): every type that crosses into the UI.
+// Only the error class and the job kinds are the UI's own.
 export type { Admission } from "./generated/Admission";
 export type { AlertView } from "./generated/AlertView";
 export type { AuditPage } from "./generated/AuditPage";
@@ -32,28 +33,11 @@ export type { Summary } from "./generated/Summary";
 export type { SyncProgress } from "./generated/SyncProgress";
 export type { SyncReport } from "./generated/SyncReport";
 export type { SyncStatus } from "./generated/SyncStatus";
-import type { OrgView } from "./generated/OrgView";
-import type { SyncStatus } from "./generated/SyncStatus";
-
-export interface RecordQuery {
-  from?: string;
-  to?: string;
-  provider?: string;
-  model?: string;
-  operation?: string;
-  investigation?: string;
-  user?: string;
-  after_seq?: number;
-  limit?: number;
-}
-
-export interface AppInfo {
-  db: string;
-  version: string;
-  orgs: OrgView[];
-  /** `null` in a browser, where the console talks to the server directly. */
-  sync: SyncStatus | null;
-}
+export type { AppInfo } from "./generated/AppInfo";
+export type { BudgetChange } from "./generated/BudgetChange";
+export type { JobEvent } from "./generated/JobEvent";
+export type { ProviderChange } from "./generated/ProviderChange";
+export type { RecordQuery } from "./generated/RecordQuery";
 
 /** An error of the engine or the server: a code to branch on, a message that says what to do. */
 export class ApiError extends Error {
@@ -64,17 +48,6 @@ export class ApiError extends Error {
   ) {
     super(message);
   }
-}
-
-export interface JobEvent {
-  id: number;
-  kind: string;
-  state: "running" | "done" | "failed" | "cancelled";
-  done: number;
-  total: number;
-  message: string;
-  result: any;
-  error: { code: string; message: string; field: string | null } | null;
 }
 
 export type JobKind = "sync" | "export" | "import" | "reprice";

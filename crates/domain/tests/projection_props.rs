@@ -1,6 +1,6 @@
 //! Properties of the projection and of rolling windows.
 use argus_domain::projection::{project, ProjectionInput};
-use argus_domain::quota::{check, QuotaCheck};
+use argus_domain::quota::{check, check_count, QuotaCheck};
 use argus_domain::Money;
 use chrono::{Duration, TimeZone, Utc};
 use proptest::prelude::*;
@@ -40,8 +40,22 @@ proptest! {
         for g in gaps {
             t += Duration::seconds(g);
             let in_window: Vec<_> = admitted.iter().copied().filter(|a| *a > t - w).collect();
-            if check(&in_window, limit, w, t) == QuotaCheck::Ok {
-                admitted.push(t);
+            // What production calls (`check_count`, from the store's count
+            // and the limit-th newest admission), and the list form agree.
+            let count = in_window.len() as u64;
+            let kth = (count >= limit).then(|| in_window[(count - limit) as usize]);
+            let decision = check_count(count, kth, limit, w, t);
+            prop_assert_eq!(decision, check(&in_window, limit, w, t));
+            match decision {
+                QuotaCheck::Ok => admitted.push(t),
+                QuotaCheck::FullUntil(until) => {
+                    // The slot frees exactly then: one admission fewer in the window at `until`.
+                    prop_assert!(until > t);
+                    let at_until = admitted.iter().filter(|a| **a > until - w).count() as u64;
+                    prop_assert!(at_until < limit, "{at_until} still in the window at {until}");
+                    let just_before = admitted.iter().filter(|a| **a > until - w - Duration::seconds(1)).count() as u64;
+                    prop_assert!(just_before >= limit, "the slot was free before {until}");
+                }
             }
         }
         for (i, a) in admitted.iter().enumerate() {

@@ -170,18 +170,29 @@ pub(crate) fn summarize(r: &Reader<'_>, org: &Org, from: DateTime<Utc>, to: Date
     })
 }
 
-/// What `usage records` lists.
+/// What `usage records` lists: the one record query of every front end
+/// (CLI flags, the HTTP query string, the window's argument).
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct RecordQuery {
+    #[cfg_attr(test, ts(optional))]
     pub from: Option<String>,
+    #[cfg_attr(test, ts(optional))]
     pub to: Option<String>,
+    #[cfg_attr(test, ts(optional))]
     pub provider: Option<String>,
+    #[cfg_attr(test, ts(optional))]
     pub model: Option<String>,
+    #[cfg_attr(test, ts(optional))]
     pub operation: Option<String>,
+    #[cfg_attr(test, ts(optional))]
     pub investigation: Option<String>,
+    #[cfg_attr(test, ts(optional))]
     pub user: Option<String>,
+    #[cfg_attr(test, ts(optional, type = "number"))]
     pub after_seq: Option<i64>,
+    #[cfg_attr(test, ts(optional, type = "number"))]
     pub limit: Option<i64>,
 }
 

@@ -451,3 +451,37 @@ pub struct AuditPage {
     pub next_after: Option<i64>,
     pub has_more: bool,
 }
+
+/// What the window shows of itself: its store, version and organisations,
+/// and the store's link (`null` in a browser, where the console talks to
+/// the server directly).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct AppInfo {
+    pub db: String,
+    pub version: String,
+    pub orgs: Vec<OrgView>,
+    pub sync: Option<crate::sync::SyncStatus>,
+}
+
+/// What the window hears about a long job (sync, export, import, reprice).
+#[derive(Debug, Clone, Serialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct JobEvent {
+    #[cfg_attr(test, ts(type = "number"))]
+    pub id: u64,
+    pub kind: String,
+    #[cfg_attr(test, ts(type = "\"running\" | \"done\" | \"failed\" | \"cancelled\""))]
+    pub state: String,
+    #[cfg_attr(test, ts(type = "number"))]
+    pub done: u64,
+    /// 0 when the total is not known.
+    #[cfg_attr(test, ts(type = "number"))]
+    pub total: u64,
+    pub message: String,
+    /// What the job answered when done (its report).
+    #[cfg_attr(test, ts(type = "any"))]
+    pub result: Option<serde_json::Value>,
+    #[cfg_attr(test, ts(type = "{ code: string; message: string; field: string | null } | null"))]
+    pub error: Option<crate::OpsError>,
+}

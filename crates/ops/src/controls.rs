@@ -264,11 +264,15 @@ fn version_check(field: &str, current: Option<i64>, expected: Option<i64>) -> Re
 /// (the HTTP body and the window's): `{"amount", "thresholds", "hard_limit"}`.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct BudgetChange {
+    #[cfg_attr(test, ts(optional))]
     pub amount: Option<String>,
+    #[cfg_attr(test, ts(optional))]
     pub thresholds: Option<Vec<u32>>,
     #[serde(skip)]
     pub thresholds_text: Option<String>,
+    #[cfg_attr(test, ts(optional))]
     pub hard_limit: Option<bool>,
     /// Refuse unless the budget is at this version (0: must not exist).
     /// Over HTTP it is the `If-Match` header, never the body.
@@ -281,14 +285,20 @@ pub struct BudgetChange {
 /// where an absent key keeps the value and `null` clears a quota or note.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct ProviderChange {
+    #[cfg_attr(test, ts(optional))]
     pub enabled: Option<bool>,
+    #[cfg_attr(test, ts(optional, type = "number"))]
     pub priority: Option<i64>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(test, ts(optional, type = "number | null"))]
     pub hourly_limit: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(test, ts(optional, type = "number | null"))]
     pub daily_limit: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present")]
+    #[cfg_attr(test, ts(optional, type = "string | null"))]
     pub note: Option<Option<String>>,
     #[serde(skip)]
     pub if_version: Option<i64>,

@@ -250,33 +250,9 @@ fn kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RecordsQ {
-    after_seq: Option<i64>,
-    limit: Option<i64>,
-    from: Option<String>,
-    to: Option<String>,
-    provider: Option<String>,
-    model: Option<String>,
-    operation: Option<String>,
-    investigation: Option<String>,
-    user: Option<String>,
-}
-
-async fn get_records(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<RecordsQ>) -> Result<Response, ApiError> {
+async fn get_records(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<RecordQuery>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Read)?;
-    let query = RecordQuery {
-        from: q.from,
-        to: q.to,
-        provider: q.provider,
-        model: q.model,
-        operation: q.operation,
-        investigation: q.investigation,
-        user: q.user,
-        after_seq: q.after_seq,
-        limit: q.limit.or(Some(1000)),
-    };
+    let query = RecordQuery { limit: q.limit.or(Some(1000)), ..q };
     Ok(Json(app.pool.run(&actor, move |ops| ops.usage_records(&org, &query)).await?).into_response())
 }
 

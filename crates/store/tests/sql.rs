@@ -1,0 +1,175 @@
+//! The SQL that carries invariants, on real SQLite files, against plain
+//! Rust over the same data: the rolling quota window (`admissions_window`,
+//! what admission counts) and the filters of record queries
+//! (`records::list` and `records::scan`).
+use argus_domain::ids::OrgId;
+use argus_domain::record::UsageInput;
+use argus_domain::time::to_nanos;
+use argus_store::records::{self, Filter, Insert, Inserter, NewRecord};
+use argus_store::{controls, orgs, Store};
+use proptest::prelude::*;
+use serde_json::json;
+
+fn store() -> (tempfile::TempDir, Store, OrgId) {
+    let d = tempfile::tempdir().unwrap();
+    let mut s = Store::open(&d.path().join("s.db")).unwrap();
+    let org = s.write(|w| orgs::insert(w, "acme", "Acme", "USD", "UTC", 0)).unwrap().unwrap().id;
+    (d, s, org)
+}
+
+const SECOND: i64 = 1_000_000_000;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// After any sequence of admissions (times never going back, old ones
+    /// forgotten as admission forgets them), the window's count and its
+    /// k-th newest admission are what a plain count over all admissions says.
+    #[test]
+    fn the_quota_window_counts_what_a_plain_count_does(
+        gaps in proptest::collection::vec(0i64..400, 1..60),
+        window_s in 60i64..3600,
+        k in 1i64..6,
+        probe_after in 0i64..4000,
+    ) {
+        let (_d, mut s, org) = store();
+        let window = window_s * SECOND;
+        let mut t = 1_000_000 * SECOND;
+        let mut all = Vec::new();
+        for g in &gaps {
+            t += g * SECOND;
+            s.write(|w| controls::add_admission(w, org, "openai", t, t - window)).unwrap();
+            all.push(t);
+        }
+        let now = t + probe_after * SECOND;
+        let since = now - window;
+        let (count, kth) = s.read(|r| controls::admissions_window(r, org, "openai", since, k)).unwrap();
+        let in_window: Vec<i64> = all.iter().copied().filter(|a| *a > since).collect();
+        prop_assert_eq!(count, in_window.len() as i64);
+        let expected_kth = (in_window.len() as i64 >= k).then(|| in_window[in_window.len() - k as usize]);
+        prop_assert_eq!(kth, expected_kth);
+    }
+}
+
+/// Records of two organisations over a few values of each dimension.
+fn records(s: &mut Store, org: OrgId, other: OrgId) -> Vec<(OrgId, UsageInput)> {
+    let mut out = Vec::new();
+    for i in 0..240usize {
+        let provider = ["openai", "anthropic", "google"][i % 3];
+        let model = ["m1", "m2"][i % 2];
+        let operation = ["chat", "embed", "kb"][(i / 2) % 3];
+        let user = ["ann", "bob"][(i / 3) % 2];
+        let v = json!({
+            "id": format!("r{i}"),
+            "org": "acme",
+            "provider": provider,
+            "model": model,
+            "operation": operation,
+            "investigation": if i % 5 == 0 { json!(null) } else { json!(format!("INV-{}", i % 4)) },
+            "user": if i % 7 == 0 { json!(null) } else { json!(user) },
+            "input_tokens": 10 + i, "output_tokens": 1,
+            "occurred_at": format!("2026-11-{:02}T{:02}:00:00Z", 1 + i % 28, i % 24),
+        });
+        let input = UsageInput::from_json(&v).unwrap();
+        let o = if i % 9 == 0 { other } else { org };
+        out.push((o, input));
+    }
+    s.write(|w| -> argus_store::Result<()> {
+        let mut ins = Inserter::new(w)?;
+        for (o, input) in &out {
+            let id = input.id.clone().unwrap();
+            let hash = input.content_hash(&id);
+            let n = NewRecord {
+                org: *o,
+                id: &id,
+                input,
+                day: 0,
+                cost_nanos: None,
+                currency: "USD",
+                price_id: None,
+                recorded_at: 0,
+                content_hash: &hash,
+            };
+            assert!(matches!(ins.insert(&n)?, Insert::Inserted(_)));
+        }
+        Ok(())
+    })
+    .unwrap();
+    out
+}
+
+fn selects(f: &Filter, o: OrgId, r: &UsageInput) -> bool {
+    let at = to_nanos(r.occurred_at);
+    f.org.is_none_or(|x| x == o)
+        && f.from.is_none_or(|x| at >= x)
+        && f.to.is_none_or(|x| at < x)
+        && f.provider.as_ref().is_none_or(|x| *x == r.provider)
+        && f.model.as_ref().is_none_or(|x| *x == r.model)
+        && f.operation.as_ref().is_none_or(|x| *x == r.operation)
+        && f.investigation.as_ref().is_none_or(|x| Some(x) == r.investigation.as_ref())
+        && f.user.as_ref().is_none_or(|x| Some(x) == r.user.as_ref())
+}
+
+/// Every combination of filters selects exactly the records plain Rust
+/// selects, through `list` (by seq, paged) and `scan` (by time).
+#[test]
+fn record_filters_select_what_plain_rust_selects() {
+    let (_d, mut s, org) = store();
+    let other = s.write(|w| orgs::insert(w, "other", "Other", "USD", "UTC", 0)).unwrap().unwrap().id;
+    let all = records(&mut s, org, other);
+    let t = |d: &str| to_nanos(chrono::DateTime::parse_from_rfc3339(d).unwrap().into());
+    let ranges =
+        [(None, None), (Some(t("2026-11-05T00:00:00Z")), Some(t("2026-11-20T00:00:00Z"))), (Some(t("2026-11-27T00:00:00Z")), None)];
+    let opt = |v: &[&str]| -> Vec<Option<String>> { std::iter::once(None).chain(v.iter().map(|s| Some(s.to_string()))).collect() };
+    let (mut checked, mut nonempty) = (0, 0);
+    for (from, to) in ranges {
+        for provider in opt(&["openai", "google", "nobody"]) {
+            for operation in opt(&["chat", "kb"]) {
+                for investigation in opt(&["INV-1", "INV-2"]) {
+                    for user in opt(&["ann"]) {
+                        for model in opt(&["m2"]) {
+                            let f = Filter {
+                                org: Some(org),
+                                from,
+                                to,
+                                provider: provider.clone(),
+                                model: model.clone(),
+                                operation: operation.clone(),
+                                investigation: investigation.clone(),
+                                user: user.clone(),
+                                after_seq: None,
+                            };
+                            let mut want: Vec<String> =
+                                all.iter().filter(|(o, r)| selects(&f, *o, r)).map(|(_, r)| r.id.clone().unwrap()).collect();
+                            want.sort();
+                            let mut listed = Vec::new();
+                            let mut page = Filter { after_seq: Some(0), ..f.clone() };
+                            loop {
+                                let rows = s.read(|r| records::list(r, &page, 7)).unwrap();
+                                let Some(last) = rows.last() else { break };
+                                page.after_seq = Some(last.seq.0);
+                                listed.extend(rows.into_iter().map(|r| r.id));
+                            }
+                            listed.sort();
+                            assert_eq!(listed, want, "list with {f:?}");
+                            let mut scanned = Vec::new();
+                            s.read(|r| {
+                                records::scan(r, &f, |x| -> argus_store::Result<()> {
+                                    scanned.push(x.id);
+                                    Ok(())
+                                })
+                            })
+                            .unwrap();
+                            scanned.sort();
+                            assert_eq!(scanned, want, "scan with {f:?}");
+                            checked += 1;
+                            nonempty += usize::from(!want.is_empty());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    assert_eq!(checked, 3 * 4 * 3 * 3 * 2 * 2);
+    assert!(nonempty >= 100, "many combinations select something ({nonempty} of {checked}), so the comparison means something");
+}
