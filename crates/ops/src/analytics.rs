@@ -4,14 +4,13 @@
 //! days it covers and from a scan of the records only for the partial days at
 //! its edges, so a dashboard over millions of records answers at once and a
 //! range that does not start at midnight is still exact.
-use crate::api::{Group, Previous, RecordsPage, Summary};
-use crate::ingest::view;
+use crate::api::{Group, Previous, RecordView, RecordsPage, Summary};
 use crate::orgs::{self, Org};
 use crate::{Ops, Result};
 use argus_domain::analytics::{stored_key, Dim, StoredDim, Totals};
-use argus_domain::time::{day_start, fmt_instant, local_day, parse_instant, to_nanos, Month};
+use argus_domain::time::{day_start, fmt_instant, from_nanos, local_day, parse_instant, to_nanos, Month};
 use argus_domain::{FieldError, Money};
-use argus_store::records::{self, Filter};
+use argus_store::records::{self, Filter, StoredRecord};
 use argus_store::{aggregates, Reader};
 use chrono::{DateTime, Utc};
 use rust_decimal::Decimal;
@@ -168,6 +167,31 @@ pub(crate) fn summarize(r: &Reader<'_>, org: &Org, from: DateTime<Utc>, to: Date
         },
         groups,
     })
+}
+
+/// A stored record as the facade shows it.
+pub(crate) fn view(org: &Org, r: &StoredRecord) -> RecordView {
+    RecordView {
+        seq: r.seq.0,
+        id: r.id.clone(),
+        org: org.row.slug.clone(),
+        provider: r.provider.clone(),
+        model: r.model.clone(),
+        operation: r.operation.clone(),
+        investigation: r.investigation.clone(),
+        user: r.user.clone(),
+        input_tokens: r.tokens.input,
+        output_tokens: r.tokens.output,
+        cached_input_tokens: r.tokens.cached_input,
+        cache_write_tokens: r.tokens.cache_write,
+        status: r.status.clone(),
+        latency_ms: r.latency_ms,
+        occurred_at: fmt_instant(from_nanos(r.occurred_at)),
+        cost: r.cost_nanos.map(argus_domain::Money::from_nanos),
+        currency: r.currency.clone(),
+        price_id: r.price_id.map(|p| p.0),
+        recorded_at: fmt_instant(from_nanos(r.recorded_at)),
+    }
 }
 
 /// What `usage records` lists: the one record query of every front end

@@ -461,7 +461,7 @@ pub struct AppInfo {
     pub db: String,
     pub version: String,
     pub orgs: Vec<OrgView>,
-    pub sync: Option<crate::sync::SyncStatus>,
+    pub sync: Option<SyncStatus>,
 }
 
 /// What the window hears about a long job (sync, export, import, reprice).
@@ -484,4 +484,55 @@ pub struct JobEvent {
     pub result: Option<serde_json::Value>,
     #[cfg_attr(test, ts(type = "{ code: string; message: string; field: string | null } | null"))]
     pub error: Option<crate::OpsError>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct ConflictView {
+    #[cfg_attr(test, ts(type = "number"))]
+    pub id: i64,
+    pub object: String,
+    /// The local edit.
+    #[cfg_attr(test, ts(type = "unknown"))]
+    pub local: serde_json::Value,
+    /// The server's current value (`null`: it has none).
+    #[cfg_attr(test, ts(type = "unknown"))]
+    pub server: serde_json::Value,
+    #[cfg_attr(test, ts(type = "number | null"))]
+    pub base_version: Option<i64>,
+    #[cfg_attr(test, ts(type = "number | null"))]
+    pub server_version: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct PendingView {
+    #[cfg_attr(test, ts(type = "number"))]
+    pub id: i64,
+    pub object: String,
+    /// `pending` or `refused` (the server said no; retried on each sync).
+    pub state: String,
+    #[cfg_attr(test, ts(type = "unknown"))]
+    pub payload: serde_json::Value,
+    #[cfg_attr(test, ts(type = "number | null"))]
+    pub base_version: Option<i64>,
+    pub last_error: Option<String>,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct SyncStatus {
+    /// `null` on a standalone store.
+    pub server: Option<String>,
+    pub org: Option<String>,
+    #[cfg_attr(test, ts(type = "number | null"))]
+    pub cursor: Option<i64>,
+    pub last_synced_at: Option<String>,
+    pub pending_pushes: usize,
+    pub conflicts: Vec<ConflictView>,
+    pub pending: Vec<PendingView>,
+    pub last_error: Option<String>,
+    pub server_version: Option<String>,
+    pub linked_at: Option<String>,
 }

@@ -345,7 +345,7 @@ impl Ops {
             let view = budget_view(&org, &after);
             if argus_store::sync::is_linked(&w.reader(), org.row.id)? {
                 let body = serde_json::json!({"amount": view.amount, "thresholds": view.thresholds, "hard_limit": view.hard_limit});
-                let object = crate::sync::budget_object(&month_key);
+                let object = crate::sync::wire::budget_object(&month_key);
                 argus_store::sync::enqueue(
                     w,
                     org.row.id,
@@ -457,7 +457,7 @@ impl Ops {
             if store::ack_alert(w, org.row.id, id, now, &actor)? {
                 audit::add(w, Some(org.row.id), now, &actor, "alert.ack", &format!("org/{}/alerts/{id}", org.row.slug), None, None)?;
                 if argus_store::sync::is_linked(&w.reader(), org.row.id)? {
-                    let object = crate::sync::alert_object(&before.month, before.threshold);
+                    let object = crate::sync::wire::alert_object(&before.month, before.threshold);
                     argus_store::sync::enqueue(w, org.row.id, &object, "{}", None, now)?;
                 }
             }
@@ -510,7 +510,7 @@ impl Ops {
             let after = store::put_provider(w, org.row.id, &row, to_nanos(now))?;
             if argus_store::sync::is_linked(&w.reader(), org.row.id)? {
                 let body = serde_json::json!({"enabled": after.enabled, "priority": after.priority, "hourly_limit": after.hourly_limit, "daily_limit": after.daily_limit, "note": after.note});
-                let object = crate::sync::provider_object(provider);
+                let object = crate::sync::wire::provider_object(provider);
                 argus_store::sync::enqueue(w, org.row.id, &object, &body.to_string(), Some(before.as_ref().map_or(0, |b| b.version)), to_nanos(now))?;
             }
             let view = provider_view(&w.reader(), &org, &after, true, now)?;

@@ -4,6 +4,7 @@
 //! together with its aggregates, so a kill at any moment leaves whole
 //! batches or nothing; re-running the same input then stores exactly what
 //! is missing, because records are idempotent by id.
+use crate::analytics::view;
 use crate::api::{IngestProgress, IngestReport, RecordView, Rejected};
 use crate::orgs::{self, Org};
 use crate::{Ops, OpsError, Result};
@@ -14,7 +15,7 @@ use argus_domain::record::{is_failure, join_errors, UsageInput};
 use argus_domain::time::{fmt_instant, from_nanos, local_day, to_nanos};
 use argus_domain::{ErrorCode, FieldError};
 use argus_store::aggregates::Delta;
-use argus_store::records::{self, Insert, Inserter, NewRecord, StoredRecord};
+use argus_store::records::{self, Insert, Inserter, NewRecord};
 use argus_store::{prices, Writer};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -55,30 +56,6 @@ pub fn derived_id(line: usize, raw: &[u8]) -> String {
 
 fn reject(line: usize, errs: &[FieldError]) -> Rejected {
     Rejected { line, error: join_errors(errs), field: errs.first().map(|e| e.field.clone()).filter(|f| !f.is_empty()) }
-}
-
-pub(crate) fn view(org: &Org, r: &StoredRecord) -> RecordView {
-    RecordView {
-        seq: r.seq.0,
-        id: r.id.clone(),
-        org: org.row.slug.clone(),
-        provider: r.provider.clone(),
-        model: r.model.clone(),
-        operation: r.operation.clone(),
-        investigation: r.investigation.clone(),
-        user: r.user.clone(),
-        input_tokens: r.tokens.input,
-        output_tokens: r.tokens.output,
-        cached_input_tokens: r.tokens.cached_input,
-        cache_write_tokens: r.tokens.cache_write,
-        status: r.status.clone(),
-        latency_ms: r.latency_ms,
-        occurred_at: fmt_instant(from_nanos(r.occurred_at)),
-        cost: r.cost_nanos.map(argus_domain::Money::from_nanos),
-        currency: r.currency.clone(),
-        price_id: r.price_id.map(|p| p.0),
-        recorded_at: fmt_instant(from_nanos(r.recorded_at)),
-    }
 }
 
 /// Writes a batch of items in the caller's transaction. Bad items are

@@ -8,6 +8,14 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use tokio::sync::Semaphore;
 
+/// What every handler and the webhook worker share: the connections and
+/// the key webhook secrets are derived from.
+#[derive(Clone)]
+pub struct App {
+    pub pool: Arc<Pool>,
+    pub server_key: Arc<Vec<u8>>,
+}
+
 pub struct Pool {
     free: Mutex<Vec<Ops>>,
     permits: Semaphore,

@@ -3,7 +3,6 @@
 //! and that its role allows the access (else 403), call the facade, answer.
 use crate::error::ApiError;
 use crate::openapi::openapi_document;
-use crate::pool::Pool;
 use argus_domain::ErrorCode;
 use argus_ops::access::{Access, Principal};
 use argus_ops::analytics::RecordQuery;
@@ -17,14 +16,9 @@ use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use std::sync::Arc;
 use std::time::Instant;
 
-#[derive(Clone)]
-pub struct App {
-    pub pool: Arc<Pool>,
-    pub server_key: Arc<Vec<u8>>,
-}
+pub use crate::pool::App;
 
 /// The caller, from `Authorization: Bearer TOKEN`.
 pub struct Auth(pub Principal);
