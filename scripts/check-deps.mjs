@@ -31,3 +31,54 @@ if (broken.length) {
   process.exit(1);
 }
 console.log(`dependency rules hold for ${meta.packages.length} crates`);
+
+// No module cycles inside the facade and the server: the graph of
+// `crate::MODULE` references between top-level modules is acyclic.
+import { readdirSync, readFileSync, statSync } from "node:fs";
+import { join } from "node:path";
+
+function moduleGraph(src) {
+  const graph = new Map();
+  const files = (dir) => readdirSync(dir).flatMap((f) => (statSync(join(dir, f)).isDirectory() ? files(join(dir, f)) : [join(dir, f)]));
+  for (const file of files(src).filter((f) => f.endsWith(".rs"))) {
+    const rel = file.slice(src.length + 1);
+    const mod = rel.split("/")[0].replace(/\.rs$/, "");
+    if (mod === "lib" || mod === "main") continue;
+    const refs = graph.get(mod) ?? new Set();
+    for (const m of readFileSync(file, "utf8").matchAll(/crate::([a-z_]+)/g)) if (m[1] !== mod) refs.add(m[1]);
+    graph.set(mod, refs);
+  }
+  return graph;
+}
+
+function cycle(graph) {
+  const state = new Map();
+  const path = [];
+  const visit = (m) => {
+    if (state.get(m) === "done" || !graph.has(m)) return null;
+    if (state.get(m) === "open") return [...path.slice(path.indexOf(m)), m];
+    state.set(m, "open");
+    path.push(m);
+    for (const n of graph.get(m)) {
+      const c = visit(n);
+      if (c) return c;
+    }
+    path.pop();
+    state.set(m, "done");
+    return null;
+  };
+  for (const m of graph.keys()) {
+    const c = visit(m);
+    if (c) return c;
+  }
+  return null;
+}
+
+for (const crate of ["crates/ops/src", "crates/server/src"]) {
+  const c = cycle(moduleGraph(crate));
+  if (c) {
+    console.error(`a module cycle in ${crate}: ${c.join(" -> ")}; move what both sides need into a module of its own`);
+    process.exit(1);
+  }
+}
+console.log("no module cycles in argus-ops and argus-server");

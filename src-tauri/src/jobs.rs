@@ -122,91 +122,13 @@ pub fn start(app: AppHandle, kind: &str, params: serde_json::Value) -> Result<u6
     let id = state.jobs.next.fetch_add(1, Ordering::Relaxed) + 1;
     let cancel = Arc::new(AtomicBool::new(false));
     state.jobs.cancels.lock().map_err(|_| internal("jobs lock"))?.insert(id, cancel.clone());
-    let path = state.path.clone();
     let r = Reporter { app: app.clone(), id, kind: kind.to_string() };
-    let rw = r.clone();
-    let work: Box<dyn FnOnce() -> Result<serde_json::Value, OpsError> + Send> = match kind {
-        "sync" => Box::new(move || {
-            let mut ops = open_ops(&path)?;
-            let remote = argus_client::link::remote(&ops.sync_status()?)?;
-            let opts = argus_ops::sync::SyncOptions { cancel: cancel.clone(), ..Default::default() };
-            let report = ops.sync(&remote, &opts, &mut |p| rw.progress(p.records, 0, format!("{}: {} records", p.phase, p.records)))?;
-            notify(&rw.app, &report.new_alerts);
-            serde_json::to_value(report).map_err(|e| internal(e.to_string()))
-        }),
-        "export" => {
-            // {org, out?, ...the report parameters of the HTTP API}
-            let mut params = params;
-            let map =
-                params.as_object_mut().ok_or_else(|| OpsError::new(ErrorCode::BadInput, "the export parameters are not an object"))?;
-            let take =
-                |m: &mut serde_json::Map<String, serde_json::Value>, k: &str| m.remove(k).and_then(|v| v.as_str().map(str::to_string));
-            let org = take(map, "org").ok_or_else(|| OpsError::new(ErrorCode::BadInput, "the export names no org"))?;
-            let out = take(map, "out");
-            let p: argus_reports::ReportParams = serde_json::from_value(params).map_err(bad)?;
-            let req = p.request(&org, false).map_err(|e| OpsError::new(ErrorCode::BadInput, e.to_string()))?;
-            Box::new(move || {
-                let out = match &out {
-                    Some(o) => std::path::PathBuf::from(o),
-                    None => dirs::download_dir().or_else(dirs::home_dir).unwrap_or_else(std::env::temp_dir).join(req.default_file_name()),
-                };
-                let mut ops = open_ops(&path)?;
-                let w = argus_reports::export_file(
-                    &mut ops,
-                    &req,
-                    &out,
-                    &mut |done, total| {
-                        let message = if total == 0 { format!("{done} rows read") } else { format!("{done} of {total} rows") };
-                        rw.progress(done, total, message)
-                    },
-                    &cancel,
-                )
-                .map_err(|e| match e {
-                    argus_reports::ReportError::Ops(o) => o,
-                    other => OpsError::new(ErrorCode::Io, other.to_string()),
-                })?;
-                if let Ok(mut set) = rw.app.state::<AppState>().jobs.written.lock() {
-                    set.insert(w.file.display().to_string());
-                }
-                serde_json::to_value(w).map_err(|e| internal(e.to_string()))
-            })
-        }
-        "import" => {
-            let p: ImportParams = serde_json::from_value(params).map_err(bad)?;
-            Box::new(move || {
-                let mut ops = open_ops(&path)?;
-                let total = p.content.len() as u64;
-                let reader =
-                    std::io::BufReader::new(CancelRead { inner: std::io::Cursor::new(p.content.into_bytes()), cancel: cancel.clone() });
-                let report = ops.ingest(reader, |x| rw.progress(x.bytes, total, format!("{} lines, {} accepted", x.lines, x.accepted)));
-                let report = match report {
-                    Err(e) if cancel.load(Ordering::Relaxed) => {
-                        return Err(OpsError::new(
-                            ErrorCode::Io,
-                            format!(
-                            "import cancelled; the batches before stayed stored ({}), importing the file again skips them as duplicates",
-                            e.message
-                        ),
-                        ))
-                    }
-                    other => other?,
-                };
-                notify(&rw.app, &report.alerts_fired);
-                serde_json::to_value(report).map_err(|e| internal(e.to_string()))
-            })
-        }
-        "reprice" => {
-            let p: RepriceParams = serde_json::from_value(params).map_err(bad)?;
-            Box::new(move || {
-                let mut ops = open_ops(&path)?;
-                if cancel.load(Ordering::Relaxed) {
-                    return Err(OpsError::new(ErrorCode::Io, "cancelled; nothing changed"));
-                }
-                // One transaction: it applies whole or not at all.
-                let report = ops.reprice(&p.org, p.from.as_deref(), p.to.as_deref(), true)?;
-                serde_json::to_value(report).map_err(|e| internal(e.to_string()))
-            })
-        }
+    let ctx = Ctx { path: state.path.clone(), rw: r.clone(), cancel };
+    let work = match kind {
+        "sync" => sync_job(ctx),
+        "export" => export_job(ctx, params)?,
+        "import" => import_job(ctx, params)?,
+        "reprice" => reprice_job(ctx, params)?,
         other => {
             return Err(OpsError::new(ErrorCode::BadInput, format!("{other:?} is not a job; the jobs are sync, export, import, reprice")))
         }
@@ -224,4 +146,98 @@ pub fn start(app: AppHandle, kind: &str, params: serde_json::Value) -> Result<u6
         }
     });
     Ok(id)
+}
+
+/// What a job's work needs: the store, the progress reporter, the cancel flag.
+struct Ctx {
+    path: std::path::PathBuf,
+    rw: Reporter,
+    cancel: Arc<AtomicBool>,
+}
+
+/// The work of a job, run on its own thread; its value is the job's result.
+type Work = Box<dyn FnOnce() -> Result<serde_json::Value, OpsError> + Send>;
+
+fn sync_job(Ctx { path, rw, cancel }: Ctx) -> Work {
+    Box::new(move || {
+        let mut ops = open_ops(&path)?;
+        let remote = argus_client::link::remote(&ops.sync_status()?)?;
+        let opts = argus_ops::sync::SyncOptions { cancel: cancel.clone(), ..Default::default() };
+        let report = ops.sync(&remote, &opts, &mut |p| rw.progress(p.records, 0, format!("{}: {} records", p.phase, p.records)))?;
+        notify(&rw.app, &report.new_alerts);
+        serde_json::to_value(report).map_err(|e| internal(e.to_string()))
+    })
+}
+
+/// `{org, out?, ...the report parameters of the HTTP API}`: checked before the job starts.
+fn export_job(Ctx { path, rw, cancel }: Ctx, params: serde_json::Value) -> Result<Work, OpsError> {
+    let mut params = params;
+    let map = params.as_object_mut().ok_or_else(|| OpsError::new(ErrorCode::BadInput, "the export parameters are not an object"))?;
+    let take = |m: &mut serde_json::Map<String, serde_json::Value>, k: &str| m.remove(k).and_then(|v| v.as_str().map(str::to_string));
+    let org = take(map, "org").ok_or_else(|| OpsError::new(ErrorCode::BadInput, "the export names no org"))?;
+    let out = take(map, "out");
+    let p: argus_reports::ReportParams = serde_json::from_value(params).map_err(bad)?;
+    let req = p.request(&org, false).map_err(|e| OpsError::new(ErrorCode::BadInput, e.to_string()))?;
+    Ok(Box::new(move || {
+        let out = match &out {
+            Some(o) => std::path::PathBuf::from(o),
+            None => dirs::download_dir().or_else(dirs::home_dir).unwrap_or_else(std::env::temp_dir).join(req.default_file_name()),
+        };
+        let mut ops = open_ops(&path)?;
+        let w = argus_reports::export_file(
+            &mut ops,
+            &req,
+            &out,
+            &mut |done, total| {
+                let message = if total == 0 { format!("{done} rows read") } else { format!("{done} of {total} rows") };
+                rw.progress(done, total, message)
+            },
+            &cancel,
+        )
+        .map_err(|e| match e {
+            argus_reports::ReportError::Ops(o) => o,
+            other => OpsError::new(ErrorCode::Io, other.to_string()),
+        })?;
+        if let Ok(mut set) = rw.app.state::<AppState>().jobs.written.lock() {
+            set.insert(w.file.display().to_string());
+        }
+        serde_json::to_value(w).map_err(|e| internal(e.to_string()))
+    }))
+}
+
+fn import_job(Ctx { path, rw, cancel }: Ctx, params: serde_json::Value) -> Result<Work, OpsError> {
+    let p: ImportParams = serde_json::from_value(params).map_err(bad)?;
+    Ok(Box::new(move || {
+        let mut ops = open_ops(&path)?;
+        let total = p.content.len() as u64;
+        let reader = std::io::BufReader::new(CancelRead { inner: std::io::Cursor::new(p.content.into_bytes()), cancel: cancel.clone() });
+        let report = ops.ingest(reader, |x| rw.progress(x.bytes, total, format!("{} lines, {} accepted", x.lines, x.accepted)));
+        let report = match report {
+            Err(e) if cancel.load(Ordering::Relaxed) => {
+                return Err(OpsError::new(
+                    ErrorCode::Io,
+                    format!(
+                        "import cancelled; the batches before stayed stored ({}), importing the file again skips them as duplicates",
+                        e.message
+                    ),
+                ))
+            }
+            other => other?,
+        };
+        notify(&rw.app, &report.alerts_fired);
+        serde_json::to_value(report).map_err(|e| internal(e.to_string()))
+    }))
+}
+
+fn reprice_job(Ctx { path, cancel, .. }: Ctx, params: serde_json::Value) -> Result<Work, OpsError> {
+    let p: RepriceParams = serde_json::from_value(params).map_err(bad)?;
+    Ok(Box::new(move || {
+        let mut ops = open_ops(&path)?;
+        if cancel.load(Ordering::Relaxed) {
+            return Err(OpsError::new(ErrorCode::Io, "cancelled; nothing changed"));
+        }
+        // One transaction: it applies whole or not at all.
+        let report = ops.reprice(&p.org, p.from.as_deref(), p.to.as_deref(), true)?;
+        serde_json::to_value(report).map_err(|e| internal(e.to_string()))
+    }))
 }

@@ -236,3 +236,44 @@ pub(crate) fn print_forecast(f: &Forecast) {
         );
     }
 }
+
+/// `admit`: exit 0 when allowed, 2 when refused.
+pub(crate) fn admit(ops: &mut Ops, org: &str, provider: &str, estimated_cost: Option<&str>, json: bool) -> Result<ExitCode, OpsError> {
+    let a = ops.admit(org, provider, estimated_cost)?;
+    if json {
+        print_json(&a);
+    } else if a.allowed {
+        println!("allowed: reservation {}", a.reservation_id.clone().unwrap_or_default());
+    } else {
+        println!("refused ({}): {}", a.code.clone().unwrap_or_default(), a.message.clone().unwrap_or_default());
+    }
+    Ok(if a.allowed { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+/// `route`: exit 0 when a provider is chosen, 2 when none is.
+pub(crate) fn route(
+    ops: &mut Ops,
+    org: &str,
+    operation: Option<&str>,
+    dry_run: bool,
+    estimated_cost: Option<&str>,
+    json: bool,
+) -> Result<ExitCode, OpsError> {
+    let r = ops.route(org, operation, dry_run, estimated_cost)?;
+    if json {
+        print_json(&r);
+    } else {
+        print_route(&r);
+    }
+    Ok(if r.chosen.is_some() { ExitCode::SUCCESS } else { ExitCode::from(2) })
+}
+
+pub(crate) fn forecast(ops: &mut Ops, org: &str, month: Option<&str>, json: bool) -> Result<ExitCode, OpsError> {
+    let f = ops.forecast(org, month)?;
+    if json {
+        print_json(&f);
+    } else {
+        print_forecast(&f);
+    }
+    Ok(ExitCode::SUCCESS)
+}

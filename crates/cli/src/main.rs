@@ -5,8 +5,10 @@
 //! `{"error": {"code", "message", "field"}}` on stdout) and exit with 1.
 #![forbid(unsafe_code)]
 
+mod access;
 mod controls;
 mod export;
+mod ledger;
 mod sync;
 mod table;
 
@@ -502,274 +504,29 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
     let json = wants_json(&cmd);
     let e = |err: OpsError| (err, json);
     match cmd {
-        Cmd::Org(OrgCmd::Create { slug, name, currency, timezone, json }) => {
-            let org = ops.org_create(&slug, name.as_deref(), &currency, &timezone).map_err(e)?;
-            if json {
-                print_json(&org);
-            } else {
-                println!("created organisation {} ({}, {}, {})", org.slug, org.name, org.currency, org.timezone);
-            }
-        }
-        Cmd::Org(OrgCmd::List { json }) => {
-            let orgs = ops.org_list().map_err(e)?;
-            if json {
-                print_json(&serde_json::json!({"orgs": orgs}));
-            } else if orgs.is_empty() {
-                println!("no organisations yet; create one with `argus-usage org create SLUG` or load the demo with `argus-usage demo`");
-            } else {
-                let mut t = Table::new(&["slug", "name", "currency", "timezone"]);
-                for o in orgs {
-                    t.row(vec![o.slug, o.name, o.currency, o.timezone]);
-                }
-                t.print();
-            }
-        }
-        Cmd::Prices(PricesCmd::Import { file, org, json }) => {
-            let content = std::fs::read_to_string(&file).map_err(|err| {
-                e(OpsError::new(argus_domain::ErrorCode::Io, format!("cannot read {}: {err}; check the path", file.display())))
-            })?;
-            let report = ops.prices_import(&content, org.as_deref()).map_err(e)?;
-            if json {
-                print_json(&report);
-            } else {
-                println!("{} price versions added, {} already known, {} rejected", report.added, report.unchanged, report.rejected.len());
-                for r in &report.rejected {
-                    eprintln!("line {}: {}", r.line, r.error);
-                }
-            }
-            if !report.rejected.is_empty() {
-                return Ok(ExitCode::from(1));
-            }
-        }
-        Cmd::Prices(PricesCmd::List { org, provider, json }) => {
-            let list = ops.prices_list(org.as_deref(), provider.as_deref()).map_err(e)?;
-            if json {
-                print_json(&serde_json::json!({"prices": list}));
-            } else {
-                let mut t =
-                    Table::new(&["id", "scope", "provider", "model", "effective_from", "cur", "input", "output", "cached", "cache_write"]);
-                t.right_align(&[0, 6, 7, 8, 9]);
-                for p in list {
-                    t.row(vec![
-                        p.id.to_string(),
-                        p.scope,
-                        p.provider,
-                        p.model,
-                        p.effective_from,
-                        p.currency,
-                        p.input_per_mtok,
-                        p.output_per_mtok,
-                        p.cached_input_per_mtok.unwrap_or_else(|| "-".into()),
-                        p.cache_write_per_mtok.unwrap_or_else(|| "-".into()),
-                    ]);
-                }
-                t.print();
-                println!("rates are per million tokens");
-            }
-        }
-        Cmd::Record(a) => {
-            let at = match a.at {
-                Some(s) => s,
-                None => argus_domain::time::fmt_instant(ops.now()),
-            };
-            let mut v = serde_json::json!({
-                "org": a.org, "provider": a.provider, "model": a.model, "operation": a.operation,
-                "input_tokens": a.input_tokens, "output_tokens": a.output_tokens, "occurred_at": at,
-            });
-            let m = v.as_object_mut().ok_or_else(|| e(OpsError::new(argus_domain::ErrorCode::Internal, "record")))?;
-            let mut put = |k: &str, x: Option<serde_json::Value>| {
-                if let Some(x) = x {
-                    m.insert(k.to_string(), x);
-                }
-            };
-            put("cached_input_tokens", a.cached_input_tokens.map(Into::into));
-            put("cache_write_tokens", a.cache_write_tokens.map(Into::into));
-            put("investigation", a.investigation.map(Into::into));
-            put("user", a.user.map(Into::into));
-            put("status", a.status.map(Into::into));
-            put("latency_ms", a.latency_ms.map(Into::into));
-            put("id", a.id.map(Into::into));
-            put("reservation_id", a.reservation.map(Into::into));
-            let rec = ops.record(&v).map_err(e)?;
-            if a.json {
-                print_json(&rec);
-            } else {
-                let cost = rec
-                    .cost
-                    .map(|c| format!("{c} {}", rec.currency))
-                    .unwrap_or_else(|| "UNPRICED (no price for this model at this time)".into());
-                println!("recorded {} (seq {}): {}", rec.id, rec.seq, cost);
-            }
-        }
-        Cmd::Ingest { file, json } => return ingest(ops, &file, json).map_err(e),
-        Cmd::Usage(UsageCmd::Summary { org, from, to, by, json }) => {
-            let s = ops.usage_summary(&org, from.as_deref(), to.as_deref(), by.as_deref()).map_err(e)?;
-            if json {
-                print_json(&s);
-            } else {
-                print_summary(&s);
-            }
-        }
-        Cmd::Usage(UsageCmd::Records { org, filters, after_seq, limit, json }) => {
-            let q = filters.query(after_seq, Some(limit));
-            let page = ops.usage_records(&org, &q).map_err(e)?;
-            if json {
-                print_json(&page);
-            } else if page.records.is_empty() {
-                println!("no records match; widen the period or the filters");
-            } else {
-                let mut t =
-                    Table::new(&["seq", "occurred_at", "provider", "model", "operation", "investigation", "in", "out", "status", "cost"]);
-                t.right_align(&[0, 6, 7, 9]);
-                for r in &page.records {
-                    t.row(vec![
-                        r.seq.to_string(),
-                        r.occurred_at.clone(),
-                        r.provider.clone(),
-                        r.model.clone(),
-                        r.operation.clone(),
-                        r.investigation.clone().unwrap_or_default(),
-                        r.input_tokens.to_string(),
-                        r.output_tokens.to_string(),
-                        r.status.clone(),
-                        r.cost.map(|c| c.to_string()).unwrap_or_else(|| "unpriced".into()),
-                    ]);
-                }
-                t.print();
-                if page.has_more {
-                    println!("more records follow: add --after-seq {}", page.next_after_seq.unwrap_or(0));
-                }
-            }
-        }
-        Cmd::Reprice { org, from, to, apply, json } => {
-            let r = ops.reprice(&org, from.as_deref(), to.as_deref(), apply).map_err(e)?;
-            if json {
-                print_json(&r);
-            } else {
-                let mut t = Table::new(&[
-                    "provider",
-                    "model",
-                    "records",
-                    "changed",
-                    "before",
-                    "after",
-                    "difference",
-                    "unpriced before",
-                    "unpriced after",
-                ]);
-                t.right_align(&[2, 3, 4, 5, 6, 7, 8]);
-                for g in &r.groups {
-                    t.row(vec![
-                        g.provider.clone(),
-                        g.model.clone(),
-                        g.records.to_string(),
-                        g.changed.to_string(),
-                        g.before_cost.to_string(),
-                        g.after_cost.to_string(),
-                        g.difference.to_string(),
-                        g.before_unpriced.to_string(),
-                        g.after_unpriced.to_string(),
-                    ]);
-                }
-                t.print();
-                println!(
-                    "{} of {} records change; total {} -> {} {} (difference {})",
-                    r.changed, r.records, r.before_cost, r.after_cost, r.currency, r.difference
-                );
-                if r.applied {
-                    println!("applied, and written to the audit log");
-                } else if r.changed > 0 {
-                    println!("this was a preview: run again with --apply to change the records");
-                }
-            }
-        }
-        Cmd::Demo { org, json } => {
-            let r = ops.demo(&org).map_err(e)?;
-            if json {
-                print_json(&r);
-            } else {
-                println!("created organisation {} with {} records from {} to {} ({} unpriced)", r.org, r.records, r.from, r.to, r.unpriced);
-                println!("try: argus-usage usage summary --org {} --by provider", r.org);
-            }
-        }
-        Cmd::Budget(c) => return controls::budget(ops, c).map_err(e),
-        Cmd::Alerts(c) => return controls::alerts(ops, c).map_err(e),
-        Cmd::Provider(c) => return controls::provider(ops, c).map_err(e),
+        Cmd::Org(c) => ledger::org(ops, c).map_err(e),
+        Cmd::Prices(c) => ledger::prices(ops, c).map_err(e),
+        Cmd::Record(a) => ledger::record(ops, a).map_err(e),
+        Cmd::Ingest { file, json } => ingest(ops, &file, json).map_err(e),
+        Cmd::Usage(c) => ledger::usage(ops, c).map_err(e),
+        Cmd::Reprice { org, from, to, apply, json } => ledger::reprice(ops, &org, from.as_deref(), to.as_deref(), apply, json).map_err(e),
+        Cmd::Demo { org, json } => ledger::demo(ops, &org, json).map_err(e),
+        Cmd::Budget(c) => controls::budget(ops, c).map_err(e),
+        Cmd::Alerts(c) => controls::alerts(ops, c).map_err(e),
+        Cmd::Provider(c) => controls::provider(ops, c).map_err(e),
         Cmd::Admit { org, provider, estimated_cost, json } => {
-            let a = ops.admit(&org, &provider, estimated_cost.as_deref()).map_err(e)?;
-            if json {
-                print_json(&a);
-            } else if a.allowed {
-                println!("allowed: reservation {}", a.reservation_id.clone().unwrap_or_default());
-            } else {
-                println!("refused ({}): {}", a.code.clone().unwrap_or_default(), a.message.clone().unwrap_or_default());
-            }
-            return Ok(if a.allowed { ExitCode::SUCCESS } else { ExitCode::from(2) });
+            controls::admit(ops, &org, &provider, estimated_cost.as_deref(), json).map_err(e)
         }
         Cmd::Route { org, operation, dry_run, estimated_cost, json } => {
-            let r = ops.route(&org, operation.as_deref(), dry_run, estimated_cost.as_deref()).map_err(e)?;
-            if json {
-                print_json(&r);
-            } else {
-                controls::print_route(&r);
-            }
-            return Ok(if r.chosen.is_some() { ExitCode::SUCCESS } else { ExitCode::from(2) });
+            controls::route(ops, &org, operation.as_deref(), dry_run, estimated_cost.as_deref(), json).map_err(e)
         }
-        Cmd::Forecast { org, month, json } => {
-            let f = ops.forecast(&org, month.as_deref()).map_err(e)?;
-            if json {
-                print_json(&f);
-            } else {
-                controls::print_forecast(&f);
-            }
-        }
-        Cmd::Serve { listen, ui } => return serve(ops, &listen, ui).map_err(e),
-        Cmd::Export(a) => return export::run(ops, a).map_err(e),
-        Cmd::Sync(a) => return sync::run(ops, a),
-        Cmd::Token(TokenCmd::Create { org, role, name }) => {
-            let t = ops.token_create(&org, &role, name.as_deref()).map_err(e)?;
-            println!("{}", t.token);
-            eprintln!(
-                "token {} ({}, role {}) made for {}; it is shown only now: keep it in a secret store",
-                t.info.id, t.info.name, t.info.role, t.info.org
-            );
-        }
-        Cmd::Token(TokenCmd::List { org, json }) => {
-            let list = ops.token_list(&org).map_err(e)?;
-            if json {
-                print_json(&serde_json::json!({ "tokens": list }));
-            } else {
-                let mut t = Table::new(&["id", "name", "role", "prefix", "created_at", "revoked_at"]);
-                t.right_align(&[0]);
-                for x in list {
-                    t.row(vec![
-                        x.id.to_string(),
-                        x.name,
-                        x.role,
-                        format!("{}...", x.prefix),
-                        x.created_at,
-                        x.revoked_at.unwrap_or_default(),
-                    ]);
-                }
-                t.print();
-            }
-        }
-        Cmd::Token(TokenCmd::Revoke { org, id }) => {
-            let t = ops.token_revoke(&org, id).map_err(e)?;
-            println!("token {} ({}) revoked", t.id, t.name);
-        }
-        Cmd::Info { json } => {
-            let orgs = ops.org_list().map_err(e)?;
-            let version = ops.schema_version().map_err(e)?;
-            let path = ops.path().display().to_string();
-            if json {
-                print_json(&serde_json::json!({"db": path, "schema_version": version, "orgs": orgs}));
-            } else {
-                println!("store: {path}\nschema version: {version}\norganisations: {}", orgs.len());
-            }
-        }
+        Cmd::Forecast { org, month, json } => controls::forecast(ops, &org, month.as_deref(), json).map_err(e),
+        Cmd::Serve { listen, ui } => serve(ops, &listen, ui).map_err(e),
+        Cmd::Export(a) => export::run(ops, a).map_err(e),
+        Cmd::Sync(a) => sync::run(ops, a),
+        Cmd::Token(c) => access::token(ops, c).map_err(e),
+        Cmd::Info { json } => access::info(ops, json).map_err(e),
     }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// The server key for webhook signatures: `ARGUS_USAGE_SERVER_KEY`, or a

@@ -228,44 +228,56 @@ fn meta_comments(out: &mut dyn Write, m: &Meta) -> Result<()> {
 
 pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, progress: &mut dyn FnMut(u64, u64)) -> Result<Meta> {
     let sc = scope(ops, req)?;
-    let now = ops.now();
-    if req.kind == Kind::Summary {
-        let (groups, daily) = summary_groups(ops, req, &sc)?;
-        let mut h = Hasher::default();
-        for g in &groups {
-            h.row(&refs(&group_cells(g)));
-        }
-        let price_ids = ops.price_ids_used(&req.org, Some(&sc.from), Some(&sc.to))?;
-        let m = meta(req, &sc, now, groups.len() as i64, summary_totals(&groups, &sc.currency), price_ids, h.finish());
-        match req.format {
-            Format::Csv => {
-                if req.meta_comments {
-                    meta_comments(out, &m)?;
-                }
-                let mut w = csv::Writer::from_writer(out);
-                w.write_record(SUMMARY_COLUMNS).map_err(|e| ReportError::Bad(e.to_string()))?;
-                for g in &groups {
-                    csv_row(&mut w, &group_cells(g))?;
-                }
-                w.flush()?;
-            }
-            _ => {
-                let obj = |g: &Group| serde_json::json!({"key": g.key, "requests": g.requests, "input_tokens": g.input_tokens, "output_tokens": g.output_tokens, "cost": g.cost, "unpriced_requests": g.unpriced_requests});
-                writeln!(out, "{{\"meta\": {},", serde_json::to_string(&m).map_err(|e| ReportError::Bad(e.to_string()))?)?;
-                writeln!(out, "\"groups\": [")?;
-                for (i, g) in groups.iter().enumerate() {
-                    writeln!(out, "{}{}", obj(g), if i + 1 < groups.len() { "," } else { "" })?;
-                }
-                writeln!(out, "],\n\"daily\": [")?;
-                for (i, g) in daily.iter().enumerate() {
-                    writeln!(out, "{}{}", obj(g), if i + 1 < daily.len() { "," } else { "" })?;
-                }
-                writeln!(out, "]}}")?;
-            }
-        }
-        progress(groups.len() as u64, groups.len() as u64);
-        return Ok(m);
+    match req.kind {
+        Kind::Summary => write_summary(ops, req, &sc, out, progress),
+        Kind::Records => write_records(ops, req, &sc, out, progress),
     }
+}
+
+/// A summary: the groups (and, in JSON, the daily series), metadata first.
+fn write_summary(ops: &mut Ops, req: &ExportRequest, sc: &Scope, out: &mut dyn Write, progress: &mut dyn FnMut(u64, u64)) -> Result<Meta> {
+    let now = ops.now();
+    let (groups, daily) = summary_groups(ops, req, sc)?;
+    let mut h = Hasher::default();
+    for g in &groups {
+        h.row(&refs(&group_cells(g)));
+    }
+    let price_ids = ops.price_ids_used(&req.org, Some(&sc.from), Some(&sc.to))?;
+    let m = meta(req, sc, now, groups.len() as i64, summary_totals(&groups, &sc.currency), price_ids, h.finish());
+    match req.format {
+        Format::Csv => {
+            if req.meta_comments {
+                meta_comments(out, &m)?;
+            }
+            let mut w = csv::Writer::from_writer(out);
+            w.write_record(SUMMARY_COLUMNS).map_err(|e| ReportError::Bad(e.to_string()))?;
+            for g in &groups {
+                csv_row(&mut w, &group_cells(g))?;
+            }
+            w.flush()?;
+        }
+        _ => {
+            let obj = |g: &Group| serde_json::json!({"key": g.key, "requests": g.requests, "input_tokens": g.input_tokens, "output_tokens": g.output_tokens, "cost": g.cost, "unpriced_requests": g.unpriced_requests});
+            writeln!(out, "{{\"meta\": {},", serde_json::to_string(&m).map_err(|e| ReportError::Bad(e.to_string()))?)?;
+            writeln!(out, "\"groups\": [")?;
+            for (i, g) in groups.iter().enumerate() {
+                writeln!(out, "{}{}", obj(g), if i + 1 < groups.len() { "," } else { "" })?;
+            }
+            writeln!(out, "],\n\"daily\": [")?;
+            for (i, g) in daily.iter().enumerate() {
+                writeln!(out, "{}{}", obj(g), if i + 1 < daily.len() { "," } else { "" })?;
+            }
+            writeln!(out, "]}}")?;
+        }
+    }
+    progress(groups.len() as u64, groups.len() as u64);
+    Ok(m)
+}
+
+/// Every record: streamed, one pass for a CSV with a sidecar, two (the
+/// metadata first) for JSON and CSV with comment lines.
+fn write_records(ops: &mut Ops, req: &ExportRequest, sc: &Scope, out: &mut dyn Write, progress: &mut dyn FnMut(u64, u64)) -> Result<Meta> {
+    let now = ops.now();
 
     // Records: the first pass makes the metadata (count, totals, checksum),
     // the second writes the rows, over one snapshot of the store.
@@ -303,11 +315,11 @@ pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, pro
             // In one pass the metadata is only known at the end (it goes to
             // the sidecar); what `begin` needs here is the header alone.
             let meta_now = if one_pass {
-                meta(req, &sc, now, 0, Totals::default(), Vec::new(), String::new())
+                meta(req, sc, now, 0, Totals::default(), Vec::new(), String::new())
             } else {
                 meta(
                     req,
-                    &sc,
+                    sc,
                     now,
                     acc.count,
                     acc.totals(&sc.currency),
@@ -353,7 +365,7 @@ pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, pro
     let m = match m {
         Some(_) if one_pass => meta(
             req,
-            &sc,
+            sc,
             now,
             acc.count,
             acc.totals(&sc.currency),
@@ -363,7 +375,7 @@ pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, pro
         Some(m) => m,
         None => {
             // No record in the period: an export that says so.
-            let m = meta(req, &sc, now, 0, acc.totals(&sc.currency), Vec::new(), std::mem::take(&mut acc.hasher).finish());
+            let m = meta(req, sc, now, 0, acc.totals(&sc.currency), Vec::new(), std::mem::take(&mut acc.hasher).finish());
             begin(out, req, &m, json)?;
             if !json {
                 csv_w = Some(csv::WriterBuilder::new().from_writer(Vec::new()));

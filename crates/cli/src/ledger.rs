@@ -1,0 +1,217 @@
+//! The ledger's commands: organisations, prices, recording and ingesting
+//! calls, analytics, reprice and the demo. Each prints a table or, with
+//! `--json`, one JSON document.
+use crate::table::Table;
+use crate::{print_json, print_summary, OrgCmd, PricesCmd, RecordArgs, UsageCmd};
+use argus_ops::{Ops, OpsError};
+use std::process::ExitCode;
+
+pub(crate) fn org(ops: &mut Ops, c: OrgCmd) -> Result<ExitCode, OpsError> {
+    match c {
+        OrgCmd::Create { slug, name, currency, timezone, json } => {
+            let org = ops.org_create(&slug, name.as_deref(), &currency, &timezone)?;
+            if json {
+                print_json(&org);
+            } else {
+                println!("created organisation {} ({}, {}, {})", org.slug, org.name, org.currency, org.timezone);
+            }
+        }
+        OrgCmd::List { json } => {
+            let orgs = ops.org_list()?;
+            if json {
+                print_json(&serde_json::json!({"orgs": orgs}));
+            } else if orgs.is_empty() {
+                println!("no organisations yet; create one with `argus-usage org create SLUG` or load the demo with `argus-usage demo`");
+            } else {
+                let mut t = Table::new(&["slug", "name", "currency", "timezone"]);
+                for o in orgs {
+                    t.row(vec![o.slug, o.name, o.currency, o.timezone]);
+                }
+                t.print();
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn prices(ops: &mut Ops, c: PricesCmd) -> Result<ExitCode, OpsError> {
+    match c {
+        PricesCmd::Import { file, org, json } => {
+            let content = std::fs::read_to_string(&file).map_err(|err| {
+                OpsError::new(argus_domain::ErrorCode::Io, format!("cannot read {}: {err}; check the path", file.display()))
+            })?;
+            let report = ops.prices_import(&content, org.as_deref())?;
+            if json {
+                print_json(&report);
+            } else {
+                println!("{} price versions added, {} already known, {} rejected", report.added, report.unchanged, report.rejected.len());
+                for r in &report.rejected {
+                    eprintln!("line {}: {}", r.line, r.error);
+                }
+            }
+            if !report.rejected.is_empty() {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        PricesCmd::List { org, provider, json } => {
+            let list = ops.prices_list(org.as_deref(), provider.as_deref())?;
+            if json {
+                print_json(&serde_json::json!({"prices": list}));
+            } else {
+                let mut t =
+                    Table::new(&["id", "scope", "provider", "model", "effective_from", "cur", "input", "output", "cached", "cache_write"]);
+                t.right_align(&[0, 6, 7, 8, 9]);
+                for p in list {
+                    t.row(vec![
+                        p.id.to_string(),
+                        p.scope,
+                        p.provider,
+                        p.model,
+                        p.effective_from,
+                        p.currency,
+                        p.input_per_mtok,
+                        p.output_per_mtok,
+                        p.cached_input_per_mtok.unwrap_or_else(|| "-".into()),
+                        p.cache_write_per_mtok.unwrap_or_else(|| "-".into()),
+                    ]);
+                }
+                t.print();
+                println!("rates are per million tokens");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `record`: one call, priced as it is stored.
+pub(crate) fn record(ops: &mut Ops, a: RecordArgs) -> Result<ExitCode, OpsError> {
+    let at = match a.at {
+        Some(s) => s,
+        None => argus_domain::time::fmt_instant(ops.now()),
+    };
+    let mut v = serde_json::json!({
+        "org": a.org, "provider": a.provider, "model": a.model, "operation": a.operation,
+        "input_tokens": a.input_tokens, "output_tokens": a.output_tokens, "occurred_at": at,
+    });
+    let m = v.as_object_mut().ok_or_else(|| OpsError::new(argus_domain::ErrorCode::Internal, "record"))?;
+    let mut put = |k: &str, x: Option<serde_json::Value>| {
+        if let Some(x) = x {
+            m.insert(k.to_string(), x);
+        }
+    };
+    put("cached_input_tokens", a.cached_input_tokens.map(Into::into));
+    put("cache_write_tokens", a.cache_write_tokens.map(Into::into));
+    put("investigation", a.investigation.map(Into::into));
+    put("user", a.user.map(Into::into));
+    put("status", a.status.map(Into::into));
+    put("latency_ms", a.latency_ms.map(Into::into));
+    put("id", a.id.map(Into::into));
+    put("reservation_id", a.reservation.map(Into::into));
+    let rec = ops.record(&v)?;
+    if a.json {
+        print_json(&rec);
+    } else {
+        let cost =
+            rec.cost.map(|c| format!("{c} {}", rec.currency)).unwrap_or_else(|| "UNPRICED (no price for this model at this time)".into());
+        println!("recorded {} (seq {}): {}", rec.id, rec.seq, cost);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn usage(ops: &mut Ops, c: UsageCmd) -> Result<ExitCode, OpsError> {
+    match c {
+        UsageCmd::Summary { org, from, to, by, json } => {
+            let s = ops.usage_summary(&org, from.as_deref(), to.as_deref(), by.as_deref())?;
+            if json {
+                print_json(&s);
+            } else {
+                print_summary(&s);
+            }
+        }
+        UsageCmd::Records { org, filters, after_seq, limit, json } => {
+            let q = filters.query(after_seq, Some(limit));
+            let page = ops.usage_records(&org, &q)?;
+            if json {
+                print_json(&page);
+            } else if page.records.is_empty() {
+                println!("no records match; widen the period or the filters");
+            } else {
+                let mut t =
+                    Table::new(&["seq", "occurred_at", "provider", "model", "operation", "investigation", "in", "out", "status", "cost"]);
+                t.right_align(&[0, 6, 7, 9]);
+                for r in &page.records {
+                    t.row(vec![
+                        r.seq.to_string(),
+                        r.occurred_at.clone(),
+                        r.provider.clone(),
+                        r.model.clone(),
+                        r.operation.clone(),
+                        r.investigation.clone().unwrap_or_default(),
+                        r.input_tokens.to_string(),
+                        r.output_tokens.to_string(),
+                        r.status.clone(),
+                        r.cost.map(|c| c.to_string()).unwrap_or_else(|| "unpriced".into()),
+                    ]);
+                }
+                t.print();
+                if page.has_more {
+                    println!("more records follow: add --after-seq {}", page.next_after_seq.unwrap_or(0));
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn reprice(
+    ops: &mut Ops,
+    org: &str,
+    from: Option<&str>,
+    to: Option<&str>,
+    apply: bool,
+    json: bool,
+) -> Result<ExitCode, OpsError> {
+    let r = ops.reprice(org, from, to, apply)?;
+    if json {
+        print_json(&r);
+    } else {
+        let mut t =
+            Table::new(&["provider", "model", "records", "changed", "before", "after", "difference", "unpriced before", "unpriced after"]);
+        t.right_align(&[2, 3, 4, 5, 6, 7, 8]);
+        for g in &r.groups {
+            t.row(vec![
+                g.provider.clone(),
+                g.model.clone(),
+                g.records.to_string(),
+                g.changed.to_string(),
+                g.before_cost.to_string(),
+                g.after_cost.to_string(),
+                g.difference.to_string(),
+                g.before_unpriced.to_string(),
+                g.after_unpriced.to_string(),
+            ]);
+        }
+        t.print();
+        println!(
+            "{} of {} records change; total {} -> {} {} (difference {})",
+            r.changed, r.records, r.before_cost, r.after_cost, r.currency, r.difference
+        );
+        if r.applied {
+            println!("applied, and written to the audit log");
+        } else if r.changed > 0 {
+            println!("this was a preview: run again with --apply to change the records");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn demo(ops: &mut Ops, org: &str, json: bool) -> Result<ExitCode, OpsError> {
+    let r = ops.demo(org)?;
+    if json {
+        print_json(&r);
+    } else {
+        println!("created organisation {} with {} records from {} to {} ({} unpriced)", r.org, r.records, r.from, r.to, r.unpriced);
+        println!("try: argus-usage usage summary --org {} --by provider", r.org);
+    }
+    Ok(ExitCode::SUCCESS)
+}
