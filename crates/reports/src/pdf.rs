@@ -419,14 +419,31 @@ fn money_rows(groups: &[Group], limit: usize) -> Vec<Vec<String>> {
         .collect()
 }
 
-pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, progress: &mut dyn FnMut(u64, u64)) -> Result<Meta> {
-    let sc: Scope = scope(ops, req)?;
+/// What the report shows, read through the facade before anything is drawn.
+struct Figures {
+    /// The groups of the chosen dimension (what the checksum covers).
+    groups: Vec<Group>,
+    daily: Vec<Group>,
+    by_provider: Vec<Group>,
+    by_operation: Vec<Group>,
+    by_investigation: Vec<Group>,
+    totals: crate::Totals,
+    prices: Vec<argus_ops::api::PriceView>,
+    m: Meta,
+    /// The month the period ends in: its budget, projection and alerts.
+    last_month: String,
+    status: argus_ops::api::BudgetStatus,
+    forecast: argus_ops::api::Forecast,
+    alerts: Vec<argus_ops::api::AlertView>,
+}
+
+fn gather(ops: &mut Ops, req: &ExportRequest, sc: &Scope, progress: &mut dyn FnMut(u64, u64)) -> Result<Figures> {
     let now = ops.now();
     // The checksum of a PDF covers the groups of the chosen dimension, in
     // the canonical summary form: the same figures as `--kind summary`.
     let mut by_req = req.clone();
     by_req.kind = Kind::Summary;
-    let (groups, daily) = summary_groups(ops, &by_req, &sc)?;
+    let (groups, daily) = summary_groups(ops, &by_req, sc)?;
     let mut hasher = Hasher::default();
     for g in &groups {
         let cells = group_cells(g);
@@ -435,7 +452,7 @@ pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, pro
     let dim = |d: &str, ops: &mut Ops| -> Result<Vec<Group>> {
         let mut r = req.clone();
         r.by = Some(d.to_string());
-        Ok(summary_groups(ops, &r, &sc)?.0)
+        Ok(summary_groups(ops, &r, sc)?.0)
     };
     let by_provider = dim("provider", ops)?;
     let by_operation = dim("operation", ops)?;
@@ -444,7 +461,7 @@ pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, pro
     let totals = summary_totals(&groups, &sc.currency);
     let price_ids = ops.price_ids_used(&req.org, Some(&sc.from), Some(&sc.to))?;
     let prices = ops.prices_by_ids(&price_ids)?;
-    let m = meta(&by_req, &sc, now, groups.len() as i64, totals.clone(), price_ids, hasher.finish());
+    let m = meta(&by_req, sc, now, groups.len() as i64, totals.clone(), price_ids, hasher.finish());
     // Budget, alerts and projection of the month the period ends in.
     let last_month = {
         let to = chrono::DateTime::parse_from_rfc3339(&sc.to)
@@ -460,8 +477,13 @@ pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, pro
         .filter(|a| a.fired_at.as_str() >= sc.from.as_str() && a.fired_at.as_str() < sc.to.as_str())
         .collect();
     progress(2, 4);
+    Ok(Figures { groups, daily, by_provider, by_operation, by_investigation, totals, prices, m, last_month, status, forecast, alerts })
+}
 
-    let mut d = Doc::new(&format!("AI usage report: {}", sc.name))?;
+/// The first page: title, period and filters, the totals, the budget and
+/// projection of the month, the daily chart.
+fn title_page(d: &mut Doc, req: &ExportRequest, sc: &Scope, f: &Figures) {
+    let Figures { totals, m, last_month, status, forecast, daily, .. } = f;
     let ink = rgb(0.1, 0.1, 0.1);
     let muted = rgb(0.35, 0.38, 0.42);
     d.fill_rect(0.0, 0.0, W, 9.0, rgb(0.12, 0.30, 0.47));
@@ -568,30 +590,39 @@ pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, pro
     } else {
         d.para("Projection: not enough data yet (the month has no complete day).", 10.0, false, ink.clone());
     }
-    if let Some((px, w, h)) = daily_chart(&daily, &sc.currency) {
+    if let Some((px, w, h)) = daily_chart(daily, &sc.currency) {
         d.y += 2.0;
         d.image(px, w, h, RIGHT - LEFT);
     }
+}
 
+/// Spend by provider, operation, top investigations (and the chosen dimension).
+fn breakdowns(d: &mut Doc, req: &ExportRequest, sc: &Scope, f: &Figures) {
+    let Figures { groups, by_provider, by_operation, by_investigation, m, .. } = f;
     let widths = [70.0, 20.0, 27.0, 25.0, 24.0, 12.0];
     let align = [Align::Left, Align::Right, Align::Right, Align::Right, Align::Right, Align::Right];
     let headers = ["Key", "Requests", "Input tok.", "Output tok.", &format!("Cost {}", sc.currency), "Unpr."];
     d.new_page();
     d.heading("Spend by provider");
-    if let Some((px, w, h)) = breakdown_chart(&format!("Cost by provider ({})", sc.currency), &by_provider) {
+    if let Some((px, w, h)) = breakdown_chart(&format!("Cost by provider ({})", sc.currency), by_provider) {
         d.image(px, w, h, RIGHT - LEFT);
     }
-    d.table(&headers, &widths, &align, &money_rows(&by_provider, usize::MAX));
+    d.table(&headers, &widths, &align, &money_rows(by_provider, usize::MAX));
     d.heading("Spend by operation");
-    d.table(&headers, &widths, &align, &money_rows(&by_operation, usize::MAX));
+    d.table(&headers, &widths, &align, &money_rows(by_operation, usize::MAX));
     d.heading("Top investigations");
-    d.table(&headers, &widths, &align, &money_rows(&by_investigation, 15));
+    d.table(&headers, &widths, &align, &money_rows(by_investigation, 15));
     if req.by.as_deref().is_some_and(|b| !matches!(b, "provider" | "operation" | "investigation")) {
         d.heading(&format!("Spend by {}", m.by.clone().unwrap_or_default()));
-        d.table(&headers, &widths, &align, &money_rows(&groups, usize::MAX));
+        d.table(&headers, &widths, &align, &money_rows(groups, usize::MAX));
     }
-    progress(3, 4);
+}
 
+/// Alerts fired, price versions used, and how to verify the figures.
+fn appendix(d: &mut Doc, sc: &Scope, f: &Figures) {
+    let Figures { alerts, prices, m, .. } = f;
+    let ink = rgb(0.1, 0.1, 0.1);
+    let muted = rgb(0.35, 0.38, 0.42);
     d.heading("Alerts fired in the period");
     if alerts.is_empty() {
         d.para("No budget alert fired in this period.", 10.0, false, ink.clone());
@@ -650,7 +681,17 @@ pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, pro
         ink.clone(),
     );
     d.para("The same figures are exported with `argus-usage export --format csv --kind summary` for this period and filters; `argus-usage export verify` checks such a file.", 8.5, false, muted);
+}
 
+pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, progress: &mut dyn FnMut(u64, u64)) -> Result<Meta> {
+    let sc: Scope = scope(ops, req)?;
+    let f = gather(ops, req, &sc, progress)?;
+    let mut d = Doc::new(&format!("AI usage report: {}", sc.name))?;
+    title_page(&mut d, req, &sc, &f);
+    breakdowns(&mut d, req, &sc, &f);
+    progress(3, 4);
+    appendix(&mut d, &sc, &f);
+    let m = f.m;
     let footer = format!(
         "{} · {} to {} · sha256 {}…",
         req.org,
