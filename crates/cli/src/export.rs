@@ -2,7 +2,7 @@
 use crate::{print_json, ExportArgs, ExportSub};
 use argus_domain::{ErrorCode, FieldError};
 use argus_ops::{Ops, OpsError};
-use argus_reports::{ExportRequest, Filters, Format, Kind, ReportError};
+use argus_reports::{ExportRequest, Format, Kind, ReportError};
 use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,17 +37,12 @@ pub(crate) fn run(ops: &mut Ops, a: ExportArgs) -> Result<ExitCode, OpsError> {
     let org = required(a.org, "org", "give --org SLUG")?;
     let format = Format::parse(&required(a.format, "format", "give --format csv, json or pdf")?).map_err(err)?;
     let out: PathBuf = required(a.out.map(|p| p.display().to_string()), "out", "give --out FILE")?.into();
+    let q = a.filters.query(None, None);
     let req = ExportRequest {
         org,
-        from: a.filters.from,
-        to: a.filters.to,
-        filters: Filters {
-            provider: a.filters.provider,
-            model: a.filters.model,
-            operation: a.filters.operation,
-            investigation: a.filters.investigation,
-            user: a.filters.user,
-        },
+        filters: q.filter(),
+        from: q.from,
+        to: q.to,
         kind: Kind::parse(&a.kind).map_err(err)?,
         by: a.by,
         format,

@@ -180,9 +180,11 @@ pub(crate) struct FilterArgs {
 }
 
 impl FilterArgs {
+    /// The records these flags select, as the facade takes them.
     pub fn query(self, after_seq: Option<i64>, limit: Option<i64>) -> RecordQuery {
         let FilterArgs { from, to, provider, model, operation, investigation, user } = self;
-        RecordQuery { from, to, provider, model, operation, investigation, user, after_seq, limit }
+        let filter = argus_domain::analytics::RecordFilter { provider, model, operation, investigation, user };
+        RecordQuery { after_seq, limit, ..RecordQuery::of(from, to, filter) }
     }
 }
 

@@ -8,7 +8,7 @@
 use crate::price::Tokens;
 use crate::time::{day_date, day_key, month_key, week_key};
 use crate::{FieldError, Money};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// A grouping of `usage summary`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -165,5 +165,26 @@ impl Totals {
 
     pub fn cost(&self) -> Money {
         Money::from_nanos_i128(self.cost_nanos)
+    }
+}
+
+/// Which records: an exact value for any of the dimensions a record is
+/// attributed to; `None` means any. The one definition of a record filter:
+/// the store selects by it, exports carry it in their metadata, and the
+/// front ends' queries (`RecordQuery`, the report parameters, the CLI's
+/// flags) each make one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordFilter {
+    pub provider: Option<String>,
+    pub model: Option<String>,
+    pub operation: Option<String>,
+    pub investigation: Option<String>,
+    pub user: Option<String>,
+}
+
+impl RecordFilter {
+    /// No dimension is filtered: every record of the period.
+    pub fn is_empty(&self) -> bool {
+        *self == RecordFilter::default()
     }
 }

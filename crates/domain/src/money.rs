@@ -58,6 +58,14 @@ impl Money {
         i64::try_from(scaled.trunc()).ok()
     }
 
+    /// The amount in nano-units as i128, for exact sums: exact for every
+    /// amount with at most 9 decimals (every cost and total the store keeps).
+    pub fn nanos_i128(self) -> i128 {
+        let mut d = self.0;
+        d.rescale(COST_SCALE);
+        d.mantissa()
+    }
+
     pub fn is_zero(self) -> bool {
         self.0.is_zero()
     }
@@ -126,6 +134,14 @@ impl Sum for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn nano_units_round_trip_exactly() {
+        for n in [0i128, 1, -1, 999_999_999, 1_000_000_000, 123_456_789_012_345_678, i64::MAX as i128 * 1000] {
+            assert_eq!(Money::from_nanos_i128(n).nanos_i128(), n, "{n}");
+        }
+        assert_eq!(Money::from_decimal(Decimal::new(5, 1)).nanos_i128(), 500_000_000);
+    }
 
     fn check(exact: &str, expected: &str) {
         let got = Money::round_cost(Decimal::from_str_exact(exact).unwrap());

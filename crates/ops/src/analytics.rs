@@ -7,7 +7,7 @@
 use crate::api::{Group, Previous, RecordView, RecordsPage, Summary};
 use crate::orgs::{self, Org};
 use crate::{Ops, Result};
-use argus_domain::analytics::{stored_key, Dim, StoredDim, Totals};
+use argus_domain::analytics::{stored_key, Dim, RecordFilter, StoredDim, Totals};
 use argus_domain::time::{day_start, fmt_instant, from_nanos, local_day, parse_instant, to_nanos, Month};
 use argus_domain::{FieldError, Money};
 use argus_store::records::{self, Filter, StoredRecord};
@@ -102,6 +102,19 @@ pub fn group(key: String, t: &Totals) -> Group {
         cache_write_tokens: t.cache_write_tokens,
         cost: t.cost(),
         unpriced_requests: t.unpriced_requests,
+    }
+}
+
+/// The totals of a group, back from its view (costs are whole nano-units).
+pub fn totals_of(g: &Group) -> Totals {
+    Totals {
+        requests: g.requests,
+        input_tokens: g.input_tokens,
+        output_tokens: g.output_tokens,
+        cached_input_tokens: g.cached_input_tokens,
+        cache_write_tokens: g.cache_write_tokens,
+        cost_nanos: g.cost.nanos_i128(),
+        unpriced_requests: g.unpriced_requests,
     }
 }
 
@@ -224,17 +237,26 @@ pub struct RecordQuery {
 fn filter_of(org: &Org, q: &RecordQuery) -> Result<Filter> {
     let from = q.from.as_deref().map(|s| parse_instant("from", s, org.tz)).transpose()?;
     let to = q.to.as_deref().map(|s| parse_instant("to", s, org.tz)).transpose()?;
-    Ok(Filter {
-        org: Some(org.row.id),
-        from: from.map(to_nanos),
-        to: to.map(to_nanos),
-        provider: q.provider.clone(),
-        model: q.model.clone(),
-        operation: q.operation.clone(),
-        investigation: q.investigation.clone(),
-        user: q.user.clone(),
-        after_seq: q.after_seq,
-    })
+    Ok(Filter { org: Some(org.row.id), from: from.map(to_nanos), to: to.map(to_nanos), what: q.filter(), after_seq: q.after_seq })
+}
+
+impl RecordQuery {
+    /// The dimensions this query filters on.
+    pub fn filter(&self) -> RecordFilter {
+        RecordFilter {
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            operation: self.operation.clone(),
+            investigation: self.investigation.clone(),
+            user: self.user.clone(),
+        }
+    }
+
+    /// The records of `[from, to)` that `filter` selects.
+    pub fn of(from: Option<String>, to: Option<String>, filter: RecordFilter) -> RecordQuery {
+        let RecordFilter { provider, model, operation, investigation, user } = filter;
+        RecordQuery { from, to, provider, model, operation, investigation, user, after_seq: None, limit: None }
+    }
 }
 
 impl Ops {

@@ -93,21 +93,8 @@ impl Kind {
     }
 }
 
-/// The filters of an export; `None` means all.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Filters {
-    pub provider: Option<String>,
-    pub model: Option<String>,
-    pub operation: Option<String>,
-    pub investigation: Option<String>,
-    pub user: Option<String>,
-}
-
-impl Filters {
-    pub fn is_empty(&self) -> bool {
-        *self == Filters::default()
-    }
-}
+/// The filters of an export (the one record filter); `None` means all.
+pub use argus_domain::analytics::RecordFilter as Filters;
 
 #[derive(Debug, Clone)]
 pub struct ExportRequest {
@@ -185,6 +172,24 @@ pub struct Totals {
     pub cost: String,
     pub currency: String,
     pub unpriced_requests: i64,
+}
+
+impl Totals {
+    /// The export form of the one accumulator of totals
+    /// (`argus_domain::analytics::Totals`): the cost as a decimal string,
+    /// with its currency.
+    pub fn of(t: &argus_domain::analytics::Totals, currency: &str) -> Totals {
+        Totals {
+            requests: t.requests,
+            input_tokens: t.input_tokens,
+            output_tokens: t.output_tokens,
+            cached_input_tokens: t.cached_input_tokens,
+            cache_write_tokens: t.cache_write_tokens,
+            cost: t.cost().to_string(),
+            currency: currency.to_string(),
+            unpriced_requests: t.unpriced_requests,
+        }
+    }
 }
 
 /// The metadata every export carries.

@@ -3,7 +3,6 @@
 use crate::canonical::{neutralise, Hasher, RECORD_COLUMNS, SUMMARY_COLUMNS};
 use crate::{generator, ExportRequest, Format, Kind, Meta, Period, ReportError, Result, Totals};
 use argus_domain::time::{fmt_instant, fmt_instant_in, local_day, parse_timezone};
-use argus_domain::Money;
 use argus_ops::analytics::RecordQuery;
 use argus_ops::api::{Group, RecordView};
 use argus_ops::Ops;
@@ -12,18 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::Write;
 
 pub(crate) fn query(req: &ExportRequest, from: &str, to: &str) -> RecordQuery {
-    let f = &req.filters;
-    RecordQuery {
-        from: Some(from.to_string()),
-        to: Some(to.to_string()),
-        provider: f.provider.clone(),
-        model: f.model.clone(),
-        operation: f.operation.clone(),
-        investigation: f.investigation.clone(),
-        user: f.user.clone(),
-        after_seq: None,
-        limit: None,
-    }
+    RecordQuery::of(Some(from.to_string()), Some(to.to_string()), req.filters.clone())
 }
 
 /// The cells of a record, as exported. Times are ISO 8601 in UTC (`Z`), as
@@ -92,16 +80,7 @@ impl Acc {
     }
 
     fn totals(&self, currency: &str) -> Totals {
-        Totals {
-            requests: self.t.requests,
-            input_tokens: self.t.input_tokens,
-            output_tokens: self.t.output_tokens,
-            cached_input_tokens: self.t.cached_input_tokens,
-            cache_write_tokens: self.t.cache_write_tokens,
-            cost: self.t.cost().to_string(),
-            currency: currency.to_string(),
-            unpriced_requests: self.t.unpriced_requests,
-        }
+        Totals::of(&self.t, currency)
     }
 }
 
@@ -201,16 +180,11 @@ pub(crate) fn summary_groups(ops: &mut Ops, req: &ExportRequest, sc: &Scope) -> 
 }
 
 pub(crate) fn summary_totals(groups: &[Group], currency: &str) -> Totals {
-    Totals {
-        requests: groups.iter().map(|g| g.requests).sum(),
-        input_tokens: groups.iter().map(|g| g.input_tokens).sum(),
-        output_tokens: groups.iter().map(|g| g.output_tokens).sum(),
-        cached_input_tokens: groups.iter().map(|g| g.cached_input_tokens).sum(),
-        cache_write_tokens: groups.iter().map(|g| g.cache_write_tokens).sum(),
-        cost: groups.iter().map(|g| g.cost).sum::<Money>().to_string(),
-        currency: currency.to_string(),
-        unpriced_requests: groups.iter().map(|g| g.unpriced_requests).sum(),
+    let mut t = argus_domain::analytics::Totals::default();
+    for g in groups {
+        t.add(&argus_ops::analytics::totals_of(g));
     }
+    Totals::of(&t, currency)
 }
 
 fn csv_row(w: &mut csv::Writer<&mut dyn Write>, cells: &[Option<String>]) -> Result<()> {

@@ -1,6 +1,6 @@
 //! Usage records. Rows are never deleted; `seq` only grows.
 use crate::{Reader, Result, Writer};
-use argus_domain::analytics::KeyParts;
+use argus_domain::analytics::{KeyParts, RecordFilter};
 use argus_domain::ids::{OrgId, PriceId, Seq};
 use argus_domain::price::Tokens;
 use argus_domain::record::UsageInput;
@@ -153,11 +153,8 @@ pub struct Filter {
     pub org: Option<OrgId>,
     pub from: Option<i64>,
     pub to: Option<i64>,
-    pub provider: Option<String>,
-    pub model: Option<String>,
-    pub operation: Option<String>,
-    pub investigation: Option<String>,
-    pub user: Option<String>,
+    /// The dimensions (provider, model, operation, investigation, user).
+    pub what: RecordFilter,
     pub after_seq: Option<i64>,
 }
 
@@ -182,19 +179,19 @@ fn filter_sql(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
     if let Some(x) = f.to {
         add("occurred_at <", Value::Integer(x));
     }
-    if let Some(x) = &f.provider {
+    if let Some(x) = &f.what.provider {
         add("provider =", Value::Text(x.clone()));
     }
-    if let Some(x) = &f.model {
+    if let Some(x) = &f.what.model {
         add("model =", Value::Text(x.clone()));
     }
-    if let Some(x) = &f.operation {
+    if let Some(x) = &f.what.operation {
         add("operation =", Value::Text(x.clone()));
     }
-    if let Some(x) = &f.investigation {
+    if let Some(x) = &f.what.investigation {
         add("investigation =", Value::Text(x.clone()));
     }
-    if let Some(x) = &f.user {
+    if let Some(x) = &f.what.user {
         add("user_id =", Value::Text(x.clone()));
     }
     if let Some(x) = f.after_seq {

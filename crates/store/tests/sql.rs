@@ -2,6 +2,7 @@
 //! Rust over the same data: the rolling quota window (`admissions_window`,
 //! what admission counts) and the filters of record queries
 //! (`records::list` and `records::scan`).
+use argus_domain::analytics::RecordFilter;
 use argus_domain::ids::OrgId;
 use argus_domain::record::UsageInput;
 use argus_domain::time::to_nanos;
@@ -103,11 +104,11 @@ fn selects(f: &Filter, o: OrgId, r: &UsageInput) -> bool {
     f.org.is_none_or(|x| x == o)
         && f.from.is_none_or(|x| at >= x)
         && f.to.is_none_or(|x| at < x)
-        && f.provider.as_ref().is_none_or(|x| *x == r.provider)
-        && f.model.as_ref().is_none_or(|x| *x == r.model)
-        && f.operation.as_ref().is_none_or(|x| *x == r.operation)
-        && f.investigation.as_ref().is_none_or(|x| Some(x) == r.investigation.as_ref())
-        && f.user.as_ref().is_none_or(|x| Some(x) == r.user.as_ref())
+        && f.what.provider.as_ref().is_none_or(|x| *x == r.provider)
+        && f.what.model.as_ref().is_none_or(|x| *x == r.model)
+        && f.what.operation.as_ref().is_none_or(|x| *x == r.operation)
+        && f.what.investigation.as_ref().is_none_or(|x| Some(x) == r.investigation.as_ref())
+        && f.what.user.as_ref().is_none_or(|x| Some(x) == r.user.as_ref())
 }
 
 /// Every combination of filters selects exactly the records plain Rust
@@ -132,11 +133,13 @@ fn record_filters_select_what_plain_rust_selects() {
                                 org: Some(org),
                                 from,
                                 to,
-                                provider: provider.clone(),
-                                model: model.clone(),
-                                operation: operation.clone(),
-                                investigation: investigation.clone(),
-                                user: user.clone(),
+                                what: RecordFilter {
+                                    provider: provider.clone(),
+                                    model: model.clone(),
+                                    operation: operation.clone(),
+                                    investigation: investigation.clone(),
+                                    user: user.clone(),
+                                },
                                 after_seq: None,
                             };
                             let mut want: Vec<String> =
