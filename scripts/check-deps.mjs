@@ -16,7 +16,7 @@ const RULES = [
   ["tauri-", ["argus-desktop"], "only the desktop shell uses Tauri"],
 ];
 
-const meta = JSON.parse(execFileSync("cargo", ["metadata", "--format-version", "1", "--no-deps", "--locked", "--offline"], { encoding: "utf8", maxBuffer: 1 << 26 }));
+const meta = JSON.parse(execFileSync("cargo", ["metadata", "--format-version", "1", "--no-deps", "--locked"], { encoding: "utf8", maxBuffer: 1 << 26 }));
 const broken = [];
 for (const pkg of meta.packages) {
   for (const dep of pkg.dependencies) {
@@ -82,3 +82,35 @@ for (const crate of ["crates/ops/src", "crates/server/src"]) {
   }
 }
 console.log("no module cycles in argus-ops and argus-server");
+
+// Licenses: every crate built for this platform (dependencies included)
+// under licenses the project may ship (permissive, or MPL-2.0 file-level
+// copyleft). Every identifier of an expression must be allowed, also in an
+// `OR`, which is stricter than needed and keeps the rule simple.
+const ALLOWED = new Set([
+  "MIT", "MIT-0", "Apache-2.0", "LLVM-exception", "BSD-2-Clause", "BSD-3-Clause", "0BSD", "ISC", "Zlib",
+  "Unlicense", "CC0-1.0", "BSL-1.0", "Unicode-3.0", "MPL-2.0", "CDLA-Permissive-2.0",
+]);
+const host = /host: (\S+)/.exec(execFileSync("rustc", ["-vV"], { encoding: "utf8" }))[1];
+const full = JSON.parse(
+  execFileSync("cargo", ["metadata", "--format-version", "1", "--locked", "--filter-platform", host], {
+    encoding: "utf8",
+    maxBuffer: 1 << 28,
+  }),
+);
+const used = new Set(full.resolve.nodes.map((n) => n.id));
+const badLicenses = [];
+for (const p of full.packages.filter((p) => used.has(p.id))) {
+  if (!p.license) {
+    badLicenses.push(`${p.name} ${p.version}: no license field`);
+    continue;
+  }
+  const ids = p.license.split(/\s+OR\s+|\s+AND\s+|\s+WITH\s+|[()/]/).map((x) => x.trim()).filter(Boolean);
+  const unknown = ids.filter((id) => !ALLOWED.has(id));
+  if (unknown.length) badLicenses.push(`${p.name} ${p.version}: ${p.license}`);
+}
+if (badLicenses.length) {
+  console.error(`licenses not on the list in scripts/check-deps.mjs:\n  ${badLicenses.join("\n  ")}`);
+  process.exit(1);
+}
+console.log(`licenses allowed for ${used.size} crates`);

@@ -16,11 +16,11 @@ bash scripts/ui.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 
-echo "== dependency rules (only argus-store touches SQLite, only argus-client HTTP and the keyring, only src-tauri Tauri)"
-node scripts/check-deps.mjs
-
 echo "== clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
+
+echo "== dependency rules (only argus-store touches SQLite, only argus-client HTTP and the keyring, only src-tauri Tauri), no module cycles, licenses"
+node scripts/check-deps.mjs
 
 echo "== tests"
 cargo test --workspace --locked
