@@ -55,6 +55,10 @@ impl Server {
 }
 
 async fn start() -> Server {
+    start_with(None).await
+}
+
+async fn start_with(ui_dir: Option<PathBuf>) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("server.db");
     let mut tokens = HashMap::new();
@@ -77,6 +81,7 @@ async fn start() -> Server {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let mut config = argus_server::Config::new(db.clone(), clock.clone(), b"test-server-key-0123456789".to_vec());
     config.webhook_poll = std::time::Duration::from_millis(50);
+    config.ui_dir = ui_dir;
     let handle = tokio::spawn(async move {
         argus_server::run(listener, config, async {
             let _ = rx.await;
@@ -472,5 +477,36 @@ async fn applying_a_reprice_over_http_needs_the_admin_role() {
     assert_eq!(a.status, 200, "{}", a.body);
     let after = sum(s.client("analyst")).await;
     assert_eq!(after["unpriced_requests"], 0, "the admin's reprice priced the record: {after}");
+    s.stop().await;
+}
+
+/// `serve --ui DIR` serves regular files inside DIR only: no dotfiles, no
+/// `..`, nothing a symlink leads to outside DIR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_console_files_are_served_from_inside_their_folder_only() {
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("secret.txt"), "outside").unwrap();
+    let ui = tempfile::tempdir().unwrap();
+    std::fs::write(ui.path().join("index.html"), "<h1>console</h1>").unwrap();
+    std::fs::create_dir(ui.path().join("assets")).unwrap();
+    std::fs::write(ui.path().join("assets/app.js"), "console.log(1)").unwrap();
+    std::fs::write(ui.path().join(".env"), "TOKEN=secret").unwrap();
+    std::os::unix::fs::symlink(outside.path().join("secret.txt"), ui.path().join("link.txt")).unwrap();
+    std::os::unix::fs::symlink(outside.path(), ui.path().join("out")).unwrap();
+    let s = start_with(Some(ui.path().to_path_buf())).await;
+    let c = Client::new(&s.base, None);
+    let get = |path: &'static str| {
+        let c = c.clone();
+        async move { c.raw_get_root(path).await.unwrap() }
+    };
+    let (status, body) = get("/").await;
+    assert_eq!((status, body.as_slice()), (200, b"<h1>console</h1>".as_slice()));
+    assert_eq!(get("/assets/app.js").await.0, 200);
+    for bad in ["/.env", "/%2eenv", "/link.txt", "/out/secret.txt", "/assets/../../secret.txt", "/assets/%2e%2e/%2e%2e/etc/passwd", "/nothing.js"] {
+        let (status, body) = get(bad).await;
+        assert_eq!(status, 404, "{bad} must not be served");
+        assert!(!String::from_utf8_lossy(&body).contains("secret"), "{bad}");
+    }
+    assert_eq!(s.client("admin").get("/orgs/acme/budgets").await.unwrap().status, 200, "the API beside the files still answers");
     s.stop().await;
 }

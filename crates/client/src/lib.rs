@@ -141,6 +141,14 @@ pub mod api {
             self.send("GET", path, None, &[]).await
         }
 
+        /// A GET of a path outside the API (the console's files): status and bytes.
+        pub async fn raw_get_root(&self, path: &str) -> Result<(u16, Vec<u8>), ClientError> {
+            let url = format!("{}{path}", self.base);
+            let res = self.http.get(&url).send().await.map_err(|e| ClientError::Unreachable { url: url.clone(), reason: e.to_string() })?;
+            let status = res.status().as_u16();
+            Ok((status, res.bytes().await.map_err(|e| ClientError::Unreachable { url, reason: e.to_string() })?.to_vec()))
+        }
+
         pub async fn post(&self, path: &str, body: &serde_json::Value) -> Result<Answer, ClientError> {
             self.send("POST", path, Some(body.to_string().into_bytes()), &[]).await
         }

@@ -14,6 +14,7 @@ mod error;
 mod openapi;
 mod pool;
 mod routes;
+mod static_files;
 mod webhooks;
 
 pub use error::ApiError;
@@ -68,7 +69,10 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     let mut app = routes::router(state.clone());
     if let Some(dir) = &config.ui_dir {
         // The console in a browser: the UI's files, and the API beside them (same origin).
-        app = app.fallback_service(tower_http::services::ServeDir::new(dir));
+        // Canonical, so that what a symlink leads to can be checked against it.
+        let root = std::fs::canonicalize(dir)
+            .map_err(|e| ApiError::internal(format!("the UI folder {} cannot be opened: {e}; give --ui the built UI (ui/dist)", dir.display())))?;
+        app = app.fallback(move |uri: axum::http::Uri| static_files::serve(root.clone(), uri));
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let worker = tokio::spawn(webhooks::worker(state, config.webhook_poll, stop_rx.clone()));

@@ -70,19 +70,71 @@ impl Pool {
 pub async fn checkpointer(c: Config, every: std::time::Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
     let Ok(ops) = Ops::open(&c.db, c.clock.clone(), "checkpoint") else { return };
     let ops = Arc::new(Mutex::new(ops));
+    let mut warn = Repeated::default();
     loop {
         tokio::select! {
             _ = stop.changed() => return,
             _ = tokio::time::sleep(every) => {}
         }
         let ops = ops.clone();
-        let _ = tokio::task::spawn_blocking(move || {
-            if let Ok(o) = ops.lock() {
-                if let Err(e) = o.checkpoint() {
-                    tracing::warn!(error = %e, "checkpoint failed");
-                }
+        let result = tokio::task::spawn_blocking(move || ops.lock().map(|o| o.checkpoint()).unwrap_or(Ok(()))).await;
+        match result {
+            Ok(Err(e)) => {
+                warn.failed(&e.message, std::time::Instant::now());
             }
-        })
-        .await;
+            Ok(Ok(())) => warn.succeeded(),
+            Err(_) => {}
+        }
+    }
+}
+
+/// Warnings of a failure that repeats (a full disk makes every checkpoint
+/// fail, 20 times a second): the first is logged, then one a minute with
+/// how many were left out, and the recovery.
+#[derive(Default)]
+struct Repeated {
+    failing_since: Option<std::time::Instant>,
+    last_logged: Option<std::time::Instant>,
+    left_out: u64,
+}
+
+impl Repeated {
+    const EVERY: std::time::Duration = std::time::Duration::from_secs(60);
+
+    /// Records a failure; true when it was logged.
+    fn failed(&mut self, error: &str, now: std::time::Instant) -> bool {
+        self.failing_since.get_or_insert(now);
+        if self.last_logged.is_some_and(|t| now.duration_since(t) < Self::EVERY) {
+            self.left_out += 1;
+            return false;
+        }
+        tracing::warn!(error, repeated_since_last_warning = self.left_out, "checkpoint failed; it is retried every few milliseconds and this warning repeats once a minute while it fails");
+        self.last_logged = Some(now);
+        self.left_out = 0;
+        true
+    }
+
+    fn succeeded(&mut self) {
+        if let Some(since) = self.failing_since.take() {
+            tracing::info!(failed_for_s = since.elapsed().as_secs(), "checkpoints succeed again");
+        }
+        self.last_logged = None;
+        self.left_out = 0;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Repeated;
+    use std::time::{Duration, Instant};
+
+    #[test]
+    fn a_repeated_failure_is_logged_once_a_minute() {
+        let t0 = Instant::now();
+        let mut r = Repeated::default();
+        let logged: Vec<bool> = (0..2400).map(|i| r.failed("disk full", t0 + Duration::from_millis(50 * i))).collect();
+        assert_eq!(logged.iter().filter(|l| **l).count(), 2, "two minutes of failures every 50 ms: two warnings");
+        r.succeeded();
+        assert!(r.failed("disk full", t0 + Duration::from_secs(200)), "a new failure after a recovery is logged at once");
     }
 }
