@@ -529,3 +529,27 @@ fn mistyped_values_get_messages_that_say_what_to_do() {
     let err = fails(&["org", "create", "beta", "--currency", "eur"]);
     assert!(err.contains("write it in capitals: \"EUR\""), "{err}");
 }
+
+/// A second server on a store another one serves would deliver every
+/// webhook twice: it refuses to start, exits non-zero and names the holder.
+/// Once the first stops, the store can be served again.
+#[test]
+fn a_second_server_on_one_store_refuses_to_start() {
+    let (_d, db) = temp();
+    run_json(&db, &["org", "create", "acme", "--json"]);
+    let mut c = cmd(&db);
+    c.args(["serve", "--listen", "127.0.0.1:0"]);
+    let (mut first, _addr) = common::spawn_server(c);
+    let out = cmd(&db).args(["serve", "--listen", "127.0.0.1:0"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "the second server must not start: {err}");
+    assert!(err.contains("already serves the store") && err.contains(&format!("process {}", first.id())), "{err}");
+    assert!(!err.contains("serving"), "it never said it serves: {err}");
+    first.kill().unwrap();
+    first.wait().unwrap();
+    let mut c = cmd(&db);
+    c.args(["serve", "--listen", "127.0.0.1:0"]);
+    let (mut again, _) = common::spawn_server(c);
+    again.kill().unwrap();
+    again.wait().unwrap();
+}

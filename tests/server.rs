@@ -502,7 +502,9 @@ async fn the_console_files_are_served_from_inside_their_folder_only() {
     let (status, body) = get("/").await;
     assert_eq!((status, body.as_slice()), (200, b"<h1>console</h1>".as_slice()));
     assert_eq!(get("/assets/app.js").await.0, 200);
-    for bad in ["/.env", "/%2eenv", "/link.txt", "/out/secret.txt", "/assets/../../secret.txt", "/assets/%2e%2e/%2e%2e/etc/passwd", "/nothing.js"] {
+    for bad in
+        ["/.env", "/%2eenv", "/link.txt", "/out/secret.txt", "/assets/../../secret.txt", "/assets/%2e%2e/%2e%2e/etc/passwd", "/nothing.js"]
+    {
         let (status, body) = get(bad).await;
         assert_eq!(status, 404, "{bad} must not be served");
         assert!(!String::from_utf8_lossy(&body).contains("secret"), "{bad}");

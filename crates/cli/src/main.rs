@@ -553,9 +553,11 @@ fn serve(ops: &mut Ops, listen: &str, ui: Option<PathBuf>) -> Result<ExitCode, O
         let listener = tokio::net::TcpListener::bind(listen)
             .await
             .map_err(|e| io(format!("cannot listen on {listen}: {e}; choose another address with --listen")))?;
+        let lock = argus_server::lock_store(&path).map_err(|e| OpsError::new(argus_domain::ErrorCode::Conflict, e.message))?;
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         eprintln!("argus-usage: serving {} on http://{addr}/api/v1 (Ctrl-C to stop)", path.display());
         let mut config = argus_server::Config::new(path, Arc::new(SystemClock), server_key());
+        config.lock = Some(Arc::new(lock));
         if let Some(dir) = ui {
             if !dir.join("index.html").exists() {
                 return Err(io(format!("{} has no index.html; build the UI first (cd ui && npm ci && npm run build)", dir.display())));

@@ -44,6 +44,9 @@ pub struct Config {
     pub ui_dir: Option<PathBuf>,
     /// How often the WAL is checkpointed in the background.
     pub checkpoint_every: std::time::Duration,
+    /// The store's server lock when the caller took it already (to refuse
+    /// before saying it serves); else `run` takes it.
+    pub lock: Option<Arc<StoreLock>>,
 }
 
 impl Config {
@@ -56,6 +59,7 @@ impl Config {
             webhook_poll: std::time::Duration::from_millis(200),
             ui_dir: None,
             checkpoint_every: std::time::Duration::from_millis(50),
+            lock: None,
         }
     }
 }
@@ -64,14 +68,20 @@ impl Config {
 /// the requests in flight (every accepted record is committed before its
 /// answer is sent) and returns.
 pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Output = ()> + Send + 'static) -> Result<(), ApiError> {
+    // One server a store: a second would deliver every webhook twice.
+    let _held = match &config.lock {
+        Some(l) => l.clone(),
+        None => Arc::new(lock_store(&config.db)?),
+    };
     let pool = Arc::new(pool::Pool::open(&config)?);
     let state = routes::App { pool: pool.clone(), server_key: Arc::new(config.server_key.clone()) };
     let mut app = routes::router(state.clone());
     if let Some(dir) = &config.ui_dir {
         // The console in a browser: the UI's files, and the API beside them (same origin).
         // Canonical, so that what a symlink leads to can be checked against it.
-        let root = std::fs::canonicalize(dir)
-            .map_err(|e| ApiError::internal(format!("the UI folder {} cannot be opened: {e}; give --ui the built UI (ui/dist)", dir.display())))?;
+        let root = std::fs::canonicalize(dir).map_err(|e| {
+            ApiError::internal(format!("the UI folder {} cannot be opened: {e}; give --ui the built UI (ui/dist)", dir.display()))
+        })?;
         app = app.fallback(move |uri: axum::http::Uri| static_files::serve(root.clone(), uri));
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
@@ -86,3 +96,41 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     let _ = checkpoints.await;
     served.map_err(|e| ApiError::internal(format!("server error: {e}")))
 }
+
+/// Takes the store's server lock (`DB.serve.lock`, an OS file lock released
+/// when the process ends, however it ends) and writes this process's id
+/// into it; refuses, naming the process that holds it, when another server
+/// serves the store.
+pub fn lock_store(db: &std::path::Path) -> Result<StoreLock, ApiError> {
+    use std::io::{Read, Seek, Write};
+    let path = PathBuf::from(format!("{}.serve.lock", db.display()));
+    let mut f = std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&path)
+        .map_err(|e| ApiError::internal(format!("cannot open {}: {e}; check that the store's folder is writable", path.display())))?;
+    if f.try_lock().is_err() {
+        let mut holder = String::new();
+        let _ = f.read_to_string(&mut holder);
+        let holder = holder.trim();
+        let who = if holder.is_empty() { "another process".to_string() } else { format!("process {holder}") };
+        return Err(ApiError::new(
+            argus_domain::ErrorCode::Conflict,
+            format!(
+                "another argus-usage serve ({who}) already serves the store at {}; stop it first, or serve another store with --db (two servers on one store would deliver every webhook twice)",
+                db.display()
+            ),
+        ));
+    }
+    let _ = f.set_len(0);
+    let _ = f.rewind();
+    let _ = write!(f, "{}", std::process::id());
+    let _ = f.flush();
+    Ok(StoreLock(f))
+}
+
+/// The lock of a store served by this process (see [`lock_store`]).
+#[derive(Debug)]
+pub struct StoreLock(#[allow(dead_code)] std::fs::File);

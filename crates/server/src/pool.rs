@@ -108,7 +108,11 @@ impl Repeated {
             self.left_out += 1;
             return false;
         }
-        tracing::warn!(error, repeated_since_last_warning = self.left_out, "checkpoint failed; it is retried every few milliseconds and this warning repeats once a minute while it fails");
+        tracing::warn!(
+            error,
+            repeated_since_last_warning = self.left_out,
+            "checkpoint failed; it is retried every few milliseconds and this warning repeats once a minute while it fails"
+        );
         self.last_logged = Some(now);
         self.left_out = 0;
         true

@@ -91,7 +91,17 @@ mod tests {
         let root = std::fs::canonicalize(&root).unwrap();
         assert_eq!(resolve(&root, "/"), Some(root.join("index.html")));
         assert_eq!(resolve(&root, "/assets/a.js"), Some(root.join("assets/a.js")));
-        for bad in ["/.env", "/%2eenv", "/../secret", "/assets/../../secret", "/assets/%2e%2e/%2e%2e/secret", "/link", "/assets", "/%zz", "/a\\..\\secret"] {
+        for bad in [
+            "/.env",
+            "/%2eenv",
+            "/../secret",
+            "/assets/../../secret",
+            "/assets/%2e%2e/%2e%2e/secret",
+            "/link",
+            "/assets",
+            "/%zz",
+            "/a\\..\\secret",
+        ] {
             assert_eq!(resolve(&root, bad), None, "{bad}");
         }
         let _ = std::fs::remove_dir_all(&d);
