@@ -512,3 +512,49 @@ async fn the_console_files_are_served_from_inside_their_folder_only() {
     assert_eq!(s.client("admin").get("/orgs/acme/budgets").await.unwrap().status, 200, "the API beside the files still answers");
     s.stop().await;
 }
+
+/// Records without ids, posted again after a timeout, are stored once when
+/// the request carries an `Idempotency-Key` (the project's client always
+/// sends one); without it the answer says a retry is not safe.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_retried_post_with_an_idempotency_key_stores_nothing_twice() {
+    let s = start().await;
+    let c = s.client("ingest");
+    let batch = json!([
+        {"provider": "openai", "model": "gpt-4o", "operation": "chat", "input_tokens": 100, "output_tokens": 10, "occurred_at": "2026-11-10T10:00:00Z"},
+        {"provider": "openai", "model": "gpt-4o", "operation": "chat", "input_tokens": 100, "output_tokens": 10, "occurred_at": "2026-11-10T10:00:00Z"}
+    ]);
+    let body = batch.to_string().into_bytes();
+    let with_key = |key: &'static str| {
+        let (c, body) = (c.clone(), body.clone());
+        async move { c.send("POST", "/orgs/acme/records", Some(body), &[("idempotency-key", key)]).await.unwrap() }
+    };
+    let first = with_key("3f1c-retry-me").await;
+    assert_eq!(
+        (first.status, first.body["accepted"].as_u64(), first.body["retry_safe"].as_bool()),
+        (200, Some(2), Some(true)),
+        "{}",
+        first.body
+    );
+    let retry = with_key("3f1c-retry-me").await;
+    assert_eq!(
+        (retry.body["accepted"].as_u64(), retry.body["duplicates"].as_u64()),
+        (Some(0), Some(2)),
+        "the retry is recognised: {}",
+        retry.body
+    );
+    assert_eq!(s.records("acme"), 2, "two identical calls in one request are two records, and a retry adds none");
+
+    // Another request with the same content but another key: other calls.
+    assert_eq!(with_key("another-request").await.body["accepted"].as_u64(), Some(2));
+    // No id and no key: stored, and the answer says a retry is not safe.
+    let bare = c.post("/orgs/acme/records", &batch).await.unwrap();
+    assert_eq!((bare.status, bare.body["retry_safe"].as_bool()), (200, Some(false)), "{}", bare.body);
+    // The project's client sends a key of its own.
+    let own = c.post_records("acme", &batch).await.unwrap();
+    assert_eq!((own.status, own.body["retry_safe"].as_bool()), (200, Some(true)), "{}", own.body);
+    // A key that is not one is refused, naming the header.
+    let bad = c.send("POST", "/orgs/acme/records", Some(body.clone()), &[("idempotency-key", "has spaces")]).await.unwrap();
+    assert_eq!((bad.status, bad.body["error"]["field"].as_str()), (400, Some("Idempotency-Key")), "{}", bad.body);
+    s.stop().await;
+}

@@ -91,6 +91,13 @@ pub mod api {
         token: Option<String>,
     }
 
+    /// A key unique to one request of this process: time, process, sequence.
+    fn idempotency_key() -> String {
+        static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+        format!("argus-{nanos:x}-{:x}-{:x}", std::process::id(), SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed))
+    }
+
     impl Client {
         /// `base` is the server's address, such as `http://127.0.0.1:8680`.
         pub fn new(base: &str, token: Option<&str>) -> Client {
@@ -139,6 +146,26 @@ pub mod api {
 
         pub async fn get(&self, path: &str) -> Result<Answer, ClientError> {
             self.send("GET", path, None, &[]).await
+        }
+
+        /// Posts a batch of records to `/orgs/{org}/records` with an
+        /// `Idempotency-Key` made once for the batch and sent again with each
+        /// retry (up to 3 attempts, on no answer or a 5xx), so that a retry
+        /// never stores a call twice, even for records without an `id`.
+        pub async fn post_records(&self, org: &str, batch: &serde_json::Value) -> Result<Answer, ClientError> {
+            let key = idempotency_key();
+            let body = batch.to_string().into_bytes();
+            let path = format!("/orgs/{org}/records");
+            let mut attempt = 0;
+            loop {
+                attempt += 1;
+                let r = self.send("POST", &path, Some(body.clone()), &[("idempotency-key", &key)]).await;
+                match r {
+                    Ok(a) if a.status < 500 || attempt >= 3 => return Ok(a),
+                    Err(e) if attempt >= 3 => return Err(e),
+                    _ => tokio::time::sleep(Duration::from_millis(200 * attempt)).await,
+                }
+            }
         }
 
         /// A GET of a path outside the API (the console's files): status and bytes.

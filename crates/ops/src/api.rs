@@ -426,6 +426,9 @@ pub struct BatchReport {
     /// The stored records, accepted and duplicate, with their costs.
     pub records: Vec<RecordView>,
     pub alerts_fired: Vec<AlertView>,
+    /// Whether sending the same request again stores nothing twice: every
+    /// record had an `id`, or the request an `Idempotency-Key`.
+    pub retry_safe: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

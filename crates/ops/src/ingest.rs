@@ -54,6 +54,31 @@ pub fn derived_id(line: usize, raw: &[u8]) -> String {
     format!("line-{}", &hex::encode(h.finalize())[..32])
 }
 
+/// The id of the `index`-th record of a request with this idempotency key.
+fn keyed_id(org: &str, key: &str, index: usize) -> String {
+    let mut h = Sha256::new();
+    h.update(org.as_bytes());
+    h.update([0]);
+    h.update(key.as_bytes());
+    h.update([0]);
+    h.update((index as u64).to_le_bytes());
+    format!("idem-{}", &hex::encode(h.finalize())[..32])
+}
+
+/// An idempotency key: 1 to 255 visible ASCII characters (a UUID is usual).
+fn check_idempotency_key(k: &str) -> Result<()> {
+    if k.is_empty() || k.len() > 255 || !k.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(OpsError {
+            field: Some("Idempotency-Key".into()),
+            ..OpsError::new(
+                ErrorCode::BadInput,
+                format!("{:?} is not an idempotency key; send 1 to 255 visible ASCII characters, such as a UUID made once per request and sent again with its retries", k.chars().take(40).collect::<String>()),
+            )
+        });
+    }
+    Ok(())
+}
+
 fn reject(line: usize, errs: &[FieldError]) -> Rejected {
     Rejected { line, error: join_errors(errs), field: errs.first().map(|e| e.field.clone()).filter(|f| !f.is_empty()) }
 }
@@ -275,8 +300,21 @@ pub fn parse_line(line: usize, raw: &[u8]) -> Option<Item> {
 impl Ops {
     /// Records a batch of JSON objects for one organisation (an HTTP POST).
     /// An element without `org` belongs to `org`; one naming another is refused.
-    pub fn record_batch(&mut self, org: &str, values: Vec<serde_json::Value>) -> Result<crate::api::BatchReport> {
+    /// Records a batch (`POST /records`). A record without an `id` gets one:
+    /// with `idempotency_key`, derived from the key and its place in the
+    /// batch, so that the same request sent again is recognised as a
+    /// duplicate; without, a fresh one (the answer says a retry is not safe).
+    pub fn record_batch(
+        &mut self,
+        org: &str,
+        values: Vec<serde_json::Value>,
+        idempotency_key: Option<&str>,
+    ) -> Result<crate::api::BatchReport> {
         use crate::api::{BatchReport, RejectedIndex};
+        if let Some(k) = idempotency_key {
+            check_idempotency_key(k)?;
+        }
+        let retry_safe = idempotency_key.is_some() || values.iter().all(|v| v.get("id").is_some_and(|id| !id.is_null()));
         let now = self.now();
         let items: Vec<Item> = values
             .into_iter()
@@ -296,12 +334,15 @@ impl Ops {
                     },
                     None => UsageInput::from_json(&v),
                 };
-                let fallback_id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
-                    uuid::NoContext,
-                    now.timestamp().max(0) as u64,
-                    now.timestamp_subsec_nanos(),
-                ))
-                .to_string();
+                let fallback_id = match idempotency_key {
+                    Some(k) => keyed_id(org, k, i),
+                    None => uuid::Uuid::new_v7(uuid::Timestamp::from_unix(
+                        uuid::NoContext,
+                        now.timestamp().max(0) as u64,
+                        now.timestamp_subsec_nanos(),
+                    ))
+                    .to_string(),
+                };
                 Item { line: i, parsed, fallback_id }
             })
             .collect();
@@ -310,7 +351,7 @@ impl Ops {
             let mut report = IngestReport::default();
             let outcomes = write_items(w, &items, now_ns, &mut report)?;
             let org_row = orgs::find(&w.reader(), org)?;
-            let mut out = BatchReport { alerts_fired: report.alerts_fired.clone(), ..BatchReport::default() };
+            let mut out = BatchReport { alerts_fired: report.alerts_fired.clone(), retry_safe, ..BatchReport::default() };
             for (item, o) in items.iter().zip(outcomes) {
                 match o {
                     Outcome::Accepted(seq) | Outcome::Duplicate(seq) => {

@@ -6,7 +6,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("get", "/health", "none", "Health and versions of the server"),
     ("get", "/openapi.json", "none", "This document"),
     ("get", "/orgs/{org}", "read", "The organisation: slug, name, currency, timezone (what a linked desktop store is created with)"),
-    ("post", "/orgs/{org}/records", "ingest", "Record one call (an object) or many (an array), keys as an ingest line; answers accepted, duplicates, rejected by index, and the records with their costs"),
+    ("post", "/orgs/{org}/records", "ingest", "Record one call (an object) or many (an array), keys as an ingest line; an Idempotency-Key header makes records without an id safe to retry; answers accepted, duplicates, rejected by index, retry_safe, and the records with their costs"),
     ("get", "/orgs/{org}/records", "read", "Records after a sequence number (after_seq, limit, from, to, provider, model, operation, investigation, user); answers records, next_after_seq, has_more"),
     ("get", "/orgs/{org}/usage/summary", "read", "Totals and breakdown over a period (from, to, by); the same document as `argus-usage usage summary --json`"),
     ("get", "/orgs/{org}/budgets", "read", "All budgets of the organisation, with versions"),

@@ -202,8 +202,19 @@ async fn post_records(
     State(app): State<App>,
     auth: Auth,
     Path(org): Path<String>,
+    headers: HeaderMap,
     Body(body): Body<serde_json::Value>,
 ) -> Result<Response, ApiError> {
+    let key = match headers.get("idempotency-key") {
+        None => None,
+        Some(v) => Some(
+            v.to_str()
+                .map_err(|_| {
+                    ApiError::bad_input("the Idempotency-Key header is not visible ASCII; send a UUID", Some("Idempotency-Key".into()))
+                })?
+                .to_string(),
+        ),
+    };
     let actor = auth.allow(&org, Access::Ingest)?;
     let single = body.is_object();
     let values = match body {
@@ -217,7 +228,7 @@ async fn post_records(
         return Err(ApiError::new(ErrorCode::PayloadTooLarge, format!("{} records in one request; send at most 10000", values.len())));
     }
     let n = values.len();
-    let report = app.pool.run(&actor, move |ops| ops.record_batch(&org, values)).await?;
+    let report = app.pool.run(&actor, move |ops| ops.record_batch(&org, values, key.as_deref())).await?;
     if report.accepted + report.duplicates == 0 && !report.rejected.is_empty() && (single || report.rejected.len() == n) {
         let first = &report.rejected[0];
         let code = if first.code == "conflict" { ErrorCode::Conflict } else { ErrorCode::BadInput };

@@ -7,4 +7,9 @@ export type BatchReport = { accepted: number, duplicates: number, rejected: Arra
 /**
  * The stored records, accepted and duplicate, with their costs.
  */
-records: Array<RecordView>, alerts_fired: Array<AlertView>, };
+records: Array<RecordView>, alerts_fired: Array<AlertView>, 
+/**
+ * Whether sending the same request again stores nothing twice: every
+ * record had an `id`, or the request an `Idempotency-Key`.
+ */
+retry_safe: boolean, };
