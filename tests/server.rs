@@ -558,3 +558,29 @@ async fn a_retried_post_with_an_idempotency_key_stores_nothing_twice() {
     assert_eq!((bad.status, bad.body["error"]["field"].as_str()), (400, Some("Idempotency-Key")), "{}", bad.body);
     s.stop().await;
 }
+
+/// Money is a plain decimal, an object is an object, a key is given once:
+/// each refused with a 400 that names the field.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lax_bodies_are_refused_naming_the_field() {
+    let s = start().await;
+    let c = s.client("admin");
+    let raw = |method: &'static str, path: &'static str, body: &'static str| {
+        let c = c.clone();
+        async move { c.send(method, path, Some(body.as_bytes().to_vec()), &[]).await.unwrap() }
+    };
+    let a = raw("PUT", "/orgs/acme/providers/openai", "[null,null]").await;
+    assert_eq!(a.status, 400, "an array is not an object: {}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("send a JSON object"), "{}", a.body);
+    let a = raw("PUT", "/orgs/acme/providers/openai", r#"{"priority": 1, "priority": 2}"#).await;
+    assert_eq!((a.status, a.body["error"]["field"].as_str()), (400, Some("priority")), "{}", a.body);
+    for amount in ["1_000", " 5", "1e3", "+5"] {
+        let body = json!({"amount": amount});
+        let a = c.put("/orgs/acme/budgets/default", &body, None).await.unwrap();
+        assert_eq!((a.status, a.body["error"]["field"].as_str()), (400, Some("amount")), "{amount:?}: {}", a.body);
+    }
+    let a = c.post("/orgs/acme/admit", &json!({"provider": "openai", "estimated_cost": "1_000"})).await.unwrap();
+    assert_eq!((a.status, a.body["error"]["field"].as_str()), (400, Some("estimated_cost")), "{}", a.body);
+    assert_eq!(c.put("/orgs/acme/budgets/default", &json!({"amount": "1000.50"}), None).await.unwrap().status, 200);
+    s.stop().await;
+}

@@ -81,14 +81,28 @@ impl fmt::Display for Money {
     }
 }
 
+/// A plain decimal as money is written: digits, at most one point with
+/// digits after it, an optional leading minus. No spaces, no `_`, no `+`, no
+/// exponent (`1_000`, ` 5` and `1e3` are not money).
+pub fn is_plain_decimal(s: &str) -> bool {
+    let digits = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = match digits.split_once('.') {
+        Some((i, f)) => (i, Some(f)),
+        None => (digits, None),
+    };
+    !int.is_empty()
+        && int.bytes().all(|b| b.is_ascii_digit())
+        && frac.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+}
+
 impl FromStr for Money {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let t = s.trim();
-        if t.is_empty() || t.contains(['e', 'E']) {
-            return Err(format!("{s:?} is not a decimal number; write it like \"12.50\""));
+        let bad = || format!("{s:?} is not a plain decimal number; write it like \"12.50\" (digits and one point, no spaces, no _)");
+        if !is_plain_decimal(s) {
+            return Err(bad());
         }
-        Decimal::from_str_exact(t).map(Money).map_err(|_| format!("{s:?} is not a decimal number; write it like \"12.50\""))
+        Decimal::from_str_exact(s).map(Money).map_err(|_| bad())
     }
 }
 
@@ -134,6 +148,17 @@ impl Sum for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn money_is_a_plain_decimal() {
+        for ok in ["0", "5", "12.50", "-3", "0.000000001", "1000000"] {
+            assert!(ok.parse::<Money>().is_ok(), "{ok}");
+        }
+        for bad in ["1_000", " 5", "5 ", "+5", "1e3", "1.", ".5", "", "-", "1.2.3", "NaN", "١٢"] {
+            let e = bad.parse::<Money>().unwrap_err();
+            assert!(e.contains("not a plain decimal"), "{bad}: {e}");
+        }
+    }
 
     #[test]
     fn nano_units_round_trip_exactly() {

@@ -120,7 +120,8 @@ pub fn check_currency(field: &str, s: &str) -> Result<String, FieldError> {
 }
 
 fn parse_rate(field: &str, s: &str) -> Result<Decimal, FieldError> {
-    let d = Decimal::from_str_exact(s.trim()).map_err(|_| {
+    let t = s.trim();
+    let d = Decimal::from_str_exact(t).ok().filter(|_| crate::money::is_plain_decimal(t)).ok_or_else(|| {
         FieldError::new(field, format!("{s:?} is not a decimal number; write the price per million tokens, such as \"2.50\""))
     })?;
     if d.is_sign_negative() && !d.is_zero() {

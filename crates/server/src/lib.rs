@@ -15,6 +15,7 @@ mod openapi;
 mod pool;
 mod routes;
 mod static_files;
+mod strict_json;
 mod webhooks;
 
 pub use error::ApiError;

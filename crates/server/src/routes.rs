@@ -75,7 +75,7 @@ fn not_found_org(org: &str) -> ApiError {
 /// A JSON body: parsed with our error shape (400 with the field, 413 when too large).
 pub struct Body<T>(pub T);
 
-impl<T: DeserializeOwned> FromRequest<App> for Body<T> {
+impl<T: DeserializeOwned + 'static> FromRequest<App> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, app: &App) -> Result<Self, Self::Rejection> {
@@ -93,12 +93,23 @@ impl<T: DeserializeOwned> FromRequest<App> for Body<T> {
     }
 }
 
-fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
+/// A JSON body: no key twice in an object, and an object where the route
+/// takes one (serde would take an array for a struct, field by position).
+fn parse_json<T: DeserializeOwned + 'static>(bytes: &[u8]) -> Result<T, ApiError> {
+    let invalid = |e: serde_json::Error| {
         let msg = e.to_string();
-        let field = msg.split('`').nth(1).filter(|_| msg.contains("field")).map(str::to_string);
+        let field = msg.split('`').nth(1).filter(|_| msg.contains("field") || msg.contains("duplicate key")).map(str::to_string);
         ApiError::bad_input(format!("the body is not valid: {msg}; send JSON as described in /api/v1/openapi.json"), field)
-    })
+    };
+    let crate::strict_json::Strict(value) = serde_json::from_slice(bytes).map_err(invalid)?;
+    let wants_value = std::any::TypeId::of::<T>() == std::any::TypeId::of::<serde_json::Value>();
+    if !wants_value && !value.is_object() {
+        return Err(ApiError::bad_input(
+            format!("the body is {}; send a JSON object as described in /api/v1/openapi.json", kind(&value)),
+            None,
+        ));
+    }
+    serde_json::from_value(value).map_err(invalid)
 }
 
 /// Query parameters, with our error shape.
