@@ -142,11 +142,18 @@ async fn the_whole_access_matrix() {
         ops.record(&json!({"org": "acme", "provider": "openai", "model": "gpt-4o", "operation": "chat", "input_tokens": 1000, "output_tokens": 0, "occurred_at": "2026-11-02T10:00:00Z"})).unwrap();
     }
     let alert = s.ops().alerts_list("acme").unwrap()[0].id;
+    // Failed authentications are throttled per address (a few dozen a
+    // minute): the unauthenticated calls come from addresses of their own.
+    let mut failing = 0u32;
     for (method, path, access, _) in argus_server::ROUTES {
         for role in ["ingest", "analyst", "auditor", "admin", "other", "revoked", "none"] {
             let token_id = s.ops().token_create("acme", "analyst", Some("victim")).unwrap().info.id;
             let (p, body) = sample(method, path, alert, token_id);
-            let c = s.client(role);
+            let mut c = s.client(role);
+            if matches!(role, "revoked" | "none") {
+                failing += 1;
+                c = c.from_address(std::net::IpAddr::from([127, 0, 1, (failing / 20) as u8 + 1]));
+            }
             let a = c.send(&method.to_uppercase(), &p, body.map(|b| b.to_string().into_bytes()), &[]).await.unwrap();
             let expected = if *access == "none" {
                 200
@@ -582,5 +589,30 @@ async fn lax_bodies_are_refused_naming_the_field() {
     let a = c.post("/orgs/acme/admit", &json!({"provider": "openai", "estimated_cost": "1_000"})).await.unwrap();
     assert_eq!((a.status, a.body["error"]["field"].as_str()), (400, Some("estimated_cost")), "{}", a.body);
     assert_eq!(c.put("/orgs/acme/budgets/default", &json!({"amount": "1000.50"}), None).await.unwrap().status, 200);
+    s.stop().await;
+}
+
+/// Guessing tokens: after a few dozen failed authentications in a minute
+/// an address is answered 429 with Retry-After, even with a valid token;
+/// another address is not affected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn guessing_tokens_from_one_address_is_throttled() {
+    let s = start().await;
+    let guesser = s.client("admin").from_address(std::net::IpAddr::from([127, 0, 0, 2]));
+    let mut statuses = Vec::new();
+    for i in 0..40 {
+        let a = guesser.with_token(Some(&format!("argus_guess{i}"))).get("/orgs/acme/budgets").await.unwrap();
+        statuses.push((a.status, a.retry_after));
+    }
+    assert!(statuses[..29].iter().all(|(s, _)| *s == 401), "{statuses:?}");
+    assert!(statuses[29..].iter().all(|(s, r)| *s == 429 && r.is_some()), "{statuses:?}");
+    let with_valid = guesser.get("/orgs/acme/budgets").await.unwrap();
+    assert_eq!(with_valid.status, 429, "the address is refused before its token is looked at");
+    assert_eq!(s.client("admin").get("/orgs/acme/budgets").await.unwrap().status, 200, "127.0.0.1 is not affected");
+    assert_eq!(
+        Client::new(&s.base, None).from_address(std::net::IpAddr::from([127, 0, 0, 2])).get("/health").await.unwrap().status,
+        200,
+        "health needs no token"
+    );
     s.stop().await;
 }

@@ -109,6 +109,13 @@ pub mod api {
             Client { token: token.map(str::to_string), ..self.clone() }
         }
 
+        /// The same client, connecting from `local` (another loopback
+        /// address, such as 127.0.0.2, looks like another machine to the server).
+        pub fn from_address(&self, local: std::net::IpAddr) -> Client {
+            let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).local_address(local).build().unwrap_or_default();
+            Client { http, ..self.clone() }
+        }
+
         /// Sends `method path` (under `/api/v1`) with an optional raw body and headers.
         pub async fn send(&self, method: &str, path: &str, body: Option<Vec<u8>>, headers: &[(&str, &str)]) -> Result<Answer, ClientError> {
             let url = format!("{}/api/v1{path}", self.base);

@@ -16,6 +16,7 @@ mod pool;
 mod routes;
 mod static_files;
 mod strict_json;
+mod throttle;
 mod webhooks;
 
 pub use error::ApiError;
@@ -75,7 +76,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         None => Arc::new(lock_store(&config.db)?),
     };
     let pool = Arc::new(pool::Pool::open(&config)?);
-    let state = routes::App { pool: pool.clone(), server_key: Arc::new(config.server_key.clone()) };
+    let state = routes::App { pool: pool.clone(), server_key: Arc::new(config.server_key.clone()), throttle: Arc::default() };
     let mut app = routes::router(state.clone());
     if let Some(dir) = &config.ui_dir {
         // The console in a browser: the UI's files, and the API beside them (same origin).
@@ -91,7 +92,9 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, db = %config.db.display(), "argus-usage server listening");
     }
-    let served = axum::serve(listener, app).with_graceful_shutdown(shutdown).await;
+    // The client's address reaches the handlers (failed authentications are counted per address).
+    let served =
+        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown).await;
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = checkpoints.await;

@@ -14,6 +14,8 @@ use tokio::sync::Semaphore;
 pub struct App {
     pub pool: Arc<Pool>,
     pub server_key: Arc<Vec<u8>>,
+    /// Failed authentications per client address.
+    pub throttle: Arc<crate::throttle::AuthThrottle>,
 }
 
 pub struct Pool {

@@ -27,15 +27,31 @@ impl FromRequestParts<App> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let ip = parts.extensions.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>().map(|c| c.0.ip());
+        let now = std::time::Instant::now();
+        let too_many = |secs: u64| ApiError {
+            retry_after: Some(secs),
+            ..ApiError::new(
+                ErrorCode::RateLimited,
+                format!("too many failed authentications from this address; try again in {secs} s with a valid token"),
+            )
+        };
+        if let Some(ip) = ip {
+            app.throttle.check(ip, now).map_err(too_many)?;
+        }
+        let failed = || match ip.and_then(|ip| app.throttle.failed(ip, now)) {
+            Some(secs) => too_many(secs),
+            None => ApiError::unauthorized(),
+        };
         let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
         let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).map(str::trim).unwrap_or("");
         if token.is_empty() || token.len() > 200 {
-            return Err(ApiError::unauthorized());
+            return Err(failed());
         }
         let token = token.to_string();
         match app.pool.run("server", move |ops| ops.authenticate(&token)).await? {
             Some(p) => Ok(Auth(p)),
-            None => Err(ApiError::unauthorized()),
+            None => Err(failed()),
         }
     }
 }
