@@ -55,10 +55,12 @@ impl Server {
 }
 
 async fn start() -> Server {
-    start_with(None).await
+    start_with(None, true).await
 }
 
-async fn start_with(ui_dir: Option<PathBuf>) -> Server {
+/// A server over a fresh store; `allow_private`: webhooks may target
+/// loopback (the tests' receivers listen there, as an on-premises relay would).
+async fn start_with(ui_dir: Option<PathBuf>, allow_private: bool) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("server.db");
     let mut tokens = HashMap::new();
@@ -82,6 +84,7 @@ async fn start_with(ui_dir: Option<PathBuf>) -> Server {
     let mut config = argus_server::Config::new(db.clone(), clock.clone(), b"test-server-key-0123456789".to_vec());
     config.webhook_poll = std::time::Duration::from_millis(50);
     config.ui_dir = ui_dir;
+    config.allow_private_targets = allow_private;
     let handle = tokio::spawn(async move {
         argus_server::run(listener, config, async {
             let _ = rx.await;
@@ -116,7 +119,7 @@ fn sample(method: &str, path: &str, alert: i64, token_id: i64) -> (String, Optio
         ("post", "/orgs/{org}/admit") => Some(json!({"provider": "openai"})),
         ("post", "/orgs/{org}/route") => Some(json!({"operation": "chat", "dry_run": true})),
         ("post", "/orgs/{org}/tokens") => Some(json!({"role": "analyst", "name": "made"})),
-        ("put", "/orgs/{org}/webhook") => Some(json!({"url": "http://127.0.0.1:9/hook"})),
+        ("put", "/orgs/{org}/webhook") => Some(json!({"url": "http://127.0.0.1:1029/hook"})),
         _ => None,
     };
     (p, body)
@@ -137,7 +140,7 @@ async fn the_whole_access_matrix() {
     let s = start().await;
     {
         let mut ops = s.ops();
-        ops.webhook_set("acme", "http://127.0.0.1:9/hook").unwrap();
+        ops.webhook_set("acme", "http://127.0.0.1:1029/hook", true).unwrap();
         ops.budget_set("acme", None, &BudgetChange { amount: Some("0.000001".into()), ..Default::default() }).unwrap();
         ops.record(&json!({"org": "acme", "provider": "openai", "model": "gpt-4o", "operation": "chat", "input_tokens": 1000, "output_tokens": 0, "occurred_at": "2026-11-02T10:00:00Z"})).unwrap();
     }
@@ -500,7 +503,7 @@ async fn the_console_files_are_served_from_inside_their_folder_only() {
     std::fs::write(ui.path().join(".env"), "TOKEN=secret").unwrap();
     std::os::unix::fs::symlink(outside.path().join("secret.txt"), ui.path().join("link.txt")).unwrap();
     std::os::unix::fs::symlink(outside.path(), ui.path().join("out")).unwrap();
-    let s = start_with(Some(ui.path().to_path_buf())).await;
+    let s = start_with(Some(ui.path().to_path_buf()), true).await;
     let c = Client::new(&s.base, None);
     let get = |path: &'static str| {
         let c = c.clone();
@@ -614,5 +617,103 @@ async fn guessing_tokens_from_one_address_is_throttled() {
         200,
         "health needs no token"
     );
+    s.stop().await;
+}
+
+/// Webhooks may not target this machine, private networks or cloud
+/// metadata (when the URL is set, and again when posting), unless the
+/// server was started with --allow-private-targets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn webhooks_refuse_internal_targets() {
+    let s = start_with(None, false).await;
+    let c = s.client("admin");
+    for url in [
+        "http://127.0.0.1:8080/hook",
+        "http://localhost:8080/hook",
+        "http://[::1]:8080/hook",
+        "http://0.0.0.0:8080/hook",
+        "http://127.1:8080/hook",
+        "http://2130706433:8080/hook",
+        "http://169.254.169.254/latest/meta-data",
+        "http://[fd00::1]/hook",
+        "http://10.0.0.1/hook",
+        "http://172.16.0.1/hook",
+        "http://192.168.1.1/hook",
+        "https://user:pass@hooks.example.com/hook",
+        "https://hooks.example.com:22/hook",
+        "ftp://hooks.example.com/hook",
+    ] {
+        let a = c.put("/orgs/acme/webhook", &json!({"url": url}), None).await.unwrap();
+        assert_eq!((a.status, a.body["error"]["field"].as_str()), (400, Some("url")), "{url}: {}", a.body);
+    }
+    assert_eq!(c.put("/orgs/acme/webhook", &json!({"url": "https://hooks.example.com/argus"}), None).await.unwrap().status, 200);
+
+    // Set behind the server's back (as an older version may have stored it):
+    // the delivery is refused when posting, and recorded as such.
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.set_nonblocking(true).unwrap();
+    s.ops().webhook_set("acme", &format!("http://{}/hook", l.local_addr().unwrap()), true).unwrap();
+    c.post("/orgs/acme/records", &record("ssrf")).await.unwrap();
+    c.put("/orgs/acme/budgets/2026-11", &json!({"amount": "0.004", "thresholds": [50]}), None).await.unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let d = loop {
+        let d = s.ops().deliveries("acme").unwrap();
+        if d.first().is_some_and(|x| x.attempts > 0) || std::time::Instant::now() > deadline {
+            break d;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    };
+    assert!(d[0].last_status.as_deref().is_some_and(|st| st.contains("refused") && st.contains("loopback")), "{d:?}");
+    assert!(l.accept().is_err(), "nothing connected to the internal target");
+    s.stop().await;
+}
+
+/// One organisation's silent endpoint does not hold up another's alerts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_endpoint_does_not_delay_another_organisations_alerts() {
+    // Accepts connections and never answers (each attempt waits for the 10 s timeout).
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent_url = format!("http://{}/hook", silent.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = silent.accept().await {
+            held.push(sock);
+        }
+    });
+    let got = Arc::new(AtomicUsize::new(0));
+    let g = got.clone();
+    let app = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(move || {
+            let g = g.clone();
+            async move {
+                g.fetch_add(1, Ordering::SeqCst);
+                axum::http::StatusCode::OK
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let fast_url = format!("http://{}/hook", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+
+    let s = start().await;
+    {
+        let mut ops = s.ops();
+        ops.webhook_set("acme", &silent_url, true).unwrap();
+        ops.webhook_set("other", &fast_url, true).unwrap();
+        for (org, id) in [("acme", "a1"), ("other", "o1")] {
+            ops.record(&json!({"id": id, "org": org, "provider": "openai", "model": "gpt-4o", "operation": "chat", "input_tokens": 1000, "output_tokens": 0, "occurred_at": "2026-11-02T10:00:00Z"})).unwrap();
+        }
+        // acme's several thresholds fire first, then other's one.
+        ops.budget_set("acme", None, &BudgetChange { amount: Some("0.000001".into()), ..Default::default() }).unwrap();
+        ops.budget_set("other", None, &BudgetChange { amount: Some("0.000001".into()), thresholds: Some(vec![100]), ..Default::default() })
+            .unwrap();
+    }
+    let t0 = std::time::Instant::now();
+    while got.load(Ordering::SeqCst) == 0 && t0.elapsed() < std::time::Duration::from_secs(8) {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    assert_eq!(got.load(Ordering::SeqCst), 1, "other's alert arrived while acme's endpoint stays silent");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(3), "within seconds, not after acme's timeouts: {:?}", t0.elapsed());
     s.stop().await;
 }

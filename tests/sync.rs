@@ -615,7 +615,7 @@ fn the_server_keeps_tokens_and_webhook_secrets_out_of_its_store_and_logs() {
     ok(&sdb, None, &["org", "create", "acme"]);
     let admin = token(&sdb, "acme", "admin", "first");
     let mut c = cmd(&sdb, None);
-    c.env("ARGUS_USAGE_LOG", "trace").args(["serve", "--listen", "127.0.0.1:0"]);
+    c.env("ARGUS_USAGE_LOG", "trace").args(["serve", "--listen", "127.0.0.1:0", "--allow-private-targets"]);
     let mut child = c.stderr(Stdio::piped()).spawn().unwrap();
     let stderr = child.stderr.take().unwrap();
     let (tx, rx) = std::sync::mpsc::channel::<String>();

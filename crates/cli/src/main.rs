@@ -124,6 +124,10 @@ enum Cmd {
         /// Also serve the console's built UI (`ui/dist`) at `/`, for browsers.
         #[arg(long)]
         ui: Option<PathBuf>,
+        /// Let webhooks target this machine and private networks (an
+        /// on-premises relay); refused by default.
+        #[arg(long)]
+        allow_private_targets: bool,
     },
     /// API tokens (per organisation and role; stored hashed).
     #[command(subcommand)]
@@ -523,7 +527,7 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
             controls::route(ops, &org, operation.as_deref(), dry_run, estimated_cost.as_deref(), json).map_err(e)
         }
         Cmd::Forecast { org, month, json } => controls::forecast(ops, &org, month.as_deref(), json).map_err(e),
-        Cmd::Serve { listen, ui } => serve(ops, &listen, ui).map_err(e),
+        Cmd::Serve { listen, ui, allow_private_targets } => serve(ops, &listen, ui, allow_private_targets).map_err(e),
         Cmd::Export(a) => export::run(ops, a).map_err(e),
         Cmd::Sync(a) => sync::run(ops, a),
         Cmd::Token(c) => access::token(ops, c).map_err(e),
@@ -545,7 +549,7 @@ fn server_key() -> Vec<u8> {
     }
 }
 
-fn serve(ops: &mut Ops, listen: &str, ui: Option<PathBuf>) -> Result<ExitCode, OpsError> {
+fn serve(ops: &mut Ops, listen: &str, ui: Option<PathBuf>, allow_private_targets: bool) -> Result<ExitCode, OpsError> {
     let io = |m: String| OpsError::new(argus_domain::ErrorCode::Io, m);
     let path = ops.path().to_path_buf();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| io(format!("cannot start the runtime: {e}")))?;
@@ -558,6 +562,7 @@ fn serve(ops: &mut Ops, listen: &str, ui: Option<PathBuf>) -> Result<ExitCode, O
         eprintln!("argus-usage: serving {} on http://{addr}/api/v1 (Ctrl-C to stop)", path.display());
         let mut config = argus_server::Config::new(path, Arc::new(SystemClock), server_key());
         config.lock = Some(Arc::new(lock));
+        config.allow_private_targets = allow_private_targets;
         if let Some(dir) = ui {
             if !dir.join("index.html").exists() {
                 return Err(io(format!("{} has no index.html; build the UI first (cd ui && npm ci && npm run build)", dir.display())));

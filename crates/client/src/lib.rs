@@ -32,19 +32,69 @@ pub mod webhook {
         }
     }
 
-    /// A client for webhook deliveries (rustls, 10 s timeout, no redirects).
-    pub fn client() -> reqwest::Client {
-        reqwest::Client::builder()
+    /// A client for webhook deliveries (rustls, 10 s timeout, no
+    /// redirects). Unless `allow_private`, names are resolved to public
+    /// addresses only, checked at connect time (a name may resolve to an
+    /// internal address after the URL was accepted).
+    pub fn client(allow_private: bool) -> Client {
+        let mut b = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())
-            .user_agent(concat!("argus-usage/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .unwrap_or_default()
+            .user_agent(concat!("argus-usage/", env!("CARGO_PKG_VERSION")));
+        if !allow_private {
+            b = b.dns_resolver(std::sync::Arc::new(PublicOnly));
+        }
+        Client { http: b.build().unwrap_or_default(), allow_private }
+    }
+
+    /// The webhook client and whether internal targets are allowed.
+    #[derive(Clone)]
+    pub struct Client {
+        http: reqwest::Client,
+        allow_private: bool,
+    }
+
+    /// Resolves names to their public addresses only.
+    struct PublicOnly;
+
+    impl reqwest::dns::Resolve for PublicOnly {
+        fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+            Box::pin(async move {
+                let all: Vec<std::net::SocketAddr> = tokio::net::lookup_host((name.as_str(), 0)).await?.collect();
+                let public: Vec<std::net::SocketAddr> =
+                    all.into_iter().filter(|a| argus_domain::net::refused_target(a.ip()).is_none()).collect();
+                if public.is_empty() {
+                    let e: Box<dyn std::error::Error + Send + Sync> =
+                        format!("{} resolves only to internal addresses, which webhooks may not target", name.as_str()).into();
+                    return Err(e);
+                }
+                let addrs: reqwest::dns::Addrs = Box::new(public.into_iter());
+                Ok(addrs)
+            })
+        }
+    }
+
+    /// Why `url`'s literal address may not be posted to (names are checked
+    /// by the resolver).
+    fn refused_literal(url: &str) -> Option<&'static str> {
+        let u = reqwest::Url::parse(url).ok()?;
+        match u.host()? {
+            url::Host::Ipv4(ip) => argus_domain::net::refused_target(ip.into()),
+            url::Host::Ipv6(ip) => argus_domain::net::refused_target(ip.into()),
+            url::Host::Domain(d) if argus_domain::net::is_local_name(d) => Some("a name of this machine"),
+            url::Host::Domain(_) => None,
+        }
     }
 
     /// POSTs `body` (JSON) to `url` with the given signature header value.
-    pub async fn post(client: &reqwest::Client, url: &str, body: String, signature: &str, delivery_id: i64) -> Attempt {
+    pub async fn post(client: &Client, url: &str, body: String, signature: &str, delivery_id: i64) -> Attempt {
+        if !client.allow_private {
+            if let Some(why) = refused_literal(url) {
+                return Attempt::Failed(format!("refused: the target is {why}"));
+            }
+        }
         let res = client
+            .http
             .post(url)
             .header("content-type", "application/json")
             .header("x-argus-signature", signature)

@@ -21,6 +21,7 @@ pub mod error;
 pub mod health;
 pub mod ids;
 pub mod money;
+pub mod net;
 pub mod price;
 pub mod projection;
 pub mod quota;

@@ -192,13 +192,12 @@ impl Ops {
         Ok(Some(Principal { org: t.org_slug, role, name: t.name, token_id: t.id }))
     }
 
-    /// Sets where the organisation's alerts are POSTed.
-    pub fn webhook_set(&mut self, org: &str, url: &str) -> Result<WebhookView> {
-        if !(url.starts_with("http://") || url.starts_with("https://")) || url.len() > 2000 || url.chars().any(char::is_whitespace) {
-            return Err(
-                FieldError::new("url", format!("{url:?} is not an http(s) URL; give it like https://hooks.example.com/argus")).into()
-            );
-        }
+    /// Sets where the organisation's alerts are POSTed. Internal targets
+    /// (this machine, private networks, cloud metadata) are refused unless
+    /// `allow_private` (a server started with `--allow-private-targets`, for
+    /// an on-premises relay); the client checks again at connect time.
+    pub fn webhook_set(&mut self, org: &str, url: &str, allow_private: bool) -> Result<WebhookView> {
+        check_webhook_url(url, allow_private)?;
         let now = to_nanos(self.now());
         let actor = self.actor.clone();
         self.store.write(|w| {
@@ -266,5 +265,41 @@ impl Ops {
     /// Sets who changes are made by (the token's name on the server).
     pub fn set_actor(&mut self, actor: &str) {
         self.actor = actor.to_string();
+    }
+}
+
+/// A webhook URL the server may post to: http(s), no credentials, an HTTP
+/// port, and (unless `allow_private`) no internal host.
+fn check_webhook_url(raw: &str, allow_private: bool) -> Result<()> {
+    let bad = |why: String| -> OpsError { FieldError::new("url", format!("{raw:?} {why}")).into() };
+    if raw.len() > 2000 || raw.chars().any(char::is_whitespace) {
+        return Err(bad("is not an http(s) URL; give it like https://hooks.example.com/argus".into()));
+    }
+    let u = url::Url::parse(raw).map_err(|_| bad("is not an http(s) URL; give it like https://hooks.example.com/argus".into()))?;
+    if !matches!(u.scheme(), "http" | "https") {
+        return Err(bad("is not an http(s) URL; give it like https://hooks.example.com/argus".into()));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(bad("carries credentials (user:password@), which auditors would read in the audit log; put a secret in the path instead, and check the X-Argus-Signature header at the receiver".into()));
+    }
+    let port = u.port_or_known_default().unwrap_or(0);
+    if port < 1024 && port != 80 && port != 443 {
+        return Err(bad(format!("uses port {port}, which is not an HTTP port; use 80, 443 or a port from 1024")));
+    }
+    if allow_private {
+        return Ok(());
+    }
+    let refused = match u.host() {
+        Some(url::Host::Ipv4(ip)) => argus_domain::net::refused_target(ip.into()),
+        Some(url::Host::Ipv6(ip)) => argus_domain::net::refused_target(ip.into()),
+        Some(url::Host::Domain(d)) if argus_domain::net::is_local_name(d) => Some("a name of this machine"),
+        Some(url::Host::Domain(_)) => None,
+        None => Some("no host"),
+    };
+    match refused {
+        Some(why) => Err(bad(format!(
+            "points at {why}; the server posts only to public addresses (start it with --allow-private-targets to allow an on-premises relay)"
+        ))),
+        None => Ok(()),
     }
 }

@@ -46,6 +46,9 @@ pub struct Config {
     pub ui_dir: Option<PathBuf>,
     /// How often the WAL is checkpointed in the background.
     pub checkpoint_every: std::time::Duration,
+    /// Webhooks may target this machine and private networks (an
+    /// on-premises relay); off by default.
+    pub allow_private_targets: bool,
     /// The store's server lock when the caller took it already (to refuse
     /// before saying it serves); else `run` takes it.
     pub lock: Option<Arc<StoreLock>>,
@@ -62,6 +65,7 @@ impl Config {
             ui_dir: None,
             checkpoint_every: std::time::Duration::from_millis(50),
             lock: None,
+            allow_private_targets: false,
         }
     }
 }
@@ -76,7 +80,12 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         None => Arc::new(lock_store(&config.db)?),
     };
     let pool = Arc::new(pool::Pool::open(&config)?);
-    let state = routes::App { pool: pool.clone(), server_key: Arc::new(config.server_key.clone()), throttle: Arc::default() };
+    let state = routes::App {
+        pool: pool.clone(),
+        server_key: Arc::new(config.server_key.clone()),
+        throttle: Arc::default(),
+        allow_private_targets: config.allow_private_targets,
+    };
     let mut app = routes::router(state.clone());
     if let Some(dir) = &config.ui_dir {
         // The console in a browser: the UI's files, and the API beside them (same origin).

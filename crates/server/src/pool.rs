@@ -16,6 +16,8 @@ pub struct App {
     pub server_key: Arc<Vec<u8>>,
     /// Failed authentications per client address.
     pub throttle: Arc<crate::throttle::AuthThrottle>,
+    /// Webhooks may target internal addresses (`--allow-private-targets`).
+    pub allow_private_targets: bool,
 }
 
 pub struct Pool {

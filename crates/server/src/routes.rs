@@ -526,7 +526,8 @@ async fn put_webhook(
     Body(b): Body<WebhookBody>,
 ) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Configure)?;
-    let w = app.pool.run(&actor, move |ops| ops.webhook_set(&org, &b.url)).await?;
+    let allow = app.allow_private_targets;
+    let w = app.pool.run(&actor, move |ops| ops.webhook_set(&org, &b.url, allow)).await?;
     let secret = crate::webhooks::secret(&app.server_key, &w.org, w.version);
     Ok(Json(serde_json::json!({"org": w.org, "url": w.url, "version": w.version, "updated_at": w.updated_at, "secret": secret}))
         .into_response())
