@@ -61,6 +61,15 @@ async fn start() -> Server {
 /// A server over a fresh store; `allow_private`: webhooks may target
 /// loopback (the tests' receivers listen there, as an on-premises relay would).
 async fn start_with(ui_dir: Option<PathBuf>, allow_private: bool) -> Server {
+    start_custom(move |c| {
+        c.ui_dir = ui_dir;
+        c.allow_private_targets = allow_private;
+    })
+    .await
+}
+
+/// A server over a fresh store, its configuration changed by `configure`.
+async fn start_custom(configure: impl FnOnce(&mut argus_server::Config)) -> Server {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("server.db");
     let mut tokens = HashMap::new();
@@ -83,8 +92,7 @@ async fn start_with(ui_dir: Option<PathBuf>, allow_private: bool) -> Server {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let mut config = argus_server::Config::new(db.clone(), clock.clone(), b"test-server-key-0123456789".to_vec());
     config.webhook_poll = std::time::Duration::from_millis(50);
-    config.ui_dir = ui_dir;
-    config.allow_private_targets = allow_private;
+    configure(&mut config);
     let handle = tokio::spawn(async move {
         argus_server::run(listener, config, async {
             let _ = rx.await;
@@ -715,5 +723,52 @@ async fn a_silent_endpoint_does_not_delay_another_organisations_alerts() {
     }
     assert_eq!(got.load(Ordering::SeqCst), 1, "other's alert arrived while acme's endpoint stays silent");
     assert!(t0.elapsed() < std::time::Duration::from_secs(3), "within seconds, not after acme's timeouts: {:?}", t0.elapsed());
+    s.stop().await;
+}
+
+/// Downloads nobody reads: a token gets two at a time (429 beyond), they
+/// never take every store connection (the other routes answer at once),
+/// and a stalled one gives up its connection after the stall timeout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stalled_downloads_stall_no_one_else() {
+    let s = start_custom(|c| {
+        c.allow_private_targets = true;
+        c.download_stall = std::time::Duration::from_secs(1);
+    })
+    .await;
+    {
+        // Enough records that an export outgrows every buffer on the way.
+        let lines: String = (0..40_000)
+            .map(|i| format!("{{\"id\":\"big{i}\",\"org\":\"acme\",\"provider\":\"openai\",\"model\":\"gpt-4o\",\"operation\":\"chat\",\"investigation\":\"INV-{}\",\"input_tokens\":{},\"output_tokens\":10,\"occurred_at\":\"2026-11-10T10:00:00Z\"}}\n", i % 50, 100 + i))
+            .collect();
+        s.ops().ingest(std::io::Cursor::new(lines.into_bytes()), |_| {}).unwrap();
+    }
+    let addr = s.base.trim_start_matches("http://").to_string();
+    let token = s.tokens.get("analyst").unwrap().clone();
+    // Sends the request and reads only the status line's first bytes, then stops reading.
+    let stalled = |addr: String, token: String| {
+        let mut sock = std::net::TcpStream::connect(&addr).unwrap();
+        use std::io::{Read, Write};
+        write!(sock, "GET /api/v1/orgs/acme/reports?format=json&kind=records&from=2026-11-01 HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\n\r\n").unwrap();
+        let mut head = [0u8; 12];
+        sock.read_exact(&mut head).unwrap();
+        (sock, String::from_utf8_lossy(&head).to_string())
+    };
+    let (a, ha) = stalled(addr.clone(), token.clone());
+    let (b, hb) = stalled(addr.clone(), token.clone());
+    assert!(ha.ends_with("200") && hb.ends_with("200"), "{ha} {hb}");
+    let (c, hc) = stalled(addr.clone(), token.clone());
+    assert!(hc.ends_with("429"), "a third download of the token is refused: {hc}");
+    // Everyone else is served at once while those two stall.
+    let t0 = std::time::Instant::now();
+    assert_eq!(Client::new(&s.base, None).get("/health").await.unwrap().status, 200);
+    assert_eq!(s.client("admin").get("/orgs/acme/budgets").await.unwrap().status, 200);
+    assert_eq!(s.client("auditor").get("/orgs/other/budgets").await.unwrap().status, 404);
+    assert!(t0.elapsed() < std::time::Duration::from_secs(1), "{:?}", t0.elapsed());
+    // After the stall timeout the stalled downloads give up their places.
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let (d, hd) = stalled(addr.clone(), token.clone());
+    assert!(hd.ends_with("200"), "the token may download again: {hd}");
+    drop((a, b, c, d));
     s.stop().await;
 }

@@ -46,6 +46,11 @@ pub struct Config {
     pub ui_dir: Option<PathBuf>,
     /// How often the WAL is checkpointed in the background.
     pub checkpoint_every: std::time::Duration,
+    /// How long requests in flight may take to finish once the server stops.
+    pub shutdown_grace: std::time::Duration,
+    /// How long a report download waits for a client that stopped reading
+    /// before giving up (and its store connection).
+    pub download_stall: std::time::Duration,
     /// Webhooks may target this machine and private networks (an
     /// on-premises relay); off by default.
     pub allow_private_targets: bool,
@@ -66,6 +71,8 @@ impl Config {
             checkpoint_every: std::time::Duration::from_millis(50),
             lock: None,
             allow_private_targets: false,
+            download_stall: std::time::Duration::from_secs(30),
+            shutdown_grace: std::time::Duration::from_secs(10),
         }
     }
 }
@@ -85,6 +92,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         server_key: Arc::new(config.server_key.clone()),
         throttle: Arc::default(),
         allow_private_targets: config.allow_private_targets,
+        downloads: Arc::new(pool::Downloads::new(config.connections)),
+        download_stall: config.download_stall,
     };
     let mut app = routes::router(state.clone());
     if let Some(dir) = &config.ui_dir {
@@ -102,8 +111,29 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         tracing::info!(%addr, db = %config.db.display(), "argus-usage server listening");
     }
     // The client's address reaches the handlers (failed authentications are counted per address).
-    let served =
-        axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown).await;
+    // On shutdown, requests in flight finish (every accepted record is
+    // committed before its answer); a connection still open after the grace
+    // period (a client that stopped reading) is closed.
+    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+    let shutdown = async move {
+        shutdown.await;
+        let _ = stopping_tx.send(());
+    };
+    let serving = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown);
+    let grace = config.shutdown_grace;
+    let served = tokio::select! {
+        r = serving => r,
+        _ = async move {
+            if stopping_rx.await.is_ok() {
+                tokio::time::sleep(grace).await;
+            } else {
+                std::future::pending::<()>().await;
+            }
+        } => {
+            tracing::warn!(grace_s = grace.as_secs(), "connections still open after the grace period were closed");
+            Ok(())
+        }
+    };
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = checkpoints.await;

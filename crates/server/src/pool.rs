@@ -18,6 +18,75 @@ pub struct App {
     pub throttle: Arc<crate::throttle::AuthThrottle>,
     /// Webhooks may target internal addresses (`--allow-private-targets`).
     pub allow_private_targets: bool,
+    /// Report downloads in progress.
+    pub downloads: Arc<Downloads>,
+    /// How long a download waits for a client that stopped reading.
+    pub download_stall: std::time::Duration,
+}
+
+/// Report downloads in progress: at most `PER_TOKEN` a token, `PER_ADDRESS`
+/// an address, and `total` in all (half the pool, so that downloads never
+/// take every store connection).
+pub struct Downloads {
+    total: usize,
+    by: Mutex<InFlight>,
+}
+
+/// Downloads under way: in all, by token id, by address.
+type InFlight = (usize, std::collections::HashMap<i64, usize>, std::collections::HashMap<std::net::IpAddr, usize>);
+
+/// A download's place; given back when dropped.
+pub struct DownloadSlot {
+    downloads: Arc<Downloads>,
+    token: i64,
+    ip: std::net::IpAddr,
+}
+
+impl Downloads {
+    pub const PER_TOKEN: usize = 2;
+    pub const PER_ADDRESS: usize = 4;
+
+    pub fn new(connections: usize) -> Downloads {
+        Downloads { total: (connections / 2).max(1), by: Mutex::default() }
+    }
+
+    pub fn acquire(self: &Arc<Self>, token: i64, ip: std::net::IpAddr) -> Result<DownloadSlot, String> {
+        let mut g = self.by.lock().unwrap_or_else(|p| p.into_inner());
+        let (all, by_token, by_ip) = &mut *g;
+        if by_token.get(&token).copied().unwrap_or(0) >= Self::PER_TOKEN {
+            return Err(format!("this token has {} downloads under way already", Self::PER_TOKEN));
+        }
+        if by_ip.get(&ip).copied().unwrap_or(0) >= Self::PER_ADDRESS {
+            return Err(format!("this address has {} downloads under way already", Self::PER_ADDRESS));
+        }
+        if *all >= self.total {
+            return Err(format!("the server has {} downloads under way, its most", self.total));
+        }
+        *all += 1;
+        *by_token.entry(token).or_default() += 1;
+        *by_ip.entry(ip).or_default() += 1;
+        Ok(DownloadSlot { downloads: self.clone(), token, ip })
+    }
+}
+
+impl Drop for DownloadSlot {
+    fn drop(&mut self) {
+        let mut g = self.downloads.by.lock().unwrap_or_else(|p| p.into_inner());
+        let (all, by_token, by_ip) = &mut *g;
+        *all = all.saturating_sub(1);
+        if let Some(n) = by_token.get_mut(&self.token) {
+            *n -= 1;
+            if *n == 0 {
+                by_token.remove(&self.token);
+            }
+        }
+        if let Some(n) = by_ip.get_mut(&self.ip) {
+            *n -= 1;
+            if *n == 0 {
+                by_ip.remove(&self.ip);
+            }
+        }
+    }
 }
 
 pub struct Pool {

@@ -534,9 +534,13 @@ async fn put_webhook(
 }
 
 /// Sends what the export writes to the response body, 64 KiB at a time.
+/// Writes an export into the response body, and gives up when the client
+/// stops reading for `stall` (so that a slow client never holds a store
+/// connection for long).
 struct ChannelWriter {
     tx: tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>,
     buf: Vec<u8>,
+    stall: std::time::Duration,
 }
 
 impl std::io::Write for ChannelWriter {
@@ -552,8 +556,23 @@ impl std::io::Write for ChannelWriter {
         if self.buf.is_empty() {
             return Ok(());
         }
-        let chunk = bytes::Bytes::from(std::mem::take(&mut self.buf));
-        self.tx.blocking_send(Ok(chunk)).map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
+        let mut chunk = Ok(bytes::Bytes::from(std::mem::take(&mut self.buf)));
+        let since = std::time::Instant::now();
+        loop {
+            match self.tx.try_send(chunk) {
+                Ok(()) => return Ok(()),
+                Err(tokio::sync::mpsc::error::TrySendError::Closed(_)) => {
+                    return Err(std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away"))
+                }
+                Err(tokio::sync::mpsc::error::TrySendError::Full(c)) if since.elapsed() < self.stall => {
+                    chunk = c;
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(tokio::sync::mpsc::error::TrySendError::Full(_)) => {
+                    return Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "the client stopped reading the download"))
+                }
+            }
+        }
     }
 }
 
@@ -561,12 +580,20 @@ impl std::io::Write for ChannelWriter {
 /// metadata as leading `#` lines (there is no sidecar over HTTP).
 async fn reports(
     State(app): State<App>,
+    axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
     auth: Auth,
     Path(org): Path<String>,
     Q(q): Q<argus_reports::ReportParams>,
 ) -> Result<Response, ApiError> {
     use argus_reports::Kind;
     let actor = auth.allow(&org, Access::Read)?;
+    // Downloads are bounded per token, per address and in all, below the
+    // pool's size: stalled downloads can never take every store connection.
+    let slot = app.downloads.acquire(auth.0.token_id, peer.ip()).map_err(|why| ApiError {
+        retry_after: Some(5),
+        ..ApiError::new(ErrorCode::RateLimited, format!("{why}; finish or cancel a download, then try again"))
+    })?;
+    let stall = app.download_stall;
     let req = q.request(&org, true).map_err(|e| ApiError::bad_input(e.to_string(), None))?;
     let (format, file_name) = (req.format, req.default_file_name());
     // Check the request (organisation, period, grouping) before the answer starts.
@@ -588,7 +615,8 @@ async fn reports(
         let err_tx = tx.clone();
         let res = pool
             .run(&actor, move |ops| {
-                let mut w = ChannelWriter { tx, buf: Vec::with_capacity(1 << 16) };
+                let _slot = slot;
+                let mut w = ChannelWriter { tx, buf: Vec::with_capacity(1 << 16), stall };
                 let out = argus_reports::export(ops, &req, &mut w, &mut |_, _| {});
                 let _ = std::io::Write::flush(&mut w);
                 out.map(|_| ()).map_err(|e| argus_ops::OpsError::new(ErrorCode::Internal, e.to_string()))
