@@ -62,6 +62,17 @@ impl ApiError {
 
 impl From<OpsError> for ApiError {
     fn from(e: OpsError) -> ApiError {
+        if matches!(e.code, ErrorCode::Store | ErrorCode::SchemaTooNew) {
+            // The store's own words (SQL, paths) stay in the server's log;
+            // the caller gets a reference to quote.
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+            let reference = format!("E{}-{}", std::process::id(), NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
+            tracing::error!(reference, error = %e.message, "store error");
+            return ApiError::new(
+                e.code,
+                format!("the server's store could not complete this; try again, and if it persists give the operator the reference {reference} (the details are in the server's log)"),
+            );
+        }
         ApiError { field: e.field.clone(), ..ApiError::new(e.code, e.message) }
     }
 }
@@ -77,5 +88,19 @@ impl IntoResponse for ApiError {
             }
         }
         res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_store_error_is_answered_without_its_text() {
+        let e = ApiError::from(OpsError::new(ErrorCode::Store, "store error: integer overflow in agg_daily at /srv/argus/usage.db"));
+        assert_eq!(e.status, 500);
+        assert!(!e.message.contains("overflow") && !e.message.contains("/srv") && e.message.contains("reference E"), "{}", e.message);
+        let bad = ApiError::from(OpsError::new(ErrorCode::BadInput, "field `amount`: -5 is negative"));
+        assert!(bad.message.contains("-5 is negative"), "other errors keep their words");
     }
 }
