@@ -772,3 +772,26 @@ async fn stalled_downloads_stall_no_one_else() {
     drop((a, b, c, d));
     s.stop().await;
 }
+
+/// What no real call could cost is refused with a clear error, so that no
+/// estimate or record can push a total out of range.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn absurd_costs_are_refused_and_totals_stay_whole() {
+    let s = start().await;
+    let c = s.client("admin");
+    for _ in 0..2 {
+        let a = c.post("/orgs/acme/admit", &json!({"provider": "openai", "estimated_cost": "9223372036.854775807"})).await.unwrap();
+        assert_eq!((a.status, a.body["error"]["field"].as_str()), (400, Some("estimated_cost")), "{}", a.body);
+        assert!(a.body["error"]["message"].as_str().unwrap().contains("more than one call could cost"), "{}", a.body);
+    }
+    assert_eq!(c.post("/orgs/acme/admit", &json!({"provider": "openai", "estimated_cost": "10000"})).await.unwrap().status, 200);
+    let huge = json!({"provider": "openai", "model": "gpt-4o", "operation": "chat", "input_tokens": 1_000_000_000u64, "output_tokens": 1_000_000_000u64, "occurred_at": "2026-11-10T10:00:00Z"});
+    let a = c.post("/orgs/acme/records", &huge).await.unwrap();
+    assert_eq!((a.status, a.body["error"]["field"].as_str()), (400, Some("input_tokens")), "{}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("more than any one call"), "{}", a.body);
+    // The organisation's figures still answer, exactly.
+    let st = c.get("/orgs/acme/budget-status").await.unwrap();
+    assert_eq!(st.status, 200, "{}", st.body);
+    assert_eq!(c.get("/orgs/acme/usage/summary").await.unwrap().status, 200);
+    s.stop().await;
+}

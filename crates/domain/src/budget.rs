@@ -38,6 +38,24 @@ pub fn check_thresholds(field: &str, mut t: Vec<u32>) -> Result<Vec<u32>, FieldE
     Ok(t)
 }
 
+/// The most one AI call may cost, in the organisation's currency: well above
+/// any real call (the largest context at the highest list price costs tens
+/// of units), far below what could overflow a total. Estimates and records
+/// above it are refused.
+pub const MAX_CALL_COST: i64 = 10_000;
+
+/// Checks the estimated cost of one call: an amount, at most [`MAX_CALL_COST`].
+pub fn check_estimate(field: &str, s: &str) -> Result<Money, FieldError> {
+    let m = check_amount(field, s)?;
+    if m.decimal() > rust_decimal::Decimal::from(MAX_CALL_COST) {
+        return Err(FieldError::new(
+            field,
+            format!("{s} is more than one call could cost (at most {MAX_CALL_COST}); give the estimate of this one call"),
+        ));
+    }
+    Ok(m)
+}
+
 /// Checks a budget amount: a decimal, zero or more, at most 9 decimals,
 /// below a trillion.
 pub fn check_amount(field: &str, s: &str) -> Result<Money, FieldError> {

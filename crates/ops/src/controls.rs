@@ -228,7 +228,7 @@ fn block_message(org: &Org, provider: &str, b: &Block, now: DateTime<Utc>) -> (S
 fn parse_estimate(s: Option<&str>) -> std::result::Result<i64, FieldError> {
     match s {
         None => Ok(0),
-        Some(s) => Ok(nanos(check_amount("estimated_cost", s)?)),
+        Some(s) => Ok(nanos(argus_domain::budget::check_estimate("estimated_cost", s)?)),
     }
 }
 

@@ -126,7 +126,26 @@ pub(crate) fn write_items(w: &Writer<'_>, items: &[Item], now: i64, report: &mut
         };
         let id = input.id.as_deref().unwrap_or(&item.fallback_id);
         let price = book.select(&input.provider, &input.model, input.occurred_at);
-        let cost_nanos = price.and_then(|p| p.rates.cost(&input.tokens).nanos());
+        let cost = price.map(|p| p.rates.cost(&input.tokens));
+        if let Some(c) = cost.filter(|c| c.decimal() > rust_decimal::Decimal::from(argus_domain::budget::MAX_CALL_COST)) {
+            // No real call costs this much: token counts gone wrong, and
+            // totals that could overflow. Refused, naming what to check.
+            let r = Rejected {
+                line: item.line,
+                error: format!(
+                    "field `input_tokens`: this call would cost {c} {cur} at the price of {}/{}, more than any one call (at most {} {cur}); check the token counts",
+                    input.provider,
+                    input.model,
+                    argus_domain::budget::MAX_CALL_COST,
+                    cur = org.row.currency
+                ),
+                field: Some("input_tokens".into()),
+            };
+            report.rejected.push(r.clone());
+            out.push(Outcome::Rejected(r));
+            continue;
+        }
+        let cost_nanos = cost.and_then(|c| c.nanos());
         let hash = input.content_hash(id);
         let day = local_day(org.tz, input.occurred_at);
         let new = NewRecord {
