@@ -77,13 +77,7 @@ pub mod webhook {
     /// Why `url`'s literal address may not be posted to (names are checked
     /// by the resolver).
     fn refused_literal(url: &str) -> Option<&'static str> {
-        let u = reqwest::Url::parse(url).ok()?;
-        match u.host()? {
-            url::Host::Ipv4(ip) => argus_domain::net::refused_target(ip.into()),
-            url::Host::Ipv6(ip) => argus_domain::net::refused_target(ip.into()),
-            url::Host::Domain(d) if argus_domain::net::is_local_name(d) => Some("a name of this machine"),
-            url::Host::Domain(_) => None,
-        }
+        argus_domain::net::refused_host(reqwest::Url::parse(url).ok()?.host_str()?)
     }
 
     /// POSTs `body` (JSON) to `url` with the given signature header value.
@@ -141,6 +135,16 @@ pub mod api {
         token: Option<String>,
     }
 
+    /// The HTTP client of the API client, connecting from `local` if given.
+    fn http(local: Option<std::net::IpAddr>) -> reqwest::Client {
+        reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(64)
+            .local_address(local)
+            .build()
+            .unwrap_or_default()
+    }
+
     /// A key unique to one request of this process: time, process, sequence.
     fn idempotency_key() -> String {
         static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -151,8 +155,7 @@ pub mod api {
     impl Client {
         /// `base` is the server's address, such as `http://127.0.0.1:8680`.
         pub fn new(base: &str, token: Option<&str>) -> Client {
-            let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).pool_max_idle_per_host(64).build().unwrap_or_default();
-            Client { http, base: base.trim_end_matches('/').to_string(), token: token.map(str::to_string) }
+            Client { http: http(None), base: base.trim_end_matches('/').to_string(), token: token.map(str::to_string) }
         }
 
         pub fn with_token(&self, token: Option<&str>) -> Client {
@@ -162,8 +165,7 @@ pub mod api {
         /// The same client, connecting from `local` (another loopback
         /// address, such as 127.0.0.2, looks like another machine to the server).
         pub fn from_address(&self, local: std::net::IpAddr) -> Client {
-            let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).local_address(local).build().unwrap_or_default();
-            Client { http, ..self.clone() }
+            Client { http: http(Some(local)), ..self.clone() }
         }
 
         /// Sends `method path` (under `/api/v1`) with an optional raw body and headers.

@@ -54,6 +54,19 @@ fn refused_v6(ip: Ipv6Addr) -> Option<&'static str> {
     }
 }
 
+/// Why a URL's host (as a parsed URL gives it: IPv4 in dotted form, IPv6
+/// in brackets, else a name) may not be a webhook target, or `None`. Names
+/// other than this machine's pass here; their addresses are checked when
+/// they are resolved.
+pub fn refused_host(host: &str) -> Option<&'static str> {
+    let literal = host.strip_prefix('[').and_then(|h| h.strip_suffix(']')).unwrap_or(host);
+    match literal.parse::<IpAddr>() {
+        Ok(ip) => refused_target(ip),
+        Err(_) if is_local_name(host) => Some("a name of this machine"),
+        Err(_) => None,
+    }
+}
+
 /// Whether a host name names this machine whatever the resolver says.
 pub fn is_local_name(host: &str) -> bool {
     let h = host.trim_end_matches('.').to_ascii_lowercase();
@@ -93,5 +106,15 @@ mod tests {
             assert_eq!(refused_target(ok.parse().unwrap()), None, "{ok}");
         }
         assert!(is_local_name("LOCALHOST.") && is_local_name("a.localhost") && !is_local_name("hooks.example.com"));
+        for (host, refused) in [
+            ("127.0.0.1", true),
+            ("[::1]", true),
+            ("[fd00::1]", true),
+            ("localhost", true),
+            ("hooks.example.com", false),
+            ("8.8.8.8", false),
+        ] {
+            assert_eq!(refused_host(host).is_some(), refused, "{host}");
+        }
     }
 }

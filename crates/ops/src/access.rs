@@ -289,11 +289,8 @@ fn check_webhook_url(raw: &str, allow_private: bool) -> Result<()> {
     if allow_private {
         return Ok(());
     }
-    let refused = match u.host() {
-        Some(url::Host::Ipv4(ip)) => argus_domain::net::refused_target(ip.into()),
-        Some(url::Host::Ipv6(ip)) => argus_domain::net::refused_target(ip.into()),
-        Some(url::Host::Domain(d)) if argus_domain::net::is_local_name(d) => Some("a name of this machine"),
-        Some(url::Host::Domain(_)) => None,
+    let refused = match u.host_str() {
+        Some(host) => argus_domain::net::refused_host(host),
         None => Some("no host"),
     };
     match refused {
