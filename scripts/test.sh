@@ -42,6 +42,10 @@ rm -rf "$keyring_home"
 echo "== the desktop shell builds"
 cargo build --workspace --bins --locked
 
+echo "== the gateway with the official OpenAI and Anthropic SDKs as callers (pytest, fake providers on loopback)"
+pybin="$(bash scripts/pyenv.sh)"
+ARGUS_BIN="$(realpath "$target")/debug/argus-usage" "$pybin/python" -m pytest -q -p no:cacheprovider tests/gateway
+
 echo "== end to end in headless Chromium against the real server (Playwright)"
 (cd ui && ARGUS_BIN="$(cd .. && realpath "$target")/debug/argus-usage" node --test e2e/)
 

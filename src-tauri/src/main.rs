@@ -22,6 +22,7 @@ use argus_domain::ErrorCode;
 use argus_ops::analytics::RecordQuery;
 use argus_ops::api::*;
 use argus_ops::controls::{BudgetChange, ProviderChange};
+use argus_ops::gateway::{AliasView, UpstreamChange, UpstreamView};
 use argus_ops::sync::{Keep, SyncStatus};
 use argus_ops::{default_db_path, Ops, OpsError, SystemClock};
 use std::path::PathBuf;
@@ -137,6 +138,31 @@ async fn provider_set(
 ) -> Result<ProviderView, OpsError> {
     let change = ProviderChange { if_version, ..body };
     run(app, move |ops| ops.provider_set(&org, &provider, &change)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn upstream_list(app: AppHandle, org: String) -> Result<Vec<UpstreamView>, OpsError> {
+    run(app, move |ops| ops.upstream_list(&org)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn upstream_set(app: AppHandle, org: String, provider: String, body: UpstreamChange) -> Result<UpstreamView, OpsError> {
+    run(app, move |ops| ops.upstream_set(&org, &provider, &body)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn alias_list(app: AppHandle, org: String) -> Result<Vec<AliasView>, OpsError> {
+    run(app, move |ops| ops.alias_list(&org)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn alias_set(app: AppHandle, org: String, name: String, targets: Vec<String>) -> Result<AliasView, OpsError> {
+    run(app, move |ops| ops.alias_set(&org, &name, &targets.join(","))).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn alias_remove(app: AppHandle, org: String, name: String) -> Result<(), OpsError> {
+    run(app, move |ops| ops.alias_remove(&org, &name)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]

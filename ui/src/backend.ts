@@ -3,7 +3,7 @@
 // and the server's HTTP API in a browser. Both answer the same types.
 import type {
   AlertView, AppInfo, BudgetChange, OrgView, AuditPage, BudgetStatus, BudgetView, DemoReport, Forecast, JobEvent, JobKind, PriceImportReport,
-  PriceView, ProviderChange, ProviderView, RecordQuery, RecordsPage, RepriceReport, Route, Summary, SyncStatus,
+  PriceView, ProviderChange, ProviderView, RecordQuery, UpstreamChange, UpstreamView, AliasView, RecordsPage, RepriceReport, Route, Summary, SyncStatus,
 } from "./types";
 import { ApiError } from "./types";
 
@@ -28,6 +28,12 @@ export interface Backend {
   providers(org: string): Promise<ProviderView[]>;
   providerSet(org: string, provider: string, body: ProviderChange, ifVersion?: number): Promise<ProviderView>;
   routePreview(org: string, operation?: string): Promise<Route>;
+  /** Where the gateway sends each provider's calls. */
+  upstreams(org: string): Promise<UpstreamView[]>;
+  upstreamSet(org: string, provider: string, body: UpstreamChange): Promise<UpstreamView>;
+  aliases(org: string): Promise<AliasView[]>;
+  aliasSet(org: string, name: string, targets: string[]): Promise<AliasView>;
+  aliasRemove(org: string, name: string): Promise<void>;
   forecast(org: string, month?: string): Promise<Forecast>;
   prices(org: string): Promise<PriceView[]>;
   /** With `ifVersion` (the largest price id the screen showed), refused with `version_mismatch` when prices were added since. */
@@ -90,6 +96,11 @@ export async function tauriBackend(): Promise<Backend> {
     providers: (org) => call("provider_list", { org }),
     providerSet: (org, provider, body, if_version) => call("provider_set", { org, provider, body, if_version }),
     routePreview: (org, operation) => call("route_preview", { org, operation }),
+    upstreams: (org) => call("upstream_list", { org }),
+    upstreamSet: (org, provider, body) => call("upstream_set", { org, provider, body }),
+    aliases: (org) => call("alias_list", { org }),
+    aliasSet: (org, name, targets) => call("alias_set", { org, name, targets }),
+    aliasRemove: (org, name) => call("alias_remove", { org, name }),
     forecast: (org, month) => call("forecast", { org, month }),
     prices: (org) => call("prices_list", { org }),
     pricesAdd: (org, content, if_version) => call("prices_add", { org, content, if_version }),
@@ -169,6 +180,11 @@ export function httpBackend(login: HttpLogin): Backend {
     providers: async (org) => (await req<{ providers: ProviderView[] }>("GET", `${o(org)}/providers`)).providers,
     providerSet: (org, provider, body, v) => req("PUT", `${o(org)}/providers/${encodeURIComponent(provider)}`, body, v),
     routePreview: (org, operation) => req("POST", `${o(org)}/route`, { operation, dry_run: true }),
+    upstreams: async (org) => (await req<{ upstreams: UpstreamView[] }>("GET", `${o(org)}/upstreams`)).upstreams,
+    upstreamSet: (org, provider, body) => req("PUT", `${o(org)}/providers/${encodeURIComponent(provider)}/upstream`, body),
+    aliases: async (org) => (await req<{ aliases: AliasView[] }>("GET", `${o(org)}/aliases`)).aliases,
+    aliasSet: (org, name, targets) => req("PUT", `${o(org)}/aliases/${encodeURIComponent(name)}`, { targets }),
+    aliasRemove: async (org, name) => void (await req("DELETE", `${o(org)}/aliases/${encodeURIComponent(name)}`)),
     forecast: (org, month) => req("GET", `${o(org)}/forecast${qs({ month })}`),
     prices: async (org) => (await req<{ prices: PriceView[] }>("GET", `${o(org)}/prices`)).prices,
     pricesAdd: (org, content, v) => req("POST", `${o(org)}/prices`, content, v),

@@ -1,10 +1,11 @@
 //! The control commands: budgets, alerts, providers, and the printing of
 //! routes and forecasts.
 use crate::table::Table;
-use crate::{print_json, AlertsCmd, BudgetCmd, ProviderCmd};
+use crate::{print_json, AlertsCmd, AliasCmd, BudgetCmd, ProviderCmd};
 use argus_domain::FieldError;
 use argus_ops::api::{Forecast, Route};
 use argus_ops::controls::{BudgetChange, ProviderChange};
+use argus_ops::gateway::UpstreamChange;
 use argus_ops::{Ops, OpsError};
 use std::process::ExitCode;
 
@@ -146,7 +147,10 @@ pub(crate) fn alerts(ops: &mut Ops, c: AlertsCmd) -> Result<ExitCode, OpsError> 
 
 pub(crate) fn provider(ops: &mut Ops, c: ProviderCmd) -> Result<ExitCode, OpsError> {
     match c {
-        ProviderCmd::Set { org, provider, enabled, priority, hourly_limit, daily_limit, note, json } => {
+        ProviderCmd::Set { org, provider, enabled, priority, hourly_limit, daily_limit, note, base_url, api_key_env, api, json } => {
+            let settings_given =
+                enabled.is_some() || priority.is_some() || hourly_limit.is_some() || daily_limit.is_some() || note.is_some();
+            let upstream_given = base_url.is_some() || api_key_env.is_some() || api.is_some();
             let change = ProviderChange {
                 enabled,
                 priority,
@@ -155,10 +159,33 @@ pub(crate) fn provider(ops: &mut Ops, c: ProviderCmd) -> Result<ExitCode, OpsErr
                 note: note.map(|n| if n.is_empty() { None } else { Some(n) }),
                 if_version: None,
             };
-            let p = ops.provider_set(&org, &provider, &change)?;
-            if json {
-                print_json(&p);
+            let upstream = if upstream_given {
+                Some(ops.upstream_set(&org, &provider, &UpstreamChange { base_url, api, api_key_env })?)
             } else {
+                None
+            };
+            let p = if settings_given || !upstream_given {
+                ops.provider_set(&org, &provider, &change)?
+            } else {
+                ops.provider_list(&org)?.into_iter().find(|p| p.provider == provider).ok_or_else(|| OpsError::not_found("provider"))?
+            };
+            if json {
+                let mut v = serde_json::to_value(&p).unwrap_or_default();
+                if let Some(u) = &upstream {
+                    v["upstream"] = serde_json::to_value(u).unwrap_or_default();
+                }
+                print_json(&v);
+            } else {
+                if let Some(u) = &upstream {
+                    println!(
+                        "{}: the gateway sends its calls to {} ({}), key from {}{}",
+                        u.provider,
+                        u.base_url,
+                        u.api,
+                        u.api_key_env.as_deref().unwrap_or("(none)"),
+                        if u.key_available || u.api_key_env.is_none() { "" } else { " (not set in this shell: set it where serve runs)" }
+                    );
+                }
                 println!(
                     "{}: {}, priority {}, hourly limit {}, daily limit {}",
                     p.provider,
@@ -171,8 +198,17 @@ pub(crate) fn provider(ops: &mut Ops, c: ProviderCmd) -> Result<ExitCode, OpsErr
         }
         ProviderCmd::List { org, json } => {
             let list = ops.provider_list(&org)?;
+            let upstreams = ops.upstream_list(&org)?;
             if json {
-                print_json(&serde_json::json!({ "providers": list }));
+                let with: Vec<serde_json::Value> = list
+                    .iter()
+                    .map(|p| {
+                        let mut v = serde_json::to_value(p).unwrap_or_default();
+                        v["upstream"] = serde_json::to_value(upstreams.iter().find(|u| u.provider == p.provider)).unwrap_or_default();
+                        v
+                    })
+                    .collect();
+                print_json(&serde_json::json!({ "providers": with }));
             } else if list.is_empty() {
                 println!("no providers yet; configure one with `argus-usage provider set --org {org} --provider openai --priority 1`");
             } else {
@@ -194,6 +230,36 @@ pub(crate) fn provider(ops: &mut Ops, c: ProviderCmd) -> Result<ExitCode, OpsErr
                 }
                 t.print();
             }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn alias(ops: &mut Ops, c: AliasCmd) -> Result<ExitCode, OpsError> {
+    match c {
+        AliasCmd::Set { org, name, targets, json } => {
+            let a = ops.alias_set(&org, &name, &targets)?;
+            if json {
+                print_json(&a);
+            } else {
+                println!("{}: {} (tried in provider priority order)", a.name, a.targets.join(", "));
+            }
+        }
+        AliasCmd::List { org, json } => {
+            let list = ops.alias_list(&org)?;
+            if json {
+                print_json(&serde_json::json!({ "aliases": list }));
+            } else if list.is_empty() {
+                println!("no aliases yet; make one with `argus-usage alias set --org {org} --name smart --targets openai/gpt-4o,anthropic/claude-sonnet-4-5`");
+            } else {
+                for a in list {
+                    println!("{:<24} {}", a.name, a.targets.join(", "));
+                }
+            }
+        }
+        AliasCmd::Remove { org, name } => {
+            ops.alias_remove(&org, &name)?;
+            println!("alias {name} removed");
         }
     }
     Ok(ExitCode::SUCCESS)

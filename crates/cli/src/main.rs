@@ -79,9 +79,12 @@ enum Cmd {
     /// Budget alerts.
     #[command(subcommand)]
     Alerts(AlertsCmd),
-    /// Provider settings: enabled, priority, quotas.
+    /// Provider settings: enabled, priority, quotas, and where the gateway sends its calls.
     #[command(subcommand)]
     Provider(ProviderCmd),
+    /// Model aliases of the gateway: a name standing for provider/model candidates.
+    #[command(subcommand)]
+    Alias(AliasCmd),
     /// Ask whether a call to a provider may go ahead (exit 0 allowed, 2 refused).
     Admit {
         #[arg(long)]
@@ -125,9 +128,14 @@ enum Cmd {
         #[arg(long)]
         ui: Option<PathBuf>,
         /// Let webhooks target this machine and private networks (an
-        /// on-premises relay); refused by default.
+        /// on-premises relay), and the gateway's upstreams too (a local
+        /// model server); refused by default.
         #[arg(long)]
         allow_private_targets: bool,
+        /// How long the gateway waits for a provider's answer to start
+        /// before failing over to the next candidate.
+        #[arg(long, default_value_t = 60)]
+        upstream_timeout_s: u64,
     },
     /// API tokens (per organisation and role; stored hashed).
     #[command(subcommand)]
@@ -331,6 +339,18 @@ pub(crate) enum ProviderCmd {
         daily_limit: Option<String>,
         #[arg(long)]
         note: Option<String>,
+        /// The gateway's upstream: the base URL the provider's own SDK takes
+        /// (https://api.openai.com/v1, https://api.anthropic.com, ...).
+        #[arg(long)]
+        base_url: Option<String>,
+        /// The environment variable of the serving process that holds the
+        /// provider's key (the key itself is never stored).
+        #[arg(long)]
+        api_key_env: Option<String>,
+        /// The upstream's dialect: openai (chat completions) or anthropic
+        /// (Messages); the provider's own by default.
+        #[arg(long)]
+        api: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -339,6 +359,34 @@ pub(crate) enum ProviderCmd {
         org: String,
         #[arg(long)]
         json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub(crate) enum AliasCmd {
+    /// Set an alias: `--targets openai/gpt-4o,anthropic/claude-sonnet-4-5`
+    /// (tried in the organisation's provider priority order).
+    Set {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
+        #[arg(long)]
+        targets: String,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Remove {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        name: String,
     },
 }
 
@@ -498,6 +546,8 @@ fn wants_json(cmd: &Cmd) -> bool {
         Cmd::Budget(BudgetCmd::Set { json, .. } | BudgetCmd::Status { json, .. } | BudgetCmd::List { json, .. }) => *json,
         Cmd::Alerts(AlertsCmd::List { json, .. } | AlertsCmd::Ack { json, .. }) => *json,
         Cmd::Provider(ProviderCmd::Set { json, .. } | ProviderCmd::List { json, .. }) => *json,
+        Cmd::Alias(AliasCmd::Set { json, .. } | AliasCmd::List { json, .. }) => *json,
+        Cmd::Alias(AliasCmd::Remove { .. }) => false,
         Cmd::Admit { json, .. } | Cmd::Route { json, .. } | Cmd::Forecast { json, .. } => *json,
         Cmd::Token(TokenCmd::List { json, .. }) => *json,
         Cmd::Serve { .. } | Cmd::Token(_) => false,
@@ -520,6 +570,7 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
         Cmd::Budget(c) => controls::budget(ops, c).map_err(e),
         Cmd::Alerts(c) => controls::alerts(ops, c).map_err(e),
         Cmd::Provider(c) => controls::provider(ops, c).map_err(e),
+        Cmd::Alias(c) => controls::alias(ops, c).map_err(e),
         Cmd::Admit { org, provider, estimated_cost, json } => {
             controls::admit(ops, &org, &provider, estimated_cost.as_deref(), json).map_err(e)
         }
@@ -527,7 +578,9 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
             controls::route(ops, &org, operation.as_deref(), dry_run, estimated_cost.as_deref(), json).map_err(e)
         }
         Cmd::Forecast { org, month, json } => controls::forecast(ops, &org, month.as_deref(), json).map_err(e),
-        Cmd::Serve { listen, ui, allow_private_targets } => serve(ops, &listen, ui, allow_private_targets).map_err(e),
+        Cmd::Serve { listen, ui, allow_private_targets, upstream_timeout_s } => {
+            serve(ops, &listen, ui, allow_private_targets, upstream_timeout_s).map_err(e)
+        }
         Cmd::Export(a) => export::run(ops, a).map_err(e),
         Cmd::Sync(a) => sync::run(ops, a),
         Cmd::Token(c) => access::token(ops, c).map_err(e),
@@ -549,7 +602,13 @@ fn server_key() -> Vec<u8> {
     }
 }
 
-fn serve(ops: &mut Ops, listen: &str, ui: Option<PathBuf>, allow_private_targets: bool) -> Result<ExitCode, OpsError> {
+fn serve(
+    ops: &mut Ops,
+    listen: &str,
+    ui: Option<PathBuf>,
+    allow_private_targets: bool,
+    upstream_timeout_s: u64,
+) -> Result<ExitCode, OpsError> {
     let io = |m: String| OpsError::new(argus_domain::ErrorCode::Io, m);
     let path = ops.path().to_path_buf();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| io(format!("cannot start the runtime: {e}")))?;
@@ -560,9 +619,11 @@ fn serve(ops: &mut Ops, listen: &str, ui: Option<PathBuf>, allow_private_targets
         let lock = argus_server::lock_store(&path).map_err(|e| OpsError::new(argus_domain::ErrorCode::Conflict, e.message))?;
         let addr = listener.local_addr().map(|a| a.to_string()).unwrap_or_default();
         eprintln!("argus-usage: serving {} on http://{addr}/api/v1 (Ctrl-C to stop)", path.display());
+        eprintln!("argus-usage: the gateway (OpenAI- and Anthropic-compatible) is at http://{addr}/v1");
         let mut config = argus_server::Config::new(path, Arc::new(SystemClock), server_key());
         config.lock = Some(Arc::new(lock));
         config.allow_private_targets = allow_private_targets;
+        config.upstream_timeout = std::time::Duration::from_secs(upstream_timeout_s.max(1));
         if let Some(dir) = ui {
             if !dir.join("index.html").exists() {
                 return Err(io(format!("{} has no index.html; build the UI first (cd ui && npm ci && npm run build)", dir.display())));

@@ -3,6 +3,7 @@
 //! - [`webhook`] — delivery of signed alert payloads.
 //! - [`api`] — a client of the server's HTTP API (tests, benchmarks).
 //! - [`remote`] — the sync's transport to the server (blocking).
+//! - [`upstream`] — the gateway's calls to the providers (streamed).
 //! - [`credentials`] — sync tokens in the OS keyring, or `ARGUS_USAGE_TOKEN`.
 #![forbid(unsafe_code)]
 
@@ -55,7 +56,7 @@ pub mod webhook {
     }
 
     /// Resolves names to their public addresses only.
-    struct PublicOnly;
+    pub(crate) struct PublicOnly;
 
     impl reqwest::dns::Resolve for PublicOnly {
         fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
@@ -64,8 +65,11 @@ pub mod webhook {
                 let public: Vec<std::net::SocketAddr> =
                     all.into_iter().filter(|a| argus_domain::net::refused_target(a.ip()).is_none()).collect();
                 if public.is_empty() {
-                    let e: Box<dyn std::error::Error + Send + Sync> =
-                        format!("{} resolves only to internal addresses, which webhooks may not target", name.as_str()).into();
+                    let e: Box<dyn std::error::Error + Send + Sync> = format!(
+                        "{} resolves only to internal addresses, which may not be targeted unless serve runs with --allow-private-targets",
+                        name.as_str()
+                    )
+                    .into();
                     return Err(e);
                 }
                 let addrs: reqwest::dns::Addrs = Box::new(public.into_iter());
@@ -76,7 +80,7 @@ pub mod webhook {
 
     /// Why `url`'s literal address may not be posted to (names are checked
     /// by the resolver).
-    fn refused_literal(url: &str) -> Option<&'static str> {
+    pub(crate) fn refused_literal(url: &str) -> Option<&'static str> {
         argus_domain::net::refused_host(reqwest::Url::parse(url).ok()?.host_str()?)
     }
 
@@ -108,6 +112,8 @@ pub mod webhook {
         }
     }
 }
+
+pub mod upstream;
 
 pub mod api {
     //! A small client of the server's API: JSON in, status and JSON out.

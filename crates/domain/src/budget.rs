@@ -44,10 +44,15 @@ pub fn check_thresholds(field: &str, mut t: Vec<u32>) -> Result<Vec<u32>, FieldE
 /// above it are refused.
 pub const MAX_CALL_COST: i64 = 10_000;
 
+/// Whether a cost is more than any one call could cost (see [`MAX_CALL_COST`]).
+pub fn over_call_bound(cost: Money) -> bool {
+    cost.decimal() > rust_decimal::Decimal::from(MAX_CALL_COST)
+}
+
 /// Checks the estimated cost of one call: an amount, at most [`MAX_CALL_COST`].
 pub fn check_estimate(field: &str, s: &str) -> Result<Money, FieldError> {
     let m = check_amount(field, s)?;
-    if m.decimal() > rust_decimal::Decimal::from(MAX_CALL_COST) {
+    if over_call_bound(m) {
         return Err(FieldError::new(
             field,
             format!("{s} is more than one call could cost (at most {MAX_CALL_COST}); give the estimate of this one call"),

@@ -22,6 +22,8 @@ pub enum ErrorCode {
     Unreachable,
     /// The server is not an Argus Usage server of a compatible version (sync).
     Incompatible,
+    /// A request took longer than the server allows (or an upstream did).
+    Timeout,
     Store,
     Io,
     Internal,
@@ -44,6 +46,7 @@ impl ErrorCode {
             ErrorCode::PayloadTooLarge => "payload_too_large",
             ErrorCode::Unreachable => "unreachable",
             ErrorCode::Incompatible => "incompatible",
+            ErrorCode::Timeout => "timeout",
             ErrorCode::Store => "store",
             ErrorCode::Io => "io",
             ErrorCode::Internal => "internal",

@@ -12,12 +12,14 @@
 //! - [`quota`] — rolling request windows.
 //! - [`health`] — provider cool-down after repeated failures.
 //! - [`projection`] — month-end spend projection.
+//! - [`gateway`] — dialects, the providers' usage figures as our token kinds, estimates, failover.
 //! - [`error`] — the error codes shared by the CLI, the HTTP API and the window.
 #![forbid(unsafe_code)]
 
 pub mod analytics;
 pub mod budget;
 pub mod error;
+pub mod gateway;
 pub mod health;
 pub mod ids;
 pub mod money;

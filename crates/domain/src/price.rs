@@ -221,6 +221,18 @@ impl PriceBook {
         PriceBook { by_model }
     }
 
+    /// Every `(provider, model)` with a version in force at `at`, sorted.
+    pub fn models_in_force(&self, at: DateTime<Utc>) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = self
+            .by_model
+            .iter()
+            .flat_map(|(p, models)| models.keys().map(move |m| (p.clone(), m.clone())))
+            .filter(|(p, m)| self.select(p, m, at).is_some())
+            .collect();
+        out.sort();
+        out
+    }
+
     /// The version in force at `at`: the latest organisation version with
     /// `effective_from <= at`, or failing that the latest global one. Among
     /// versions with the same `effective_from`, the newest (highest id) wins,

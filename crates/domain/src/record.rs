@@ -66,7 +66,9 @@ impl UsageInput {
 
 /// Whether a status counts as a failed call (feeds provider health).
 pub fn is_failure(status: &str) -> bool {
-    status != "ok"
+    // `client_error`: the provider refused the caller's request (a 4xx
+    // other than 429), which says nothing of the provider's health.
+    status != "ok" && status != "client_error"
 }
 
 fn describe(v: &Value) -> String {

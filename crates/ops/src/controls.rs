@@ -35,7 +35,7 @@ pub(crate) fn alert_view(org: &Org, a: &AlertRow) -> AlertView {
         month: a.month.clone(),
         threshold: a.threshold,
         fired_at: fmt_instant(from_nanos(a.fired_at)),
-        spent: Money::from_nanos(a.spent_nanos),
+        spent: Money::from_nanos_i128(a.spent_nanos),
         amount: Money::from_nanos(a.amount_nanos),
         acknowledged_at: a.acknowledged_at.map(|t| fmt_instant(from_nanos(t))),
         acknowledged_by: a.acknowledged_by.clone(),
@@ -60,7 +60,7 @@ fn month_days(m: Month) -> (i32, i32) {
     (day_number(m.first_day()), day_number(m.next().first_day()))
 }
 
-fn month_spend(r: &Reader<'_>, org: &Org, m: Month) -> Result<i64> {
+fn month_spend(r: &Reader<'_>, org: &Org, m: Month) -> Result<i128> {
     let (a, b) = month_days(m);
     Ok(store::spend(r, org.row.id, a, b)?)
 }
@@ -79,7 +79,7 @@ pub(crate) fn check_alerts(w: &Writer<'_>, org: &Org, m: Month, now: i64) -> Res
     };
     let spent = month_spend(&r, org, m)?;
     let mut fired = Vec::new();
-    for t in reached(&b.thresholds, i128::from(spent), i128::from(b.amount_nanos)) {
+    for t in reached(&b.thresholds, spent, i128::from(b.amount_nanos)) {
         if let Some(a) = store::fire_alert(w, org.row.id, &m.to_string(), t, now, spent, b.amount_nanos)? {
             tracing::info!(org = %org.row.slug, month = %m, threshold = t, "budget alert fired");
             let view = alert_view(org, &a);
@@ -148,7 +148,52 @@ fn default_settings(provider: &str) -> ProviderRow {
 }
 
 /// Configured providers and those only seen in usage, by priority.
-fn all_providers(r: &Reader<'_>, org: &Org) -> Result<Vec<(ProviderRow, bool)>> {
+/// Why a provider may not be called now, if it may not: disabled, cooling
+/// down, over a quota, or over the budget (`budget`, checked once by the
+/// caller with its estimate). The one routing rule of `route` and the gateway.
+pub(crate) fn candidate_block(
+    r: &Reader<'_>,
+    org: &Org,
+    p: &ProviderRow,
+    now: DateTime<Utc>,
+    budget: Option<&Block>,
+) -> Result<Option<Block>> {
+    let health = store::health(r, org.row.id, &p.provider)?;
+    let cooling = health.and_then(|h| h.cooldown_until).map(from_nanos).filter(|u| *u > now);
+    Ok(if !p.enabled {
+        Some(Block::Disabled)
+    } else if let Some(u) = cooling {
+        Some(Block::CoolingDown(u))
+    } else if let Some(b) = quota_block(r, org, p, now)? {
+        Some(b)
+    } else {
+        budget.cloned()
+    })
+}
+
+/// A candidate as `route` answers it: its state, why, and until when.
+pub(crate) fn candidate_view(org: &Org, p: &ProviderRow, block: Option<&Block>, now: DateTime<Utc>) -> Candidate {
+    let (state, reason, until) = match block {
+        None => ("available", None, None),
+        Some(b) => {
+            let (code, message, _) = block_message(org, &p.provider, b, now);
+            let until = match b {
+                Block::CoolingDown(u) | Block::RateLimited { until: u, .. } => Some(fmt_instant(*u)),
+                _ => None,
+            };
+            let state = match code.as_str() {
+                "provider_disabled" => "disabled",
+                "budget_exceeded" => "budget_blocked",
+                "rate_limited" => "rate_limited",
+                _ => "cooling_down",
+            };
+            (state, Some(message), until)
+        }
+    };
+    Candidate { provider: p.provider.clone(), state: state.into(), reason, until, priority: p.priority }
+}
+
+pub(crate) fn all_providers(r: &Reader<'_>, org: &Org) -> Result<Vec<(ProviderRow, bool)>> {
     let mut out: Vec<(ProviderRow, bool)> = store::providers(r, org.row.id)?.into_iter().map(|p| (p, true)).collect();
     for p in store::providers_seen(r, org.row.id)? {
         if !out.iter().any(|(x, _)| x.provider == p) {
@@ -160,7 +205,8 @@ fn all_providers(r: &Reader<'_>, org: &Org) -> Result<Vec<(ProviderRow, bool)>> 
 }
 
 /// Why a provider may not be called now, in the order they are checked.
-enum Block {
+#[derive(Clone)]
+pub(crate) enum Block {
     Disabled,
     CoolingDown(DateTime<Utc>),
     RateLimited { window: &'static str, limit: i64, until: DateTime<Utc> },
@@ -178,14 +224,14 @@ fn quota_block(r: &Reader<'_>, org: &Org, p: &ProviderRow, now: DateTime<Utc>) -
     Ok(None)
 }
 
-fn budget_block(r: &Reader<'_>, org: &Org, now: DateTime<Utc>, estimate: i64) -> Result<Option<Block>> {
+pub(crate) fn budget_block(r: &Reader<'_>, org: &Org, now: DateTime<Utc>, estimate: i64) -> Result<Option<Block>> {
     let m = Month::of_date(local_date(org.tz, now));
     let Some(b) = store::budget_for(r, org.row.id, &m.to_string())? else { return Ok(None) };
     if !b.hard_limit {
         return Ok(None);
     }
-    let spent = i128::from(month_spend(r, org, m)?);
-    let reserved = i128::from(store::reserved(r, org.row.id, &m.to_string(), to_nanos(now))?);
+    let spent = month_spend(r, org, m)?;
+    let reserved = store::reserved(r, org.row.id, &m.to_string(), to_nanos(now))?;
     let amount = i128::from(b.amount_nanos);
     if spent + reserved >= amount || spent + reserved + i128::from(estimate) > amount {
         return Ok(Some(Block::Budget {
@@ -198,7 +244,7 @@ fn budget_block(r: &Reader<'_>, org: &Org, now: DateTime<Utc>, estimate: i64) ->
     Ok(None)
 }
 
-fn block_message(org: &Org, provider: &str, b: &Block, now: DateTime<Utc>) -> (String, String, Option<u64>) {
+pub(crate) fn block_message(org: &Org, provider: &str, b: &Block, now: DateTime<Utc>) -> (String, String, Option<u64>) {
     match b {
         Block::Disabled => (
             "provider_disabled".into(),
@@ -233,7 +279,7 @@ fn parse_estimate(s: Option<&str>) -> std::result::Result<i64, FieldError> {
 }
 
 /// Records an admission and its reservation; returns the reservation id.
-fn admit_now(w: &Writer<'_>, org: &Org, provider: &str, now: DateTime<Utc>, estimate: i64) -> Result<String> {
+pub(crate) fn admit_now(w: &Writer<'_>, org: &Org, provider: &str, now: DateTime<Utc>, estimate: i64) -> Result<String> {
     let t = to_nanos(now);
     store::expire_reservations(w, org.row.id, t)?;
     store::add_admission(w, org.row.id, provider, t, to_nanos(now - Duration::hours(24)))?;
@@ -404,8 +450,8 @@ impl Ops {
                 None => (store::budget(r, org.row.id, "default")?, Some("default")),
             };
             let source = b.as_ref().and(source);
-            let spent = Money::from_nanos(month_spend(r, &org, m)?);
-            let reserved = Money::from_nanos(store::reserved(r, org.row.id, &m.to_string(), to_nanos(now))?);
+            let spent = Money::from_nanos_i128(month_spend(r, &org, m)?);
+            let reserved = Money::from_nanos_i128(store::reserved(r, org.row.id, &m.to_string(), to_nanos(now))?);
             let amount = b.as_ref().map(|b| Money::from_nanos(b.amount_nanos));
             let hard = b.as_ref().is_some_and(|b| b.hard_limit);
             let (d0, d1) = month_days(m);
@@ -592,43 +638,12 @@ impl Ops {
             let mut candidates = Vec::new();
             let mut chosen: Option<String> = None;
             for (p, _) in all_providers(&r, &org)? {
-                let health = store::health(&r, org.row.id, &p.provider)?;
-                let cooling = health.and_then(|h| h.cooldown_until).map(from_nanos).filter(|u| *u > now);
-                let block = if !p.enabled {
-                    Some(Block::Disabled)
-                } else if let Some(u) = cooling {
-                    Some(Block::CoolingDown(u))
-                } else if let Some(b) = quota_block(&r, &org, &p, now)? {
-                    Some(b)
-                } else {
-                    budget.as_ref().map(|b| match b {
-                        Block::Budget { month, amount, spent, reserved } => {
-                            Block::Budget { month: *month, amount: *amount, spent: *spent, reserved: *reserved }
-                        }
-                        _ => Block::Disabled,
-                    })
-                };
-                let (state, reason, until) = match &block {
-                    None => ("available", None, None),
-                    Some(b) => {
-                        let (code, message, _) = block_message(&org, &p.provider, b, now);
-                        let until = match b {
-                            Block::CoolingDown(u) | Block::RateLimited { until: u, .. } => Some(fmt_instant(*u)),
-                            _ => None,
-                        };
-                        let state = match code.as_str() {
-                            "provider_disabled" => "disabled",
-                            "budget_exceeded" => "budget_blocked",
-                            "rate_limited" => "rate_limited",
-                            _ => "cooling_down",
-                        };
-                        (state, Some(message), until)
-                    }
-                };
-                if state == "available" && chosen.is_none() {
+                let block = candidate_block(&r, &org, &p, now, budget.as_ref())?;
+                let c = candidate_view(&org, &p, block.as_ref(), now);
+                if c.state == "available" && chosen.is_none() {
                     chosen = Some(p.provider.clone());
                 }
-                candidates.push(Candidate { provider: p.provider.clone(), state: state.into(), reason, until, priority: p.priority });
+                candidates.push(c);
             }
             let reservation_id = match (&chosen, dry_run) {
                 (Some(p), false) => Some(admit_now(w, &org, p, now, estimate)?),
@@ -655,7 +670,7 @@ impl Ops {
             let mut daily = vec![Money::ZERO; (last - d0 + 1).max(0) as usize];
             for (day, n) in store::daily_spend(r, org.row.id, d0, d1)? {
                 if let Some(slot) = daily.get_mut((day - d0) as usize) {
-                    *slot += Money::from_nanos(n);
+                    *slot += Money::from_nanos_i128(n);
                 }
             }
             let frac = if today_n >= d1 {

@@ -127,7 +127,7 @@ pub(crate) fn write_items(w: &Writer<'_>, items: &[Item], now: i64, report: &mut
         let id = input.id.as_deref().unwrap_or(&item.fallback_id);
         let price = book.select(&input.provider, &input.model, input.occurred_at);
         let cost = price.map(|p| p.rates.cost(&input.tokens));
-        if let Some(c) = cost.filter(|c| c.decimal() > rust_decimal::Decimal::from(argus_domain::budget::MAX_CALL_COST)) {
+        if let Some(c) = cost.filter(|c| argus_domain::budget::over_call_bound(*c)) {
             // No real call costs this much: token counts gone wrong, and
             // totals that could overflow. Refused, naming what to check.
             let r = Rejected {

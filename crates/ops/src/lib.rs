@@ -8,6 +8,7 @@
 //! - [`ingest`] — recording usage, one record or a JSON Lines stream.
 //! - [`controls`] — budgets, alerts, providers, admission, routing, forecast.
 //! - [`analytics`] — summaries and record listings.
+//! - [`gateway`] — upstreams, aliases, the gateway's choice and admission of a provider, and its `Upstream` transport trait.
 //! - [`demo`] — the demo organisation.
 #![forbid(unsafe_code)]
 
@@ -16,6 +17,7 @@ pub mod analytics;
 pub mod api;
 pub mod controls;
 pub mod demo;
+pub mod gateway;
 pub mod ingest;
 pub mod orgs;
 pub mod prices;

@@ -260,7 +260,28 @@ impl Ops {
             records::scan(w, &filter, |rec| -> Result<()> {
                 let at = argus_domain::time::from_nanos(rec.occurred_at);
                 let price = book.select(&rec.provider, &rec.model, at);
-                let new_cost = price.and_then(|p| p.rates.cost(&rec.tokens).nanos());
+                let new_cost = match price {
+                    // A price that makes a stored call cost more than any
+                    // call could is a mistaken price (or absurd token
+                    // counts): refused as a whole, nothing changes.
+                    Some(p) if argus_domain::budget::over_call_bound(p.rates.cost(&rec.tokens)) => {
+                        return Err(OpsError::new(
+                            ErrorCode::BadInput,
+                            format!(
+                                "the price of {}/{} in force at {} would make record {} cost {} {}, more than any one call (at most {}); correct that price (a new version) and reprice again",
+                                rec.provider,
+                                rec.model,
+                                fmt_instant(at),
+                                rec.id,
+                                p.rates.cost(&rec.tokens),
+                                org.row.currency,
+                                argus_domain::budget::MAX_CALL_COST
+                            ),
+                        ));
+                    }
+                    Some(p) => p.rates.cost(&rec.tokens).nanos(),
+                    None => None,
+                };
                 let new_id = price.map(|p| p.id);
                 let g = groups.entry((rec.provider.clone(), rec.model.clone())).or_default();
                 g.records += 1;

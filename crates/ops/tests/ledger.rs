@@ -317,3 +317,41 @@ fn price_versions_used_follow_ingest_and_reprice() {
     check(&mut f.ops, "2026-08-01", "2026-12-01");
     check(&mut f.ops, "2026-09-15", "2026-10-01");
 }
+
+/// Regression (hardening issue, item 2): a reprice with a mistaken price
+/// could make one stored call cost more than any call can (and a cost past
+/// 64 bits was silently stored as unpriced). It is refused as a whole,
+/// naming the price and the record, and nothing changes.
+#[test]
+fn a_reprice_that_would_make_a_call_cost_absurdly_much_is_refused() {
+    let mut f = fixture();
+    f.ops.org_create("acme", None, "USD", "UTC").unwrap();
+    f.ops
+        .prices_import(
+            "provider,model,effective_from,currency,input_per_mtok,output_per_mtok\nacme-ai,m1,2026-10-01,USD,1,1\n",
+            Some("acme"),
+        )
+        .unwrap();
+    let mut l = line("big", "acme", "m1", 1_000_000_000, 1_000_000_000, "2026-11-02T10:00:00Z");
+    l["provider"] = json!("acme-ai");
+    assert_eq!(f.ops.record(&l).unwrap().cost.unwrap().to_string(), "2000.00", "1e9 tokens each way at 1 per Mtok");
+    let before = f.ops.usage_summary("acme", Some("2026-11-01"), Some("2026-12-01"), None).unwrap();
+    // A rate typed a thousand times too high.
+    f.ops
+        .prices_import(
+            "provider,model,effective_from,currency,input_per_mtok,output_per_mtok\nacme-ai,m1,2026-11-01,USD,5000,5000\n",
+            Some("acme"),
+        )
+        .unwrap();
+    for apply in [false, true] {
+        let e = f.ops.reprice("acme", None, None, apply).unwrap_err();
+        assert_eq!(e.code, ErrorCode::BadInput);
+        assert!(
+            e.message.contains("acme-ai/m1") && e.message.contains("record big") && e.message.contains("correct that price"),
+            "{}",
+            e.message
+        );
+    }
+    let after = f.ops.usage_summary("acme", Some("2026-11-01"), Some("2026-12-01"), None).unwrap();
+    assert_eq!((after.cost, after.unpriced_requests), (before.cost, 0), "nothing changed");
+}

@@ -31,6 +31,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::Unreachable | ErrorCode::Incompatible => StatusCode::BAD_GATEWAY,
+        ErrorCode::Timeout => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::SchemaTooNew | ErrorCode::Store | ErrorCode::Io | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }
@@ -45,6 +46,12 @@ impl ApiError {
             status: status_of(code).as_u16(),
             retry_after: None,
         }
+    }
+
+    /// The same error under another code string and status (the gateway's
+    /// `no_provider_available`, which has no `ErrorCode` of its own).
+    pub fn with_code(self, code: &str, status: u16) -> ApiError {
+        ApiError { code: code.to_string(), status, ..self }
     }
 
     pub fn internal(message: String) -> ApiError {

@@ -8,9 +8,11 @@
 //! - `routes` — the handlers: authorise, call the facade, answer.
 //! - `openapi` — the route table and the OpenAPI 3 document made from it.
 //! - `webhooks` — the delivery worker for the webhook outbox.
+//! - `gateway` — the OpenAI- and Anthropic-compatible endpoints under `/v1`.
 #![forbid(unsafe_code)]
 
 mod error;
+mod gateway;
 mod openapi;
 mod pool;
 mod routes;
@@ -48,6 +50,18 @@ pub struct Config {
     pub checkpoint_every: std::time::Duration,
     /// How long requests in flight may take to finish once the server stops.
     pub shutdown_grace: std::time::Duration,
+    /// How long a client may take to send a request's head (also how long
+    /// an idle connection is kept); a half-sent request is closed.
+    pub header_read_timeout: std::time::Duration,
+    /// How long the gateway waits for an upstream's answer to start before
+    /// failing over.
+    pub upstream_timeout: std::time::Duration,
+    /// The gateway's transport to the providers (HTTP unless a test stands
+    /// in another).
+    pub upstream: Option<Arc<dyn argus_ops::gateway::Upstream>>,
+    /// How long a request may take until its answer starts (a report's
+    /// body then streams under `download_stall`); beyond it, 503 `timeout`.
+    pub request_timeout: std::time::Duration,
     /// How long a report download waits for a client that stopped reading
     /// before giving up (and its store connection).
     pub download_stall: std::time::Duration,
@@ -73,6 +87,10 @@ impl Config {
             allow_private_targets: false,
             download_stall: std::time::Duration::from_secs(30),
             shutdown_grace: std::time::Duration::from_secs(10),
+            header_read_timeout: std::time::Duration::from_secs(30),
+            request_timeout: std::time::Duration::from_secs(120),
+            upstream_timeout: std::time::Duration::from_secs(60),
+            upstream: None,
         }
     }
 }
@@ -94,8 +112,13 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         allow_private_targets: config.allow_private_targets,
         downloads: Arc::new(pool::Downloads::new(config.connections)),
         download_stall: config.download_stall,
+        upstream: config
+            .upstream
+            .clone()
+            .unwrap_or_else(|| Arc::new(argus_client::upstream::HttpUpstream::new(config.allow_private_targets))),
+        upstream_timeout: config.upstream_timeout,
     };
-    let mut app = routes::router(state.clone());
+    let mut app = routes::router(state.clone(), gateway::router());
     if let Some(dir) = &config.ui_dir {
         // The console in a browser: the UI's files, and the API beside them (same origin).
         // Canonical, so that what a symlink leads to can be checked against it.
@@ -110,34 +133,65 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, db = %config.db.display(), "argus-usage server listening");
     }
-    // The client's address reaches the handlers (failed authentications are counted per address).
-    // On shutdown, requests in flight finish (every accepted record is
-    // committed before its answer); a connection still open after the grace
-    // period (a client that stopped reading) is closed.
-    let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
-    let shutdown = async move {
-        shutdown.await;
-        let _ = stopping_tx.send(());
-    };
-    let serving = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>()).with_graceful_shutdown(shutdown);
-    let grace = config.shutdown_grace;
-    let served = tokio::select! {
-        r = serving => r,
-        _ = async move {
-            if stopping_rx.await.is_ok() {
-                tokio::time::sleep(grace).await;
-            } else {
-                std::future::pending::<()>().await;
-            }
-        } => {
-            tracing::warn!(grace_s = grace.as_secs(), "connections still open after the grace period were closed");
-            Ok(())
-        }
-    };
+    let app = app.layer(axum::middleware::from_fn_with_state(config.request_timeout, routes::time_limit));
+    let served = serve_connections(listener, app, &config, shutdown).await;
     let _ = stop_tx.send(true);
     let _ = worker.await;
     let _ = checkpoints.await;
-    served.map_err(|e| ApiError::internal(format!("server error: {e}")))
+    served
+}
+
+/// Accepts connections until `shutdown`, each served by hyper's HTTP/1 with
+/// a header-read timeout (a half-sent request, or an idle connection, is
+/// closed), the client's address given to the handlers (failed
+/// authentications are counted per address). On shutdown, requests in
+/// flight finish (every accepted record is committed before its answer);
+/// a connection still open after the grace period (a client that stopped
+/// reading) is closed.
+async fn serve_connections(
+    listener: TcpListener,
+    app: axum::Router,
+    config: &Config,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> Result<(), ApiError> {
+    use hyper_util::rt::{TokioIo, TokioTimer};
+    use tower::ServiceExt;
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(config.header_read_timeout);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(x) => x,
+                Err(e) => {
+                    // Out of file descriptors and the like: wait, don't spin.
+                    tracing::warn!(error = %e, "accepting a connection failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            _ = &mut shutdown => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let service = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+            req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+            app.clone().oneshot(req.map(axum::body::Body::new))
+        });
+        let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, %peer, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    let grace = config.shutdown_grace;
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!(grace_s = grace.as_secs(), "connections still open after the grace period were closed");
+    }
+    Ok(())
 }
 
 /// Takes the store's server lock (`DB.serve.lock`, an OS file lock released

@@ -22,6 +22,10 @@ pub struct App {
     pub downloads: Arc<Downloads>,
     /// How long a download waits for a client that stopped reading.
     pub download_stall: std::time::Duration,
+    /// The gateway's calls to the providers.
+    pub upstream: Arc<dyn argus_ops::gateway::Upstream>,
+    /// How long the gateway waits for an upstream's answer to start.
+    pub upstream_timeout: std::time::Duration,
 }
 
 /// Report downloads in progress: at most `PER_TOKEN` a token, `PER_ADDRESS`
@@ -109,6 +113,11 @@ impl Pool {
     }
 
     /// Runs `f` with a connection, changes made under `actor`.
+    /// The server's clock.
+    pub fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
+    }
+
     pub async fn run<T, F>(&self, actor: &str, f: F) -> Result<T, ApiError>
     where
         T: Send + 'static,

@@ -43,8 +43,15 @@ impl FromRequestParts<App> for Auth {
             Some(secs) => too_many(secs),
             None => ApiError::unauthorized(),
         };
+        // `Authorization: Bearer TOKEN`, or `x-api-key: TOKEN` as Anthropic's SDK sends it.
         let header = parts.headers.get("authorization").and_then(|v| v.to_str().ok()).unwrap_or("");
-        let token = header.strip_prefix("Bearer ").or_else(|| header.strip_prefix("bearer ")).map(str::trim).unwrap_or("");
+        let api_key = parts.headers.get("x-api-key").and_then(|v| v.to_str().ok()).map(str::trim).unwrap_or("");
+        let token = header
+            .strip_prefix("Bearer ")
+            .or_else(|| header.strip_prefix("bearer "))
+            .map(str::trim)
+            .filter(|t| !t.is_empty())
+            .unwrap_or(api_key);
         if token.is_empty() || token.len() > 200 {
             return Err(failed());
         }
@@ -58,7 +65,7 @@ impl FromRequestParts<App> for Auth {
 
 impl Auth {
     /// Checks the organisation, then the role; returns the actor for the audit log.
-    fn allow(&self, org: &str, access: Access) -> Result<String, ApiError> {
+    pub(crate) fn allow(&self, org: &str, access: Access) -> Result<String, ApiError> {
         if self.0.org != org {
             return Err(not_found_org(org));
         }
@@ -165,7 +172,9 @@ fn with_etag<T: serde::Serialize>(version: i64, body: T) -> Response {
     r
 }
 
-pub fn router(app: App) -> Router {
+/// The API under `/api/v1`, and `beside` it (the gateway under `/v1`),
+/// with the body limit and the request log over both.
+pub fn router(app: App, beside: Router<App>) -> Router {
     let api = Router::new()
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
@@ -179,6 +188,10 @@ pub fn router(app: App) -> Router {
         .route("/orgs/{org}/alerts/{id}/ack", post(ack_alert))
         .route("/orgs/{org}/providers", get(providers))
         .route("/orgs/{org}/providers/{provider}", put(put_provider))
+        .route("/orgs/{org}/upstreams", get(upstreams))
+        .route("/orgs/{org}/providers/{provider}/upstream", put(put_upstream))
+        .route("/orgs/{org}/aliases", get(aliases))
+        .route("/orgs/{org}/aliases/{name}", put(put_alias).delete(remove_alias))
         .route("/orgs/{org}/prices", get(prices).post(post_prices))
         .route("/orgs/{org}/reprice", post(reprice))
         .route("/orgs/{org}/admit", post(admit))
@@ -193,10 +206,28 @@ pub fn router(app: App) -> Router {
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route; the routes are listed in /api/v1/openapi.json") });
     Router::new()
         .nest("/api/v1", api)
+        .merge(beside)
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route; the routes are listed in /api/v1/openapi.json") })
         .layer(axum::extract::DefaultBodyLimit::max(crate::MAX_BODY))
         .layer(axum::middleware::from_fn(log_request))
         .with_state(app)
+}
+
+/// Answers 503 `timeout` when a request's answer has not started within
+/// `limit` (the work on a blocking thread still finishes: a write commits
+/// whole or not at all).
+pub async fn time_limit(State(limit): State<std::time::Duration>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => ApiError::new(
+            ErrorCode::Timeout,
+            format!(
+                "the request took longer than {} s, the server's limit; ask for less (a shorter period, a smaller page) and try again",
+                limit.as_secs()
+            ),
+        )
+        .into_response(),
+    }
 }
 
 /// One log line a request: route, organisation, status, latency. Never the token.
@@ -370,6 +401,51 @@ async fn put_provider(
     let change = ProviderChange { if_version: if_match(&headers)?, ..change };
     let view = app.pool.run(&actor, move |ops| ops.provider_set(&org, &provider, &change)).await?;
     Ok(with_etag(view.version, view))
+}
+
+async fn upstreams(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Read)?;
+    let list = app.pool.run(&actor, move |ops| ops.upstream_list(&org)).await?;
+    Ok(Json(serde_json::json!({ "upstreams": list })).into_response())
+}
+
+async fn put_upstream(
+    State(app): State<App>,
+    auth: Auth,
+    Path((org, provider)): Path<(String, String)>,
+    Body(change): Body<argus_ops::gateway::UpstreamChange>,
+) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Configure)?;
+    Ok(Json(app.pool.run(&actor, move |ops| ops.upstream_set(&org, &provider, &change)).await?).into_response())
+}
+
+async fn aliases(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Read)?;
+    let list = app.pool.run(&actor, move |ops| ops.alias_list(&org)).await?;
+    Ok(Json(serde_json::json!({ "aliases": list })).into_response())
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AliasBody {
+    targets: Vec<String>,
+}
+
+async fn put_alias(
+    State(app): State<App>,
+    auth: Auth,
+    Path((org, name)): Path<(String, String)>,
+    Body(b): Body<AliasBody>,
+) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Configure)?;
+    Ok(Json(app.pool.run(&actor, move |ops| ops.alias_set(&org, &name, &b.targets.join(","))).await?).into_response())
+}
+
+async fn remove_alias(State(app): State<App>, auth: Auth, Path((org, name)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Configure)?;
+    let n = name.clone();
+    app.pool.run(&actor, move |ops| ops.alias_remove(&org, &n)).await?;
+    Ok(Json(serde_json::json!({ "removed": name })).into_response())
 }
 
 #[derive(Deserialize)]

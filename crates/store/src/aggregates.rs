@@ -1,6 +1,6 @@
 //! The daily aggregates, kept on write in the same transaction as the
 //! records they count.
-use crate::{Reader, Result, StoreError, Writer};
+use crate::{Reader, Result, Writer};
 use argus_domain::analytics::{stored_key, KeyParts, StoredDim, Totals};
 use argus_domain::ids::OrgId;
 use std::collections::HashMap;
@@ -86,22 +86,24 @@ impl Delta {
             }
         }
         let mut st = w.c().prepare_cached(
-            "INSERT INTO agg_daily (org_id, dim, day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+            "INSERT INTO agg_daily (org_id, dim, day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests, cost_exa)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
              ON CONFLICT (org_id, dim, day, key) DO UPDATE SET
                requests = requests + excluded.requests,
                input_tokens = input_tokens + excluded.input_tokens,
                output_tokens = output_tokens + excluded.output_tokens,
                cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
                cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-               cost_nanos = cost_nanos + excluded.cost_nanos,
+               cost_nanos = (cost_nanos + excluded.cost_nanos) % 1000000000000000000,
+               cost_exa = cost_exa + excluded.cost_exa + (cost_nanos + excluded.cost_nanos) / 1000000000000000000,
                unpriced_requests = unpriced_requests + excluded.unpriced_requests",
         )?;
         for ((org, dim, day), key, t) in self.map.into_iter().flat_map(|(k, m)| m.into_iter().map(move |(key, t)| (k, key, t))) {
             if t == Totals::default() {
                 continue;
             }
-            let cost = i64::try_from(t.cost_nanos).map_err(|_| StoreError::Corrupt("a daily cost total exceeds 9.2 billion".into()))?;
+            // Two parts (crate::wide): the sum of a day can never overflow.
+            let (exa, cost) = crate::wide::split(t.cost_nanos).ok_or_else(|| crate::wide::too_large("a daily cost total"))?;
             st.execute(rusqlite::params![
                 org.0,
                 dim as i64,
@@ -113,7 +115,8 @@ impl Delta {
                 t.cached_input_tokens,
                 t.cache_write_tokens,
                 cost,
-                t.unpriced_requests
+                t.unpriced_requests,
+                exa
             ])?;
         }
         Ok(())
@@ -123,7 +126,7 @@ impl Delta {
 /// Rows of one stored dimension for days `[from, to)`: `(day, key, totals)`.
 pub fn rows(r: &Reader<'_>, org: OrgId, dim: StoredDim, from_day: i32, to_day: i32) -> Result<Vec<(i32, String, Totals)>> {
     let mut st = r.c().prepare_cached(
-        "SELECT day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests
+        "SELECT day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests, cost_exa
          FROM agg_daily WHERE org_id = ?1 AND dim = ?2 AND day >= ?3 AND day < ?4",
     )?;
     let rows = st
@@ -137,7 +140,7 @@ pub fn rows(r: &Reader<'_>, org: OrgId, dim: StoredDim, from_day: i32, to_day: i
                     output_tokens: r.get(4)?,
                     cached_input_tokens: r.get(5)?,
                     cache_write_tokens: r.get(6)?,
-                    cost_nanos: i128::from(r.get::<_, i64>(7)?),
+                    cost_nanos: crate::wide::join(r.get(9)?, r.get(7)?),
                     unpriced_requests: r.get(8)?,
                 },
             ))

@@ -74,13 +74,13 @@ pub struct AlertRow {
     pub month: String,
     pub threshold: u32,
     pub fired_at: i64,
-    pub spent_nanos: i64,
+    pub spent_nanos: i128,
     pub amount_nanos: i64,
     pub acknowledged_at: Option<i64>,
     pub acknowledged_by: Option<String>,
 }
 
-const ALERT_COLS: &str = "id, month, threshold, fired_at, spent_nanos, amount_nanos, acknowledged_at, acknowledged_by";
+const ALERT_COLS: &str = "id, month, threshold, fired_at, spent_nanos, amount_nanos, acknowledged_at, acknowledged_by, spent_exa";
 
 fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
     Ok(AlertRow {
@@ -88,7 +88,7 @@ fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
         month: r.get(1)?,
         threshold: r.get(2)?,
         fired_at: r.get(3)?,
-        spent_nanos: r.get(4)?,
+        spent_nanos: crate::wide::join(r.get(8)?, r.get(4)?),
         amount_nanos: r.get(5)?,
         acknowledged_at: r.get(6)?,
         acknowledged_by: r.get(7)?,
@@ -102,13 +102,14 @@ pub fn fire_alert(
     month: &str,
     threshold: u32,
     at: i64,
-    spent_nanos: i64,
+    spent_nanos: i128,
     amount_nanos: i64,
 ) -> Result<Option<AlertRow>> {
+    let (exa, spent) = crate::wide::split(spent_nanos).ok_or_else(|| crate::wide::too_large("an alert's spend"))?;
     let n = w.c().execute(
-        "INSERT INTO alerts (org_id, month, threshold, fired_at, spent_nanos, amount_nanos) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+        "INSERT INTO alerts (org_id, month, threshold, fired_at, spent_nanos, amount_nanos, spent_exa) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
          ON CONFLICT (org_id, month, threshold) DO NOTHING",
-        params![org.0, month, threshold, at, spent_nanos, amount_nanos],
+        params![org.0, month, threshold, at, spent, amount_nanos, exa],
     )?;
     if n == 0 {
         return Ok(None);
@@ -246,27 +247,33 @@ pub fn add_admission(w: &Writer<'_>, org: OrgId, provider: &str, at: i64, forget
 }
 
 fn add_open(w: &Writer<'_>, org: OrgId, month: &str, delta: i64) -> Result<()> {
+    // Two parts (crate::wide): the month's open total can never overflow.
+    let (exa, nanos) = crate::wide::split(i128::from(delta)).ok_or_else(|| crate::wide::too_large("a reservation"))?;
     w.c()
         .prepare_cached(
-            "INSERT INTO reservation_totals (org_id, month, open_nanos) VALUES (?1, ?2, ?3)
-         ON CONFLICT (org_id, month) DO UPDATE SET open_nanos = open_nanos + excluded.open_nanos",
+            "INSERT INTO reservation_totals (org_id, month, open_nanos, open_exa) VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (org_id, month) DO UPDATE SET
+           open_nanos = (open_nanos + excluded.open_nanos) % 1000000000000000000,
+           open_exa = open_exa + excluded.open_exa + (open_nanos + excluded.open_nanos) / 1000000000000000000",
         )?
-        .execute(params![org.0, month, delta])?;
+        .execute(params![org.0, month, nanos, exa])?;
     Ok(())
 }
 
 /// Sum of the open, unexpired reservations of a month: the kept total less
 /// the reservations already past their expiry.
-pub fn reserved(r: &Reader<'_>, org: OrgId, month: &str, now: i64) -> Result<i64> {
-    let total: i64 = r
+pub fn reserved(r: &Reader<'_>, org: OrgId, month: &str, now: i64) -> Result<i128> {
+    let total: i128 = r
         .c()
-        .prepare_cached("SELECT open_nanos FROM reservation_totals WHERE org_id = ?1 AND month = ?2")?
-        .query_row(params![org.0, month], |x| x.get(0))
+        .prepare_cached("SELECT open_exa, open_nanos FROM reservation_totals WHERE org_id = ?1 AND month = ?2")?
+        .query_row(params![org.0, month], |x| Ok(crate::wide::join(x.get(0)?, x.get(1)?)))
         .optional()?
         .unwrap_or(0);
-    let due: i64 = r.c()
-        .prepare_cached("SELECT ifnull(sum(amount_nanos), 0) FROM reservations WHERE org_id = ?1 AND month = ?2 AND settled_at IS NULL AND expires_at <= ?3")?
-        .query_row(params![org.0, month, now], |x| x.get(0))?;
+    // Summed in two parts (whole units, and the nano-units below one), each
+    // far from 2^63 whatever the number of reservations.
+    let due: i128 = r.c()
+        .prepare_cached("SELECT ifnull(sum(amount_nanos / 1000000000), 0), ifnull(sum(amount_nanos % 1000000000), 0) FROM reservations WHERE org_id = ?1 AND month = ?2 AND settled_at IS NULL AND expires_at <= ?3")?
+        .query_row(params![org.0, month, now], |x| Ok(i128::from(x.get::<_, i64>(0)?) * 1_000_000_000 + i128::from(x.get::<_, i64>(1)?)))?;
     Ok(total - due)
 }
 
@@ -305,6 +312,12 @@ pub fn expire_reservations(w: &Writer<'_>, org: OrgId, now: i64) -> Result<()> {
 /// Settles an open reservation of the organisation with a record; false if
 /// there is none (unknown, another organisation's, or closed already).
 pub fn settle_reservation(w: &Writer<'_>, org: OrgId, id: &str, seq: i64, at: i64) -> Result<bool> {
+    close_reservation(w, org, id, Some(seq), at)
+}
+
+/// Closes an open reservation of the organisation, with the record that
+/// settles it or none; false if there is none open.
+pub(crate) fn close_reservation(w: &Writer<'_>, org: OrgId, id: &str, seq: Option<i64>, at: i64) -> Result<bool> {
     let open: Option<(String, i64)> = w
         .c()
         .prepare_cached("SELECT month, amount_nanos FROM reservations WHERE id = ?1 AND org_id = ?2 AND settled_at IS NULL")?
@@ -344,18 +357,19 @@ pub fn put_health(w: &Writer<'_>, org: OrgId, provider: &str, h: &HealthRow) -> 
     Ok(())
 }
 
-/// Total spend (nano-units) of local days `[from, to)`.
-pub fn spend(r: &Reader<'_>, org: OrgId, from_day: i32, to_day: i32) -> Result<i64> {
-    Ok(r.c()
-        .prepare_cached("SELECT ifnull(sum(cost_nanos), 0) FROM agg_daily WHERE org_id = ?1 AND dim = 0 AND day >= ?2 AND day < ?3")?
-        .query_row(params![org.0, from_day, to_day], |x| x.get(0))?)
+/// Total spend (nano-units) of local days `[from, to)`, summed exactly in
+/// i128 (one row a day).
+pub fn spend(r: &Reader<'_>, org: OrgId, from_day: i32, to_day: i32) -> Result<i128> {
+    Ok(daily_spend(r, org, from_day, to_day)?.iter().map(|x| x.1).sum())
 }
 
 /// Spend per local day of `[from, to)`, as `(day, nanos)`, days without spend left out.
-pub fn daily_spend(r: &Reader<'_>, org: OrgId, from_day: i32, to_day: i32) -> Result<Vec<(i32, i64)>> {
-    let mut st = r
-        .c()
-        .prepare_cached("SELECT day, cost_nanos FROM agg_daily WHERE org_id = ?1 AND dim = 0 AND day >= ?2 AND day < ?3 ORDER BY day")?;
-    let rows = st.query_map(params![org.0, from_day, to_day], |x| Ok((x.get(0)?, x.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+pub fn daily_spend(r: &Reader<'_>, org: OrgId, from_day: i32, to_day: i32) -> Result<Vec<(i32, i128)>> {
+    let mut st = r.c().prepare_cached(
+        "SELECT day, cost_exa, cost_nanos FROM agg_daily WHERE org_id = ?1 AND dim = 0 AND day >= ?2 AND day < ?3 ORDER BY day",
+    )?;
+    let rows = st
+        .query_map(params![org.0, from_day, to_day], |x| Ok((x.get(0)?, crate::wide::join(x.get(1)?, x.get(2)?))))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }

@@ -5,16 +5,19 @@
 //!   transaction) for changes. Every write function takes a `&Writer`, so the
 //!   type system says which code may write, and every write is transactional.
 //! - [`orgs`], [`prices`], [`records`], [`aggregates`], [`audit`]: one module a table.
+//! - [`wide`]: money totals kept as two integers, so that no sum overflows.
 #![forbid(unsafe_code)]
 
 pub mod aggregates;
 pub mod audit;
 pub mod controls;
+pub mod gateway;
 pub mod orgs;
 pub mod prices;
 pub mod records;
 pub mod server;
 pub mod sync;
+pub mod wide;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
 use std::collections::HashMap;
@@ -29,6 +32,8 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0003_server", include_str!("../../../migrations/0003_server.sql")),
     ("0004_price_usage", include_str!("../../../migrations/0004_price_usage.sql")),
     ("0005_sync", include_str!("../../../migrations/0005_sync.sql")),
+    ("0006_wide_sums", include_str!("../../../migrations/0006_wide_sums.sql")),
+    ("0007_gateway", include_str!("../../../migrations/0007_gateway.sql")),
 ];
 
 /// The schema version this binary knows (the number of migrations).

@@ -208,12 +208,13 @@ pub fn put_provider_exact(w: &Writer<'_>, org: OrgId, p: &ProviderRow) -> Result
 
 /// Writes an alert as the server has it, keyed by month and threshold.
 pub fn put_alert_exact(w: &Writer<'_>, org: OrgId, a: &AlertRow, remote_id: i64) -> Result<()> {
+    let (exa, spent) = crate::wide::split(a.spent_nanos).ok_or_else(|| crate::wide::too_large("an alert's spend"))?;
     w.c().execute(
-        "INSERT INTO alerts (org_id, month, threshold, fired_at, spent_nanos, amount_nanos, acknowledged_at, acknowledged_by, remote_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
-         ON CONFLICT (org_id, month, threshold) DO UPDATE SET fired_at = excluded.fired_at, spent_nanos = excluded.spent_nanos,
+        "INSERT INTO alerts (org_id, month, threshold, fired_at, spent_nanos, amount_nanos, acknowledged_at, acknowledged_by, remote_id, spent_exa) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
+         ON CONFLICT (org_id, month, threshold) DO UPDATE SET fired_at = excluded.fired_at, spent_nanos = excluded.spent_nanos, spent_exa = excluded.spent_exa,
            amount_nanos = excluded.amount_nanos, acknowledged_at = excluded.acknowledged_at, acknowledged_by = excluded.acknowledged_by,
            remote_id = excluded.remote_id",
-        params![org.0, a.month, a.threshold, a.fired_at, a.spent_nanos, a.amount_nanos, a.acknowledged_at, a.acknowledged_by, remote_id],
+        params![org.0, a.month, a.threshold, a.fired_at, spent, a.amount_nanos, a.acknowledged_at, a.acknowledged_by, remote_id, exa],
     )?;
     Ok(())
 }

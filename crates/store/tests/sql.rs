@@ -176,3 +176,42 @@ fn record_filters_select_what_plain_rust_selects() {
     assert_eq!(checked, 3 * 4 * 3 * 3 * 2 * 2);
     assert!(nonempty >= 100, "many combinations select something ({nonempty} of {checked}), so the comparison means something");
 }
+
+/// Regression (hardening issue, item 2): a day's cost past 2^63 nano-units
+/// (9.2 billion in the currency) used to turn into a REAL in SQLite, and
+/// every later read of the organisation's totals failed. Kept in two
+/// integers, any total stays exact, and so do the open reservations.
+#[test]
+fn totals_past_nine_billion_stay_exact_integers() {
+    use argus_domain::analytics::{KeyParts, StoredDim, Totals};
+    use argus_store::aggregates::{self, Delta};
+    let (_d, mut s, org) = store();
+    let parts = KeyParts { provider: "openai", model: "gpt-4o", operation: "chat", investigation: Some("INV-1"), user: None };
+    // Ten batches, each a little under 2^63 nano-units, and one refund.
+    let big = i128::from(i64::MAX) - 12_345;
+    let mut expected = 0i128;
+    for i in 0..10 {
+        let cost = if i == 7 { -big / 3 } else { big };
+        expected += cost;
+        s.write(|w| {
+            let mut d = Delta::default();
+            d.add(org, 20_400, &parts, &Totals { requests: 1, cost_nanos: cost, ..Totals::default() });
+            d.apply(w)
+        })
+        .unwrap();
+    }
+    let rows = s.read(|r| aggregates::rows(r, org, StoredDim::Total, 20_400, 20_401)).unwrap();
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0].2.cost_nanos, expected, "the day's total is the exact sum of what was added");
+    assert_eq!(s.read(|r| controls::spend(r, org, 20_000, 21_000)).unwrap(), expected, "the month's spend too");
+    let by_inv = s.read(|r| aggregates::rows(r, org, StoredDim::Investigation, 20_400, 20_401)).unwrap();
+    assert_eq!(by_inv[0].2.cost_nanos, expected, "and every dimension's");
+
+    // Open reservations: as much as 3.6 million reservations of 10,000 each
+    // (the bound on one estimate) would hold, in four steps.
+    let step = 10_000 * 1_000_000_000i64 * 900_000; // 9 * 10^18 nano-units
+    for i in 0..4 {
+        s.write(|w| controls::add_reservation(w, &format!("r{i}"), org, "openai", "2026-11", step, 0, i64::MAX)).unwrap();
+    }
+    assert_eq!(s.read(|r| controls::reserved(r, org, "2026-11", 1)).unwrap(), 4 * i128::from(step), "reservations sum exactly");
+}

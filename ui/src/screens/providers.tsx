@@ -3,7 +3,7 @@ import { AppCtx } from "../ctx";
 import { Card, Empty, ErrorBox, Loading, useLoad } from "../ui";
 import { count, dateTime } from "../format";
 import { moveTo, quotaValue, reorder } from "../state";
-import { ApiError, ProviderView, Route } from "../types";
+import { AliasView, ApiError, ProviderView, Route, UpstreamView } from "../types";
 
 export function Providers() {
   const { backend, org } = useContext(AppCtx);
@@ -97,6 +97,7 @@ export function Providers() {
         )}
         <p class="muted">Reorder by dragging a row, or with the ↑ ↓ buttons. Leave a limit empty for none.</p>
       </Card>
+      <Gateway providers={list.map((p) => p.provider)} onChange={() => { setRoute(null); data.reload(); }} />
       <Card title="Which provider would a call use now?" wide>
         <form class="inline" onSubmit={async (e) => { e.preventDefault(); try { setRoute(await backend.routePreview(org.slug, operation || undefined)); setError(null); } catch (err) { setError(err as ApiError); } }}>
           <input name="operation" placeholder="operation (optional)" value={operation} onInput={(e) => setOperation((e.target as HTMLInputElement).value)} />
@@ -116,5 +117,106 @@ export function Providers() {
         ) : null}
       </Card>
     </div>
+  );
+}
+
+/** The gateway: where each provider's calls go, and the model aliases. */
+function Gateway({ providers, onChange }: { providers: string[]; onChange: () => void }) {
+  const { backend, org } = useContext(AppCtx);
+  const ups = useLoad(() => backend.upstreams(org.slug), [org.slug]);
+  const als = useLoad(() => backend.aliases(org.slug), [org.slug]);
+  const [error, setError] = useState<ApiError | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
+  const act = async (what: string, f: () => Promise<unknown>) => {
+    try {
+      await f();
+      setError(null);
+      setSaved(what);
+      ups.reload();
+      als.reload();
+      onChange();
+    } catch (e) {
+      setError(e as ApiError);
+      setSaved(null);
+    }
+  };
+  const upstreams: UpstreamView[] = ups.data ?? [];
+  const aliases: AliasView[] = als.data ?? [];
+  const names = [...new Set([...providers, ...upstreams.map((u) => u.provider)])].sort();
+  return (
+    <Card title="Gateway: where calls sent through Argus go" wide>
+      <ErrorBox error={error ?? ups.error ?? als.error} />
+      {saved ? <p class="ok" role="status">{saved}</p> : null}
+      <p class="muted">
+        Applications use the official SDKs with the base URL of this server (<code>/v1</code> for OpenAI's, the server itself for Anthropic's)
+        and an Argus ingest token as the key; each call is admitted, routed by the order above, failed over and recorded.
+      </p>
+      {upstreams.length === 0 ? <Empty>No upstream yet: give a provider the base URL its own SDK takes, and the environment variable of the server that holds its key.</Empty> : null}
+      <table data-testid="upstreams">
+        <thead>
+          <tr>
+            <th scope="col">Provider</th>
+            <th scope="col">Base URL</th>
+            <th scope="col">Dialect</th>
+            <th scope="col">Key (environment variable)</th>
+            <th scope="col">Key available</th>
+            <th scope="col"><span class="sr-only">Save</span></th>
+          </tr>
+        </thead>
+        <tbody>
+          {names.map((name) => {
+            const u = upstreams.find((x) => x.provider === name);
+            const form = `up-${name}`;
+            return (
+              <tr key={name} data-provider={name}>
+                <td>{name}</td>
+                <td><input form={form} name="base_url" aria-label={`${name} base URL`} defaultValue={u?.base_url ?? ""} placeholder={name === "anthropic" ? "https://api.anthropic.com" : "https://api.openai.com/v1"} /></td>
+                <td>
+                  <select form={form} name="api" aria-label={`${name} dialect`} defaultValue={u?.api ?? (name === "anthropic" ? "anthropic" : "openai")}>
+                    <option value="openai">OpenAI chat completions</option>
+                    <option value="anthropic">Anthropic Messages</option>
+                  </select>
+                </td>
+                <td><input form={form} name="api_key_env" aria-label={`${name} key variable`} defaultValue={u?.api_key_env ?? ""} placeholder="OPENAI_API_KEY" /></td>
+                <td>{u ? (u.key_available ? <span class="health ok">yes</span> : <span class="health cooling_down" title="set this variable where the server runs">not set</span>) : <span class="muted">-</span>}</td>
+                <td>
+                  <form id={form} onSubmit={(e) => {
+                    e.preventDefault();
+                    const f = new FormData(e.target as HTMLFormElement);
+                    const base_url = String(f.get("base_url") ?? "").trim();
+                    const key = String(f.get("api_key_env") ?? "").trim();
+                    act(`${name}: upstream saved`, () => backend.upstreamSet(org.slug, name, { base_url, api: String(f.get("api")), api_key_env: key || undefined }));
+                  }}>
+                    <button type="submit">Save</button>
+                  </form>
+                </td>
+              </tr>
+            );
+          })}
+        </tbody>
+      </table>
+      <h3>Model aliases</h3>
+      {aliases.length === 0 ? <Empty>No aliases: a caller names provider/model, or a model that a provider with an upstream has a price for.</Empty> : (
+        <ul data-testid="aliases">
+          {aliases.map((a) => (
+            <li key={a.name}>
+              <code>{a.name}</code>: {a.targets.join(", ")}{" "}
+              <button class="link" onClick={() => act(`alias ${a.name} removed`, () => backend.aliasRemove(org.slug, a.name))}>Remove</button>
+            </li>
+          ))}
+        </ul>
+      )}
+      <form class="inline" onSubmit={(e) => {
+        e.preventDefault();
+        const f = new FormData(e.target as HTMLFormElement);
+        const name = String(f.get("name") ?? "").trim();
+        const targets = String(f.get("targets") ?? "").split(",").map((t) => t.trim()).filter(Boolean);
+        act(`alias ${name} saved`, () => backend.aliasSet(org.slug, name, targets));
+      }}>
+        <input name="name" aria-label="alias name" placeholder="alias, e.g. smart" required />
+        <input name="targets" aria-label="alias targets" placeholder="openai/gpt-4o, anthropic/claude-sonnet-4-5" required size={40} />
+        <button type="submit">Save alias</button>
+      </form>
+    </Card>
   );
 }

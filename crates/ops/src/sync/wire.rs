@@ -180,7 +180,7 @@ pub(super) fn alert_row(a: &AlertView) -> Result<AlertRow> {
         month: a.month.clone(),
         threshold: a.threshold,
         fired_at: to_nanos(parse_time("fired_at", &a.fired_at)?),
-        spent_nanos: money_nanos(a.spent)?,
+        spent_nanos: a.spent.nanos_i128(),
         amount_nanos: money_nanos(a.amount)?,
         acknowledged_at: parse_time_opt("acknowledged_at", &a.acknowledged_at)?,
         acknowledged_by: a.acknowledged_by.clone(),

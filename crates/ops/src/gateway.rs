@@ -1,0 +1,507 @@
+//! The gateway's side of the facade: where an organisation's calls to each
+//! provider go (upstreams), model aliases, which candidates may serve a
+//! call and the admission of the first that may (the routing rule of
+//! `route`, one transaction), and what happens to an attempt that never
+//! reached a provider. The calls themselves are the caller's (the server),
+//! through the [`Upstream`] trait that `argus-client` implements: this
+//! crate has no network code.
+use crate::api::Candidate;
+use crate::controls::{admit_now, all_providers, budget_block, candidate_block, candidate_view, observe_health};
+use crate::orgs::{self, Org};
+use crate::{Ops, OpsError, Result};
+use argus_domain::gateway::{Dialect, Endpoint};
+use argus_domain::price::Tokens;
+use argus_domain::slug::check_slug;
+use argus_domain::time::{fmt_instant, from_nanos, to_nanos};
+use argus_domain::{ErrorCode, FieldError};
+use argus_store::gateway::{self as store, AliasRow, UpstreamRow};
+use argus_store::{audit, Reader};
+use serde::{Deserialize, Serialize};
+use std::future::Future;
+use std::pin::Pin;
+
+/// What `provider set` changes of a provider's upstream. As JSON:
+/// `{"base_url", "api", "api_key_env"}`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct UpstreamChange {
+    /// Kept as it is when absent (an upstream must have one).
+    #[cfg_attr(test, ts(optional))]
+    pub base_url: Option<String>,
+    /// `openai` or `anthropic`; the provider's own by default.
+    #[cfg_attr(test, ts(optional))]
+    pub api: Option<String>,
+    /// The environment variable of the serving process that holds the key.
+    #[cfg_attr(test, ts(optional))]
+    pub api_key_env: Option<String>,
+}
+
+/// A provider's upstream as the console shows it. The key itself never
+/// leaves the serving process; `key_available` says whether its variable
+/// is set there.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct UpstreamView {
+    pub provider: String,
+    pub base_url: String,
+    pub api: String,
+    pub api_key_env: Option<String>,
+    pub key_available: bool,
+    #[cfg_attr(test, ts(type = "number"))]
+    pub version: i64,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct AliasView {
+    pub name: String,
+    /// `provider/model`, tried in the organisation's provider priority order.
+    pub targets: Vec<String>,
+    pub updated_at: String,
+}
+
+/// One provider and model that may serve a call, and how to reach it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub provider: String,
+    pub model: String,
+    pub base_url: String,
+    pub dialect: Dialect,
+    pub api_key_env: Option<String>,
+}
+
+/// The gateway's choice for one attempt: the target admitted (with its
+/// reservation), and every candidate's state.
+#[derive(Debug, Clone)]
+pub struct Choice {
+    pub chosen: Option<(Target, String)>,
+    pub candidates: Vec<Candidate>,
+}
+
+impl Choice {
+    /// Why nothing was chosen, as an error code: every candidate over the
+    /// budget is `budget_exceeded`, every one rate limited (by our quotas)
+    /// `rate_limited` with the soonest slot, else `no_provider_available`.
+    pub fn refusal(&self) -> (ErrorCode, &'static str, Option<u64>, String) {
+        let states: Vec<&str> = self.candidates.iter().map(|c| c.state.as_str()).collect();
+        let reasons = self
+            .candidates
+            .iter()
+            .map(|c| format!("{}: {}", c.provider, c.reason.clone().unwrap_or_else(|| c.state.clone())))
+            .collect::<Vec<_>>()
+            .join("; ");
+        if !states.is_empty() && states.iter().all(|s| *s == "budget_blocked") {
+            let msg = self.candidates.first().and_then(|c| c.reason.clone()).unwrap_or_default();
+            return (ErrorCode::BudgetExceeded, "budget_exceeded", None, msg);
+        }
+        if !states.is_empty() && states.iter().all(|s| *s == "rate_limited") {
+            let retry = self.candidates.iter().filter_map(|c| c.until.as_deref()).min().map(str::to_string);
+            let secs = retry
+                .and_then(|u| chrono::DateTime::parse_from_rfc3339(&u).ok())
+                .map(|u| (u.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds().max(1) as u64);
+            return (ErrorCode::RateLimited, "rate_limited", secs.or(Some(1)), format!("every candidate is rate limited: {reasons}"));
+        }
+        (ErrorCode::Unreachable, "no_provider_available", None, format!("no provider can serve this call now: {reasons}"))
+    }
+}
+
+/// A request to an upstream, made by the gateway.
+#[derive(Debug, Clone)]
+pub struct UpstreamRequest {
+    pub url: String,
+    pub headers: Vec<(String, String)>,
+    pub body: bytes::Bytes,
+    /// How long to wait for the answer's head.
+    pub timeout: std::time::Duration,
+}
+
+/// A chunk of an upstream's answer body, or why the body broke off.
+pub type BodyChunk = std::result::Result<bytes::Bytes, String>;
+
+/// An upstream's answer: its head, and its body as it arrives.
+pub struct UpstreamResponse {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: Pin<Box<dyn futures_core::Stream<Item = BodyChunk> + Send>>,
+}
+
+/// Why an upstream gave no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unreached {
+    /// Refused, reset, unresolvable, or an internal address refused.
+    Connect(String),
+    /// No answer's head within the timeout.
+    Timeout,
+}
+
+impl std::fmt::Display for Unreached {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unreached::Connect(e) => write!(f, "cannot connect: {e}"),
+            Unreached::Timeout => write!(f, "no answer in time"),
+        }
+    }
+}
+
+/// The transport of the gateway's upstream calls (implemented over HTTP in
+/// `argus-client`; tests may stand in another).
+pub trait Upstream: Send + Sync {
+    fn send(&self, req: UpstreamRequest) -> Pin<Box<dyn Future<Output = std::result::Result<UpstreamResponse, Unreached>> + Send>>;
+}
+
+fn upstream_view(u: &UpstreamRow) -> UpstreamView {
+    UpstreamView {
+        provider: u.provider.clone(),
+        base_url: u.base_url.clone(),
+        api: u.api.clone(),
+        api_key_env: u.api_key_env.clone(),
+        key_available: u.api_key_env.as_deref().is_some_and(|k| std::env::var_os(k).is_some_and(|v| !v.is_empty())),
+        version: u.version,
+        updated_at: fmt_instant(from_nanos(u.updated_at)),
+    }
+}
+
+fn alias_view(a: &AliasRow) -> AliasView {
+    AliasView { name: a.name.clone(), targets: a.targets.clone(), updated_at: fmt_instant(from_nanos(a.updated_at)) }
+}
+
+/// Checks a base URL: http or https, a host, no credentials, no query.
+fn check_base_url(s: &str) -> std::result::Result<String, FieldError> {
+    let u = url::Url::parse(s).map_err(|e| {
+        FieldError::new(
+            "base_url",
+            format!("{s:?} is not a URL ({e}); give the base URL the provider's SDK takes, e.g. https://api.openai.com/v1"),
+        )
+    })?;
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+        return Err(FieldError::new("base_url", format!("{s:?} is not an http(s) URL with a host; e.g. https://api.anthropic.com")));
+    }
+    if !u.username().is_empty() || u.password().is_some() {
+        return Err(FieldError::new(
+            "base_url",
+            "credentials do not belong in the URL; name the key's environment variable with --api-key-env",
+        ));
+    }
+    if u.query().is_some() || u.fragment().is_some() {
+        return Err(FieldError::new("base_url", format!("{s:?} has a query or fragment; give the base URL only")));
+    }
+    Ok(s.trim_end_matches('/').to_string())
+}
+
+/// An environment variable's name: letters, digits and `_`, not starting
+/// with a digit (the key itself is refused: it would be stored).
+fn check_env_name(s: &str) -> std::result::Result<(), FieldError> {
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit());
+    if !ok {
+        return Err(FieldError::new(
+            "api_key_env",
+            "give the name of an environment variable of the serving process (e.g. OPENAI_API_KEY), not the key itself",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses `provider/model` (the model may itself contain `/`).
+fn split_target(s: &str) -> Option<(&str, &str)> {
+    let (p, m) = s.split_once('/')?;
+    (check_slug("provider", p).is_ok() && !m.is_empty()).then_some((p, m))
+}
+
+impl Ops {
+    /// Sets where the organisation's calls to `provider` go.
+    pub fn upstream_set(&mut self, org: &str, provider: &str, change: &UpstreamChange) -> Result<UpstreamView> {
+        check_slug("provider", provider)?;
+        let base_url = change.base_url.as_deref().map(check_base_url).transpose()?;
+        let api = change
+            .api
+            .as_deref()
+            .map(|a| {
+                Dialect::parse(a).ok_or_else(|| {
+                    FieldError::new("api", format!("{a:?} is not a dialect; give openai (chat completions) or anthropic (Messages)"))
+                })
+            })
+            .transpose()?;
+        if let Some(k) = &change.api_key_env {
+            check_env_name(k)?;
+        }
+        let now = self.now();
+        let actor = self.actor.clone();
+        self.store.write(|w| {
+            let org = orgs::find(&w.reader(), org)?;
+            let before = store::upstream(&w.reader(), org.row.id, provider)?;
+            let base_url = match (base_url, &before) {
+                (Some(u), _) => u,
+                (None, Some(b)) => b.base_url.clone(),
+                (None, None) => {
+                    return Err(FieldError::new(
+                        "base_url",
+                        format!("{provider} has no upstream yet; give its base URL (e.g. --base-url https://api.openai.com/v1)"),
+                    )
+                    .into())
+                }
+            };
+            let row = UpstreamRow {
+                provider: provider.to_string(),
+                base_url,
+                api: match (api, &before) {
+                    (Some(a), _) => a.as_str().to_string(),
+                    (None, Some(b)) => b.api.clone(),
+                    (None, None) => Dialect::default_for(provider).as_str().to_string(),
+                },
+                api_key_env: change.api_key_env.clone().or_else(|| before.as_ref().and_then(|b| b.api_key_env.clone())),
+                version: before.as_ref().map_or(1, |b| b.version + 1),
+                updated_at: to_nanos(now),
+            };
+            store::put_upstream(w, org.row.id, &row)?;
+            let json =
+                |u: &UpstreamRow| serde_json::json!({"base_url": u.base_url, "api": u.api, "api_key_env": u.api_key_env}).to_string();
+            audit::add(
+                w,
+                Some(org.row.id),
+                to_nanos(now),
+                &actor,
+                "upstream.set",
+                &format!("org/{}/providers/{provider}/upstream", org.row.slug),
+                before.as_ref().map(json).as_deref(),
+                Some(&json(&row)),
+            )?;
+            Ok(upstream_view(&row))
+        })
+    }
+
+    pub fn upstream_list(&mut self, org: &str) -> Result<Vec<UpstreamView>> {
+        self.store.read(|r| {
+            let org = orgs::find(r, org)?;
+            Ok(store::upstreams(r, org.row.id)?.iter().map(upstream_view).collect())
+        })
+    }
+
+    /// Sets a model alias: `targets` is `provider/model,provider/model`.
+    pub fn alias_set(&mut self, org: &str, name: &str, targets: &str) -> Result<AliasView> {
+        if name.is_empty() || name.len() > 128 || name.contains(char::is_whitespace) || name.contains(',') {
+            return Err(FieldError::new(
+                "name",
+                format!("{name:?} is not an alias name; use letters, digits, - . _ : (no spaces or commas)"),
+            )
+            .into());
+        }
+        let list: Vec<String> = targets.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
+        if list.is_empty() {
+            return Err(
+                FieldError::new("targets", "give at least one provider/model, e.g. openai/gpt-4o,anthropic/claude-sonnet-4-5").into()
+            );
+        }
+        for t in &list {
+            if split_target(t).is_none() {
+                return Err(FieldError::new("targets", format!("{t:?} is not provider/model; e.g. openai/gpt-4o")).into());
+            }
+        }
+        let now = self.now();
+        let actor = self.actor.clone();
+        self.store.write(|w| {
+            let org = orgs::find(&w.reader(), org)?;
+            let before = store::alias(&w.reader(), org.row.id, name)?;
+            let row = AliasRow { name: name.to_string(), targets: list, updated_at: to_nanos(now) };
+            store::put_alias(w, org.row.id, &row)?;
+            audit::add(
+                w,
+                Some(org.row.id),
+                to_nanos(now),
+                &actor,
+                "alias.set",
+                &format!("org/{}/aliases/{name}", org.row.slug),
+                before.map(|b| b.targets.join(",")).as_deref(),
+                Some(&row.targets.join(",")),
+            )?;
+            Ok(alias_view(&row))
+        })
+    }
+
+    pub fn alias_list(&mut self, org: &str) -> Result<Vec<AliasView>> {
+        self.store.read(|r| {
+            let org = orgs::find(r, org)?;
+            Ok(store::aliases(r, org.row.id)?.iter().map(alias_view).collect())
+        })
+    }
+
+    pub fn alias_remove(&mut self, org: &str, name: &str) -> Result<()> {
+        let now = self.now();
+        let actor = self.actor.clone();
+        self.store.write(|w| {
+            let org = orgs::find(&w.reader(), org)?;
+            let before = store::alias(&w.reader(), org.row.id, name)?;
+            if !store::remove_alias(w, org.row.id, name)? {
+                return Err(OpsError::new(
+                    ErrorCode::NotFound,
+                    format!("there is no alias {name:?}; `argus-usage alias list --org {}` lists them", org.row.slug),
+                ));
+            }
+            audit::add(
+                w,
+                Some(org.row.id),
+                to_nanos(now),
+                &actor,
+                "alias.remove",
+                &format!("org/{}/aliases/{name}", org.row.slug),
+                before.map(|b| b.targets.join(",")).as_deref(),
+                None,
+            )?;
+            Ok(())
+        })
+    }
+
+    /// The targets that may serve `model` at `endpoint`: `provider/model`
+    /// names one; an alias its targets; a bare model every provider with an
+    /// upstream and a price for it. Only upstreams that speak the
+    /// endpoint's dialect serve it.
+    pub fn gateway_targets(&mut self, org: &str, model: &str, endpoint: Endpoint) -> Result<Vec<Target>> {
+        let now = self.now();
+        self.store.read(|r| {
+            let org = orgs::find(r, org)?;
+            let ups = store::upstreams(r, org.row.id)?;
+            let target = |p: &str, m: &str| -> Option<Target> {
+                let u = ups.iter().find(|u| u.provider == p)?;
+                let dialect = Dialect::parse(&u.api)?;
+                (dialect == endpoint.dialect()).then(|| Target {
+                    provider: p.to_string(),
+                    model: m.to_string(),
+                    base_url: u.base_url.clone(),
+                    dialect,
+                    api_key_env: u.api_key_env.clone(),
+                })
+            };
+            let speaks = |p: &str| ups.iter().any(|u| u.provider == p);
+            let (list, what): (Vec<Target>, String) = if let Some(a) = store::alias(r, org.row.id, model)? {
+                (a.targets.iter().filter_map(|t| split_target(t)).filter_map(|(p, m)| target(p, m)).collect(), format!("alias {model:?}"))
+            } else if let Some((p, m)) = split_target(model).filter(|(p, _)| speaks(p)) {
+                (target(p, m).into_iter().collect(), format!("provider {p}"))
+            } else {
+                let book = argus_store::prices::book(r, org.row.id, &org.row.currency)?;
+                let list = ups
+                    .iter()
+                    .filter(|u| book.select(&u.provider, model, now).is_some())
+                    .filter_map(|u| target(&u.provider, model))
+                    .collect();
+                (list, format!("model {model:?}"))
+            };
+            if list.is_empty() {
+                let dialect = endpoint.dialect().as_str();
+                return Err(OpsError {
+                    code: ErrorCode::NotFound,
+                    field: Some("model".into()),
+                    message: format!(
+                        "no provider of {} can serve {what} here: give provider/model (a provider with an upstream speaking {dialect}: `argus-usage provider set --org {} --provider P --base-url URL --api-key-env NAME`), an alias (`argus-usage alias set`), or a model with a price",
+                        org.row.slug, org.row.slug
+                    ),
+                });
+            }
+            Ok(list)
+        })
+    }
+
+    /// Chooses the first of `targets` (by the organisation's provider
+    /// priority, skipping `tried`) that may be called now, exactly as
+    /// `route` decides (disabled, cooling down, over a quota, over a hard
+    /// limit with `estimate` priced at the target's rates), plus a key that
+    /// the serving process lacks; admits it with a reservation, in one
+    /// transaction.
+    pub fn gateway_admit(&mut self, org: &str, targets: &[Target], tried: &[String], estimate: &Tokens) -> Result<Choice> {
+        let now = self.now();
+        self.store.write(|w| {
+            let org = orgs::find(&w.reader(), org)?;
+            let r = w.reader();
+            let book = argus_store::prices::book(&r, org.row.id, &org.row.currency)?;
+            let mut candidates = Vec::new();
+            let mut chosen = None;
+            for (p, _) in all_providers(&r, &org)? {
+                for t in targets.iter().filter(|t| t.provider == p.provider && !tried.contains(&t.provider)) {
+                    let cost = book
+                        .select(&t.provider, &t.model, now)
+                        .and_then(|price| price.rates.cost(estimate).nanos())
+                        .unwrap_or(0)
+                        .min(argus_domain::budget::MAX_CALL_COST * 1_000_000_000);
+                    let budget = budget_block(&r, &org, now, cost)?;
+                    let block = candidate_block(&r, &org, &p, now, budget.as_ref())?;
+                    let mut c = candidate_view(&org, &p, block.as_ref(), now);
+                    if c.state == "available" && !key_present(t) {
+                        c.state = "unavailable".into();
+                        c.reason = Some(format!(
+                            "the key of {} is not available to the server: set {} in its environment",
+                            t.provider,
+                            t.api_key_env.as_deref().unwrap_or("a variable named by --api-key-env")
+                        ));
+                    }
+                    if c.state == "available" && chosen.is_none() {
+                        let id = admit_now(w, &org, &t.provider, now, cost)?;
+                        chosen = Some((t.clone(), id));
+                    }
+                    candidates.push(c);
+                }
+            }
+            Ok(Choice { chosen, candidates })
+        })
+    }
+
+    /// An attempt that never reached its provider (no connection, no
+    /// answer in time): its reservation is released, the failure counts
+    /// toward the provider's cool-down, and nothing is recorded.
+    pub fn gateway_unreached(&mut self, org: &str, provider: &str, reservation: &str) -> Result<()> {
+        let now = self.now();
+        self.store.write(|w| {
+            let org = orgs::find(&w.reader(), org)?;
+            store::release_reservation(w, org.row.id, reservation, to_nanos(now))?;
+            observe_health(w, &org, provider, &[(false, now)])
+        })
+    }
+
+    /// A provider answered 429 with Retry-After: it is not tried again
+    /// before then (the cool-down is at least that long).
+    pub fn gateway_retry_after(&mut self, org: &str, provider: &str, secs: u64) -> Result<()> {
+        let now = self.now();
+        let until = now + chrono::Duration::seconds(secs.min(86_400) as i64);
+        self.store.write(|w| {
+            let org: Org = orgs::find(&w.reader(), org)?;
+            let mut h = argus_store::controls::health(&w.reader(), org.row.id, provider)?.unwrap_or_default();
+            if h.cooldown_until.is_none_or(|u| u < to_nanos(until)) {
+                h.cooldown_until = Some(to_nanos(until));
+                argus_store::controls::put_health(w, org.row.id, provider, &h)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The models the organisation's gateway serves (`GET /v1/models`):
+    /// its aliases, and `provider/model` for every priced model of a
+    /// provider with an upstream.
+    pub fn gateway_models(&mut self, org: &str) -> Result<Vec<String>> {
+        let now = self.now();
+        self.store.read(|r: &Reader<'_>| {
+            let org = orgs::find(r, org)?;
+            let ups = store::upstreams(r, org.row.id)?;
+            let mut out: Vec<String> = store::aliases(r, org.row.id)?.into_iter().map(|a| a.name).collect();
+            let prices = argus_store::prices::book(r, org.row.id, &org.row.currency)?.models_in_force(now);
+            for u in &ups {
+                for (p, m) in &prices {
+                    if *p == u.provider {
+                        out.push(format!("{p}/{m}"));
+                    }
+                }
+            }
+            out.dedup();
+            Ok(out)
+        })
+    }
+}
+
+fn key_present(t: &Target) -> bool {
+    match &t.api_key_env {
+        // A local server may need no key.
+        None => true,
+        Some(k) => std::env::var_os(k).is_some_and(|v| !v.is_empty()),
+    }
+}
