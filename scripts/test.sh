@@ -46,6 +46,9 @@ echo "== the gateway with the official OpenAI and Anthropic SDKs as callers (pyt
 pybin="$(bash scripts/pyenv.sh)"
 ARGUS_BIN="$(realpath "$target")/debug/argus-usage" "$pybin/python" -m pytest -q -p no:cacheprovider tests/gateway
 
+echo "== Schemathesis against the real server with a token of each role (every operation of the OpenAPI document, all default checks)"
+ARGUS_BIN="$(realpath "$target")/debug/argus-usage" SCHEMATHESIS="$pybin/schemathesis" bash tests/schemathesis/run.sh 20
+
 echo "== end to end in headless Chromium against the real server (Playwright)"
 (cd ui && ARGUS_BIN="$(cd .. && realpath "$target")/debug/argus-usage" node --test e2e/)
 

@@ -136,6 +136,10 @@ enum Cmd {
         /// before failing over to the next candidate.
         #[arg(long, default_value_t = 60)]
         upstream_timeout_s: u64,
+        /// Failed authentications from one address in a minute after which
+        /// that address is refused for a minute.
+        #[arg(long, default_value_t = 30)]
+        auth_failure_limit: usize,
     },
     /// API tokens (per organisation and role; stored hashed).
     #[command(subcommand)]
@@ -578,8 +582,9 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
             controls::route(ops, &org, operation.as_deref(), dry_run, estimated_cost.as_deref(), json).map_err(e)
         }
         Cmd::Forecast { org, month, json } => controls::forecast(ops, &org, month.as_deref(), json).map_err(e),
-        Cmd::Serve { listen, ui, allow_private_targets, upstream_timeout_s } => {
-            serve(ops, &listen, ui, allow_private_targets, upstream_timeout_s).map_err(e)
+        Cmd::Serve { listen, ui, allow_private_targets, upstream_timeout_s, auth_failure_limit } => {
+            let limits = ServeLimits { upstream_timeout_s, auth_failure_limit };
+            serve(ops, &listen, ui, allow_private_targets, limits).map_err(e)
         }
         Cmd::Export(a) => export::run(ops, a).map_err(e),
         Cmd::Sync(a) => sync::run(ops, a),
@@ -602,13 +607,13 @@ fn server_key() -> Vec<u8> {
     }
 }
 
-fn serve(
-    ops: &mut Ops,
-    listen: &str,
-    ui: Option<PathBuf>,
-    allow_private_targets: bool,
+/// The operator's limits of `serve`.
+struct ServeLimits {
     upstream_timeout_s: u64,
-) -> Result<ExitCode, OpsError> {
+    auth_failure_limit: usize,
+}
+
+fn serve(ops: &mut Ops, listen: &str, ui: Option<PathBuf>, allow_private_targets: bool, limits: ServeLimits) -> Result<ExitCode, OpsError> {
     let io = |m: String| OpsError::new(argus_domain::ErrorCode::Io, m);
     let path = ops.path().to_path_buf();
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().map_err(|e| io(format!("cannot start the runtime: {e}")))?;
@@ -623,7 +628,8 @@ fn serve(
         let mut config = argus_server::Config::new(path, Arc::new(SystemClock), server_key());
         config.lock = Some(Arc::new(lock));
         config.allow_private_targets = allow_private_targets;
-        config.upstream_timeout = std::time::Duration::from_secs(upstream_timeout_s.max(1));
+        config.upstream_timeout = std::time::Duration::from_secs(limits.upstream_timeout_s.max(1));
+        config.auth_failure_limit = limits.auth_failure_limit;
         if let Some(dir) = ui {
             if !dir.join("index.html").exists() {
                 return Err(io(format!("{} has no index.html; build the UI first (cd ui && npm ci && npm run build)", dir.display())));

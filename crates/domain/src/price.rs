@@ -77,6 +77,35 @@ pub struct PriceInput {
     pub source: Option<String>,
 }
 
+/// One price version as the HTTP API documents it (`POST /orgs/{org}/prices`,
+/// a JSON array of these): the fields of [`RawPrice`], with the rules of the
+/// import (a test keeps the two field lists equal).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "PriceLine")]
+pub struct PriceLineDoc {
+    #[schemars(length(max = 64), pattern(crate::record::patterns::SLUG))]
+    pub provider: String,
+    #[schemars(length(min = 1, max = 128), pattern(crate::record::patterns::TEXT))]
+    pub model: String,
+    #[schemars(pattern(crate::record::patterns::TIME_OR_DATE))]
+    pub effective_from: String,
+    /// An ISO 4217 code, in capitals.
+    #[schemars(regex(pattern = r"^(USD|EUR|GBP|CHF|JPY|CAD|AUD)$"))]
+    pub currency: String,
+    /// Per million tokens, at most 100000.
+    #[schemars(pattern(crate::record::patterns::RATE))]
+    pub input_per_mtok: String,
+    #[schemars(pattern(crate::record::patterns::RATE))]
+    pub output_per_mtok: String,
+    #[schemars(pattern(crate::record::patterns::RATE))]
+    pub cached_input_per_mtok: Option<String>,
+    #[schemars(pattern(crate::record::patterns::RATE))]
+    pub cache_write_per_mtok: Option<String>,
+    #[schemars(length(min = 1, max = 512), pattern(crate::record::patterns::TEXT))]
+    pub source: Option<String>,
+}
+
 /// A price version as text fields (one CSV row or JSON object).
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct RawPrice {

@@ -34,6 +34,71 @@ pub const KEYS: [&str; 15] = [
     "reservation_id",
 ];
 
+/// Patterns of the API's documented values (the rules of [`check_slug`](crate::slug::check_slug)
+/// and of an RFC 3339 time in the accepted years), for the OpenAPI document.
+pub mod patterns {
+    /// Lowercase letters, digits, `-`, `_` and `.` (never two dots in a row),
+    /// starting with a letter or digit; at most 64 (with `maxLength`).
+    pub const SLUG: &str = r"^[a-z0-9]([a-z0-9_-]|\.[a-z0-9_-])*\.?$";
+    /// Free text: no control characters, not only spaces.
+    pub const TEXT: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+    pub const TIME: &str = r"^2[01][0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9])$";
+    /// A time, or a bare date meaning the organisation's midnight.
+    pub const TIME_OR_DATE: &str = r"^2[01][0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])(T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?(Z|[+-](0[0-9]|1[0-3]):[0-5][0-9]))?$";
+    /// An http(s) URL of a named host (the last label starts with a
+    /// letter, so that it is no IPv4 address), an optional port, a path.
+    pub const HTTP_URL: &str = r"^https?://([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z]([a-z0-9-]{0,61}[a-z0-9])?(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(/[A-Za-z0-9._~-]*)*$";
+    /// The same, on an HTTP port (80, 443, or 1024 and up), as webhooks take.
+    pub const WEBHOOK_URL: &str = r"^https?://([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z]([a-z0-9-]{0,61}[a-z0-9])?(:(80|443|102[4-9]|10[3-9][0-9]|1[1-9][0-9]{2}|[2-9][0-9]{3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(/[A-Za-z0-9._~-]*)*$";
+    /// A budget amount: below a billion, 9 decimals.
+    pub const MONEY: &str = r"^[0-9]{1,9}(\.[0-9]{1,9})?$";
+    /// A rate per million tokens: at most 100000, 12 decimals.
+    pub const RATE: &str = r"^([0-9]{1,5}(\.[0-9]{1,12})?|100000(\.0{1,12})?)$";
+    /// One call's estimated cost: at most 10000, 9 decimals.
+    pub const ESTIMATE: &str = r"^([0-9]{1,4}(\.[0-9]{1,9})?|10000(\.0{1,9})?)$";
+    pub const MONTH: &str = r"^2[01][0-9]{2}-(0[1-9]|1[0-2])$";
+}
+
+/// One ingest line as the HTTP API documents it (`POST /orgs/{org}/records`):
+/// the keys of [`KEYS`] but `org` (the path's; a body may repeat it), with
+/// the rules of [`UsageInput::from_json`] (a test keeps the key lists equal).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "RecordLine")]
+pub struct RecordLineDoc {
+    /// The caller's id; without one the record is keyed by its content (or the request's Idempotency-Key).
+    #[schemars(length(min = 1, max = 128), pattern(patterns::TEXT))]
+    pub id: Option<String>,
+    #[schemars(length(max = 64), pattern(patterns::SLUG))]
+    pub provider: String,
+    #[schemars(length(min = 1, max = 128), pattern(patterns::TEXT))]
+    pub model: String,
+    #[schemars(length(max = 64), pattern(patterns::SLUG))]
+    pub operation: String,
+    #[schemars(length(min = 1, max = 256), pattern(patterns::TEXT))]
+    pub investigation: Option<String>,
+    #[schemars(length(min = 1, max = 256), pattern(patterns::TEXT))]
+    pub user: Option<String>,
+    #[schemars(range(max = 1_000_000_000))]
+    pub input_tokens: u64,
+    #[schemars(range(max = 1_000_000_000))]
+    pub output_tokens: u64,
+    #[schemars(range(max = 1_000_000_000))]
+    pub cached_input_tokens: Option<u64>,
+    #[schemars(range(max = 1_000_000_000))]
+    pub cache_write_tokens: Option<u64>,
+    /// `ok` by default; `error`, `timeout`, `rate_limited`... (a failure counts toward the provider's cool-down).
+    #[schemars(length(max = 64), pattern(patterns::SLUG))]
+    pub status: Option<String>,
+    #[schemars(range(max = 86_400_000))]
+    pub latency_ms: Option<u64>,
+    #[schemars(pattern(patterns::TIME))]
+    pub occurred_at: String,
+    /// The reservation of an admission this call settles.
+    #[schemars(length(min = 1, max = 128), pattern(patterns::TEXT))]
+    pub reservation_id: Option<String>,
+}
+
 /// A validated usage record as given by a caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UsageInput {
@@ -365,6 +430,16 @@ mod tests {
         let errs = UsageInput::from_json(&v).expect_err("input must be refused");
         let e = errs.iter().find(|e| e.field == field).unwrap_or_else(|| panic!("no error for {field}: {errs:?}"));
         assert!(e.message.contains(needle), "error for {field} should mention {needle:?}: {}", e.message);
+    }
+
+    #[test]
+    fn the_documented_line_has_the_keys_of_an_ingest_line() {
+        let schema = schemars::schema_for!(RecordLineDoc);
+        let mut props: Vec<&str> = schema.get("properties").and_then(|p| p.as_object()).unwrap().keys().map(String::as_str).collect();
+        props.sort();
+        let mut keys: Vec<&str> = KEYS.iter().copied().filter(|k| *k != "org").collect();
+        keys.sort();
+        assert_eq!(props, keys);
     }
 
     #[test]

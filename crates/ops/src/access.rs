@@ -9,7 +9,7 @@ use sha2::{Digest, Sha256};
 
 /// What a token may do. Each role includes nothing of the others but what
 /// the table in `allows` says.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Ingest,
@@ -65,7 +65,7 @@ impl Role {
 }
 
 /// Who a token says the caller is.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct Principal {
     pub org: String,
     pub role: Role,
@@ -74,7 +74,7 @@ pub struct Principal {
     pub token_id: i64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct TokenView {
     pub id: i64,
     pub org: String,
@@ -86,7 +86,7 @@ pub struct TokenView {
     pub revoked_at: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct CreatedToken {
     /// The token itself: shown once, stored only as a hash.
     pub token: String,
@@ -94,7 +94,7 @@ pub struct CreatedToken {
     pub info: TokenView,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 pub struct WebhookView {
     pub org: String,
     pub url: String,

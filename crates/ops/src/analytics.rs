@@ -27,22 +27,24 @@ pub fn resolve_period(
     to: Option<&str>,
     now: DateTime<Utc>,
 ) -> std::result::Result<(DateTime<Utc>, DateTime<Utc>), FieldError> {
-    let month = Month::of_date(argus_domain::time::local_date(org.tz, now));
-    let (m0, m1) = month.bounds(org.tz);
-    let from = match from {
-        Some(s) => parse_instant("from", s, org.tz)?,
-        None => m0,
+    // Without them, the current month; with one end only, the month it
+    // falls in (or the current one, when that reaches further).
+    let month_of = |t: DateTime<Utc>| Month::of_date(argus_domain::time::local_date(org.tz, t)).bounds(org.tz);
+    let (m0, m1) = month_of(now);
+    let from_t = from.map(|s| parse_instant("from", s, org.tz)).transpose()?;
+    let to_t = to.map(|s| parse_instant("to", s, org.tz)).transpose()?;
+    // Within the years times may be given in, so that the period can be
+    // written and read again (exports state it).
+    let (lo, hi) = argus_domain::time::accepted_range();
+    let (from, to) = match (from_t, to_t) {
+        (Some(f), Some(t)) => (f, t),
+        (Some(f), None) => (f, if f < m1 { m1 } else { month_of(f).1.min(hi - chrono::Duration::nanoseconds(1)) }),
+        (None, Some(t)) => (if t > m0 { m0 } else { month_of(t - chrono::Duration::nanoseconds(1)).0.max(lo) }, t),
+        (None, None) => (m0, m1),
     };
-    let to = match to {
-        Some(s) => parse_instant("to", s, org.tz)?,
-        None => m1,
-    };
-    if to <= from {
-        return Err(FieldError::new(
-            "to",
-            format!("{} is not after from ({}); `to` is exclusive and must be later than `from`", fmt_instant(to), fmt_instant(from)),
-        ));
-    }
+    // `[from, to)` holds nothing when `to` is not after `from`: an empty
+    // period, whose totals are zero (the answer says the period it covered).
+    let to = to.max(from);
     Ok((from, to))
 }
 
@@ -209,27 +211,36 @@ pub(crate) fn view(org: &Org, r: &StoredRecord) -> RecordView {
 
 /// What `usage records` lists: the one record query of every front end
 /// (CLI flags, the HTTP query string, the window's argument).
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(default, deny_unknown_fields)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct RecordQuery {
     #[cfg_attr(test, ts(optional))]
+    #[schemars(pattern(argus_domain::record::patterns::TIME_OR_DATE))]
     pub from: Option<String>,
     #[cfg_attr(test, ts(optional))]
+    #[schemars(pattern(argus_domain::record::patterns::TIME_OR_DATE))]
     pub to: Option<String>,
     #[cfg_attr(test, ts(optional))]
+    #[schemars(length(max = 64), pattern(argus_domain::record::patterns::SLUG))]
     pub provider: Option<String>,
     #[cfg_attr(test, ts(optional))]
+    #[schemars(length(min = 1, max = 128), pattern(argus_domain::record::patterns::TEXT))]
     pub model: Option<String>,
     #[cfg_attr(test, ts(optional))]
+    #[schemars(length(max = 64), pattern(argus_domain::record::patterns::SLUG))]
     pub operation: Option<String>,
     #[cfg_attr(test, ts(optional))]
+    #[schemars(length(min = 1, max = 256), pattern(argus_domain::record::patterns::TEXT))]
     pub investigation: Option<String>,
     #[cfg_attr(test, ts(optional))]
+    #[schemars(length(min = 1, max = 256), pattern(argus_domain::record::patterns::TEXT))]
     pub user: Option<String>,
     #[cfg_attr(test, ts(optional, type = "number"))]
+    #[schemars(range(min = 0))]
     pub after_seq: Option<i64>,
     #[cfg_attr(test, ts(optional, type = "number"))]
+    #[schemars(range(min = 1, max = 10000))]
     pub limit: Option<i64>,
 }
 
@@ -241,6 +252,30 @@ fn filter_of(org: &Org, q: &RecordQuery) -> Result<Filter> {
 }
 
 impl RecordQuery {
+    /// Refuses what no filter means: an empty value (leave the parameter
+    /// out instead), a malformed slug, a negative cursor.
+    pub fn check(&self) -> std::result::Result<(), FieldError> {
+        for (field, v) in [("provider", &self.provider), ("operation", &self.operation)] {
+            if let Some(v) = v {
+                argus_domain::slug::check_slug(field, v)?;
+            }
+        }
+        for (field, v, max) in [("model", &self.model, 128), ("investigation", &self.investigation, 256), ("user", &self.user, 256)] {
+            if let Some(v) = v {
+                argus_domain::slug::check_text(field, v, max)?;
+            }
+        }
+        for (field, v) in [("from", &self.from), ("to", &self.to)] {
+            if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                return Err(FieldError::new(field, "is empty; give a time or a date, or leave it out"));
+            }
+        }
+        if let Some(a) = self.after_seq.filter(|a| *a < 0) {
+            return Err(FieldError::new("after_seq", format!("{a} is negative; give the last seq you saw, or leave it out")));
+        }
+        Ok(())
+    }
+
     /// The dimensions this query filters on.
     pub fn filter(&self) -> RecordFilter {
         RecordFilter {
@@ -273,6 +308,7 @@ impl Ops {
     /// Records in `seq` order after `after_seq`, filtered; the time range
     /// applies only when given.
     pub fn usage_records(&mut self, org: &str, q: &RecordQuery) -> Result<RecordsPage> {
+        q.check()?;
         let limit = q.limit.unwrap_or(100);
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(FieldError::new("limit", format!("{limit} is out of range; give a number from 1 to {MAX_PAGE}")).into());

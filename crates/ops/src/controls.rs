@@ -308,13 +308,15 @@ fn version_check(field: &str, current: Option<i64>, expected: Option<i64>) -> Re
 
 /// What `budget set` changes; fields left `None` keep their value. As JSON
 /// (the HTTP body and the window's): `{"amount", "thresholds", "hard_limit"}`.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct BudgetChange {
     #[cfg_attr(test, ts(optional))]
+    #[schemars(pattern(argus_domain::record::patterns::MONEY))]
     pub amount: Option<String>,
     #[cfg_attr(test, ts(optional))]
+    #[schemars(length(min = 1, max = 20), inner(range(min = 1, max = 1000)))]
     pub thresholds: Option<Vec<u32>>,
     #[serde(skip)]
     pub thresholds_text: Option<String>,
@@ -329,21 +331,25 @@ pub struct BudgetChange {
 /// What `provider set` changes; `Some(None)` for a quota means none. As
 /// JSON: `{"enabled", "priority", "hourly_limit", "daily_limit", "note"}`,
 /// where an absent key keeps the value and `null` clears a quota or note.
-#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[derive(Debug, Clone, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct ProviderChange {
     #[cfg_attr(test, ts(optional))]
     pub enabled: Option<bool>,
     #[cfg_attr(test, ts(optional, type = "number"))]
+    #[schemars(range(min = 1, max = 999))]
     pub priority: Option<i64>,
     #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<i64>", range(min = 1, max = 100_000_000))]
     #[cfg_attr(test, ts(optional, type = "number | null"))]
     pub hourly_limit: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<i64>", range(min = 1, max = 100_000_000))]
     #[cfg_attr(test, ts(optional, type = "number | null"))]
     pub daily_limit: Option<Option<i64>>,
     #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<String>")]
     #[cfg_attr(test, ts(optional, type = "string | null"))]
     pub note: Option<Option<String>>,
     #[serde(skip)]

@@ -22,25 +22,28 @@ use std::pin::Pin;
 
 /// What `provider set` changes of a provider's upstream. As JSON:
 /// `{"base_url", "api", "api_key_env"}`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct UpstreamChange {
     /// Kept as it is when absent (an upstream must have one).
     #[cfg_attr(test, ts(optional))]
+    #[schemars(length(max = 2000), pattern(argus_domain::record::patterns::HTTP_URL))]
     pub base_url: Option<String>,
     /// `openai` or `anthropic`; the provider's own by default.
     #[cfg_attr(test, ts(optional))]
+    #[schemars(regex(pattern = r"^(openai|anthropic)$"))]
     pub api: Option<String>,
     /// The environment variable of the serving process that holds the key.
     #[cfg_attr(test, ts(optional))]
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"))]
     pub api_key_env: Option<String>,
 }
 
 /// A provider's upstream as the console shows it. The key itself never
 /// leaves the serving process; `key_available` says whether its variable
 /// is set there.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct UpstreamView {
     pub provider: String,
@@ -53,7 +56,7 @@ pub struct UpstreamView {
     pub updated_at: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct AliasView {
     pub name: String,
@@ -206,6 +209,15 @@ fn check_env_name(s: &str) -> std::result::Result<(), FieldError> {
     Ok(())
 }
 
+/// An alias name: 1 to 128 letters, digits, `-`, `.`, `_` or `:`.
+fn check_alias_name(name: &str) -> std::result::Result<(), FieldError> {
+    let ok = !name.is_empty() && name.len() <= 128 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | ':'));
+    if !ok {
+        return Err(FieldError::new("name", format!("{name:?} is not an alias name; use 1 to 128 letters, digits, - . _ or :")));
+    }
+    Ok(())
+}
+
 /// Parses `provider/model` (the model may itself contain `/`).
 fn split_target(s: &str) -> Option<(&str, &str)> {
     let (p, m) = s.split_once('/')?;
@@ -283,15 +295,15 @@ impl Ops {
 
     /// Sets a model alias: `targets` is `provider/model,provider/model`.
     pub fn alias_set(&mut self, org: &str, name: &str, targets: &str) -> Result<AliasView> {
-        if name.is_empty() || name.len() > 128 || name.contains(char::is_whitespace) || name.contains(',') {
-            return Err(FieldError::new(
-                "name",
-                format!("{name:?} is not an alias name; use letters, digits, - . _ : (no spaces or commas)"),
-            )
-            .into());
+        check_alias_name(name)?;
+        let list: Vec<String> = targets.split(',').map(str::trim).map(str::to_string).collect();
+        if list.iter().any(String::is_empty) && list.len() > 1 {
+            return Err(FieldError::new("targets", "one of the targets is empty; give provider/model, separated by commas").into());
         }
-        let list: Vec<String> = targets.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect();
-        if list.is_empty() {
+        if list.len() > 32 {
+            return Err(FieldError::new("targets", format!("{} targets; give at most 32", list.len())).into());
+        }
+        if list.iter().all(String::is_empty) {
             return Err(
                 FieldError::new("targets", "give at least one provider/model, e.g. openai/gpt-4o,anthropic/claude-sonnet-4-5").into()
             );
@@ -330,6 +342,7 @@ impl Ops {
     }
 
     pub fn alias_remove(&mut self, org: &str, name: &str) -> Result<()> {
+        check_alias_name(name)?;
         let now = self.now();
         let actor = self.actor.clone();
         self.store.write(|w| {

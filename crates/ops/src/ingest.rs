@@ -333,6 +333,9 @@ impl Ops {
         if let Some(k) = idempotency_key {
             check_idempotency_key(k)?;
         }
+        if values.is_empty() {
+            return Err(OpsError::new(ErrorCode::BadInput, "the batch is empty; send one record object or an array of at least one"));
+        }
         let retry_safe = idempotency_key.is_some() || values.iter().all(|v| v.get("id").is_some_and(|id| !id.is_null()));
         let now = self.now();
         let items: Vec<Item> = values
@@ -401,7 +404,13 @@ impl Ops {
 
     /// The audit log of an organisation after entry `after`.
     pub fn audit_list(&mut self, org: &str, after: i64, limit: i64) -> Result<crate::api::AuditPage> {
-        let limit = limit.clamp(1, 1000);
+        if !(1..=10_000).contains(&limit) {
+            return Err(FieldError::new("limit", format!("{limit} is out of range; give a number from 1 to 10000")).into());
+        }
+        if after < 0 {
+            return Err(FieldError::new("after", format!("{after} is negative; give the last entry id you saw, or 0")).into());
+        }
+        let limit = limit.min(1000);
         self.store.read(|r| {
             let org = orgs::find(r, org)?;
             let mut rows = argus_store::audit::list(r, org.row.id, after, limit + 1)?;

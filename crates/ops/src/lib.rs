@@ -33,7 +33,7 @@ use std::sync::Arc;
 
 /// The error of every operation: a code to branch on, a message that says
 /// what to do, and the field at fault when there is one.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema, thiserror::Error)]
 #[error("{message}")]
 pub struct OpsError {
     pub code: ErrorCode,

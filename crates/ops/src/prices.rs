@@ -102,6 +102,9 @@ fn raw_from_json(v: &serde_json::Value) -> std::result::Result<RawPrice, String>
 
 fn import(ops: &mut Ops, content: &str, org: Option<&str>, if_version: Option<i64>, actor: &str) -> Result<PriceImportReport> {
     let rows = parse_price_file(content)?;
+    if rows.is_empty() {
+        return Err(FieldError::new("prices", "there is no price version in it; give at least one row (CSV) or object (JSON)").into());
+    }
     let now = to_nanos(ops.now());
     ops.store.write(|w| {
         let org: Option<Org> = org.map(|s| orgs::find(&w.reader(), s)).transpose()?;

@@ -124,24 +124,57 @@ impl ExportRequest {
 
 /// The parameters of an export as the HTTP API and the window take them
 /// (`GET /orgs/{org}/reports?...`, the window's export job).
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReportParams {
+    #[schemars(regex(pattern = r"^(csv|json|pdf)$"))]
     pub format: String,
+    /// `records` (default) or `summary`.
+    #[schemars(regex(pattern = r"^(records|summary)$"))]
     pub kind: Option<String>,
+    /// The grouping of a summary.
+    #[schemars(regex(pattern = r"^(provider|model|operation|investigation|user|day|week|month)$"))]
     pub by: Option<String>,
+    #[schemars(pattern(argus_domain::record::patterns::TIME_OR_DATE))]
     pub from: Option<String>,
+    #[schemars(pattern(argus_domain::record::patterns::TIME_OR_DATE))]
     pub to: Option<String>,
+    #[schemars(length(max = 64), pattern(argus_domain::record::patterns::SLUG))]
     pub provider: Option<String>,
+    #[schemars(length(min = 1, max = 128), pattern(argus_domain::record::patterns::TEXT))]
     pub model: Option<String>,
+    #[schemars(length(max = 64), pattern(argus_domain::record::patterns::SLUG))]
     pub operation: Option<String>,
+    #[schemars(length(min = 1, max = 256), pattern(argus_domain::record::patterns::TEXT))]
     pub investigation: Option<String>,
+    #[schemars(length(min = 1, max = 256), pattern(argus_domain::record::patterns::TEXT))]
     pub user: Option<String>,
 }
 
 impl ReportParams {
     /// The export of `org` these parameters ask for (format and kind checked).
     pub fn request(self, org: &str, meta_comments: bool) -> Result<ExportRequest> {
+        // The filters are those of a record query, checked the same way.
+        let query = argus_ops::analytics::RecordQuery {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            operation: self.operation.clone(),
+            investigation: self.investigation.clone(),
+            user: self.user.clone(),
+            ..Default::default()
+        };
+        query.check().map_err(|e| ReportError::Bad(e.to_string()))?;
+        if let Some(b) = self
+            .by
+            .as_deref()
+            .filter(|b| !matches!(*b, "provider" | "model" | "operation" | "investigation" | "user" | "day" | "week" | "month"))
+        {
+            return Err(ReportError::Bad(format!(
+                "field `by`: {b:?} is not a grouping; use provider, model, operation, investigation, user, day, week or month"
+            )));
+        }
         Ok(ExportRequest {
             org: org.to_string(),
             from: self.from,

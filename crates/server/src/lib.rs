@@ -11,6 +11,7 @@
 //! - `gateway` — the OpenAI- and Anthropic-compatible endpoints under `/v1`.
 #![forbid(unsafe_code)]
 
+mod bodies;
 mod error;
 mod gateway;
 mod openapi;
@@ -53,6 +54,9 @@ pub struct Config {
     /// How long a client may take to send a request's head (also how long
     /// an idle connection is kept); a half-sent request is closed.
     pub header_read_timeout: std::time::Duration,
+    /// Failed authentications in a minute after which an address is refused
+    /// for a minute (30).
+    pub auth_failure_limit: usize,
     /// How long the gateway waits for an upstream's answer to start before
     /// failing over.
     pub upstream_timeout: std::time::Duration,
@@ -90,6 +94,7 @@ impl Config {
             header_read_timeout: std::time::Duration::from_secs(30),
             request_timeout: std::time::Duration::from_secs(120),
             upstream_timeout: std::time::Duration::from_secs(60),
+            auth_failure_limit: throttle::LIMIT,
             upstream: None,
         }
     }
@@ -108,7 +113,7 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     let state = routes::App {
         pool: pool.clone(),
         server_key: Arc::new(config.server_key.clone()),
-        throttle: Arc::default(),
+        throttle: Arc::new(throttle::AuthThrottle::with_limit(config.auth_failure_limit)),
         allow_private_targets: config.allow_private_targets,
         downloads: Arc::new(pool::Downloads::new(config.connections)),
         download_stall: config.download_stall,

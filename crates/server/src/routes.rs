@@ -15,9 +15,9 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
 use std::time::Instant;
 
+use crate::bodies::*;
 pub use crate::pool::App;
 
 /// The caller, from `Authorization: Bearer TOKEN`.
@@ -242,9 +242,9 @@ async fn log_request(req: Request, next: Next) -> Response {
     res
 }
 
-async fn health(State(app): State<App>) -> Result<Json<serde_json::Value>, ApiError> {
-    let schema = app.pool.run("server", |ops| ops.schema_version()).await?;
-    Ok(Json(serde_json::json!({"status": "ok", "version": env!("CARGO_PKG_VERSION"), "api": "v1", "schema_version": schema})))
+async fn health(State(app): State<App>) -> Result<Json<Health>, ApiError> {
+    let schema_version = app.pool.run("server", |ops| ops.schema_version()).await?;
+    Ok(Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), api: "v1".into(), schema_version }))
 }
 
 async fn openapi() -> Json<serde_json::Value> {
@@ -319,14 +319,6 @@ async fn get_records(State(app): State<App>, auth: Auth, Path(org): Path<String>
     Ok(Json(app.pool.run(&actor, move |ops| ops.usage_records(&org, &query)).await?).into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SummaryQ {
-    from: Option<String>,
-    to: Option<String>,
-    by: Option<String>,
-}
-
 async fn summary(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<SummaryQ>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Read)?;
     Ok(Json(app.pool.run(&actor, move |ops| ops.usage_summary(&org, q.from.as_deref(), q.to.as_deref(), q.by.as_deref())).await?)
@@ -336,7 +328,7 @@ async fn summary(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(
 async fn budgets(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Read)?;
     let list = app.pool.run(&actor, move |ops| ops.budgets(&org)).await?;
-    Ok(Json(serde_json::json!({ "budgets": list })).into_response())
+    Ok(Json(Budgets { budgets: list }).into_response())
 }
 
 async fn get_budget(State(app): State<App>, auth: Auth, Path((org, month)): Path<(String, String)>) -> Result<Response, ApiError> {
@@ -361,12 +353,6 @@ async fn put_budget(
     Ok(with_etag(view.version, view))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct MonthQ {
-    month: Option<String>,
-}
-
 async fn budget_status(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<MonthQ>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Read)?;
     Ok(Json(app.pool.run(&actor, move |ops| ops.budget_status(&org, q.month.as_deref())).await?).into_response())
@@ -375,7 +361,7 @@ async fn budget_status(State(app): State<App>, auth: Auth, Path(org): Path<Strin
 async fn alerts(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Read)?;
     let list = app.pool.run(&actor, move |ops| ops.alerts_list(&org)).await?;
-    Ok(Json(serde_json::json!({ "alerts": list })).into_response())
+    Ok(Json(Alerts { alerts: list }).into_response())
 }
 
 async fn ack_alert(State(app): State<App>, auth: Auth, Path((org, id)): Path<(String, String)>) -> Result<Response, ApiError> {
@@ -387,7 +373,7 @@ async fn ack_alert(State(app): State<App>, auth: Auth, Path((org, id)): Path<(St
 async fn providers(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Read)?;
     let list = app.pool.run(&actor, move |ops| ops.provider_list(&org)).await?;
-    Ok(Json(serde_json::json!({ "providers": list })).into_response())
+    Ok(Json(Providers { providers: list }).into_response())
 }
 
 async fn put_provider(
@@ -406,29 +392,24 @@ async fn put_provider(
 async fn upstreams(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Read)?;
     let list = app.pool.run(&actor, move |ops| ops.upstream_list(&org)).await?;
-    Ok(Json(serde_json::json!({ "upstreams": list })).into_response())
+    Ok(Json(Upstreams { upstreams: list }).into_response())
 }
 
 async fn put_upstream(
     State(app): State<App>,
     auth: Auth,
     Path((org, provider)): Path<(String, String)>,
-    Body(change): Body<argus_ops::gateway::UpstreamChange>,
+    Body(body): Body<UpstreamBody>,
 ) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Configure)?;
+    let change = body.change();
     Ok(Json(app.pool.run(&actor, move |ops| ops.upstream_set(&org, &provider, &change)).await?).into_response())
 }
 
 async fn aliases(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Read)?;
     let list = app.pool.run(&actor, move |ops| ops.alias_list(&org)).await?;
-    Ok(Json(serde_json::json!({ "aliases": list })).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AliasBody {
-    targets: Vec<String>,
+    Ok(Json(Aliases { aliases: list }).into_response())
 }
 
 async fn put_alias(
@@ -445,20 +426,17 @@ async fn remove_alias(State(app): State<App>, auth: Auth, Path((org, name)): Pat
     let actor = auth.allow(&org, Access::Configure)?;
     let n = name.clone();
     app.pool.run(&actor, move |ops| ops.alias_remove(&org, &n)).await?;
-    Ok(Json(serde_json::json!({ "removed": name })).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct PricesQ {
-    provider: Option<String>,
+    Ok(Json(Removed { removed: name }).into_response())
 }
 
 async fn prices(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<PricesQ>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Read)?;
+    if let Some(p) = &q.provider {
+        argus_domain::slug::check_slug("provider", p).map_err(|e| ApiError::bad_input(e.to_string(), Some(e.field)))?;
+    }
     let (list, version) =
         app.pool.run(&actor, move |ops| Ok((ops.prices_list(Some(&org), q.provider.as_deref())?, ops.prices_version(&org)?))).await?;
-    Ok(with_etag(version, serde_json::json!({ "version": version, "prices": list })))
+    Ok(with_etag(version, Prices { version, prices: list }))
 }
 
 /// New price versions for the organisation: a JSON array (as `prices import`) or CSV text.
@@ -484,26 +462,10 @@ async fn post_prices(
     Ok(Json(report).into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RepriceBody {
-    from: Option<String>,
-    to: Option<String>,
-    #[serde(default)]
-    apply: bool,
-}
-
 async fn reprice(State(app): State<App>, auth: Auth, Path(org): Path<String>, Body(b): Body<RepriceBody>) -> Result<Response, ApiError> {
     let access = if b.apply { Access::Configure } else { Access::Read };
     let actor = auth.allow(&org, access)?;
     Ok(Json(app.pool.run(&actor, move |ops| ops.reprice(&org, b.from.as_deref(), b.to.as_deref(), b.apply)).await?).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AdmitBody {
-    provider: String,
-    estimated_cost: Option<String>,
 }
 
 async fn admit(State(app): State<App>, auth: Auth, Path(org): Path<String>, Body(b): Body<AdmitBody>) -> Result<Response, ApiError> {
@@ -524,15 +486,6 @@ async fn admit(State(app): State<App>, auth: Auth, Path(org): Path<String>, Body
     })
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RouteBody {
-    operation: Option<String>,
-    #[serde(default)]
-    dry_run: bool,
-    estimated_cost: Option<String>,
-}
-
 async fn route(State(app): State<App>, auth: Auth, Path(org): Path<String>, Body(b): Body<RouteBody>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Ingest)?;
     Ok(Json(app.pool.run(&actor, move |ops| ops.route(&org, b.operation.as_deref(), b.dry_run, b.estimated_cost.as_deref())).await?)
@@ -544,13 +497,6 @@ async fn forecast(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q
     Ok(Json(app.pool.run(&actor, move |ops| ops.forecast(&org, q.month.as_deref())).await?).into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AuditQ {
-    after: Option<i64>,
-    limit: Option<i64>,
-}
-
 async fn audit(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<AuditQ>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Audit)?;
     Ok(Json(app.pool.run(&actor, move |ops| ops.audit_list(&org, q.after.unwrap_or(0), q.limit.unwrap_or(500))).await?).into_response())
@@ -559,14 +505,7 @@ async fn audit(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q)
 async fn tokens(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Configure)?;
     let list = app.pool.run(&actor, move |ops| ops.token_list(&org)).await?;
-    Ok(Json(serde_json::json!({ "tokens": list })).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokenBody {
-    role: String,
-    name: Option<String>,
+    Ok(Json(Tokens { tokens: list }).into_response())
 }
 
 async fn post_token(State(app): State<App>, auth: Auth, Path(org): Path<String>, Body(b): Body<TokenBody>) -> Result<Response, ApiError> {
@@ -589,12 +528,6 @@ async fn get_webhook(State(app): State<App>, auth: Auth, Path(org): Path<String>
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct WebhookBody {
-    url: String,
-}
-
 async fn put_webhook(
     State(app): State<App>,
     auth: Auth,
@@ -605,8 +538,7 @@ async fn put_webhook(
     let allow = app.allow_private_targets;
     let w = app.pool.run(&actor, move |ops| ops.webhook_set(&org, &b.url, allow)).await?;
     let secret = crate::webhooks::secret(&app.server_key, &w.org, w.version);
-    Ok(Json(serde_json::json!({"org": w.org, "url": w.url, "version": w.version, "updated_at": w.updated_at, "secret": secret}))
-        .into_response())
+    Ok(Json(WebhookSet { org: w.org, url: w.url, version: w.version, updated_at: w.updated_at, secret }).into_response())
 }
 
 /// Sends what the export writes to the response body, 64 KiB at a time.

@@ -19,12 +19,23 @@ struct Entry {
     blocked_until: Option<Instant>,
 }
 
-#[derive(Default)]
 pub struct AuthThrottle {
     by_address: Mutex<HashMap<IpAddr, Entry>>,
+    limit: usize,
+}
+
+impl Default for AuthThrottle {
+    fn default() -> Self {
+        AuthThrottle::with_limit(LIMIT)
+    }
 }
 
 impl AuthThrottle {
+    /// Blocks an address after `limit` failures in a minute.
+    pub fn with_limit(limit: usize) -> AuthThrottle {
+        AuthThrottle { by_address: Mutex::default(), limit: limit.max(1) }
+    }
+
     /// `Err(seconds)` while `ip` is blocked.
     pub fn check(&self, ip: IpAddr, now: Instant) -> Result<(), u64> {
         let map = self.by_address.lock().unwrap_or_else(|p| p.into_inner());
@@ -51,7 +62,7 @@ impl AuthThrottle {
             e.failures.pop_front();
         }
         e.failures.push_back(now);
-        if e.failures.len() >= LIMIT {
+        if e.failures.len() >= self.limit {
             e.failures.clear();
             e.blocked_until = Some(now + BLOCK);
             tracing::warn!(%ip, "too many failed authentications; this address is refused for a minute");

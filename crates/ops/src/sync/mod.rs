@@ -83,7 +83,7 @@ impl Default for SyncOptions {
 }
 
 /// Where a sync is, reported after each step and each page.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct SyncProgress {
     /// `push`, `config`, `audit`, `records` or `done`.
@@ -96,7 +96,7 @@ pub struct SyncProgress {
     pub cursor: i64,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize, schemars::JsonSchema)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct SyncReport {
     pub server: String,

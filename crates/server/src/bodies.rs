@@ -1,0 +1,193 @@
+//! The HTTP API's own request and answer types: query strings, bodies and
+//! the envelopes around the facade's types. The handlers parse and answer
+//! these, and the OpenAPI document is generated from them (`openapi`), so
+//! the two cannot drift.
+use argus_domain::record::patterns;
+use argus_ops::api::{AlertView, BudgetView, PriceView, ProviderView};
+use argus_ops::gateway::{AliasView, UpstreamView};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SummaryQ {
+    /// Inclusive; a bare date is the organisation's midnight (default: the month's start).
+    #[schemars(pattern(patterns::TIME_OR_DATE))]
+    pub from: Option<String>,
+    /// Exclusive.
+    #[schemars(pattern(patterns::TIME_OR_DATE))]
+    pub to: Option<String>,
+    /// One of provider, model, operation, investigation, user, day, week, month.
+    #[schemars(regex(pattern = r"^(provider|model|operation|investigation|user|day|week|month)$"))]
+    pub by: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MonthQ {
+    /// YYYY-MM (default: the current month).
+    #[schemars(pattern(patterns::MONTH))]
+    pub month: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PricesQ {
+    #[schemars(length(max = 64), pattern(patterns::SLUG))]
+    pub provider: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AuditQ {
+    /// Entries after this id.
+    #[schemars(range(min = 0))]
+    pub after: Option<i64>,
+    #[schemars(range(min = 1, max = 10000))]
+    pub limit: Option<i64>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AliasBody {
+    /// `provider/model`, tried in the organisation's provider priority order.
+    #[schemars(length(min = 1, max = 32), inner(regex(pattern = r"^[a-z0-9]([a-z0-9_-]|\.[a-z0-9_-])*\.?/[^\x00-\x1f\x7f-\x9f,]+$")))]
+    pub targets: Vec<String>,
+}
+
+/// A provider's upstream, replaced whole (`PUT /orgs/{org}/providers/{p}/upstream`).
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpstreamBody {
+    /// The base URL the provider's own SDK takes (https://api.openai.com/v1, https://api.anthropic.com).
+    #[schemars(length(max = 2000), pattern(patterns::HTTP_URL))]
+    pub base_url: String,
+    /// `openai` (chat completions) or `anthropic` (Messages); the provider's own by default.
+    #[schemars(regex(pattern = r"^(openai|anthropic)$"))]
+    pub api: Option<String>,
+    /// The environment variable of the serving process that holds the key.
+    #[schemars(regex(pattern = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"))]
+    pub api_key_env: Option<String>,
+}
+
+impl UpstreamBody {
+    pub fn change(self) -> argus_ops::gateway::UpstreamChange {
+        argus_ops::gateway::UpstreamChange { base_url: Some(self.base_url), api: self.api, api_key_env: self.api_key_env }
+    }
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RepriceBody {
+    #[schemars(pattern(patterns::TIME_OR_DATE))]
+    pub from: Option<String>,
+    #[schemars(pattern(patterns::TIME_OR_DATE))]
+    pub to: Option<String>,
+    /// Apply the change (admin only); a preview otherwise.
+    #[serde(default)]
+    pub apply: bool,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AdmitBody {
+    #[schemars(length(max = 64), pattern(patterns::SLUG))]
+    pub provider: String,
+    /// At most 10000 (more than any one call could cost).
+    #[schemars(pattern(patterns::ESTIMATE))]
+    pub estimated_cost: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RouteBody {
+    #[schemars(length(max = 64), pattern(patterns::SLUG))]
+    pub operation: Option<String>,
+    #[serde(default)]
+    pub dry_run: bool,
+    #[schemars(pattern(patterns::ESTIMATE))]
+    pub estimated_cost: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenBody {
+    #[schemars(regex(pattern = r"^(ingest|analyst|auditor|admin)$"))]
+    pub role: String,
+    #[schemars(length(min = 1, max = 100), pattern(patterns::TEXT))]
+    pub name: Option<String>,
+}
+
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WebhookBody {
+    /// An http(s) URL of a public host (internal ones only with `serve --allow-private-targets`).
+    #[schemars(length(max = 2000), pattern(patterns::WEBHOOK_URL))]
+    pub url: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Health {
+    pub status: String,
+    pub version: String,
+    pub api: String,
+    pub schema_version: i64,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Budgets {
+    pub budgets: Vec<BudgetView>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Alerts {
+    pub alerts: Vec<AlertView>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Providers {
+    pub providers: Vec<ProviderView>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Upstreams {
+    pub upstreams: Vec<UpstreamView>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Aliases {
+    pub aliases: Vec<AliasView>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Removed {
+    pub removed: String,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Prices {
+    /// The newest price id: send it as If-Match when adding prices.
+    pub version: i64,
+    pub prices: Vec<PriceView>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct Tokens {
+    pub tokens: Vec<argus_ops::access::TokenView>,
+}
+
+#[derive(Serialize, JsonSchema)]
+pub struct WebhookSet {
+    pub org: String,
+    pub url: String,
+    pub version: i64,
+    pub updated_at: String,
+    /// HMAC-SHA256 key of the signatures (`X-Argus-Signature: sha256=HEX`).
+    pub secret: String,
+}
+
+/// Every error: `{"error": {"code", "message", "field"}}`.
+#[derive(Serialize, JsonSchema)]
+pub struct ErrorBody {
+    pub error: crate::error::ApiError,
+}
