@@ -76,6 +76,28 @@ enum Cmd {
         page: i64,
     },
     /// In-process admission latency, and admissions per second from concurrent workers.
+    /// The gateway's added latency against calling the same fake upstream
+    /// directly, at fixed rates, streamed and not; its throughput with
+    /// recording on; and the same loads through another proxy (`--other`,
+    /// e.g. LiteLLM's) for comparison.
+    Gateway {
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        #[arg(long, value_delimiter = ',', default_value = "500,1000")]
+        rates: Vec<u64>,
+        /// Clients of the throughput run (closed loop).
+        #[arg(long, default_value_t = 32)]
+        clients: u64,
+        /// Another proxy's chat completions URL in front of the same fake
+        /// upstream (started separately; see docs/benchmarks.md), and its key.
+        #[arg(long)]
+        other: Option<String>,
+        #[arg(long, default_value = "sk-bench")]
+        other_key: String,
+        /// Keep the fake upstream listening on this port (for the other proxy).
+        #[arg(long, default_value_t = 0)]
+        upstream_port: u16,
+    },
     Admit {
         #[arg(long, default_value_t = 20_000)]
         admissions: u64,
@@ -150,12 +172,12 @@ fn reset_peak_rss() {
     let _ = std::fs::write("/proc/self/clear_refs", "5");
 }
 
-fn open(path: &Path) -> Result<Ops> {
+pub(crate) fn open(path: &Path) -> Result<Ops> {
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::new(now()));
     Ok(Ops::open(path, clock, "bench")?)
 }
 
-fn fresh(path: &Path) -> Result<()> {
+pub(crate) fn fresh(path: &Path) -> Result<()> {
     for ext in ["", "-wal", "-shm"] {
         let p = PathBuf::from(format!("{}{ext}", path.display()));
         if p.exists() {
@@ -342,7 +364,7 @@ fn cli_summary(db: &Path) -> Result<()> {
     Ok(())
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
+pub(crate) fn percentile(sorted: &[f64], p: f64) -> f64 {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
     sorted[i.min(sorted.len() - 1)]
 }
@@ -517,7 +539,7 @@ fn stored_records(db: &Path) -> Result<i64> {
     Ok(store.read(|r| argus_store::records::count(r, argus_domain::ids::OrgId(1)))?)
 }
 
-fn stop_after(seconds: u64) -> Arc<std::sync::atomic::AtomicBool> {
+pub(crate) fn stop_after(seconds: u64) -> Arc<std::sync::atomic::AtomicBool> {
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let s = stop.clone();
     tokio::spawn(async move {
@@ -747,6 +769,8 @@ fn bench_export(dir: &Path, n: u64, pdf_store: u64) -> Result<()> {
     Ok(())
 }
 
+mod gateway;
+
 fn main() -> Result<()> {
     let cli = Cli::parse();
     match cli.cmd {
@@ -757,6 +781,9 @@ fn main() -> Result<()> {
             bench_server(&cli.dir, clients, seconds, admit_rate, checkpoint_ms, store_records, ingest_rate)
         }
         Cmd::Export { records, pdf_store_records } => bench_export(&cli.dir, records, pdf_store_records),
+        Cmd::Gateway { seconds, rates, clients, other, other_key, upstream_port } => {
+            gateway::run(&cli.dir, &gateway::Plan { seconds, rates, clients, other, other_key, upstream_port })
+        }
         Cmd::Sync { records, page } => bench_sync(&cli.dir, records, page),
     }
 }

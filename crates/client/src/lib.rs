@@ -233,6 +233,21 @@ pub mod api {
             }
         }
 
+        /// A POST of JSON to a path outside the API (the gateway's `/v1/...`,
+        /// or any server's URL when `path` is absolute): the status and the
+        /// whole body, read to its end (a stream included).
+        pub async fn raw_post(&self, path: &str, body: Vec<u8>) -> Result<(u16, Vec<u8>), ClientError> {
+            let url = if path.starts_with("http") { path.to_string() } else { format!("{}{path}", self.base) };
+            let mut req = self.http.post(&url).header("content-type", "application/json").body(body);
+            if let Some(t) = &self.token {
+                req = req.bearer_auth(t);
+            }
+            let res = req.send().await.map_err(|e| ClientError::Unreachable { url: url.clone(), reason: e.to_string() })?;
+            let status = res.status().as_u16();
+            let bytes = res.bytes().await.map_err(|e| ClientError::Unreachable { url, reason: e.to_string() })?;
+            Ok((status, bytes.to_vec()))
+        }
+
         /// A GET of a path outside the API (the console's files): status and bytes.
         pub async fn raw_get_root(&self, path: &str) -> Result<(u16, Vec<u8>), ClientError> {
             let url = format!("{}{path}", self.base);
