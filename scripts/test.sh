@@ -65,6 +65,7 @@ bench_dir="$(mktemp -d)"
 "$bench" --dir "$bench_dir" export --records 20000 --pdf-store-records 20000 >/dev/null
 "$bench" --dir "$bench_dir" admit --admissions 2000 --workers 2 --seconds 1 >/dev/null
 "$bench" --dir "$bench_dir" server --seconds 1 --admit-rate 200 --clients 2 --store-records 5000 >/dev/null 2>&1
+"$bench" --dir "$bench_dir" gateway --seconds 1 --rates 100 --clients 4 >/dev/null
 rm -rf "$bench_dir"
 
 echo "== all tests passed"

@@ -139,6 +139,25 @@ test("a provider toggle changes what `route` chooses", async () => {
   assert.equal(p.enabled, false);
 });
 
+test("the gateway's upstreams and aliases are set from the Providers screen", async () => {
+  await go("providers");
+  const row = page.locator('[data-testid=upstreams] tr[data-provider="openai"]');
+  await row.locator('input[name=base_url]').fill("https://api.openai.com/v1");
+  await row.locator('input[name=api_key_env]').fill("OPENAI_API_KEY");
+  await row.locator("button[type=submit]").click();
+  await page.waitForSelector("text=openai: upstream saved");
+  const up = cliJson("provider", "list", "--org", "demo").providers.find((x) => x.provider === "openai").upstream;
+  assert.equal(up.base_url, "https://api.openai.com/v1");
+  assert.equal(up.api, "openai");
+  assert.equal(up.api_key_env, "OPENAI_API_KEY");
+  await page.fill('input[aria-label="alias name"]', "smart");
+  await page.fill('input[aria-label="alias targets"]', "openai/gpt-4o, anthropic/claude-sonnet-4-5");
+  await page.click("text=Save alias");
+  await page.waitForSelector("[data-testid=aliases] >> text=smart");
+  const alias = cliJson("alias", "list", "--org", "demo").aliases.find((a) => a.name === "smart");
+  assert.deepEqual(alias.targets, ["openai/gpt-4o", "anthropic/claude-sonnet-4-5"]);
+});
+
 test("a report downloads and verifies", async () => {
   await go("reports");
   await page.selectOption("select[name=format]", "csv");

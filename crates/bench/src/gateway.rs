@@ -42,7 +42,9 @@ async fn upstream(body: axum::body::Bytes) -> axum::response::Response {
             "data: {{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"fake-model\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"{w}\"}}}}]}}\n\n"
         ));
     }
-    sse.push_str(&format!("data: {{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"fake-model\",\"choices\":[],\"usage\":{USAGE}}}\n\n"));
+    sse.push_str(&format!(
+        "data: {{\"id\":\"c1\",\"object\":\"chat.completion.chunk\",\"model\":\"fake-model\",\"choices\":[],\"usage\":{USAGE}}}\n\n"
+    ));
     sse.push_str("data: [DONE]\n\n");
     ([("content-type", "text/event-stream")], sse).into_response()
 }
@@ -142,6 +144,9 @@ pub fn run(dir: &Path, plan: &Plan) -> Result<()> {
         let gateway = Client::new(&base, Some(&token));
         let direct_url = format!("{up_base}/chat/completions");
         let gateway_url = format!("{base}/v1/chat/completions");
+        // One call first: a gateway that does not serve is a broken bench, not a figure.
+        let (status, answer) = gateway.raw_post(&gateway_url, body(false, "fake/fake-model")).await?;
+        anyhow::ensure!(status == 200, "the gateway answered {status}: {}", String::from_utf8_lossy(&answer));
         // Warm both paths (connections, prepared statements).
         let _ = at_rate(&gateway, &gateway_url, body(false, "fake/fake-model"), 200, 1).await;
         let _ = at_rate(&direct, &direct_url, body(false, "fake-model"), 200, 1).await;
@@ -185,7 +190,7 @@ pub fn run(dir: &Path, plan: &Plan) -> Result<()> {
         println!("\nThroughput through the gateway with recording on, {} clients back to back: **{rps:.0} calls/s** not streamed, **{rps_stream:.0} calls/s** streamed.", plan.clients);
         let recorded = {
             let mut ops = crate::open(&db)?;
-            ops.usage_summary("bench", None, None, None)?.requests
+            ops.usage_summary("bench", Some("2000-01-01"), Some("2199-01-01"), None)?.requests
         };
         println!("Calls recorded in the store: {recorded} (every call that answered 200, each once).");
         if !other_rows.is_empty() {

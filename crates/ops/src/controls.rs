@@ -134,7 +134,7 @@ fn health_view(h: Option<HealthRow>, now: DateTime<Utc>) -> HealthView {
     }
 }
 
-fn default_settings(provider: &str) -> ProviderRow {
+pub(crate) fn default_settings(provider: &str) -> ProviderRow {
     ProviderRow {
         provider: provider.to_string(),
         enabled: true,

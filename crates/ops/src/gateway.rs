@@ -6,7 +6,7 @@
 //! through the [`Upstream`] trait that `argus-client` implements: this
 //! crate has no network code.
 use crate::api::Candidate;
-use crate::controls::{admit_now, all_providers, budget_block, candidate_block, candidate_view, observe_health};
+use crate::controls::{admit_now, all_providers, budget_block, candidate_block, candidate_view, default_settings, observe_health};
 use crate::orgs::{self, Org};
 use crate::{Ops, OpsError, Result};
 use argus_domain::gateway::{Dialect, Endpoint};
@@ -425,39 +425,16 @@ impl Ops {
     /// transaction.
     pub fn gateway_admit(&mut self, org: &str, targets: &[Target], tried: &[String], estimate: &Tokens) -> Result<Choice> {
         let now = self.now();
-        self.store.write(|w| {
-            let org = orgs::find(&w.reader(), org)?;
-            let r = w.reader();
-            let book = argus_store::prices::book(&r, org.row.id, &org.row.currency)?;
-            let mut candidates = Vec::new();
-            let mut chosen = None;
-            for (p, _) in all_providers(&r, &org)? {
-                for t in targets.iter().filter(|t| t.provider == p.provider && !tried.contains(&t.provider)) {
-                    let cost = book
-                        .select(&t.provider, &t.model, now)
-                        .and_then(|price| price.rates.cost(estimate).nanos())
-                        .unwrap_or(0)
-                        .min(argus_domain::budget::MAX_CALL_COST * 1_000_000_000);
-                    let budget = budget_block(&r, &org, now, cost)?;
-                    let block = candidate_block(&r, &org, &p, now, budget.as_ref())?;
-                    let mut c = candidate_view(&org, &p, block.as_ref(), now);
-                    if c.state == "available" && !key_present(t) {
-                        c.state = "unavailable".into();
-                        c.reason = Some(format!(
-                            "the key of {} is not available to the server: set {} in its environment",
-                            t.provider,
-                            t.api_key_env.as_deref().unwrap_or("a variable named by --api-key-env")
-                        ));
-                    }
-                    if c.state == "available" && chosen.is_none() {
-                        let id = admit_now(w, &org, &t.provider, now, cost)?;
-                        chosen = Some((t.clone(), id));
-                    }
-                    candidates.push(c);
-                }
-            }
-            Ok(Choice { chosen, candidates })
-        })
+        self.store.write(|w| admit_in(w, org, targets, tried, estimate, now))
+    }
+
+    /// Several admissions in one transaction, each decided as
+    /// [`Ops::gateway_admit`] decides it, in order (the gateway's calls in
+    /// flight share a transaction, so the single writer is not the bound on
+    /// calls a second). One call's refusal or error is its own.
+    pub fn gateway_admit_many(&mut self, items: &[Admit]) -> Result<Vec<Result<Choice>>> {
+        let now = self.now();
+        self.store.write(|w| Ok(items.iter().map(|a| admit_in(w, &a.org, &a.targets, &a.tried, &a.estimate, now)).collect()))
     }
 
     /// An attempt that never reached its provider (no connection, no
@@ -509,6 +486,66 @@ impl Ops {
             Ok(out)
         })
     }
+}
+
+/// One admission of [`Ops::gateway_admit`], in the writer's transaction.
+fn admit_in(
+    w: &argus_store::Writer<'_>,
+    org: &str,
+    targets: &[Target],
+    tried: &[String],
+    estimate: &Tokens,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Choice> {
+    let org = orgs::find(&w.reader(), org)?;
+    let r = w.reader();
+    let book = argus_store::prices::book(&r, org.row.id, &org.row.currency)?;
+    let mut candidates = Vec::new();
+    let mut chosen = None;
+    // The organisation's providers by priority, and a target's
+    // provider that has an upstream but no settings yet (defaults).
+    let mut providers: Vec<_> = all_providers(&r, &org)?.into_iter().map(|(p, _)| p).collect();
+    for t in targets {
+        if !providers.iter().any(|p| p.provider == t.provider) {
+            providers.push(default_settings(&t.provider));
+        }
+    }
+    providers.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.provider.cmp(&b.provider)));
+    for p in providers {
+        for t in targets.iter().filter(|t| t.provider == p.provider && !tried.contains(&t.provider)) {
+            let cost = book
+                .select(&t.provider, &t.model, now)
+                .and_then(|price| price.rates.cost(estimate).nanos())
+                .unwrap_or(0)
+                .min(argus_domain::budget::MAX_CALL_COST * 1_000_000_000);
+            let budget = budget_block(&r, &org, now, cost)?;
+            let block = candidate_block(&r, &org, &p, now, budget.as_ref())?;
+            let mut c = candidate_view(&org, &p, block.as_ref(), now);
+            if c.state == "available" && !key_present(t) {
+                c.state = "unavailable".into();
+                c.reason = Some(format!(
+                    "the key of {} is not available to the server: set {} in its environment",
+                    t.provider,
+                    t.api_key_env.as_deref().unwrap_or("a variable named by --api-key-env")
+                ));
+            }
+            if c.state == "available" && chosen.is_none() {
+                let id = admit_now(w, &org, &t.provider, now, cost)?;
+                chosen = Some((t.clone(), id));
+            }
+            candidates.push(c);
+        }
+    }
+    Ok(Choice { chosen, candidates })
+}
+
+/// One admission asked of [`Ops::gateway_admit_many`].
+#[derive(Debug, Clone)]
+pub struct Admit {
+    pub org: String,
+    pub targets: Vec<Target>,
+    pub tried: Vec<String>,
+    pub estimate: Tokens,
 }
 
 fn key_present(t: &Target) -> bool {

@@ -228,10 +228,10 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
     let mut tried: Vec<String> = Vec::new();
     let mut last: Option<LastFailure> = None;
     loop {
-        let choice = {
-            let (org, targets, tried, estimate) = (org.clone(), targets.clone(), tried.clone(), estimate);
-            app.pool.run(&actor, move |ops| ops.gateway_admit(&org, &targets, &tried, &estimate)).await?
-        };
+        let choice = app
+            .admitter
+            .admit(argus_ops::gateway::Admit { org: org.clone(), targets: targets.clone(), tried: tried.clone(), estimate })
+            .await?;
         let Some((target, reservation)) = choice.chosen.clone() else {
             return Err(match last {
                 Some(LastFailure::Answer { status, headers, body }) => {
@@ -316,16 +316,11 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
                 res.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("retry-after")).and_then(|(_, v)| v.trim().parse::<u64>().ok());
             let status = rules::record_status(res.status);
             let rec = attempt.record(&Tokens::default(), status, t0.elapsed().as_millis() as u64);
-            let (o, p) = (org.clone(), target.provider.clone());
-            app.pool
-                .run(&actor, move |ops| {
-                    ops.record(&rec)?;
-                    if let Some(s) = retry {
-                        ops.gateway_retry_after(&o, &p, s)?;
-                    }
-                    Ok(())
-                })
-                .await?;
+            app.recorder.record(&org, rec).await?;
+            if let Some(secs) = retry {
+                let (o, p) = (org.clone(), target.provider.clone());
+                app.pool.run(&actor, move |ops| ops.gateway_retry_after(&o, &p, secs)).await?;
+            }
             tracing::warn!(org, provider = %target.provider, status = res.status, "gateway: upstream failed; failing over");
             last = Some(LastFailure::Answer { status: res.status, headers: res.headers, body });
             continue;
@@ -348,7 +343,7 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
                 (None, _) => Tokens::default(),
             };
             let rec = attempt.record(&tokens, status, t0.elapsed().as_millis() as u64);
-            app.pool.run(&actor, move |ops| ops.record(&rec).map(|_| ())).await?;
+            app.recorder.record(&org, rec).await?;
             let upstream_model = parsed.as_ref().and_then(|v| v.get("model")).and_then(Value::as_str).unwrap_or(&target.model).to_string();
             tracing::debug!(org, provider = %target.provider, latency_ms = started.elapsed().as_millis() as u64, "gateway: served");
             return Ok(passthrough(res.status, &res.headers, body, &served_headers(&upstream_model)));
@@ -358,7 +353,7 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
         // read so that the provider's own figures are recorded).
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(32);
         let filter_usage = endpoint == Endpoint::ChatCompletions && !caller_wants_usage;
-        let (app2, org2, actor2, target2, attempt2) = (app.clone(), org.clone(), actor.clone(), target.clone(), attempt.clone());
+        let (app2, org2, target2, attempt2) = (app.clone(), org.clone(), target.clone(), attempt.clone());
         let mut upstream = res.body;
         tokio::spawn(async move {
             let mut usage = StreamUsage::default();
@@ -405,7 +400,7 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
                 _ => (estimate, "incomplete"),
             };
             let rec = attempt2.record(&tokens, status, t0.elapsed().as_millis() as u64);
-            if let Err(e) = app2.pool.run(&actor2, move |ops| ops.record(&rec).map(|_| ())).await {
+            if let Err(e) = app2.recorder.record(&org2, rec).await {
                 tracing::error!(org = org2, error = %e.message, "gateway: a streamed call could not be recorded");
             }
         });

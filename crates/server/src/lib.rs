@@ -16,6 +16,7 @@ mod error;
 mod gateway;
 mod openapi;
 mod pool;
+mod recorder;
 mod routes;
 mod static_files;
 mod strict_json;
@@ -122,6 +123,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
             .clone()
             .unwrap_or_else(|| Arc::new(argus_client::upstream::HttpUpstream::new(config.allow_private_targets))),
         upstream_timeout: config.upstream_timeout,
+        recorder: recorder::Recorder::start(pool.clone()),
+        admitter: recorder::Admitter::start(pool.clone()),
     };
     let mut app = routes::router(state.clone(), gateway::router());
     if let Some(dir) = &config.ui_dir {

@@ -26,6 +26,9 @@ pub struct App {
     pub upstream: Arc<dyn argus_ops::gateway::Upstream>,
     /// How long the gateway waits for an upstream's answer to start.
     pub upstream_timeout: std::time::Duration,
+    /// The gateway's records, committed in groups.
+    pub recorder: crate::recorder::Recorder,
+    pub admitter: crate::recorder::Admitter,
 }
 
 /// Report downloads in progress: at most `PER_TOKEN` a token, `PER_ADDRESS`
