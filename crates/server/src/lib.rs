@@ -4,6 +4,8 @@
 //! - [`run`] — the entry point: a listener, a store, a shutdown future.
 //! - `pool` — a few `Ops` (SQLite connections) shared by the handlers, each
 //!   call on a blocking thread.
+//! - `state` — what the handlers and workers share (`App`).
+//! - `recorder` — the gateway's admissions and records, committed in groups.
 //! - `error` — `{"error": {"code", "message", "field"}}` with fitting statuses.
 //! - `routes` — the handlers: authorise, call the facade, answer.
 //! - `openapi` — the route table and the OpenAPI 3 document made from it.
@@ -18,6 +20,7 @@ mod openapi;
 mod pool;
 mod recorder;
 mod routes;
+mod state;
 mod static_files;
 mod strict_json;
 mod throttle;

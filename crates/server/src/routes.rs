@@ -18,7 +18,7 @@ use serde::de::DeserializeOwned;
 use std::time::Instant;
 
 use crate::bodies::*;
-pub use crate::pool::App;
+pub use crate::state::App;
 
 /// The caller, from `Authorization: Bearer TOKEN`.
 pub struct Auth(pub Principal);

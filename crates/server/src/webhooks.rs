@@ -1,6 +1,6 @@
 //! The webhook worker: delivers the outbox written with each alert, signed,
 //! retried with backoff until a 2xx, each attempt recorded.
-use crate::pool::App;
+use crate::state::App;
 use argus_client::webhook;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
