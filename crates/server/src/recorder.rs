@@ -44,15 +44,21 @@ impl Recorder {
     }
 }
 
-async fn worker(pool: Arc<Pool>, mut rx: mpsc::Receiver<Pending>) {
-    while let Some(first) = rx.recv().await {
-        let mut batch = vec![first];
-        while batch.len() < BATCH {
-            match rx.try_recv() {
-                Ok(p) => batch.push(p),
-                Err(_) => break,
-            }
+/// What was queued while the last group was written: the next one waiting
+/// and all behind it (at most `BATCH`); `None` once the queue is closed.
+async fn next_batch<T>(rx: &mut mpsc::Receiver<T>) -> Option<Vec<T>> {
+    let mut batch = vec![rx.recv().await?];
+    while batch.len() < BATCH {
+        match rx.try_recv() {
+            Ok(p) => batch.push(p),
+            Err(_) => break,
         }
+    }
+    Some(batch)
+}
+
+async fn worker(pool: Arc<Pool>, mut rx: mpsc::Receiver<Pending>) {
+    while let Some(batch) = next_batch(&mut rx).await {
         let mut by_org: HashMap<String, Vec<Pending>> = HashMap::new();
         for p in batch {
             by_org.entry(p.org.clone()).or_default().push(p);
@@ -95,14 +101,7 @@ impl Admitter {
         let (tx, mut rx) =
             mpsc::channel::<(argus_ops::gateway::Admit, oneshot::Sender<Result<argus_ops::gateway::Choice, ApiError>>)>(BATCH * 4);
         tokio::spawn(async move {
-            while let Some(first) = rx.recv().await {
-                let mut batch = vec![first];
-                while batch.len() < BATCH {
-                    match rx.try_recv() {
-                        Ok(p) => batch.push(p),
-                        Err(_) => break,
-                    }
-                }
+            while let Some(batch) = next_batch(&mut rx).await {
                 let (items, waiters): (Vec<_>, Vec<_>) = batch.into_iter().unzip();
                 match pool.run("gateway", move |ops| ops.gateway_admit_many(&items)).await {
                     Ok(results) => {
