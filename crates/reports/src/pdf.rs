@@ -463,11 +463,12 @@ fn gather(ops: &mut Ops, req: &ExportRequest, sc: &Scope, progress: &mut dyn FnM
     let prices = ops.prices_by_ids(&price_ids)?;
     let m = meta(&by_req, sc, now, groups.len() as i64, totals.clone(), price_ids, hasher.finish());
     // Budget, alerts and projection of the month the period ends in.
+    // (Its last instant; for an empty period, its start.)
     let last_month = {
-        let to = chrono::DateTime::parse_from_rfc3339(&sc.to)
-            .map(|d| d.with_timezone(&chrono::Utc) - chrono::Duration::nanoseconds(1))
-            .unwrap_or(now);
-        argus_domain::time::Month::of_date(argus_domain::time::local_date(sc.tz, to)).to_string()
+        let at = |s: &str| chrono::DateTime::parse_from_rfc3339(s).map(|d| d.with_timezone(&chrono::Utc));
+        let to = at(&sc.to).map(|d| d - chrono::Duration::nanoseconds(1)).unwrap_or(now);
+        let last = at(&sc.from).map(|f| to.max(f)).unwrap_or(to);
+        argus_domain::time::Month::of_date(argus_domain::time::local_date(sc.tz, last)).to_string()
     };
     let status = ops.budget_status(&req.org, Some(&last_month))?;
     let forecast = ops.forecast(&req.org, Some(&last_month))?;

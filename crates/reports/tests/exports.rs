@@ -240,3 +240,14 @@ fn the_pdf_shows_the_totals_the_period_and_the_unpriced_warning() {
     assert_eq!(m.record_count, 0);
     assert!(verify(&path).unwrap().ok);
 }
+
+/// Regression (found by Schemathesis): an empty period at the start of the
+/// accepted years (only `to`, 2000-01-01) made the PDF ask for the budget
+/// of 1999-12, which is refused, after the HTTP answer had started.
+#[test]
+fn a_pdf_of_an_empty_period_at_the_first_accepted_day_is_written() {
+    let (dir, mut ops) = setup();
+    let r = ExportRequest { from: None, to: Some("2000-01-01T00:00:00Z".into()), ..req(Format::Pdf, Kind::Summary, Filters::default()) };
+    let m = write(&mut ops, &r, &dir.path().join("empty.pdf"));
+    assert_eq!(m.record_count, 0, "an empty period has no rows");
+}
