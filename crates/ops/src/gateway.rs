@@ -79,6 +79,8 @@ pub struct Target {
 /// reservation), and every candidate's state.
 #[derive(Debug, Clone)]
 pub struct Choice {
+    /// Seconds until the soonest blocked candidate frees a slot.
+    pub retry_after_s: Option<u64>,
     pub chosen: Option<(Target, String)>,
     pub candidates: Vec<Candidate>,
 }
@@ -100,11 +102,12 @@ impl Choice {
             return (ErrorCode::BudgetExceeded, "budget_exceeded", None, msg);
         }
         if !states.is_empty() && states.iter().all(|s| *s == "rate_limited") {
-            let retry = self.candidates.iter().filter_map(|c| c.until.as_deref()).min().map(str::to_string);
-            let secs = retry
-                .and_then(|u| chrono::DateTime::parse_from_rfc3339(&u).ok())
-                .map(|u| (u.with_timezone(&chrono::Utc) - chrono::Utc::now()).num_seconds().max(1) as u64);
-            return (ErrorCode::RateLimited, "rate_limited", secs.or(Some(1)), format!("every candidate is rate limited: {reasons}"));
+            return (
+                ErrorCode::RateLimited,
+                "rate_limited",
+                self.retry_after_s.or(Some(1)),
+                format!("every candidate is rate limited: {reasons}"),
+            );
         }
         (ErrorCode::Unreachable, "no_provider_available", None, format!("no provider can serve this call now: {reasons}"))
     }
@@ -536,7 +539,14 @@ fn admit_in(
             candidates.push(c);
         }
     }
-    Ok(Choice { chosen, candidates })
+    // When the first slot frees, by the clock that decided (not the wall's).
+    let retry_after_s = candidates
+        .iter()
+        .filter_map(|c| c.until.as_deref())
+        .filter_map(|u| chrono::DateTime::parse_from_rfc3339(u).ok())
+        .map(|u| (u.with_timezone(&chrono::Utc) - now).num_seconds().max(1) as u64)
+        .min();
+    Ok(Choice { chosen, candidates, retry_after_s })
 }
 
 /// One admission asked of [`Ops::gateway_admit_many`].
