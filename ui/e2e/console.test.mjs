@@ -112,8 +112,8 @@ test("a budget edit round-trips", async () => {
   assert.equal(b.amount, "1234.56");
   assert.deepEqual(b.thresholds, [50, 75, 100]);
   await page.reload();
-  await page.waitForSelector("text=Budgets");
-  assert.ok((await page.textContent("main")).includes("$1,234.56"));
+  // The nav link says "Budgets" before the screen has loaded: wait for the figure itself.
+  await page.waitForFunction(() => document.querySelector("main")?.textContent.includes("$1,234.56"), null, { timeout: 10000 });
   // A stale edit is refused, not silently applied: another admin changed it meanwhile.
   cli("budget", "set", "--org", "demo", "--month", month, "--amount", "2000");
   await page.fill("input[name=amount]", "999");
