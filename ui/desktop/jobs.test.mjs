@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Session, startDriver } from "./webdriver.mjs";
+import { Session, startDriver, stopDriver } from "./webdriver.mjs";
 import { APP_CMDS, atFakeNow } from "../e2e/faketime.mjs";
 
 const TARGET = resolve(process.env.CARGO_TARGET_DIR ?? "../target");
@@ -73,7 +73,7 @@ before(async () => {
 
 after(async () => {
   await s?.close();
-  driver?.kill("SIGTERM");
+  stopDriver(driver);
   for (const c of children) c.kill("SIGTERM");
   rmSync(home, { recursive: true, force: true });
 });

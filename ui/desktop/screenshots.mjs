@@ -5,7 +5,7 @@ import { mkdtempSync, writeFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Session, startDriver } from "./webdriver.mjs";
+import { Session, startDriver, stopDriver } from "./webdriver.mjs";
 
 const TARGET = resolve(process.env.CARGO_TARGET_DIR ?? "../target");
 const OUT = resolve("../docs/screenshots");
@@ -30,6 +30,6 @@ try {
   }
 } finally {
   await s.close();
-  driver.kill("SIGTERM");
+  stopDriver(driver);
   rmSync(home, { recursive: true, force: true });
 }

@@ -7,7 +7,7 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
-import { Session, startDriver } from "./webdriver.mjs";
+import { Session, startDriver, stopDriver } from "./webdriver.mjs";
 import { APP_CMDS, atFakeNow } from "../e2e/faketime.mjs";
 
 const TARGET = resolve(process.env.CARGO_TARGET_DIR ?? "../target");
@@ -31,7 +31,7 @@ before(async () => {
 
 after(async () => {
   await s?.close();
-  driver?.kill("SIGTERM");
+  stopDriver(driver);
   rmSync(home, { recursive: true, force: true });
 });
 

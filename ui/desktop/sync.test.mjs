@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { Session, startDriver } from "./webdriver.mjs";
+import { Session, startDriver, stopDriver } from "./webdriver.mjs";
 import { APP_CMDS, atFakeNow } from "../e2e/faketime.mjs";
 
 const TARGET = resolve(process.env.CARGO_TARGET_DIR ?? "../target");
@@ -51,7 +51,7 @@ before(async () => {
 
 after(async () => {
   await s?.close();
-  driver?.kill("SIGTERM");
+  stopDriver(driver);
   server?.kill("SIGTERM");
   rmSync(home, { recursive: true, force: true });
 });

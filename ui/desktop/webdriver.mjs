@@ -6,7 +6,14 @@ import { setTimeout as sleep } from "node:timers/promises";
 const ELEMENT = "element-6066-11e4-a52e-4f735466cecf";
 
 export async function startDriver({ env, port = 4444, nativePort = 4445 }) {
-  const driver = spawn("tauri-driver", ["--port", String(port), "--native-port", String(nativePort)], { env, stdio: ["ignore", "inherit", "inherit"] });
+  // A process group of its own: `stopDriver` ends it with WebKitWebDriver and
+  // the app, also when closing the session left the app running (it would
+  // hold the test's output open, and the test runner would wait forever).
+  const driver = spawn("tauri-driver", ["--port", String(port), "--native-port", String(nativePort)], {
+    env,
+    stdio: ["ignore", "inherit", "inherit"],
+    detached: true,
+  });
   const url = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 100; i++) {
     try {
@@ -16,8 +23,20 @@ export async function startDriver({ env, port = 4444, nativePort = 4445 }) {
       await sleep(100);
     }
   }
-  driver.kill("SIGTERM");
+  stopDriver(driver);
   throw new Error("tauri-driver did not start; install it with `cargo install tauri-driver --locked`");
+}
+
+/** Ends tauri-driver and everything it started (its process group). */
+export function stopDriver(driver) {
+  if (!driver?.pid) return;
+  for (const sig of ["SIGTERM", "SIGKILL"]) {
+    try {
+      process.kill(-driver.pid, sig);
+    } catch {
+      return; // the group is gone
+    }
+  }
 }
 
 export class Session {
