@@ -131,6 +131,10 @@ def test_a_plain_openai_call_is_recorded_and_priced_from_the_providers_usage(gw)
     assert (rec["provider"], rec["model"], rec["operation"], rec["investigation"], rec["user"], rec["status"]) == ("alpha", "fake-model", "chat", "INV-7", "ann", "ok")
     assert (rec["input_tokens"], rec["cached_input_tokens"], rec["output_tokens"]) == (8, 3, 7), "prompt tokens less the cached ones are the input"
     assert Decimal(rec["cost"]) == OPENAI_CALL_COST
+    # What the gateway knows of the call besides its usage.
+    assert rec["upstream_model"] == "fake-model-2026", "the model the provider's answer names"
+    assert (rec["attempt"], rec["estimated"]) == (1, False)
+    assert 0 <= rec["first_byte_ms"] <= rec["latency_ms"]
     # The provider got its own key, never the caller's Argus token, and the model it knows.
     req = gw.fakes["alpha"].requests[0]
     assert req["headers"]["authorization"] == "Bearer " + KEYS["ALPHA_KEY"]
@@ -186,7 +190,7 @@ def test_failover_by_priority_and_cool_down_after_retry_after(gw):
     raw = ask(gw.openai(), model="smart")
     assert raw.headers["x-argus-provider"] == "beta" and raw.headers["x-argus-attempts"] == "2", "alpha (priority 1) failed, beta served"
     recs = sorted(gw.records(), key=lambda r: r["seq"])
-    assert [(r["provider"], r["status"]) for r in recs] == [("alpha", "error"), ("beta", "ok")], "each attempt that reached a provider is recorded once"
+    assert [(r["provider"], r["status"], r["attempt"]) for r in recs] == [("alpha", "error", 1), ("beta", "ok", 2)], "each attempt that reached a provider is recorded once"
     # A 429 with Retry-After: alpha is not tried again until then.
     gw.fakes["alpha"].behavior = "429"
     assert ask(gw.openai(), model="smart").headers["x-argus-provider"] == "beta"
@@ -295,6 +299,7 @@ def test_a_stream_cut_in_the_middle_is_recorded_once_as_incomplete(gw):
     time.sleep(1)
     [rec] = gw.records()
     assert rec["status"] == "incomplete" and rec["output_tokens"] == 50, "recorded with the estimate, flagged by its status"
+    assert rec["estimated"] is True, "and flagged as an estimate"
 
 
 def test_kill_9_mid_stream_then_restart_records_nothing_twice(gw):

@@ -16,7 +16,7 @@ pub const MAX_TOKENS: u64 = 1_000_000_000;
 pub const MAX_LATENCY_MS: u64 = 86_400_000;
 
 /// The keys of an ingest line, in the canonical order.
-pub const KEYS: [&str; 15] = [
+pub const KEYS: [&str; 19] = [
     "id",
     "org",
     "provider",
@@ -32,7 +32,31 @@ pub const KEYS: [&str; 15] = [
     "latency_ms",
     "occurred_at",
     "reservation_id",
+    "upstream_model",
+    "first_byte_ms",
+    "estimated",
+    "attempt",
 ];
+
+/// Most attempts of one call through the gateway.
+pub const MAX_ATTEMPT: u64 = 100;
+
+/// What the gateway knows of a call besides its usage; optional in an
+/// ingest line, and part of the content (hashed when given).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CallDetail {
+    /// The model the provider says served the call (it may name a dated
+    /// version of the model asked for).
+    pub upstream_model: Option<String>,
+    /// Time to the answer's first byte.
+    pub first_byte_ms: Option<u64>,
+    /// The token counts are an estimate: the provider's usage never
+    /// arrived (a stream cut off, a client gone, an answer without usage).
+    pub estimated: bool,
+    /// Which attempt of the call this was, from 1 (a gateway call failed
+    /// over to another provider has several).
+    pub attempt: Option<u64>,
+}
 
 /// Patterns of the API's documented values (the rules of [`check_slug`](crate::slug::check_slug)
 /// and of an RFC 3339 time in the accepted years), for the OpenAPI document.
@@ -97,6 +121,17 @@ pub struct RecordLineDoc {
     /// The reservation of an admission this call settles.
     #[schemars(length(min = 1, max = 128), pattern(patterns::TEXT))]
     pub reservation_id: Option<String>,
+    /// The model the provider says served the call.
+    #[schemars(length(min = 1, max = 128), pattern(patterns::TEXT))]
+    pub upstream_model: Option<String>,
+    /// Time to the answer's first byte.
+    #[schemars(range(max = 86_400_000))]
+    pub first_byte_ms: Option<u64>,
+    /// The token counts are an estimate (the provider's usage never arrived); false by default.
+    pub estimated: Option<bool>,
+    /// Which attempt of a gateway call this was, from 1.
+    #[schemars(range(min = 1, max = 100))]
+    pub attempt: Option<u64>,
 }
 
 /// A validated usage record as given by a caller.
@@ -114,6 +149,7 @@ pub struct UsageInput {
     pub latency_ms: Option<u64>,
     pub occurred_at: DateTime<Utc>,
     pub reservation_id: Option<String>,
+    pub detail: CallDetail,
 }
 
 impl UsageInput {
@@ -179,6 +215,14 @@ struct RawFields<'a> {
     occurred_at: Option<Cow<'a, str>>,
     #[serde(borrow, default)]
     reservation_id: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    upstream_model: Option<Cow<'a, str>>,
+    #[serde(default)]
+    first_byte_ms: Option<u64>,
+    #[serde(default)]
+    estimated: Option<bool>,
+    #[serde(default)]
+    attempt: Option<u64>,
 }
 
 /// Type checks of a JSON value, field by field, with messages that say what to do.
@@ -194,6 +238,17 @@ impl<'a> Typed<'a> {
             Some(Value::String(s)) => Some(Cow::Borrowed(s.as_str())),
             Some(v) => {
                 self.errs.push(FieldError::new(k, format!("{} is not a string; give it in quotes", describe(v))));
+                None
+            }
+        }
+    }
+
+    fn flag(&mut self, k: &str) -> Option<bool> {
+        match self.map.get(k) {
+            None | Some(Value::Null) => None,
+            Some(Value::Bool(b)) => Some(*b),
+            Some(v) => {
+                self.errs.push(FieldError::new(k, format!("{} is not true or false; give true or false, without quotes", describe(v))));
                 None
             }
         }
@@ -257,6 +312,14 @@ fn finish(f: RawFields<'_>, mut errs: Vec<FieldError>) -> Result<UsageInput, Vec
     let cached = count(&mut errs, "cached_input_tokens", f.cached_input_tokens, false, MAX_TOKENS, "tokens");
     let write = count(&mut errs, "cache_write_tokens", f.cache_write_tokens, false, MAX_TOKENS, "tokens");
     let latency = count(&mut errs, "latency_ms", f.latency_ms, false, MAX_LATENCY_MS, "milliseconds");
+    let first_byte = count(&mut errs, "first_byte_ms", f.first_byte_ms, false, MAX_LATENCY_MS, "milliseconds");
+    let attempt = match f.attempt {
+        Some(0) => {
+            errs.push(FieldError::new("attempt", format!("0 is not an attempt; attempts count from 1 to {MAX_ATTEMPT}")));
+            None
+        }
+        a => count(&mut errs, "attempt", a, false, MAX_ATTEMPT, "attempts"),
+    };
     if let Some(s) = &org {
         keep(&mut errs, check_slug("org", s));
     }
@@ -277,6 +340,7 @@ fn finish(f: RawFields<'_>, mut errs: Vec<FieldError>) -> Result<UsageInput, Vec
     let investigation = opt_text(&mut errs, "investigation", f.investigation, 256);
     let user = opt_text(&mut errs, "user", f.user, 256);
     let reservation_id = opt_text(&mut errs, "reservation_id", f.reservation_id, 128);
+    let upstream_model = opt_text(&mut errs, "upstream_model", f.upstream_model, 128);
     let status = match f.status {
         Some(s) => keep(&mut errs, check_slug("status", &s)).map(|_| s.into_owned()),
         None => Some("ok".to_string()),
@@ -317,6 +381,7 @@ fn finish(f: RawFields<'_>, mut errs: Vec<FieldError>) -> Result<UsageInput, Vec
                 latency_ms: latency,
                 occurred_at,
                 reservation_id,
+                detail: CallDetail { upstream_model, first_byte_ms: first_byte, estimated: f.estimated.unwrap_or(false), attempt },
             })
         }
         _ => Err(vec![FieldError::new("", "is incomplete")]),
@@ -355,6 +420,10 @@ impl UsageInput {
             latency_ms: t.count("latency_ms", MAX_LATENCY_MS),
             occurred_at: t.string("occurred_at"),
             reservation_id: t.string("reservation_id"),
+            upstream_model: t.string("upstream_model"),
+            first_byte_ms: t.count("first_byte_ms", MAX_LATENCY_MS),
+            estimated: t.flag("estimated"),
+            attempt: t.count("attempt", MAX_ATTEMPT),
         };
         finish(raw, t.errs)
     }
@@ -398,6 +467,16 @@ impl UsageInput {
         for p in parts {
             h.update((p.len() as u64).to_le_bytes());
             h.update(p.as_bytes());
+        }
+        // The gateway's details, when given (a record without them hashes
+        // as it did before they existed).
+        let d = &self.detail;
+        if *d != CallDetail::default() {
+            let n = |x: Option<u64>| x.map(|x| x.to_string()).unwrap_or_default();
+            for p in [opt(&d.upstream_model), n(d.first_byte_ms), d.estimated.to_string(), n(d.attempt)] {
+                h.update((p.len() as u64).to_le_bytes());
+                h.update(p.as_bytes());
+            }
         }
         h.finalize().into()
     }

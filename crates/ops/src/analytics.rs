@@ -206,6 +206,10 @@ pub(crate) fn view(org: &Org, r: &StoredRecord) -> RecordView {
         currency: r.currency.clone(),
         price_id: r.price_id.map(|p| p.0),
         recorded_at: fmt_instant(from_nanos(r.recorded_at)),
+        upstream_model: r.detail.upstream_model.clone(),
+        first_byte_ms: r.detail.first_byte_ms.map(|x| x as i64),
+        estimated: r.detail.estimated,
+        attempt: r.detail.attempt.map(|x| x as i64),
     }
 }
 

@@ -85,6 +85,20 @@ pub struct RecordView {
     #[cfg_attr(test, ts(type = "number | null"))]
     pub price_id: Option<i64>,
     pub recorded_at: String,
+    /// The model the provider says served the call (gateway calls).
+    #[serde(default)]
+    pub upstream_model: Option<String>,
+    /// Time to the answer's first byte (gateway calls).
+    #[serde(default)]
+    #[cfg_attr(test, ts(type = "number | null"))]
+    pub first_byte_ms: Option<i64>,
+    /// The token counts are an estimate: the provider's usage never arrived.
+    #[serde(default)]
+    pub estimated: bool,
+    /// Which attempt of a gateway call this was, from 1.
+    #[serde(default)]
+    #[cfg_attr(test, ts(type = "number | null"))]
+    pub attempt: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]

@@ -177,6 +177,7 @@ impl Ops {
                     latency_ms: Some(if status == "timeout" { 60_000 } else { 300 + input / 20 + rng.below(900) }),
                     occurred_at: at,
                     reservation_id: None,
+                    detail: Default::default(),
                 };
                 items.push(Item { line: n, parsed: Ok(input), fallback_id: String::new() });
             }

@@ -371,73 +371,41 @@ impl Ops {
         })
     }
 
-    /// The targets that may serve `model` at `endpoint`: `provider/model`
-    /// names one; an alias its targets; a bare model every provider with an
-    /// upstream and a price for it. Only upstreams that speak the
-    /// endpoint's dialect serve it.
-    pub fn gateway_targets(&mut self, org: &str, model: &str, endpoint: Endpoint) -> Result<Vec<Target>> {
-        let now = self.now();
-        self.store.read(|r| {
-            let org = orgs::find(r, org)?;
-            let ups = store::upstreams(r, org.row.id)?;
-            let target = |p: &str, m: &str| -> Option<Target> {
-                let u = ups.iter().find(|u| u.provider == p)?;
-                let dialect = Dialect::parse(&u.api)?;
-                (dialect == endpoint.dialect()).then(|| Target {
-                    provider: p.to_string(),
-                    model: m.to_string(),
-                    base_url: u.base_url.clone(),
-                    dialect,
-                    api_key_env: u.api_key_env.clone(),
-                })
-            };
-            let speaks = |p: &str| ups.iter().any(|u| u.provider == p);
-            let (list, what): (Vec<Target>, String) = if let Some(a) = store::alias(r, org.row.id, model)? {
-                (a.targets.iter().filter_map(|t| split_target(t)).filter_map(|(p, m)| target(p, m)).collect(), format!("alias {model:?}"))
-            } else if let Some((p, m)) = split_target(model).filter(|(p, _)| speaks(p)) {
-                (target(p, m).into_iter().collect(), format!("provider {p}"))
-            } else {
-                let book = argus_store::prices::book(r, org.row.id, &org.row.currency)?;
-                let list = ups
-                    .iter()
-                    .filter(|u| book.select(&u.provider, model, now).is_some())
-                    .filter_map(|u| target(&u.provider, model))
-                    .collect();
-                (list, format!("model {model:?}"))
-            };
-            if list.is_empty() {
-                let dialect = endpoint.dialect().as_str();
-                return Err(OpsError {
-                    code: ErrorCode::NotFound,
-                    field: Some("model".into()),
-                    message: format!(
-                        "no provider of {} can serve {what} here: give provider/model (a provider with an upstream speaking {dialect}: `argus-usage provider set --org {} --provider P --base-url URL --api-key-env NAME`), an alias (`argus-usage alias set`), or a model with a price",
-                        org.row.slug, org.row.slug
-                    ),
-                });
-            }
-            Ok(list)
-        })
-    }
-
-    /// Chooses the first of `targets` (by the organisation's provider
-    /// priority, skipping `tried`) that may be called now, exactly as
-    /// `route` decides (disabled, cooling down, over a quota, over a hard
-    /// limit with `estimate` priced at the target's rates), plus a key that
-    /// the serving process lacks; admits it with a reservation, in one
+    /// Chooses the first of the targets of `model` (by the organisation's
+    /// provider priority, skipping `tried`) that may be called now, exactly
+    /// as `route` decides (disabled, cooling down, over a quota, over a
+    /// hard limit with `estimate` priced at the target's rates), plus a key
+    /// that the serving process lacks; admits it with a reservation, in one
     /// transaction.
-    pub fn gateway_admit(&mut self, org: &str, targets: &[Target], tried: &[String], estimate: &Tokens) -> Result<Choice> {
-        let now = self.now();
-        self.store.write(|w| admit_in(w, org, targets, tried, estimate, now))
+    pub fn gateway_admit(&mut self, a: &Admit) -> Result<Choice> {
+        self.gateway_admit_many(std::slice::from_ref(a))?.remove(0)
     }
 
     /// Several admissions in one transaction, each decided as
     /// [`Ops::gateway_admit`] decides it, in order (the gateway's calls in
     /// flight share a transaction, so the single writer is not the bound on
-    /// calls a second). One call's refusal or error is its own.
+    /// calls a second). What they read of an organisation's settings (its
+    /// upstreams, aliases, providers, prices) is read once for all of them;
+    /// what admissions change (reservations, quotas) is read by each. One
+    /// call's refusal or error is its own, and leaves nothing behind (each
+    /// admission in a savepoint of its own).
     pub fn gateway_admit_many(&mut self, items: &[Admit]) -> Result<Vec<Result<Choice>>> {
         let now = self.now();
-        self.store.write(|w| Ok(items.iter().map(|a| admit_in(w, &a.org, &a.targets, &a.tried, &a.estimate, now)).collect()))
+        self.store.write(|w| {
+            let mut settings: std::collections::HashMap<&str, Result<Setting>> = std::collections::HashMap::new();
+            let mut out = Vec::with_capacity(items.len());
+            for a in items {
+                let s = settings.entry(a.org.as_str()).or_insert_with(|| Setting::read(&w.reader(), &a.org));
+                out.push(match s {
+                    Err(e) => Err(e.clone()),
+                    Ok(s) => w.atomically(|w| {
+                        let targets = s.targets(&a.model, a.endpoint, now)?;
+                        admit_in(w, s, &targets, &a.tried, &a.estimate, now)
+                    }),
+                });
+            }
+            Ok(out)
+        })
     }
 
     /// An attempt that never reached its provider (no connection, no
@@ -491,23 +459,89 @@ impl Ops {
     }
 }
 
+/// What admissions read of an organisation's settings, once a transaction.
+struct Setting {
+    org: Org,
+    upstreams: Vec<UpstreamRow>,
+    aliases: Vec<AliasRow>,
+    /// Configured providers and those seen in usage, by priority.
+    providers: Vec<argus_store::controls::ProviderRow>,
+    book: argus_domain::price::PriceBook,
+}
+
+impl Setting {
+    fn read(r: &Reader<'_>, org: &str) -> Result<Setting> {
+        let org = orgs::find(r, org)?;
+        Ok(Setting {
+            upstreams: store::upstreams(r, org.row.id)?,
+            aliases: store::aliases(r, org.row.id)?,
+            providers: all_providers(r, &org)?.into_iter().map(|(p, _)| p).collect(),
+            book: argus_store::prices::book(r, org.row.id, &org.row.currency)?,
+            org,
+        })
+    }
+
+    /// The targets that may serve `model` at `endpoint`: `provider/model`
+    /// names one; an alias its targets; a bare model every provider with an
+    /// upstream and a price for it. Only upstreams that speak the
+    /// endpoint's dialect serve it.
+    fn targets(&self, model: &str, endpoint: Endpoint, now: chrono::DateTime<chrono::Utc>) -> Result<Vec<Target>> {
+        let (org, ups) = (&self.org, &self.upstreams);
+        let target = |p: &str, m: &str| -> Option<Target> {
+            let u = ups.iter().find(|u| u.provider == p)?;
+            let dialect = Dialect::parse(&u.api)?;
+            (dialect == endpoint.dialect()).then(|| Target {
+                provider: p.to_string(),
+                model: m.to_string(),
+                base_url: u.base_url.clone(),
+                dialect,
+                api_key_env: u.api_key_env.clone(),
+            })
+        };
+        let speaks = |p: &str| ups.iter().any(|u| u.provider == p);
+        let (list, what): (Vec<Target>, String) = if let Some(a) = self.aliases.iter().find(|a| a.name == model) {
+            (a.targets.iter().filter_map(|t| split_target(t)).filter_map(|(p, m)| target(p, m)).collect(), format!("alias {model:?}"))
+        } else if let Some((p, m)) = split_target(model).filter(|(p, _)| speaks(p)) {
+            (target(p, m).into_iter().collect(), format!("provider {p}"))
+        } else {
+            let list = ups
+                .iter()
+                .filter(|u| self.book.select(&u.provider, model, now).is_some())
+                .filter_map(|u| target(&u.provider, model))
+                .collect();
+            (list, format!("model {model:?}"))
+        };
+        if list.is_empty() {
+            let dialect = endpoint.dialect().as_str();
+            return Err(OpsError {
+                code: ErrorCode::NotFound,
+                field: Some("model".into()),
+                message: format!(
+                    "no provider of {} can serve {what} here: give provider/model (a provider with an upstream speaking {dialect}: `argus-usage provider set --org {} --provider P --base-url URL --api-key-env NAME`), an alias (`argus-usage alias set`), or a model with a price",
+                    org.row.slug, org.row.slug
+                ),
+            });
+        }
+        Ok(list)
+    }
+}
+
 /// One admission of [`Ops::gateway_admit`], in the writer's transaction.
 fn admit_in(
     w: &argus_store::Writer<'_>,
-    org: &str,
+    s: &Setting,
     targets: &[Target],
     tried: &[String],
     estimate: &Tokens,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Choice> {
-    let org = orgs::find(&w.reader(), org)?;
+    let (org, book) = (&s.org, &s.book);
     let r = w.reader();
-    let book = argus_store::prices::book(&r, org.row.id, &org.row.currency)?;
     let mut candidates = Vec::new();
     let mut chosen = None;
     // The organisation's providers by priority, and a target's
     // provider that has an upstream but no settings yet (defaults).
-    let mut providers: Vec<_> = all_providers(&r, &org)?.into_iter().map(|(p, _)| p).collect();
+    let mut providers = s.providers.clone();
     for t in targets {
         if !providers.iter().any(|p| p.provider == t.provider) {
             providers.push(default_settings(&t.provider));
@@ -521,9 +555,9 @@ fn admit_in(
                 .and_then(|price| price.rates.cost(estimate).nanos())
                 .unwrap_or(0)
                 .min(argus_domain::budget::MAX_CALL_COST * 1_000_000_000);
-            let budget = budget_block(&r, &org, now, cost)?;
-            let block = candidate_block(&r, &org, &p, now, budget.as_ref())?;
-            let mut c = candidate_view(&org, &p, block.as_ref(), now);
+            let budget = budget_block(&r, org, now, cost)?;
+            let block = candidate_block(&r, org, &p, now, budget.as_ref())?;
+            let mut c = candidate_view(org, &p, block.as_ref(), now);
             if c.state == "available" && !key_present(t) {
                 c.state = "unavailable".into();
                 c.reason = Some(format!(
@@ -533,7 +567,7 @@ fn admit_in(
                 ));
             }
             if c.state == "available" && chosen.is_none() {
-                let id = admit_now(w, &org, &t.provider, now, cost)?;
+                let id = admit_now(w, org, &t.provider, now, cost)?;
                 chosen = Some((t.clone(), id));
             }
             candidates.push(c);
@@ -549,11 +583,14 @@ fn admit_in(
     Ok(Choice { chosen, candidates, retry_after_s })
 }
 
-/// One admission asked of [`Ops::gateway_admit_many`].
+/// One admission asked of [`Ops::gateway_admit_many`]: a call for `model`
+/// (`provider/model`, an alias or a bare model) at `endpoint`, its
+/// providers `tried` already, its `estimate`.
 #[derive(Debug, Clone)]
 pub struct Admit {
     pub org: String,
-    pub targets: Vec<Target>,
+    pub model: String,
+    pub endpoint: Endpoint,
     pub tried: Vec<String>,
     pub estimate: Tokens,
 }

@@ -329,6 +329,23 @@ impl Ops {
         values: Vec<serde_json::Value>,
         idempotency_key: Option<&str>,
     ) -> Result<crate::api::BatchReport> {
+        self.record_values(org, values, idempotency_key, true)
+    }
+
+    /// Records the gateway's calls, each with its id: as [`Ops::record_batch`],
+    /// without reading the stored records back for the answer (`records`
+    /// stays empty; the counts and the rejections are there).
+    pub fn record_calls(&mut self, org: &str, values: Vec<serde_json::Value>) -> Result<crate::api::BatchReport> {
+        self.record_values(org, values, None, false)
+    }
+
+    fn record_values(
+        &mut self,
+        org: &str,
+        values: Vec<serde_json::Value>,
+        idempotency_key: Option<&str>,
+        with_views: bool,
+    ) -> Result<crate::api::BatchReport> {
         use crate::api::{BatchReport, RejectedIndex};
         if let Some(k) = idempotency_key {
             check_idempotency_key(k)?;
@@ -381,6 +398,9 @@ impl Ops {
                             out.accepted += 1;
                         } else {
                             out.duplicates += 1;
+                        }
+                        if !with_views {
+                            continue;
                         }
                         if let Some(r) = records::by_seq(&w.reader(), seq)? {
                             out.records.push(view(&org_row, &r));

@@ -1,8 +1,10 @@
 //! The canonical form of exported rows, and the CSV formula neutralisation.
 use sha2::{Digest, Sha256};
 
-/// Columns of a records export: the keys of an ingest line, then what the store adds.
-pub const RECORD_COLUMNS: [&str; 18] = [
+/// Columns of a records export: the keys of an ingest line, then what the
+/// store adds, then the gateway's details of a call (appended later, so
+/// that consumers of the first 18 columns keep working).
+pub const RECORD_COLUMNS: [&str; 22] = [
     "id",
     "org",
     "provider",
@@ -21,7 +23,15 @@ pub const RECORD_COLUMNS: [&str; 18] = [
     "currency",
     "price_id",
     "recorded_at",
+    "upstream_model",
+    "first_byte_ms",
+    "estimated",
+    "attempt",
 ];
+
+/// The columns of records exports written before the gateway's details
+/// were appended; `export verify` still verifies those files.
+pub const RECORD_COLUMNS_FIRST: usize = 18;
 
 /// Columns of a summary export.
 pub const SUMMARY_COLUMNS: [&str; 6] = ["key", "requests", "input_tokens", "output_tokens", "cost", "unpriced_requests"];
@@ -65,7 +75,8 @@ mod tests {
         // The ingest keys live in `argus_domain::record::KEYS` (which ends with
         // `reservation_id`, bookkeeping that is not exported).
         assert_eq!(RECORD_COLUMNS[..14], argus_domain::record::KEYS[..14]);
-        assert_eq!(RECORD_COLUMNS[14..], ["cost", "currency", "price_id", "recorded_at"]);
+        assert_eq!(RECORD_COLUMNS[14..RECORD_COLUMNS_FIRST], ["cost", "currency", "price_id", "recorded_at"]);
+        assert_eq!(RECORD_COLUMNS[RECORD_COLUMNS_FIRST..], argus_domain::record::KEYS[15..]);
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub(crate) fn query(req: &ExportRequest, from: &str, to: &str) -> RecordQuery {
 
 /// The cells of a record, as exported. Times are ISO 8601 in UTC (`Z`), as
 /// stored; the metadata gives the period in the organisation's offset.
-pub(crate) fn record_cells(r: &RecordView, _tz: chrono_tz::Tz) -> [Option<String>; 18] {
+pub(crate) fn record_cells(r: &RecordView, _tz: chrono_tz::Tz) -> [Option<String>; 22] {
     let t = |s: &str| s.to_string();
     [
         Some(r.id.clone()),
@@ -37,6 +37,10 @@ pub(crate) fn record_cells(r: &RecordView, _tz: chrono_tz::Tz) -> [Option<String
         Some(r.currency.clone()),
         r.price_id.map(|x| x.to_string()),
         Some(t(&r.recorded_at)),
+        r.upstream_model.clone(),
+        r.first_byte_ms.map(|x| x.to_string()),
+        Some(r.estimated.to_string()),
+        r.attempt.map(|x| x.to_string()),
     ]
 }
 
@@ -64,7 +68,7 @@ struct Acc {
 }
 
 impl Acc {
-    fn record(&mut self, r: &RecordView, cells: &[Option<String>; 18]) {
+    fn record(&mut self, r: &RecordView, cells: &[Option<String>; 22]) {
         self.hasher.row(&refs(cells));
         self.count += 1;
         let tokens = argus_domain::price::Tokens {
@@ -368,7 +372,7 @@ fn write_records(ops: &mut Ops, req: &ExportRequest, sc: &Scope, out: &mut dyn W
 
 /// One record as a JSON object, written by hand (much faster than building
 /// a `serde_json::Map`): numbers for counts and ids, strings otherwise.
-fn json_object(cells: &[Option<String>; 18]) -> String {
+fn json_object(cells: &[Option<String>; 22]) -> String {
     let mut o = String::with_capacity(512);
     o.push('{');
     for (i, (k, v)) in RECORD_COLUMNS.iter().zip(cells.iter()).enumerate() {
@@ -383,11 +387,19 @@ fn json_object(cells: &[Option<String>; 18]) -> String {
             Some(s)
                 if matches!(
                     *k,
-                    "input_tokens" | "output_tokens" | "cached_input_tokens" | "cache_write_tokens" | "latency_ms" | "price_id"
+                    "input_tokens"
+                        | "output_tokens"
+                        | "cached_input_tokens"
+                        | "cache_write_tokens"
+                        | "latency_ms"
+                        | "price_id"
+                        | "first_byte_ms"
+                        | "attempt"
                 ) && s.bytes().all(|b| b.is_ascii_digit()) =>
             {
                 o.push_str(s)
             }
+            Some(s) if *k == "estimated" && (s == "true" || s == "false") => o.push_str(s),
             Some(s) => o.push_str(&serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())),
         }
     }

@@ -1,6 +1,6 @@
 //! Verification of a CSV or JSON export against its metadata: the checksum
 //! over the rows, the row count and the totals, recomputed from the file.
-use crate::canonical::{unneutralise, Hasher, RECORD_COLUMNS, SUMMARY_COLUMNS};
+use crate::canonical::{unneutralise, Hasher, RECORD_COLUMNS, RECORD_COLUMNS_FIRST, SUMMARY_COLUMNS};
 use crate::{Kind, Meta, ReportError, Result};
 use argus_domain::Money;
 use serde::Serialize;
@@ -74,6 +74,10 @@ impl Sums {
 
 fn cells_of_json(kind: Kind, v: &serde_json::Value) -> Vec<Option<String>> {
     let cols: &[&str] = match kind {
+        // A record of an export written before the gateway's details were appended.
+        Kind::Records if RECORD_COLUMNS[RECORD_COLUMNS_FIRST..].iter().all(|c| v.get(*c).is_none()) => {
+            &RECORD_COLUMNS[..RECORD_COLUMNS_FIRST]
+        }
         Kind::Records => &RECORD_COLUMNS,
         Kind::Summary => &SUMMARY_COLUMNS,
     };
@@ -138,7 +142,10 @@ pub fn verify(path: &Path) -> Result<Verification> {
             csv::ReaderBuilder::new().comment(if header_lines > 0 { Some(b'#') } else { None }).from_reader(BufReader::new(open(path)?));
         let expected: &[&str] = if meta.kind == Kind::Records { &RECORD_COLUMNS } else { &SUMMARY_COLUMNS };
         let headers = rdr.headers().map_err(|e| ReportError::Bad(format!("cannot read the CSV header: {e}")))?.clone();
-        if headers.iter().collect::<Vec<_>>() != expected {
+        let found = headers.iter().collect::<Vec<_>>();
+        // Records exports written before the gateway's details were appended have the first columns only.
+        let earlier = meta.kind == Kind::Records && found == RECORD_COLUMNS[..RECORD_COLUMNS_FIRST];
+        if found != expected && !earlier {
             problems.push("the CSV header is not the one of this kind of export".into());
         }
         for rec in rdr.records() {

@@ -2,9 +2,10 @@
 //!
 //! An application changes only its base URL and key: each call is
 //! authenticated (an `ingest` or `admin` token, as `Authorization: Bearer`
-//! or `x-api-key`), its candidates found (`Ops::gateway_targets`), the
-//! first that may be called admitted with a reservation
-//! (`Ops::gateway_admit`, the routing rule of `route`), sent upstream with
+//! or `x-api-key`), its candidates found and the first that may be called
+//! admitted with a reservation, in one step (`Ops::gateway_admit`, the
+//! routing rule of `route`; the calls in flight share its transaction,
+//! `recorder::Admitter`), sent upstream with
 //! the provider's key (never the caller's token), failed over on a
 //! connection failure, a timeout, a 429 or a 5xx before any byte reached
 //! the client, and recorded once per attempt that reached a provider, with
@@ -125,20 +126,39 @@ struct Attempt {
     who: Attribution,
     occurred_at: String,
     reservation: String,
+    /// From 1.
+    number: usize,
+    /// When the request was sent upstream.
+    sent: Instant,
+    /// Until the answer's head arrived.
+    first_byte_ms: u64,
+}
+
+/// How an attempt ended, for its record.
+struct Outcome<'a> {
+    tokens: Tokens,
+    status: &'a str,
+    /// The tokens are the gateway's estimate (the provider's usage never arrived).
+    estimated: bool,
+    /// The model the provider's answer names.
+    upstream_model: Option<String>,
 }
 
 impl Attempt {
     /// The attempt's record, as an ingest line (the same rules check it
     /// before the call is made, so that a call that happened can always be
     /// recorded).
-    fn record(&self, tokens: &Tokens, status: &str, latency_ms: u64) -> Value {
-        let (t, a) = (&self.target, &self.who);
+    fn record(&self, o: &Outcome<'_>) -> Value {
+        let (t, a, tokens) = (&self.target, &self.who, &o.tokens);
         json!({
             "id": self.id, "org": self.org, "provider": t.provider, "model": t.model, "operation": a.operation,
             "investigation": a.investigation, "user": a.user,
             "input_tokens": tokens.input, "output_tokens": tokens.output,
             "cached_input_tokens": tokens.cached_input, "cache_write_tokens": tokens.cache_write,
-            "status": status, "latency_ms": latency_ms, "occurred_at": self.occurred_at, "reservation_id": self.reservation,
+            "status": o.status, "latency_ms": self.sent.elapsed().as_millis() as u64, "occurred_at": self.occurred_at,
+            "reservation_id": self.reservation,
+            "upstream_model": o.upstream_model.as_deref().filter(|m| !m.is_empty() && m.len() <= 128 && m.chars().all(|c| !c.is_control())),
+            "first_byte_ms": self.first_byte_ms, "estimated": o.estimated, "attempt": self.number,
         })
     }
 }
@@ -198,8 +218,12 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
         who: attribution.clone(),
         occurred_at: argus_domain::time::fmt_instant(app.pool.now()),
         reservation: "probe".into(),
+        number: 1,
+        sent: Instant::now(),
+        first_byte_ms: 0,
     };
-    if let Err(errs) = argus_domain::record::UsageInput::from_json(&probe.record(&Tokens::default(), "ok", 0)) {
+    let probe_outcome = Outcome { tokens: Tokens::default(), status: "ok", estimated: false, upstream_model: None };
+    if let Err(errs) = argus_domain::record::UsageInput::from_json(&probe.record(&probe_outcome)) {
         let first = &errs[0];
         let name = match first.field.as_str() {
             "operation" => "X-Argus-Operation",
@@ -210,10 +234,6 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
         return Err(ApiError::bad_input(format!("{name}: {}", first.message), Some(name.into())));
     }
     let estimate = rules::estimate(&req, endpoint);
-    let targets = {
-        let (org, model) = (org.clone(), model.clone());
-        app.pool.run(&actor, move |ops| ops.gateway_targets(&org, &model, endpoint)).await?
-    };
     // Streams carry their usage at the end, asked for when the caller did not.
     let caller_wants_usage = req.pointer("/stream_options/include_usage").and_then(Value::as_bool).unwrap_or(false);
     if stream && endpoint == Endpoint::ChatCompletions && !caller_wants_usage {
@@ -230,7 +250,7 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
     loop {
         let choice = app
             .admitter
-            .admit(argus_ops::gateway::Admit { org: org.clone(), targets: targets.clone(), tried: tried.clone(), estimate })
+            .admit(argus_ops::gateway::Admit { org: org.clone(), model: model.clone(), endpoint, tried: tried.clone(), estimate })
             .await?;
         let Some((target, reservation)) = choice.chosen.clone() else {
             return Err(match last {
@@ -301,6 +321,9 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
             who: attribution.clone(),
             occurred_at,
             reservation: reservation.clone(),
+            number: attempts,
+            sent: t0,
+            first_byte_ms: t0.elapsed().as_millis() as u64,
         };
         let served_headers = |model: &str| {
             vec![
@@ -315,7 +338,7 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
             let retry =
                 res.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("retry-after")).and_then(|(_, v)| v.trim().parse::<u64>().ok());
             let status = rules::record_status(res.status);
-            let rec = attempt.record(&Tokens::default(), status, t0.elapsed().as_millis() as u64);
+            let rec = attempt.record(&Outcome { tokens: Tokens::default(), status, estimated: false, upstream_model: None });
             app.recorder.record(&org, rec).await?;
             if let Some(secs) = retry {
                 let (o, p) = (org.clone(), target.provider.clone());
@@ -332,19 +355,17 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
                 Dialect::OpenAi => rules::openai_usage(u),
                 Dialect::Anthropic => rules::anthropic_usage(u),
             });
-            let mut status = rules::record_status(res.status);
-            let tokens = match (usage, status) {
-                (Some(t), _) => t,
-                (None, "ok") => {
-                    // A success without usage figures: the estimate, flagged by the status.
-                    status = "incomplete";
-                    estimate
-                }
-                (None, _) => Tokens::default(),
+            let status = rules::record_status(res.status);
+            let (tokens, estimated) = match (usage, status) {
+                (Some(t), _) => (t, false),
+                // A success without usage figures: the estimate, flagged as such.
+                (None, "ok") => (estimate, true),
+                (None, _) => (Tokens::default(), false),
             };
-            let rec = attempt.record(&tokens, status, t0.elapsed().as_millis() as u64);
+            let named = parsed.as_ref().and_then(|v| v.get("model")).and_then(Value::as_str).map(str::to_string);
+            let rec = attempt.record(&Outcome { tokens, status, estimated, upstream_model: named.clone() });
             app.recorder.record(&org, rec).await?;
-            let upstream_model = parsed.as_ref().and_then(|v| v.get("model")).and_then(Value::as_str).unwrap_or(&target.model).to_string();
+            let upstream_model = named.unwrap_or_else(|| target.model.clone());
             tracing::debug!(org, provider = %target.provider, latency_ms = started.elapsed().as_millis() as u64, "gateway: served");
             return Ok(passthrough(res.status, &res.headers, body, &served_headers(&upstream_model)));
         }
@@ -394,12 +415,14 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
                 let _ = tx.send(Ok(Bytes::from(std::mem::take(&mut pending)))).await;
             }
             drop(tx);
-            let (tokens, status) = match usage.tokens() {
-                Some(t) if usage.finished || !broke => (t, "ok"),
-                // Cut before its usage arrived: the estimate, flagged by the status.
-                _ => (estimate, "incomplete"),
+            let outcome = match usage.tokens() {
+                Some(t) if usage.finished || !broke => {
+                    Outcome { tokens: t, status: "ok", estimated: false, upstream_model: usage.model.clone() }
+                }
+                // Cut before its usage arrived: the estimate, flagged as one and by the status.
+                _ => Outcome { tokens: estimate, status: "incomplete", estimated: true, upstream_model: usage.model.clone() },
             };
-            let rec = attempt2.record(&tokens, status, t0.elapsed().as_millis() as u64);
+            let rec = attempt2.record(&outcome);
             if let Err(e) = app2.recorder.record(&org2, rec).await {
                 tracing::error!(org = org2, error = %e.message, "gateway: a streamed call could not be recorded");
             }

@@ -65,7 +65,7 @@ async fn worker(pool: Arc<Pool>, mut rx: mpsc::Receiver<Pending>) {
         }
         for (org, items) in by_org {
             let values: Vec<Value> = items.iter().map(|p| p.record.clone()).collect();
-            let res = pool.run("gateway", move |ops| ops.record_batch(&org, values, None)).await;
+            let res = pool.run("gateway", move |ops| ops.record_calls(&org, values)).await;
             match res {
                 Ok(report) => {
                     for (i, p) in items.into_iter().enumerate() {

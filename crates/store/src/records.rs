@@ -3,7 +3,7 @@ use crate::{Reader, Result, Writer};
 use argus_domain::analytics::{KeyParts, RecordFilter};
 use argus_domain::ids::{OrgId, PriceId, Seq};
 use argus_domain::price::Tokens;
-use argus_domain::record::UsageInput;
+use argus_domain::record::{CallDetail, UsageInput};
 use rusqlite::OptionalExtension;
 
 /// A record as stored.
@@ -26,6 +26,7 @@ pub struct StoredRecord {
     pub currency: String,
     pub price_id: Option<PriceId>,
     pub recorded_at: i64,
+    pub detail: CallDetail,
 }
 
 impl StoredRecord {
@@ -40,7 +41,7 @@ impl StoredRecord {
     }
 }
 
-const COLS: &str = "seq, org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at";
+const COLS: &str = "seq, org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, upstream_model, first_byte_ms, estimated, attempt";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
     let n = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
@@ -62,6 +63,12 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
         currency: r.get(17)?,
         price_id: r.get::<_, Option<i64>>(18)?.map(PriceId),
         recorded_at: r.get(19)?,
+        detail: CallDetail {
+            upstream_model: r.get(20)?,
+            first_byte_ms: r.get::<_, Option<i64>>(21)?.map(|x| x.max(0) as u64),
+            estimated: r.get::<_, i64>(22)? != 0,
+            attempt: r.get::<_, Option<i64>>(23)?.map(|x| x.max(0) as u64),
+        },
     })
 }
 
@@ -97,12 +104,12 @@ pub struct Inserter<'w> {
 
 impl<'w> Inserter<'w> {
     pub fn new(w: &'w Writer<'_>) -> Result<Inserter<'w>> {
-        let conn: &rusqlite::Connection = w.c();
+        let conn: &rusqlite::Connection = w.c().conn();
         Ok(Inserter {
             conn,
             insert: conn.prepare(
-                "INSERT INTO records (org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, content_hash)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20)
+                "INSERT INTO records (org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, content_hash, upstream_model, first_byte_ms, estimated, attempt)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
                  ON CONFLICT (org_id, id) DO NOTHING",
             )?,
             find: conn.prepare("SELECT seq, content_hash FROM records WHERE org_id = ?1 AND id = ?2")?,
@@ -133,6 +140,10 @@ impl<'w> Inserter<'w> {
             n.price_id.map(|p| p.0),
             n.recorded_at,
             &n.content_hash[..],
+            n.input.detail.upstream_model,
+            n.input.detail.first_byte_ms.map(|x| x as i64),
+            i64::from(n.input.detail.estimated),
+            n.input.detail.attempt.map(|x| x as i64),
         ])?;
         if changed == 1 {
             return Ok(Insert::Inserted(Seq(self.conn.last_insert_rowid())));

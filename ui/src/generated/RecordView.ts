@@ -4,4 +4,20 @@ export type RecordView = { seq: number, id: string, org: string, provider: strin
 /**
  * `null` when unpriced: never shown as zero.
  */
-cost: string | null, currency: string, price_id: number | null, recorded_at: string, };
+cost: string | null, currency: string, price_id: number | null, recorded_at: string, 
+/**
+ * The model the provider says served the call (gateway calls).
+ */
+upstream_model: string | null, 
+/**
+ * Time to the answer's first byte (gateway calls).
+ */
+first_byte_ms: number | null, 
+/**
+ * The token counts are an estimate: the provider's usage never arrived.
+ */
+estimated: boolean, 
+/**
+ * Which attempt of a gateway call this was, from 1.
+ */
+attempt: number | null, };

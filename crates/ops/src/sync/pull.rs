@@ -66,6 +66,12 @@ pub(super) fn record_input(org: &Org, r: &RecordView) -> Result<UsageInput> {
         latency_ms: r.latency_ms.and_then(|x| u64::try_from(x).ok()),
         occurred_at: parse_time("occurred_at", &r.occurred_at)?,
         reservation_id: None,
+        detail: argus_domain::record::CallDetail {
+            upstream_model: r.upstream_model.clone(),
+            first_byte_ms: r.first_byte_ms.and_then(|x| u64::try_from(x).ok()),
+            estimated: r.estimated,
+            attempt: r.attempt.and_then(|x| u64::try_from(x).ok()),
+        },
     })
 }
 
