@@ -19,6 +19,7 @@ macro_rules! window_commands {
             provider_set,
             route_preview,
             upstream_list,
+            gateway_today,
             upstream_set,
             alias_list,
             alias_set,

@@ -22,7 +22,7 @@ use argus_domain::ErrorCode;
 use argus_ops::analytics::RecordQuery;
 use argus_ops::api::*;
 use argus_ops::controls::{BudgetChange, ProviderChange};
-use argus_ops::gateway::{AliasView, UpstreamChange, UpstreamView};
+use argus_ops::gateway::{AliasView, GatewayDay, UpstreamChange, UpstreamView};
 use argus_ops::sync::{Keep, SyncStatus};
 use argus_ops::{default_db_path, Ops, OpsError, SystemClock};
 use std::path::PathBuf;
@@ -138,6 +138,11 @@ async fn provider_set(
 ) -> Result<ProviderView, OpsError> {
     let change = ProviderChange { if_version, ..body };
     run(app, move |ops| ops.provider_set(&org, &provider, &change)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn gateway_today(app: AppHandle, org: String) -> Result<GatewayDay, OpsError> {
+    run(app, move |ops| ops.gateway_today(&org)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]

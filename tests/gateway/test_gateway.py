@@ -7,6 +7,7 @@ stood in for, by the loopback fakes of fake_upstream.py.
 
 import concurrent.futures
 import json
+import urllib.request
 import os
 import re
 import signal
@@ -191,6 +192,12 @@ def test_failover_by_priority_and_cool_down_after_retry_after(gw):
     assert raw.headers["x-argus-provider"] == "beta" and raw.headers["x-argus-attempts"] == "2", "alpha (priority 1) failed, beta served"
     recs = sorted(gw.records(), key=lambda r: r["seq"])
     assert [(r["provider"], r["status"], r["attempt"]) for r in recs] == [("alpha", "error", 1), ("beta", "ok", 2)], "each attempt that reached a provider is recorded once"
+    # The Overview's "through the gateway today", over HTTP with a read-only token.
+    req = urllib.request.Request(gw.base + "/api/v1/orgs/acme/gateway/today", headers={"authorization": "Bearer " + gw.token("analyst")})
+    with urllib.request.urlopen(req) as r:
+        today = json.load(r)
+    assert (today["served"], today["failed_over"]) == (1, 1)
+    assert [(p["provider"], p["served"], p["failed"]) for p in today["providers"]] == [("alpha", 0, 1), ("beta", 1, 0)]
     # A 429 with Retry-After: alpha is not tried again until then.
     gw.fakes["alpha"].behavior = "429"
     assert ask(gw.openai(), model="smart").headers["x-argus-provider"] == "beta"

@@ -3,7 +3,7 @@
 // and the server's HTTP API in a browser. Both answer the same types.
 import type {
   AlertView, AppInfo, BudgetChange, OrgView, AuditPage, BudgetStatus, BudgetView, DemoReport, Forecast, JobEvent, JobKind, PriceImportReport,
-  PriceView, ProviderChange, ProviderView, RecordQuery, UpstreamChange, UpstreamView, AliasView, RecordsPage, RepriceReport, Route, Summary, SyncStatus,
+  PriceView, ProviderChange, ProviderView, RecordQuery, UpstreamChange, UpstreamView, AliasView, GatewayDay, RecordsPage, RepriceReport, Route, Summary, SyncStatus,
 } from "./types";
 import { ApiError } from "./types";
 
@@ -30,6 +30,7 @@ export interface Backend {
   routePreview(org: string, operation?: string): Promise<Route>;
   /** Where the gateway sends each provider's calls. */
   upstreams(org: string): Promise<UpstreamView[]>;
+  gatewayToday(org: string): Promise<GatewayDay>;
   upstreamSet(org: string, provider: string, body: UpstreamChange): Promise<UpstreamView>;
   aliases(org: string): Promise<AliasView[]>;
   aliasSet(org: string, name: string, targets: string[]): Promise<AliasView>;
@@ -97,6 +98,7 @@ export async function tauriBackend(): Promise<Backend> {
     providerSet: (org, provider, body, if_version) => call("provider_set", { org, provider, body, if_version }),
     routePreview: (org, operation) => call("route_preview", { org, operation }),
     upstreams: (org) => call("upstream_list", { org }),
+    gatewayToday: (org) => call("gateway_today", { org }),
     upstreamSet: (org, provider, body) => call("upstream_set", { org, provider, body }),
     aliases: (org) => call("alias_list", { org }),
     aliasSet: (org, name, targets) => call("alias_set", { org, name, targets }),
@@ -181,6 +183,7 @@ export function httpBackend(login: HttpLogin): Backend {
     providerSet: (org, provider, body, v) => req("PUT", `${o(org)}/providers/${encodeURIComponent(provider)}`, body, v),
     routePreview: (org, operation) => req("POST", `${o(org)}/route`, { operation, dry_run: true }),
     upstreams: async (org) => (await req<{ upstreams: UpstreamView[] }>("GET", `${o(org)}/upstreams`)).upstreams,
+    gatewayToday: (org) => req("GET", `${o(org)}/gateway/today`),
     upstreamSet: (org, provider, body) => req("PUT", `${o(org)}/providers/${encodeURIComponent(provider)}/upstream`, body),
     aliases: async (org) => (await req<{ aliases: AliasView[] }>("GET", `${o(org)}/aliases`)).aliases,
     aliasSet: (org, name, targets) => req("PUT", `${o(org)}/aliases/${encodeURIComponent(name)}`, { targets }),

@@ -25,6 +25,8 @@ export type { ProviderView } from "./generated/ProviderView";
 export type { UpstreamChange } from "./generated/UpstreamChange";
 export type { UpstreamView } from "./generated/UpstreamView";
 export type { AliasView } from "./generated/AliasView";
+export type { GatewayDay } from "./generated/GatewayDay";
+export type { GatewayProviderDay } from "./generated/GatewayProviderDay";
 export type { RecordView } from "./generated/RecordView";
 export type { RecordsPage } from "./generated/RecordsPage";
 export type { Rejected } from "./generated/Rejected";

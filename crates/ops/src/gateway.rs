@@ -459,6 +459,54 @@ impl Ops {
     }
 }
 
+/// The gateway's day so far (the Overview): calls served by each provider,
+/// failed attempts, and calls served after a failover.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct GatewayDay {
+    /// The organisation's local date.
+    pub day: String,
+    /// Calls a provider answered.
+    #[cfg_attr(test, ts(type = "number"))]
+    pub served: u64,
+    /// Calls answered after one or more providers failed (failovers).
+    #[cfg_attr(test, ts(type = "number"))]
+    pub failed_over: u64,
+    pub providers: Vec<GatewayProviderDay>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct GatewayProviderDay {
+    pub provider: String,
+    /// Calls it answered.
+    #[cfg_attr(test, ts(type = "number"))]
+    pub served: u64,
+    /// Attempts that failed there (a 429, a 5xx, a timeout): the call failed over, or ended.
+    #[cfg_attr(test, ts(type = "number"))]
+    pub failed: u64,
+}
+
+impl Ops {
+    /// The gateway's calls today (the organisation's local day), from the records.
+    pub fn gateway_today(&mut self, org: &str) -> Result<GatewayDay> {
+        let now = self.now();
+        self.store.read(|r| {
+            let org = orgs::find(r, org)?;
+            let day = argus_domain::time::local_day(org.tz, now);
+            let from = argus_domain::time::day_start(org.tz, day);
+            let to = argus_domain::time::day_start(org.tz, day + 1);
+            let rows = argus_store::records::gateway_attempts(r, org.row.id, to_nanos(from), to_nanos(to))?;
+            Ok(GatewayDay {
+                day: argus_domain::time::day_key(argus_domain::time::day_date(day)),
+                served: rows.iter().map(|x| x.1).sum(),
+                failed_over: rows.iter().map(|x| x.3).sum(),
+                providers: rows.into_iter().map(|(provider, served, failed, _)| GatewayProviderDay { provider, served, failed }).collect(),
+            })
+        })
+    }
+}
+
 /// What admissions read of an organisation's settings, once a transaction.
 struct Setting {
     org: Org,

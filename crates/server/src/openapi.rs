@@ -24,6 +24,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("post", "/orgs/{org}/alerts/{id}/ack", "configure", "Acknowledge an alert"),
     ("get", "/orgs/{org}/providers", "read", "Providers with settings, quota use and health"),
     ("put", "/orgs/{org}/providers/{provider}", "configure", "Set {enabled, priority, hourly_limit, daily_limit} (null quota: none); If-Match: VERSION"),
+    ("get", "/orgs/{org}/gateway/today", "read", "The gateway's calls today (the organisation's local day): served by each provider, failed attempts, calls served after a failover"),
     ("get", "/orgs/{org}/upstreams", "read", "Where the gateway sends each provider's calls: base URL, dialect, the key's environment variable and whether the server has it"),
     ("put", "/orgs/{org}/providers/{provider}/upstream", "configure", "Set a provider's upstream: {base_url, api, api_key_env} (the key itself is never sent or stored)"),
     ("get", "/orgs/{org}/aliases", "read", "The gateway's model aliases"),
@@ -124,6 +125,7 @@ fn contract(method: &str, path: &str) -> Option<Contract> {
             ..c(Answer::Json(200, of::<ProviderView>))
         },
         ("get", "/orgs/{org}/upstreams") => c(Answer::Json(200, of::<Upstreams>)),
+        ("get", "/orgs/{org}/gateway/today") => c(Answer::Json(200, of::<argus_ops::gateway::GatewayDay>)),
         ("put", "/orgs/{org}/providers/{provider}/upstream") => {
             Contract { body: Some(of::<UpstreamBody>), statuses: &[413], ..c(Answer::Json(200, of::<argus_ops::gateway::UpstreamView>)) }
         }

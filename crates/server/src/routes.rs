@@ -189,6 +189,7 @@ pub fn router(app: App, beside: Router<App>) -> Router {
         .route("/orgs/{org}/providers", get(providers))
         .route("/orgs/{org}/providers/{provider}", put(put_provider))
         .route("/orgs/{org}/upstreams", get(upstreams))
+        .route("/orgs/{org}/gateway/today", get(gateway_today))
         .route("/orgs/{org}/providers/{provider}/upstream", put(put_upstream))
         .route("/orgs/{org}/aliases", get(aliases))
         .route("/orgs/{org}/aliases/{name}", put(put_alias).delete(remove_alias))
@@ -393,6 +394,11 @@ async fn put_provider(
     let change = ProviderChange { if_version: if_match(&headers)?, ..change };
     let view = app.pool.run(&actor, move |ops| ops.provider_set(&org, &provider, &change)).await?;
     Ok(with_etag(view.version, view))
+}
+
+async fn gateway_today(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Read)?;
+    Ok(Json(app.pool.run(&actor, move |ops| ops.gateway_today(&org)).await?).into_response())
 }
 
 async fn upstreams(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {

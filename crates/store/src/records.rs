@@ -256,3 +256,23 @@ pub fn price_ids(r: &Reader<'_>, org: OrgId, from: i64, to: i64) -> Result<Vec<i
     let rows = st.query_map(rusqlite::params![org.0, from, to], |x| x.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
     Ok(rows)
 }
+
+/// The gateway's attempts of an organisation between two instants, by
+/// provider: `(provider, served, failed, served_after_failover)`. An attempt
+/// is served when the provider answered it (`ok`, `incomplete`,
+/// `client_error`), failed otherwise (the call moved on, or ended there).
+pub fn gateway_attempts(r: &Reader<'_>, org: OrgId, from: i64, to: i64) -> Result<Vec<(String, u64, u64, u64)>> {
+    let mut st = r.c().prepare(
+        "SELECT provider,
+                sum(status IN ('ok', 'incomplete', 'client_error')),
+                sum(status NOT IN ('ok', 'incomplete', 'client_error')),
+                sum(attempt > 1 AND status IN ('ok', 'incomplete', 'client_error'))
+         FROM records WHERE org_id = ?1 AND occurred_at >= ?2 AND occurred_at < ?3 AND attempt IS NOT NULL
+         GROUP BY provider ORDER BY provider",
+    )?;
+    let n = |x: i64| x.max(0) as u64;
+    let rows = st
+        .query_map(rusqlite::params![org.0, from, to], |x| Ok((x.get(0)?, n(x.get(1)?), n(x.get(2)?), n(x.get(3)?))))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}

@@ -4,7 +4,7 @@ import { Card, Empty, ErrorBox, Loading, Money, useLoad } from "../ui";
 import { BarChart } from "../charts";
 import { age, count, money, percent } from "../format";
 import { dailySeries, nextMonthStart, syncIsStale } from "../state";
-import type { Group } from "../types";
+import type { GatewayDay, Group } from "../types";
 
 function dailyBars(groups: Group[], first: string) {
   return dailySeries(groups, first).map((d) => ({ label: d.day, value: d.cost, note: `${count(d.requests)} requests` }));
@@ -16,21 +16,23 @@ export function Overview() {
     const status = await backend.budgetStatus(org.slug);
     const from = `${status.month}-01`;
     const to = nextMonthStart(status.month);
-    const [forecast, daily, providers, operations, investigations] = await Promise.all([
+    const [forecast, daily, providers, operations, investigations, gateway] = await Promise.all([
       backend.forecast(org.slug, status.month),
       backend.summary(org.slug, from, to, "day"),
       backend.summary(org.slug, from, to, "provider"),
       backend.summary(org.slug, from, to, "operation"),
       backend.summary(org.slug, from, to, "investigation"),
+      // A server older than the gateway has no such route: the card is left out.
+      backend.gatewayToday(org.slug).catch(() => null),
     ]);
-    return { status, forecast, daily, providers, operations, investigations };
+    return { status, forecast, daily, providers, operations, investigations, gateway };
   }, [org.slug]);
   useEffect(() => {
     if (data.data) requestAnimationFrame(() => requestAnimationFrame(() => backend.painted?.()));
   }, [data.data]);
   if (data.loading && !data.data) return <Loading what="the overview" />;
   if (data.error) return <ErrorBox error={data.error} />;
-  const { status, forecast, daily, providers, operations, investigations } = data.data!;
+  const { status, forecast, daily, providers, operations, investigations, gateway } = data.data!;
   const cur = status.currency;
   const sync = info.sync;
   const top = [...investigations.groups].filter((g) => g.key !== null).sort((a, b) => Number(b.cost) - Number(a.cost)).slice(0, 5);
@@ -108,6 +110,11 @@ export function Overview() {
       <Card title="By provider">
         <Breakdown groups={providers.groups} cur={cur} />
       </Card>
+      {gateway ? (
+        <Card title={`Through the gateway today (${gateway.day})`}>
+          <GatewayToday day={gateway} />
+        </Card>
+      ) : null}
       <Card title="By operation">
         <Breakdown groups={operations.groups} cur={cur} />
       </Card>
@@ -141,5 +148,41 @@ function Breakdown({ groups, cur }: { groups: { key: string | null; cost: string
         ))}
       </tbody>
     </table>
+  );
+}
+
+function GatewayToday({ day }: { day: GatewayDay }) {
+  if (day.providers.length === 0) {
+    return (
+      <Empty>
+        No calls through the gateway today. Applications send them to this server's <code>/v1</code> with an ingest token; set where each
+        provider's calls go on the <a href="#/providers">Providers</a> screen.
+      </Empty>
+    );
+  }
+  return (
+    <>
+      <p data-testid="gateway-today">
+        {count(day.served)} calls served, {count(day.failed_over)} after a failover
+      </p>
+      <table>
+        <thead>
+          <tr>
+            <th scope="col">Provider</th>
+            <th scope="col" class="num">Served</th>
+            <th scope="col" class="num">Failed attempts</th>
+          </tr>
+        </thead>
+        <tbody>
+          {day.providers.map((p) => (
+            <tr key={p.provider}>
+              <td>{p.provider}</td>
+              <td class="num">{count(p.served)}</td>
+              <td class="num">{count(p.failed)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </>
   );
 }
