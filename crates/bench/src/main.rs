@@ -75,7 +75,6 @@ enum Cmd {
         #[arg(long, default_value_t = argus_ops::sync::PAGE)]
         page: i64,
     },
-    /// In-process admission latency, and admissions per second from concurrent workers.
     /// The gateway's added latency against calling the same fake upstream
     /// directly, at fixed rates, streamed and not; its throughput with
     /// recording on; and the same loads through another proxy (`--other`,
@@ -98,6 +97,7 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         upstream_port: u16,
     },
+    /// In-process admission latency, and admissions per second from concurrent workers.
     Admit {
         #[arg(long, default_value_t = 20_000)]
         admissions: u64,
