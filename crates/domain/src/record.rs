@@ -38,6 +38,9 @@ pub const KEYS: [&str; 19] = [
     "attempt",
 ];
 
+/// Longest model name accepted (`model`, `upstream_model`), in characters.
+pub const MAX_MODEL_CHARS: usize = 128;
+
 /// Most attempts of one call through the gateway.
 pub const MAX_ATTEMPT: u64 = 100;
 
@@ -330,7 +333,7 @@ fn finish(f: RawFields<'_>, mut errs: Vec<FieldError>) -> Result<UsageInput, Vec
         keep(&mut errs, check_slug("operation", s));
     }
     if let Some(s) = &model {
-        keep(&mut errs, check_text("model", s, 128));
+        keep(&mut errs, check_text("model", s, MAX_MODEL_CHARS));
     }
     let opt_text = |errs: &mut Vec<FieldError>, k: &str, v: Option<Cow<'_, str>>, max: usize| -> Option<String> {
         let s = v?;
@@ -340,7 +343,7 @@ fn finish(f: RawFields<'_>, mut errs: Vec<FieldError>) -> Result<UsageInput, Vec
     let investigation = opt_text(&mut errs, "investigation", f.investigation, 256);
     let user = opt_text(&mut errs, "user", f.user, 256);
     let reservation_id = opt_text(&mut errs, "reservation_id", f.reservation_id, 128);
-    let upstream_model = opt_text(&mut errs, "upstream_model", f.upstream_model, 128);
+    let upstream_model = opt_text(&mut errs, "upstream_model", f.upstream_model, MAX_MODEL_CHARS);
     let status = match f.status {
         Some(s) => keep(&mut errs, check_slug("status", &s)).map(|_| s.into_owned()),
         None => Some("ok".to_string()),

@@ -157,7 +157,10 @@ impl Attempt {
             "cached_input_tokens": tokens.cached_input, "cache_write_tokens": tokens.cache_write,
             "status": o.status, "latency_ms": self.sent.elapsed().as_millis() as u64, "occurred_at": self.occurred_at,
             "reservation_id": self.reservation,
-            "upstream_model": o.upstream_model.as_deref().filter(|m| !m.is_empty() && m.len() <= 128 && m.chars().all(|c| !c.is_control())),
+            // A name the record's rules would refuse is left out, never the record.
+            "upstream_model": o.upstream_model.as_deref().filter(|m| {
+                argus_domain::slug::check_text("upstream_model", m, argus_domain::record::MAX_MODEL_CHARS).is_ok()
+            }),
             "first_byte_ms": self.first_byte_ms, "estimated": o.estimated, "attempt": self.number,
         })
     }

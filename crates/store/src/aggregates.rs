@@ -72,7 +72,7 @@ impl Delta {
 
     pub fn apply(self, w: &Writer<'_>) -> Result<()> {
         {
-            let mut up = w.c().prepare_cached(
+            let mut up = w.c().prepare(
                 "INSERT INTO agg_price_days (org_id, day, price_id, records) VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (org_id, day, price_id) DO UPDATE SET records = records + excluded.records",
             )?;
@@ -85,7 +85,7 @@ impl Delta {
                 w.c().execute("DELETE FROM agg_price_days WHERE records <= 0", [])?;
             }
         }
-        let mut st = w.c().prepare_cached(
+        let mut st = w.c().prepare(
             "INSERT INTO agg_daily (org_id, dim, day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests, cost_exa)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
              ON CONFLICT (org_id, dim, day, key) DO UPDATE SET
@@ -125,7 +125,7 @@ impl Delta {
 
 /// Rows of one stored dimension for days `[from, to)`: `(day, key, totals)`.
 pub fn rows(r: &Reader<'_>, org: OrgId, dim: StoredDim, from_day: i32, to_day: i32) -> Result<Vec<(i32, String, Totals)>> {
-    let mut st = r.c().prepare_cached(
+    let mut st = r.c().prepare(
         "SELECT day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests, cost_exa
          FROM agg_daily WHERE org_id = ?1 AND dim = ?2 AND day >= ?3 AND day < ?4",
     )?;
@@ -151,9 +151,8 @@ pub fn rows(r: &Reader<'_>, org: OrgId, dim: StoredDim, from_day: i32, to_day: i
 
 /// Price versions that costed records of local days `[from, to)`.
 pub fn price_ids(r: &Reader<'_>, org: OrgId, from_day: i32, to_day: i32) -> Result<Vec<i64>> {
-    let mut st = r
-        .c()
-        .prepare_cached("SELECT DISTINCT price_id FROM agg_price_days WHERE org_id = ?1 AND day >= ?2 AND day < ?3 AND records > 0")?;
+    let mut st =
+        r.c().prepare("SELECT DISTINCT price_id FROM agg_price_days WHERE org_id = ?1 AND day >= ?2 AND day < ?3 AND records > 0")?;
     let rows = st.query_map(rusqlite::params![org.0, from_day, to_day], |x| x.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
     Ok(rows)
 }

@@ -29,7 +29,7 @@ const BUDGET_COLS: &str = "month, amount_nanos, thresholds, hard_limit, version,
 
 pub fn budget(r: &Reader<'_>, org: OrgId, month: &str) -> Result<Option<BudgetRow>> {
     Ok(r.c()
-        .prepare_cached(&format!("SELECT {BUDGET_COLS} FROM budgets WHERE org_id = ?1 AND month = ?2"))?
+        .prepare(&format!("SELECT {BUDGET_COLS} FROM budgets WHERE org_id = ?1 AND month = ?2"))?
         .query_row(params![org.0, month], budget_row)
         .optional()?)
 }
@@ -166,21 +166,20 @@ fn provider_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProviderRow> {
 
 pub fn provider(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option<ProviderRow>> {
     Ok(r.c()
-        .prepare_cached(&format!("SELECT {PROVIDER_COLS} FROM provider_settings WHERE org_id = ?1 AND provider = ?2"))?
+        .prepare(&format!("SELECT {PROVIDER_COLS} FROM provider_settings WHERE org_id = ?1 AND provider = ?2"))?
         .query_row(params![org.0, provider], provider_row)
         .optional()?)
 }
 
 pub fn providers(r: &Reader<'_>, org: OrgId) -> Result<Vec<ProviderRow>> {
-    let mut st =
-        r.c().prepare_cached(&format!("SELECT {PROVIDER_COLS} FROM provider_settings WHERE org_id = ?1 ORDER BY priority, provider"))?;
+    let mut st = r.c().prepare(&format!("SELECT {PROVIDER_COLS} FROM provider_settings WHERE org_id = ?1 ORDER BY priority, provider"))?;
     let rows = st.query_map([org.0], provider_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
 /// Providers that appear in the organisation's usage.
 pub fn providers_seen(r: &Reader<'_>, org: OrgId) -> Result<Vec<String>> {
-    let mut st = r.c().prepare_cached("SELECT DISTINCT key FROM agg_daily WHERE org_id = ?1 AND dim = 1 ORDER BY key")?;
+    let mut st = r.c().prepare("SELECT DISTINCT key FROM agg_daily WHERE org_id = ?1 AND dim = 1 ORDER BY key")?;
     let rows = st.query_map([org.0], |x| x.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
@@ -199,7 +198,7 @@ pub fn put_provider(w: &Writer<'_>, org: OrgId, p: &ProviderRow, now: i64) -> Re
 /// The newest admission of a provider: `(n, at)`.
 fn newest_admission(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option<(i64, i64)>> {
     Ok(r.c()
-        .prepare_cached("SELECT n, at FROM admissions WHERE org_id = ?1 AND provider = ?2 ORDER BY n DESC LIMIT 1")?
+        .prepare("SELECT n, at FROM admissions WHERE org_id = ?1 AND provider = ?2 ORDER BY n DESC LIMIT 1")?
         .query_row(params![org.0, provider], |x| Ok((x.get(0)?, x.get(1)?)))
         .optional()?)
 }
@@ -211,14 +210,14 @@ pub fn admissions_window(r: &Reader<'_>, org: OrgId, provider: &str, since: i64,
     let Some((newest, _)) = newest_admission(r, org, provider)? else { return Ok((0, None)) };
     let first: Option<i64> = r
         .c()
-        .prepare_cached("SELECT n FROM admissions WHERE org_id = ?1 AND provider = ?2 AND at > ?3 ORDER BY at, n LIMIT 1")?
+        .prepare("SELECT n FROM admissions WHERE org_id = ?1 AND provider = ?2 AND at > ?3 ORDER BY at, n LIMIT 1")?
         .query_row(params![org.0, provider, since], |x| x.get(0))
         .optional()?;
     let Some(first) = first else { return Ok((0, None)) };
     let count = newest - first + 1;
     let kth = if k >= 1 && count >= k {
         r.c()
-            .prepare_cached("SELECT at FROM admissions WHERE org_id = ?1 AND provider = ?2 AND n = ?3")?
+            .prepare("SELECT at FROM admissions WHERE org_id = ?1 AND provider = ?2 AND n = ?3")?
             .query_row(params![org.0, provider, newest - k + 1], |x| x.get(0))
             .optional()?
     } else {
@@ -234,10 +233,8 @@ pub fn add_admission(w: &Writer<'_>, org: OrgId, provider: &str, at: i64, forget
         Some((n, last)) => (n + 1, at.max(last)),
         None => (1, at),
     };
-    w.c()
-        .prepare_cached("INSERT INTO admissions (org_id, provider, n, at) VALUES (?1, ?2, ?3, ?4)")?
-        .execute(params![org.0, provider, n, at])?;
-    w.c().prepare_cached("DELETE FROM admissions WHERE org_id = ?1 AND provider = ?2 AND at <= ?3 AND n < ?4")?.execute(params![
+    w.c().prepare("INSERT INTO admissions (org_id, provider, n, at) VALUES (?1, ?2, ?3, ?4)")?.execute(params![org.0, provider, n, at])?;
+    w.c().prepare("DELETE FROM admissions WHERE org_id = ?1 AND provider = ?2 AND at <= ?3 AND n < ?4")?.execute(params![
         org.0,
         provider,
         forget_before,
@@ -250,7 +247,7 @@ fn add_open(w: &Writer<'_>, org: OrgId, month: &str, delta: i64) -> Result<()> {
     // Two parts (crate::wide): the month's open total can never overflow.
     let (exa, nanos) = crate::wide::split(i128::from(delta)).ok_or_else(|| crate::wide::too_large("a reservation"))?;
     w.c()
-        .prepare_cached(
+        .prepare(
             "INSERT INTO reservation_totals (org_id, month, open_nanos, open_exa) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (org_id, month) DO UPDATE SET
            open_nanos = (open_nanos + excluded.open_nanos) % 1000000000000000000,
@@ -265,14 +262,14 @@ fn add_open(w: &Writer<'_>, org: OrgId, month: &str, delta: i64) -> Result<()> {
 pub fn reserved(r: &Reader<'_>, org: OrgId, month: &str, now: i64) -> Result<i128> {
     let total: i128 = r
         .c()
-        .prepare_cached("SELECT open_exa, open_nanos FROM reservation_totals WHERE org_id = ?1 AND month = ?2")?
+        .prepare("SELECT open_exa, open_nanos FROM reservation_totals WHERE org_id = ?1 AND month = ?2")?
         .query_row(params![org.0, month], |x| Ok(crate::wide::join(x.get(0)?, x.get(1)?)))
         .optional()?
         .unwrap_or(0);
     // Summed in two parts (whole units, and the nano-units below one), each
     // far from 2^63 whatever the number of reservations.
     let due: i128 = r.c()
-        .prepare_cached("SELECT ifnull(sum(amount_nanos / 1000000000), 0), ifnull(sum(amount_nanos % 1000000000), 0) FROM reservations WHERE org_id = ?1 AND month = ?2 AND settled_at IS NULL AND expires_at <= ?3")?
+        .prepare("SELECT ifnull(sum(amount_nanos / 1000000000), 0), ifnull(sum(amount_nanos % 1000000000), 0) FROM reservations WHERE org_id = ?1 AND month = ?2 AND settled_at IS NULL AND expires_at <= ?3")?
         .query_row(params![org.0, month, now], |x| Ok(i128::from(x.get::<_, i64>(0)?) * 1_000_000_000 + i128::from(x.get::<_, i64>(1)?)))?;
     Ok(total - due)
 }
@@ -288,7 +285,7 @@ pub fn add_reservation(
     now: i64,
     expires_at: i64,
 ) -> Result<()> {
-    w.c().prepare_cached(
+    w.c().prepare(
         "INSERT INTO reservations (id, org_id, provider, month, amount_nanos, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
     )?
     .execute(params![id, org.0, provider, month, amount_nanos, now, expires_at])?;
@@ -299,11 +296,11 @@ pub fn add_reservation(
 pub fn expire_reservations(w: &Writer<'_>, org: OrgId, now: i64) -> Result<()> {
     let due: Vec<(String, String, i64)> = w
         .c()
-        .prepare_cached("SELECT id, month, amount_nanos FROM reservations WHERE org_id = ?1 AND settled_at IS NULL AND expires_at <= ?2")?
+        .prepare("SELECT id, month, amount_nanos FROM reservations WHERE org_id = ?1 AND settled_at IS NULL AND expires_at <= ?2")?
         .query_map(params![org.0, now], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)))?
         .collect::<rusqlite::Result<_>>()?;
     for (id, month, amount) in due {
-        w.c().prepare_cached("UPDATE reservations SET settled_at = expires_at WHERE id = ?1")?.execute([&id])?;
+        w.c().prepare("UPDATE reservations SET settled_at = expires_at WHERE id = ?1")?.execute([&id])?;
         add_open(w, org, &month, -amount)?;
     }
     Ok(())
@@ -320,11 +317,11 @@ pub fn settle_reservation(w: &Writer<'_>, org: OrgId, id: &str, seq: i64, at: i6
 pub(crate) fn close_reservation(w: &Writer<'_>, org: OrgId, id: &str, seq: Option<i64>, at: i64) -> Result<bool> {
     let open: Option<(String, i64)> = w
         .c()
-        .prepare_cached("SELECT month, amount_nanos FROM reservations WHERE id = ?1 AND org_id = ?2 AND settled_at IS NULL")?
+        .prepare("SELECT month, amount_nanos FROM reservations WHERE id = ?1 AND org_id = ?2 AND settled_at IS NULL")?
         .query_row(params![id, org.0], |x| Ok((x.get(0)?, x.get(1)?)))
         .optional()?;
     let Some((month, amount)) = open else { return Ok(false) };
-    w.c().prepare_cached("UPDATE reservations SET settled_at = ?3, record_seq = ?2 WHERE id = ?1")?.execute(params![id, seq, at])?;
+    w.c().prepare("UPDATE reservations SET settled_at = ?3, record_seq = ?2 WHERE id = ?1")?.execute(params![id, seq, at])?;
     add_open(w, org, &month, -amount)?;
     Ok(true)
 }
@@ -338,9 +335,7 @@ pub struct HealthRow {
 
 pub fn health(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option<HealthRow>> {
     Ok(r.c()
-        .prepare_cached(
-            "SELECT consecutive_failures, cooldown_until, last_outcome_at FROM provider_health WHERE org_id = ?1 AND provider = ?2",
-        )?
+        .prepare("SELECT consecutive_failures, cooldown_until, last_outcome_at FROM provider_health WHERE org_id = ?1 AND provider = ?2")?
         .query_row(params![org.0, provider], |x| {
             Ok(HealthRow { consecutive_failures: x.get(0)?, cooldown_until: x.get(1)?, last_outcome_at: x.get(2)? })
         })
@@ -348,7 +343,7 @@ pub fn health(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option<Healt
 }
 
 pub fn put_health(w: &Writer<'_>, org: OrgId, provider: &str, h: &HealthRow) -> Result<()> {
-    w.c().prepare_cached(
+    w.c().prepare(
         "INSERT INTO provider_health (org_id, provider, consecutive_failures, cooldown_until, last_outcome_at) VALUES (?1, ?2, ?3, ?4, ?5)
          ON CONFLICT (org_id, provider) DO UPDATE SET consecutive_failures = excluded.consecutive_failures,
            cooldown_until = excluded.cooldown_until, last_outcome_at = excluded.last_outcome_at",
@@ -365,9 +360,9 @@ pub fn spend(r: &Reader<'_>, org: OrgId, from_day: i32, to_day: i32) -> Result<i
 
 /// Spend per local day of `[from, to)`, as `(day, nanos)`, days without spend left out.
 pub fn daily_spend(r: &Reader<'_>, org: OrgId, from_day: i32, to_day: i32) -> Result<Vec<(i32, i128)>> {
-    let mut st = r.c().prepare_cached(
-        "SELECT day, cost_exa, cost_nanos FROM agg_daily WHERE org_id = ?1 AND dim = 0 AND day >= ?2 AND day < ?3 ORDER BY day",
-    )?;
+    let mut st = r
+        .c()
+        .prepare("SELECT day, cost_exa, cost_nanos FROM agg_daily WHERE org_id = ?1 AND dim = 0 AND day >= ?2 AND day < ?3 ORDER BY day")?;
     let rows = st
         .query_map(params![org.0, from_day, to_day], |x| Ok((x.get(0)?, crate::wide::join(x.get(1)?, x.get(2)?))))?
         .collect::<rusqlite::Result<Vec<_>>>()?;

@@ -29,13 +29,13 @@ fn upstream_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UpstreamRow> {
 
 pub fn upstream(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option<UpstreamRow>> {
     Ok(r.c()
-        .prepare_cached(&format!("SELECT {UPSTREAM_COLS} FROM upstreams WHERE org_id = ?1 AND provider = ?2"))?
+        .prepare(&format!("SELECT {UPSTREAM_COLS} FROM upstreams WHERE org_id = ?1 AND provider = ?2"))?
         .query_row(params![org.0, provider], upstream_row)
         .optional()?)
 }
 
 pub fn upstreams(r: &Reader<'_>, org: OrgId) -> Result<Vec<UpstreamRow>> {
-    let mut st = r.c().prepare_cached(&format!("SELECT {UPSTREAM_COLS} FROM upstreams WHERE org_id = ?1 ORDER BY provider"))?;
+    let mut st = r.c().prepare(&format!("SELECT {UPSTREAM_COLS} FROM upstreams WHERE org_id = ?1 ORDER BY provider"))?;
     let rows = st.query_map([org.0], upstream_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
@@ -66,13 +66,13 @@ fn alias_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AliasRow> {
 
 pub fn alias(r: &Reader<'_>, org: OrgId, name: &str) -> Result<Option<AliasRow>> {
     Ok(r.c()
-        .prepare_cached("SELECT name, targets, updated_at FROM model_aliases WHERE org_id = ?1 AND name = ?2")?
+        .prepare("SELECT name, targets, updated_at FROM model_aliases WHERE org_id = ?1 AND name = ?2")?
         .query_row(params![org.0, name], alias_row)
         .optional()?)
 }
 
 pub fn aliases(r: &Reader<'_>, org: OrgId) -> Result<Vec<AliasRow>> {
-    let mut st = r.c().prepare_cached("SELECT name, targets, updated_at FROM model_aliases WHERE org_id = ?1 ORDER BY name")?;
+    let mut st = r.c().prepare("SELECT name, targets, updated_at FROM model_aliases WHERE org_id = ?1 ORDER BY name")?;
     let rows = st.query_map([org.0], alias_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }

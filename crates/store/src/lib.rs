@@ -99,10 +99,6 @@ impl<'a> Sql<'a> {
         self.0.prepare_cached(sql)
     }
 
-    pub(crate) fn prepare_cached(self, sql: &str) -> rusqlite::Result<rusqlite::CachedStatement<'a>> {
-        self.0.prepare_cached(sql)
-    }
-
     pub(crate) fn execute<P: rusqlite::Params>(self, sql: &str, params: P) -> rusqlite::Result<usize> {
         self.0.prepare_cached(sql)?.execute(params)
     }

@@ -237,7 +237,7 @@ pub fn scan<E: From<crate::StoreError>>(
 
 /// Sets the cost of a stored record (reprice).
 pub fn set_cost(w: &Writer<'_>, seq: Seq, cost_nanos: Option<i64>, price_id: Option<PriceId>) -> Result<()> {
-    w.c().prepare_cached("UPDATE records SET cost_nanos = ?2, price_id = ?3 WHERE seq = ?1")?.execute(rusqlite::params![
+    w.c().prepare("UPDATE records SET cost_nanos = ?2, price_id = ?3 WHERE seq = ?1")?.execute(rusqlite::params![
         seq.0,
         cost_nanos,
         price_id.map(|p| p.0)

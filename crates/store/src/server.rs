@@ -42,9 +42,7 @@ pub fn add_token(w: &Writer<'_>, org: OrgId, role: &str, name: &str, hash: &[u8]
 /// The live (not revoked) token with this hash.
 pub fn token_by_hash(r: &Reader<'_>, hash: &[u8]) -> Result<Option<TokenRow>> {
     Ok(r.c()
-        .prepare_cached(&format!(
-            "SELECT {TOKEN_COLS} FROM tokens t JOIN orgs o ON o.id = t.org_id WHERE t.hash = ?1 AND t.revoked_at IS NULL"
-        ))?
+        .prepare(&format!("SELECT {TOKEN_COLS} FROM tokens t JOIN orgs o ON o.id = t.org_id WHERE t.hash = ?1 AND t.revoked_at IS NULL"))?
         .query_row([hash], token_row)
         .optional()?)
 }
@@ -70,7 +68,7 @@ pub struct WebhookRow {
 
 pub fn webhook(r: &Reader<'_>, org: OrgId) -> Result<Option<WebhookRow>> {
     Ok(r.c()
-        .prepare_cached("SELECT url, version, updated_at FROM webhooks WHERE org_id = ?1")?
+        .prepare("SELECT url, version, updated_at FROM webhooks WHERE org_id = ?1")?
         .query_row([org.0], |x| Ok(WebhookRow { url: x.get(0)?, version: x.get(1)?, updated_at: x.get(2)? }))
         .optional()?)
 }
@@ -118,7 +116,7 @@ fn delivery_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryRow> {
 }
 
 pub fn due_deliveries(r: &Reader<'_>, now: i64, limit: i64) -> Result<Vec<DeliveryRow>> {
-    let mut st = r.c().prepare_cached(&format!(
+    let mut st = r.c().prepare(&format!(
         "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE delivered_at IS NULL AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2"
     ))?;
     let rows = st.query_map(params![now, limit], delivery_row)?.collect::<rusqlite::Result<Vec<_>>>()?;

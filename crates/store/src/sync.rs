@@ -21,7 +21,7 @@ pub struct LinkRow {
 }
 
 pub fn link(r: &Reader<'_>) -> Result<Option<LinkRow>> {
-    Ok(r.c().prepare_cached(
+    Ok(r.c().prepare(
         "SELECT server, org_id, remote_org, cursor, audit_cursor, prices_version, linked_at, last_synced_at, last_error, server_version FROM sync_link WHERE id = 1",
     )?
     .query_row([], |x| {
@@ -43,7 +43,7 @@ pub fn link(r: &Reader<'_>) -> Result<Option<LinkRow>> {
 
 /// Whether `org` is the organisation this store follows.
 pub fn is_linked(r: &Reader<'_>, org: OrgId) -> Result<bool> {
-    Ok(r.c().prepare_cached("SELECT 1 FROM sync_link WHERE org_id = ?1")?.exists([org.0])?)
+    Ok(r.c().prepare("SELECT 1 FROM sync_link WHERE org_id = ?1")?.exists([org.0])?)
 }
 
 pub fn set_link(w: &Writer<'_>, server: &str, org: OrgId, remote_org: &str, server_version: &str, now: i64) -> Result<()> {
@@ -56,7 +56,7 @@ pub fn set_link(w: &Writer<'_>, server: &str, org: OrgId, remote_org: &str, serv
 }
 
 pub fn set_cursor(w: &Writer<'_>, cursor: i64) -> Result<()> {
-    w.c().prepare_cached("UPDATE sync_link SET cursor = ?1 WHERE id = 1")?.execute([cursor])?;
+    w.c().prepare("UPDATE sync_link SET cursor = ?1 WHERE id = 1")?.execute([cursor])?;
     Ok(())
 }
 
@@ -81,7 +81,7 @@ pub fn finish(w: &Writer<'_>, at: Option<i64>, error: Option<&str>, server_versi
 
 pub fn map_price(w: &Writer<'_>, org: OrgId, remote_id: i64, local_id: i64) -> Result<()> {
     w.c()
-        .prepare_cached("INSERT OR REPLACE INTO remote_prices (org_id, remote_id, local_id) VALUES (?1, ?2, ?3)")?
+        .prepare("INSERT OR REPLACE INTO remote_prices (org_id, remote_id, local_id) VALUES (?1, ?2, ?3)")?
         .execute(params![org.0, remote_id, local_id])?;
     Ok(())
 }
@@ -153,7 +153,7 @@ pub fn outbox_item(r: &Reader<'_>, org: OrgId, id: i64) -> Result<Option<OutboxR
 
 /// Whether an edit of `object` waits in the outbox (then a pull leaves the local value alone).
 pub fn has_edit(r: &Reader<'_>, org: OrgId, object: &str) -> Result<bool> {
-    Ok(r.c().prepare_cached("SELECT 1 FROM sync_outbox WHERE org_id = ?1 AND object = ?2")?.exists(params![org.0, object])?)
+    Ok(r.c().prepare("SELECT 1 FROM sync_outbox WHERE org_id = ?1 AND object = ?2")?.exists(params![org.0, object])?)
 }
 
 pub fn remove_edit(w: &Writer<'_>, id: i64) -> Result<()> {
@@ -240,7 +240,7 @@ pub fn put_remote_audit(
     after: Option<&str>,
 ) -> Result<()> {
     w.c()
-        .prepare_cached(
+        .prepare(
             "INSERT INTO audit (org_id, at, actor, action, object, before, after, remote_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
          ON CONFLICT (org_id, remote_id) WHERE remote_id IS NOT NULL DO NOTHING",
         )?
