@@ -125,6 +125,7 @@ pub struct Totals {
     pub output_tokens: i64,
     pub cached_input_tokens: i64,
     pub cache_write_tokens: i64,
+    pub cache_write_1h_tokens: i64,
     pub cost_nanos: i128,
     pub unpriced_requests: i64,
 }
@@ -138,6 +139,7 @@ impl Totals {
             output_tokens: t.output as i64,
             cached_input_tokens: t.cached_input as i64,
             cache_write_tokens: t.cache_write as i64,
+            cache_write_1h_tokens: t.cache_write_1h as i64,
             cost_nanos: i128::from(cost_nanos.unwrap_or(0)),
             unpriced_requests: i64::from(cost_nanos.is_none()),
         }
@@ -149,6 +151,7 @@ impl Totals {
         self.output_tokens += o.output_tokens;
         self.cached_input_tokens += o.cached_input_tokens;
         self.cache_write_tokens += o.cache_write_tokens;
+        self.cache_write_1h_tokens += o.cache_write_1h_tokens;
         self.cost_nanos += o.cost_nanos;
         self.unpriced_requests += o.unpriced_requests;
     }
@@ -159,6 +162,7 @@ impl Totals {
         self.output_tokens -= o.output_tokens;
         self.cached_input_tokens -= o.cached_input_tokens;
         self.cache_write_tokens -= o.cache_write_tokens;
+        self.cache_write_1h_tokens -= o.cache_write_1h_tokens;
         self.cost_nanos -= o.cost_nanos;
         self.unpriced_requests -= o.unpriced_requests;
     }

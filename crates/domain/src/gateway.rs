@@ -2,7 +2,7 @@
 //! providers' usage figures become our four disjoint token kinds, what a
 //! request is estimated to use before it is sent, and which upstream
 //! answers move on to the next candidate.
-use crate::price::Tokens;
+use crate::price::{ServiceTier, Tokens};
 use serde_json::Value;
 
 /// The wire protocol of an upstream.
@@ -90,19 +90,51 @@ pub fn openai_usage(usage: &Value) -> Option<Tokens> {
     let prompt = usage.get("prompt_tokens")?.as_u64()?;
     let completion = usage.get("completion_tokens").and_then(Value::as_u64).unwrap_or(0);
     let cached = usage.pointer("/prompt_tokens_details/cached_tokens").and_then(Value::as_u64).unwrap_or(0).min(prompt);
-    Some(Tokens { input: prompt - cached, output: completion, cached_input: cached, cache_write: 0 })
+    Some(Tokens { input: prompt - cached, output: completion, cached_input: cached, ..Tokens::default() })
 }
 
-/// Tokens of an Anthropic usage object: the four kinds are disjoint already.
+/// Tokens of an Anthropic usage object: the kinds are disjoint already,
+/// but `cache_creation_input_tokens` counts the writes of both cache
+/// lifetimes; `cache_creation.ephemeral_1h_input_tokens` says how many of
+/// them are kept an hour.
 pub fn anthropic_usage(usage: &Value) -> Option<Tokens> {
-    let n = |k: &str| usage.get(k).and_then(Value::as_u64).unwrap_or(0);
     usage.get("input_tokens")?.as_u64()?;
-    Some(Tokens {
-        input: n("input_tokens"),
-        output: n("output_tokens"),
-        cached_input: n("cache_read_input_tokens"),
-        cache_write: n("cache_creation_input_tokens"),
-    })
+    let mut t = Tokens::default();
+    anthropic_update(&mut t, usage);
+    Some(t)
+}
+
+/// Sets the kinds an Anthropic usage object gives (a stream's
+/// `message_delta` repeats some of them, cumulatively).
+fn anthropic_update(t: &mut Tokens, usage: &Value) {
+    let n = |k: &str| usage.get(k).and_then(Value::as_u64);
+    if let Some(x) = n("input_tokens") {
+        t.input = x;
+    }
+    if let Some(x) = n("output_tokens") {
+        t.output = x;
+    }
+    if let Some(x) = n("cache_read_input_tokens") {
+        t.cached_input = x;
+    }
+    let hour = usage.pointer("/cache_creation/ephemeral_1h_input_tokens").and_then(Value::as_u64);
+    let five = usage.pointer("/cache_creation/ephemeral_5m_input_tokens").and_then(Value::as_u64);
+    match (n("cache_creation_input_tokens"), hour) {
+        (Some(all), Some(h)) => (t.cache_write, t.cache_write_1h) = (all.saturating_sub(h), h.min(all)),
+        (Some(all), None) => t.cache_write = all,
+        (None, Some(h)) => (t.cache_write, t.cache_write_1h) = (five.unwrap_or(0), h),
+        (None, None) => {}
+    }
+}
+
+/// The service tier an answer says processed the call: OpenAI's
+/// top-level `service_tier`, Anthropic's `usage.service_tier`.
+pub fn answer_service_tier(dialect: Dialect, answer: &Value) -> Option<ServiceTier> {
+    let s = match dialect {
+        Dialect::OpenAi => answer.get("service_tier"),
+        Dialect::Anthropic => answer.pointer("/usage/service_tier").or_else(|| answer.pointer("/message/usage/service_tier")),
+    };
+    s.and_then(Value::as_str).and_then(ServiceTier::from_provider)
 }
 
 /// What a request is expected to use, before it is sent: the prompt at
@@ -124,7 +156,7 @@ pub fn estimate(body: &Value, endpoint: Endpoint) -> Tokens {
             .unwrap_or(1024)
             .min(crate::record::MAX_TOKENS),
     };
-    Tokens { input: input.min(crate::record::MAX_TOKENS), output, cached_input: 0, cache_write: 0 }
+    Tokens { input: input.min(crate::record::MAX_TOKENS), output, ..Tokens::default() }
 }
 
 /// Whether an upstream's answer moves on to the next candidate: a 429 or
@@ -155,6 +187,8 @@ pub struct StreamUsage {
     tokens: Option<Tokens>,
     /// The upstream's model, as it names it.
     pub model: Option<String>,
+    /// The service tier the stream says processed the call.
+    pub service_tier: Option<ServiceTier>,
     /// The stream ended properly (`[DONE]`, or Anthropic's `message_stop`).
     pub finished: bool,
 }
@@ -180,6 +214,9 @@ impl StreamUsage {
             return;
         }
         let Ok(v) = serde_json::from_slice::<Value>(data) else { return };
+        if let Some(t) = answer_service_tier(dialect, &v) {
+            self.service_tier = Some(t);
+        }
         match dialect {
             Dialect::OpenAi => {
                 if let Some(m) = v.get("model").and_then(Value::as_str) {
@@ -200,20 +237,8 @@ impl StreamUsage {
                 }
                 Some("message_delta") => {
                     if let Some(u) = v.get("usage") {
-                        let t = self.tokens.get_or_insert_with(Tokens::default);
                         // Cumulative counts: the last one is the total.
-                        if let Some(o) = u.get("output_tokens").and_then(Value::as_u64) {
-                            t.output = o;
-                        }
-                        if let Some(i) = u.get("input_tokens").and_then(Value::as_u64) {
-                            t.input = i;
-                        }
-                        if let Some(c) = u.get("cache_read_input_tokens").and_then(Value::as_u64) {
-                            t.cached_input = c;
-                        }
-                        if let Some(c) = u.get("cache_creation_input_tokens").and_then(Value::as_u64) {
-                            t.cache_write = c;
-                        }
+                        anthropic_update(self.tokens.get_or_insert_with(Tokens::default), u);
                     }
                 }
                 Some("message_stop") => self.finished = true,
@@ -245,9 +270,9 @@ mod tests {
     fn openai_cached_tokens_are_taken_out_of_the_input() {
         let t = openai_usage(&json!({"prompt_tokens": 1200, "completion_tokens": 300, "prompt_tokens_details": {"cached_tokens": 1000}}))
             .unwrap();
-        assert_eq!(t, Tokens { input: 200, output: 300, cached_input: 1000, cache_write: 0 });
+        assert_eq!(t, Tokens { input: 200, output: 300, cached_input: 1000, ..Tokens::default() });
         let t = openai_usage(&json!({"prompt_tokens": 8, "total_tokens": 8})).unwrap();
-        assert_eq!(t, Tokens { input: 8, output: 0, cached_input: 0, cache_write: 0 }, "embeddings have no completion");
+        assert_eq!(t, Tokens { input: 8, ..Tokens::default() }, "embeddings have no completion");
     }
 
     #[test]
@@ -256,7 +281,15 @@ mod tests {
             &json!({"input_tokens": 10, "output_tokens": 20, "cache_read_input_tokens": 30, "cache_creation_input_tokens": 40}),
         )
         .unwrap();
-        assert_eq!(t, Tokens { input: 10, output: 20, cached_input: 30, cache_write: 40 });
+        assert_eq!(t, Tokens { input: 10, output: 20, cached_input: 30, cache_write: 40, cache_write_1h: 0 });
+        let answer = json!({"usage": {"input_tokens": 10, "output_tokens": 20, "cache_creation_input_tokens": 40,
+            "cache_creation": {"ephemeral_5m_input_tokens": 15, "ephemeral_1h_input_tokens": 25}, "service_tier": "priority"}});
+        let t = anthropic_usage(&answer["usage"]).unwrap();
+        assert_eq!((t.cache_write, t.cache_write_1h), (15, 25), "the writes of each cache lifetime, disjoint");
+        assert_eq!(answer_service_tier(Dialect::Anthropic, &answer), Some(ServiceTier::Priority));
+        assert_eq!(answer_service_tier(Dialect::OpenAi, &json!({"service_tier": "default"})), Some(ServiceTier::Standard));
+        assert_eq!(answer_service_tier(Dialect::OpenAi, &json!({"service_tier": "flex"})), Some(ServiceTier::Flex));
+        assert_eq!(answer_service_tier(Dialect::OpenAi, &json!({})), None);
     }
 
     #[test]
@@ -268,7 +301,7 @@ mod tests {
             for part in openai.as_bytes().chunks(split) {
                 u.feed(Dialect::OpenAi, part);
             }
-            assert_eq!(u.tokens(), Some(Tokens { input: 5, output: 7, cached_input: 0, cache_write: 0 }));
+            assert_eq!(u.tokens(), Some(Tokens { input: 5, output: 7, ..Tokens::default() }));
             assert!(u.finished);
             assert_eq!(u.model.as_deref(), Some("gpt-4o-2024"));
         }
@@ -277,7 +310,7 @@ mod tests {
                          event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
         let mut u = StreamUsage::default();
         u.feed(Dialect::Anthropic, anthropic.as_bytes());
-        assert_eq!(u.tokens(), Some(Tokens { input: 25, output: 15, cached_input: 3, cache_write: 0 }));
+        assert_eq!(u.tokens(), Some(Tokens { input: 25, output: 15, cached_input: 3, ..Tokens::default() }));
         assert!(u.finished);
     }
 

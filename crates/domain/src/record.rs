@@ -1,6 +1,6 @@
 //! Usage input: validation of one ingest line (or one record given on the
 //! command line or over HTTP) and its content hash.
-use crate::price::Tokens;
+use crate::price::{ServiceTier, Tokens};
 use crate::slug::{check_slug, check_text};
 use crate::time::{accepted_range, to_nanos};
 use crate::FieldError;
@@ -16,7 +16,7 @@ pub const MAX_TOKENS: u64 = 1_000_000_000;
 pub const MAX_LATENCY_MS: u64 = 86_400_000;
 
 /// The keys of an ingest line, in the canonical order.
-pub const KEYS: [&str; 19] = [
+pub const KEYS: [&str; 21] = [
     "id",
     "org",
     "provider",
@@ -36,6 +36,8 @@ pub const KEYS: [&str; 19] = [
     "first_byte_ms",
     "estimated",
     "attempt",
+    "service_tier",
+    "cache_write_1h_tokens",
 ];
 
 /// Longest model name accepted (`model`, `upstream_model`), in characters.
@@ -84,6 +86,10 @@ pub mod patterns {
     /// One call's estimated cost: at most 10000, 9 decimals.
     pub const ESTIMATE: &str = r"^([0-9]{1,4}(\.[0-9]{1,9})?|10000(\.0{1,9})?)$";
     pub const MONTH: &str = r"^2[01][0-9]{2}-(0[1-9]|1[0-2])$";
+    /// A date (YYYY-MM-DD).
+    pub const DATE: &str = r"^2[01][0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$";
+    /// A whole number from 1, as text.
+    pub const COUNT: &str = r"^[1-9][0-9]{0,9}$";
 }
 
 /// One ingest line as the HTTP API documents it (`POST /orgs/{org}/records`):
@@ -135,6 +141,12 @@ pub struct RecordLineDoc {
     /// Which attempt of a gateway call this was, from 1.
     #[schemars(range(min = 1, max = 100))]
     pub attempt: Option<u64>,
+    /// How the provider processed the call: standard (the default), batch, flex or priority.
+    #[schemars(regex(pattern = r"^(standard|batch|flex|priority)$"))]
+    pub service_tier: Option<String>,
+    /// Input written to a cache kept an hour (disjoint from `cache_write_tokens`, the 5-minute writes).
+    #[schemars(range(max = 1_000_000_000))]
+    pub cache_write_1h_tokens: Option<u64>,
 }
 
 /// A validated usage record as given by a caller.
@@ -153,6 +165,8 @@ pub struct UsageInput {
     pub occurred_at: DateTime<Utc>,
     pub reservation_id: Option<String>,
     pub detail: CallDetail,
+    /// How the provider processed the call (it bills the tiers differently).
+    pub service_tier: ServiceTier,
 }
 
 impl UsageInput {
@@ -226,6 +240,10 @@ struct RawFields<'a> {
     estimated: Option<bool>,
     #[serde(default)]
     attempt: Option<u64>,
+    #[serde(borrow, default)]
+    service_tier: Option<Cow<'a, str>>,
+    #[serde(default)]
+    cache_write_1h_tokens: Option<u64>,
 }
 
 /// Type checks of a JSON value, field by field, with messages that say what to do.
@@ -314,6 +332,11 @@ fn finish(f: RawFields<'_>, mut errs: Vec<FieldError>) -> Result<UsageInput, Vec
     let output = count(&mut errs, "output_tokens", f.output_tokens, true, MAX_TOKENS, "tokens");
     let cached = count(&mut errs, "cached_input_tokens", f.cached_input_tokens, false, MAX_TOKENS, "tokens");
     let write = count(&mut errs, "cache_write_tokens", f.cache_write_tokens, false, MAX_TOKENS, "tokens");
+    let write_1h = count(&mut errs, "cache_write_1h_tokens", f.cache_write_1h_tokens, false, MAX_TOKENS, "tokens");
+    let service_tier = match f.service_tier {
+        Some(s) => keep(&mut errs, ServiceTier::parse("service_tier", &s)),
+        None => Some(ServiceTier::Standard),
+    };
     let latency = count(&mut errs, "latency_ms", f.latency_ms, false, MAX_LATENCY_MS, "milliseconds");
     let first_byte = count(&mut errs, "first_byte_ms", f.first_byte_ms, false, MAX_LATENCY_MS, "milliseconds");
     let attempt = match f.attempt {
@@ -369,8 +392,18 @@ fn finish(f: RawFields<'_>, mut errs: Vec<FieldError>) -> Result<UsageInput, Vec
     if !errs.is_empty() {
         return Err(errs);
     }
-    match (org, provider, model, operation, input, output, occurred_at, status) {
-        (Some(org), Some(provider), Some(model), Some(operation), Some(input), Some(output), Some(occurred_at), Some(status)) => {
+    match (org, provider, model, operation, input, output, occurred_at, status, service_tier) {
+        (
+            Some(org),
+            Some(provider),
+            Some(model),
+            Some(operation),
+            Some(input),
+            Some(output),
+            Some(occurred_at),
+            Some(status),
+            Some(service_tier),
+        ) => {
             Ok(UsageInput {
                 id,
                 org,
@@ -379,12 +412,19 @@ fn finish(f: RawFields<'_>, mut errs: Vec<FieldError>) -> Result<UsageInput, Vec
                 operation,
                 investigation,
                 user,
-                tokens: Tokens { input, output, cached_input: cached.unwrap_or(0), cache_write: write.unwrap_or(0) },
+                tokens: Tokens {
+                    input,
+                    output,
+                    cached_input: cached.unwrap_or(0),
+                    cache_write: write.unwrap_or(0),
+                    cache_write_1h: write_1h.unwrap_or(0),
+                },
                 status,
                 latency_ms: latency,
                 occurred_at,
                 reservation_id,
                 detail: CallDetail { upstream_model, first_byte_ms: first_byte, estimated: f.estimated.unwrap_or(false), attempt },
+                service_tier,
             })
         }
         _ => Err(vec![FieldError::new("", "is incomplete")]),
@@ -427,6 +467,8 @@ impl UsageInput {
             first_byte_ms: t.count("first_byte_ms", MAX_LATENCY_MS),
             estimated: t.flag("estimated"),
             attempt: t.count("attempt", MAX_ATTEMPT),
+            service_tier: t.string("service_tier"),
+            cache_write_1h_tokens: t.count("cache_write_1h_tokens", MAX_TOKENS),
         };
         finish(raw, t.errs)
     }
@@ -477,6 +519,14 @@ impl UsageInput {
         if *d != CallDetail::default() {
             let n = |x: Option<u64>| x.map(|x| x.to_string()).unwrap_or_default();
             for p in [opt(&d.upstream_model), n(d.first_byte_ms), d.estimated.to_string(), n(d.attempt)] {
+                h.update((p.len() as u64).to_le_bytes());
+                h.update(p.as_bytes());
+            }
+        }
+        // The service tier and the 1-hour cache writes, likewise only when
+        // given (tagged, so that they never read as the details above).
+        if self.service_tier != ServiceTier::Standard || self.tokens.cache_write_1h > 0 {
+            for p in ["tier".to_string(), self.service_tier.as_str().to_string(), self.tokens.cache_write_1h.to_string()] {
                 h.update((p.len() as u64).to_le_bytes());
                 h.update(p.as_bytes());
             }
@@ -551,6 +601,8 @@ mod tests {
         check(json!({"occurred_at": "1999-12-31T23:59:59Z"}), "occurred_at", "outside");
         check(json!({"id": 42}), "id", "not a string");
         check(json!({"input_token": 3}), "input_token", "not a known key");
+        check(json!({"service_tier": "premium"}), "service_tier", "standard, batch, flex or priority");
+        check(json!({"cache_write_1h_tokens": -3}), "cache_write_1h_tokens", "negative");
     }
 
     #[test]

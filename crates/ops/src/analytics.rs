@@ -102,6 +102,7 @@ pub fn group(key: String, t: &Totals) -> Group {
         output_tokens: t.output_tokens,
         cached_input_tokens: t.cached_input_tokens,
         cache_write_tokens: t.cache_write_tokens,
+        cache_write_1h_tokens: t.cache_write_1h_tokens,
         cost: t.cost(),
         unpriced_requests: t.unpriced_requests,
     }
@@ -115,6 +116,7 @@ pub fn totals_of(g: &Group) -> Totals {
         output_tokens: g.output_tokens,
         cached_input_tokens: g.cached_input_tokens,
         cache_write_tokens: g.cache_write_tokens,
+        cache_write_1h_tokens: g.cache_write_1h_tokens,
         cost_nanos: g.cost.nanos_i128(),
         unpriced_requests: g.unpriced_requests,
     }
@@ -170,6 +172,7 @@ pub(crate) fn summarize(r: &Reader<'_>, org: &Org, from: DateTime<Utc>, to: Date
         output_tokens: t.output_tokens,
         cached_input_tokens: t.cached_input_tokens,
         cache_write_tokens: t.cache_write_tokens,
+        cache_write_1h_tokens: t.cache_write_1h_tokens,
         cost: t.cost(),
         unpriced_requests: t.unpriced_requests,
         previous: Previous {
@@ -199,6 +202,8 @@ pub(crate) fn view(org: &Org, r: &StoredRecord) -> RecordView {
         output_tokens: r.tokens.output,
         cached_input_tokens: r.tokens.cached_input,
         cache_write_tokens: r.tokens.cache_write,
+        cache_write_1h_tokens: r.tokens.cache_write_1h,
+        service_tier: r.service_tier.as_str().to_string(),
         status: r.status.clone(),
         latency_ms: r.latency_ms,
         occurred_at: fmt_instant(from_nanos(r.occurred_at)),

@@ -30,7 +30,27 @@ pub struct PriceView {
     pub output_per_mtok: String,
     pub cached_input_per_mtok: Option<String>,
     pub cache_write_per_mtok: Option<String>,
+    /// The rate of input written to a cache kept an hour.
+    #[serde(default)]
+    pub cache_write_1h_per_mtok: Option<String>,
+    /// standard, batch, flex or priority.
+    #[serde(default = "standard")]
+    pub service_tier: String,
+    /// A long-context tier: its rates price every token of a call whose prompt exceeds this.
+    #[serde(default)]
+    #[cfg_attr(test, ts(type = "number | null"))]
+    pub above_input_tokens: Option<u64>,
+    /// The date the provider retires the model.
+    #[serde(default)]
+    pub deprecation_date: Option<String>,
+    /// The model is retired (its deprecation date has passed).
+    #[serde(default)]
+    pub deprecated: bool,
     pub source: Option<String>,
+}
+
+fn standard() -> String {
+    "standard".to_string()
 }
 
 /// One refused line (or array element) of an import or ingest.
@@ -74,6 +94,13 @@ pub struct RecordView {
     pub cached_input_tokens: u64,
     #[cfg_attr(test, ts(type = "number"))]
     pub cache_write_tokens: u64,
+    /// Input written to a cache kept an hour (disjoint from `cache_write_tokens`).
+    #[serde(default)]
+    #[cfg_attr(test, ts(type = "number"))]
+    pub cache_write_1h_tokens: u64,
+    /// How the provider processed the call: standard, batch, flex or priority.
+    #[serde(default = "standard")]
+    pub service_tier: String,
     pub status: String,
     #[cfg_attr(test, ts(type = "number | null"))]
     pub latency_ms: Option<i64>,
@@ -140,6 +167,9 @@ pub struct Group {
     pub cached_input_tokens: i64,
     #[cfg_attr(test, ts(type = "number"))]
     pub cache_write_tokens: i64,
+    #[serde(default)]
+    #[cfg_attr(test, ts(type = "number"))]
+    pub cache_write_1h_tokens: i64,
     #[cfg_attr(test, ts(type = "string"))]
     pub cost: Money,
     #[cfg_attr(test, ts(type = "number"))]
@@ -180,6 +210,9 @@ pub struct Summary {
     pub cached_input_tokens: i64,
     #[cfg_attr(test, ts(type = "number"))]
     pub cache_write_tokens: i64,
+    #[serde(default)]
+    #[cfg_attr(test, ts(type = "number"))]
+    pub cache_write_1h_tokens: i64,
     #[cfg_attr(test, ts(type = "string"))]
     pub cost: Money,
     #[cfg_attr(test, ts(type = "number"))]

@@ -172,12 +172,13 @@ impl Ops {
                     operation: operation.to_string(),
                     investigation,
                     user,
-                    tokens: Tokens { input, output, cached_input: cached, cache_write },
+                    tokens: Tokens { input, output, cached_input: cached, cache_write, cache_write_1h: 0 },
                     status: status.to_string(),
                     latency_ms: Some(if status == "timeout" { 60_000 } else { 300 + input / 20 + rng.below(900) }),
                     occurred_at: at,
                     reservation_id: None,
                     detail: Default::default(),
+                    service_tier: Default::default(),
                 };
                 items.push(Item { line: n, parsed: Ok(input), fallback_id: String::new() });
             }

@@ -10,7 +10,7 @@ use crate::controls::{admit_now, all_providers, budget_block, candidate_block, c
 use crate::orgs::{self, Org};
 use crate::{Ops, OpsError, Result};
 use argus_domain::gateway::{Dialect, Endpoint};
-use argus_domain::price::Tokens;
+use argus_domain::price::{ServiceTier, Tokens};
 use argus_domain::slug::check_slug;
 use argus_domain::time::{fmt_instant, from_nanos, to_nanos};
 use argus_domain::{ErrorCode, FieldError};
@@ -599,8 +599,8 @@ fn admit_in(
     for p in providers {
         for t in targets.iter().filter(|t| t.provider == p.provider && !tried.contains(&t.provider)) {
             let cost = book
-                .select(&t.provider, &t.model, now)
-                .and_then(|price| price.rates.cost(estimate).nanos())
+                .price(&t.provider, &t.model, ServiceTier::Standard, estimate, now)
+                .and_then(|p| p.cost.nanos())
                 .unwrap_or(0)
                 .min(argus_domain::budget::MAX_CALL_COST * 1_000_000_000);
             let budget = budget_block(&r, org, now, cost)?;

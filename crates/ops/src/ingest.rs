@@ -125,8 +125,9 @@ pub(crate) fn write_items(w: &Writer<'_>, items: &[Item], now: i64, report: &mut
             }
         };
         let id = input.id.as_deref().unwrap_or(&item.fallback_id);
-        let price = book.select(&input.provider, &input.model, input.occurred_at);
-        let cost = price.map(|p| p.rates.cost(&input.tokens));
+        let priced = book.price(&input.provider, &input.model, input.service_tier, &input.tokens, input.occurred_at);
+        let price = priced.as_ref().map(|p| p.version);
+        let cost = priced.as_ref().map(|p| p.cost);
         if let Some(c) = cost.filter(|c| argus_domain::budget::over_call_bound(*c)) {
             // No real call costs this much: token counts gone wrong, and
             // totals that could overflow. Refused, naming what to check.

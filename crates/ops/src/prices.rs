@@ -4,7 +4,7 @@ use crate::orgs::{self, Org};
 use crate::{Ops, OpsError, Result};
 use argus_domain::analytics::Totals;
 use argus_domain::ids::{OrgId, PriceId, Seq};
-use argus_domain::price::{PriceInput, PriceVersion, RawPrice};
+use argus_domain::price::{PriceInput, PriceVersion, RawPrice, PRICE_KEYS};
 use argus_domain::record::join_errors;
 use argus_domain::time::{fmt_instant, parse_instant, to_nanos};
 use argus_domain::{ErrorCode, FieldError, Money};
@@ -19,7 +19,8 @@ pub const BUILTIN_CATALOGUE: &str = include_str!("../catalogue/prices.csv");
 /// Bump when the catalogue file changes, so that open stores load it again.
 pub const CATALOGUE_VERSION: &str = "2026-11-27";
 
-pub(crate) fn price_view(v: &PriceVersion, org_slug: Option<&str>) -> PriceView {
+/// A version as the facade shows it; `today` (UTC) says whether its model is retired.
+pub(crate) fn price_view(v: &PriceVersion, org_slug: Option<&str>, today: chrono::NaiveDate) -> PriceView {
     let s = |d: &rust_decimal::Decimal| d.to_string();
     PriceView {
         id: v.id.0,
@@ -33,6 +34,11 @@ pub(crate) fn price_view(v: &PriceVersion, org_slug: Option<&str>) -> PriceView 
         output_per_mtok: s(&v.rates.output_per_mtok),
         cached_input_per_mtok: v.rates.cached_input_per_mtok.as_ref().map(s),
         cache_write_per_mtok: v.rates.cache_write_per_mtok.as_ref().map(s),
+        cache_write_1h_per_mtok: v.rates.cache_write_1h_per_mtok.as_ref().map(s),
+        service_tier: v.terms.service_tier.as_str().to_string(),
+        above_input_tokens: v.terms.above_input_tokens,
+        deprecation_date: v.terms.deprecation_date.map(|d| d.format("%Y-%m-%d").to_string()),
+        deprecated: v.terms.deprecation_date.is_some_and(|d| d <= today),
         source: v.source.clone(),
     }
 }
@@ -56,7 +62,7 @@ pub fn parse_price_file(content: &str) -> std::result::Result<PriceRows, OpsErro
         if !headers.iter().any(|h| h == required) {
             return Err(OpsError {
                 code: ErrorCode::BadInput,
-                message: format!("the CSV header has no column {required:?}; the header is provider,model,effective_from,currency,input_per_mtok,output_per_mtok,cached_input_per_mtok,cache_write_per_mtok"),
+                message: format!("the CSV header has no column {required:?}; the header is {} (the last seven columns are optional)", PRICE_KEYS.join(",")),
                 field: Some(required.into()),
             });
         }
@@ -77,6 +83,8 @@ fn raw_from_json(v: &serde_json::Value) -> std::result::Result<RawPrice, String>
         let s = match x {
             serde_json::Value::String(s) => Some(s.clone()),
             serde_json::Value::Null => None,
+            // A prompt size is a whole number, exact as a JSON number.
+            serde_json::Value::Number(n) if k == "above_input_tokens" && n.is_u64() => Some(n.to_string()),
             serde_json::Value::Number(n) => {
                 return Err(format!(
                     "field `{k}`: {n} is a JSON number; write rates and times as strings, such as \"2.50\", so that they stay exact"
@@ -84,18 +92,10 @@ fn raw_from_json(v: &serde_json::Value) -> std::result::Result<RawPrice, String>
             }
             other => return Err(format!("field `{k}`: {other} is not a string")),
         };
-        match k.as_str() {
-            "provider" => raw.provider = s,
-            "model" => raw.model = s,
-            "effective_from" => raw.effective_from = s,
-            "currency" => raw.currency = s,
-            "input_per_mtok" => raw.input_per_mtok = s,
-            "output_per_mtok" => raw.output_per_mtok = s,
-            "cached_input_per_mtok" => raw.cached_input_per_mtok = s,
-            "cache_write_per_mtok" => raw.cache_write_per_mtok = s,
-            "source" => raw.source = s,
-            _ => return Err(format!("field `{k}`: is not a known key; the keys are provider, model, effective_from, currency, input_per_mtok, output_per_mtok, cached_input_per_mtok, cache_write_per_mtok, source")),
-        }
+        let Some(slot) = raw.slot(k) else {
+            return Err(format!("field `{k}`: is not a known key; the keys are {}", PRICE_KEYS.join(", ")));
+        };
+        *slot = s;
     }
     Ok(raw)
 }
@@ -106,6 +106,7 @@ fn import(ops: &mut Ops, content: &str, org: Option<&str>, if_version: Option<i6
         return Err(FieldError::new("prices", "there is no price version in it; give at least one row (CSV) or object (JSON)").into());
     }
     let now = to_nanos(ops.now());
+    let today = ops.now().date_naive();
     ops.store.write(|w| {
         let org: Option<Org> = org.map(|s| orgs::find(&w.reader(), s)).transpose()?;
         if let (Some(o), Some(expected)) = (&org, if_version) {
@@ -160,7 +161,7 @@ fn import(ops: &mut Ops, content: &str, org: Option<&str>, if_version: Option<i6
             } else {
                 report.unchanged += 1;
             }
-            report.prices.push(price_view(&v, org.as_ref().map(|o| o.row.slug.as_str())));
+            report.prices.push(price_view(&v, org.as_ref().map(|o| o.row.slug.as_str()), today));
         }
         if !added.is_empty() {
             let after = serde_json::json!({"added": added}).to_string();
@@ -197,6 +198,10 @@ fn price_json(p: &PriceInput) -> serde_json::Value {
         "output_per_mtok": s(&p.rates.output_per_mtok),
         "cached_input_per_mtok": p.rates.cached_input_per_mtok.as_ref().map(s),
         "cache_write_per_mtok": p.rates.cache_write_per_mtok.as_ref().map(s),
+        "cache_write_1h_per_mtok": p.rates.cache_write_1h_per_mtok.as_ref().map(s),
+        "service_tier": p.terms.service_tier.as_str(),
+        "above_input_tokens": p.terms.above_input_tokens.map(|n| n.to_string()),
+        "deprecation_date": p.terms.deprecation_date.map(|d| d.format("%Y-%m-%d").to_string()),
         "source": p.source,
     })
 }
@@ -239,10 +244,11 @@ impl Ops {
 
     /// Versions visible to an organisation (global and its own), or the global catalogue.
     pub fn prices_list(&mut self, org: Option<&str>, provider: Option<&str>) -> Result<Vec<PriceView>> {
+        let today = self.now().date_naive();
         self.store.read(|r| {
             let org = org.map(|s| orgs::find(r, s)).transpose()?;
             let list = prices::list(r, org.as_ref().map(|o| o.row.id), provider)?;
-            Ok(list.iter().map(|v| price_view(v, org.as_ref().map(|o| o.row.slug.as_str()))).collect())
+            Ok(list.iter().map(|v| price_view(v, org.as_ref().map(|o| o.row.slug.as_str()), today)).collect())
         })
     }
 
@@ -262,12 +268,13 @@ impl Ops {
             let mut groups: BTreeMap<(String, String), Acc> = BTreeMap::new();
             records::scan(w, &filter, |rec| -> Result<()> {
                 let at = argus_domain::time::from_nanos(rec.occurred_at);
-                let price = book.select(&rec.provider, &rec.model, at);
-                let new_cost = match price {
+                let priced = book.price(&rec.provider, &rec.model, rec.service_tier, &rec.tokens, at);
+                let price = priced.as_ref().map(|p| p.version);
+                let new_cost = match &priced {
                     // A price that makes a stored call cost more than any
                     // call could is a mistaken price (or absurd token
                     // counts): refused as a whole, nothing changes.
-                    Some(p) if argus_domain::budget::over_call_bound(p.rates.cost(&rec.tokens)) => {
+                    Some(p) if argus_domain::budget::over_call_bound(p.cost) => {
                         return Err(OpsError::new(
                             ErrorCode::BadInput,
                             format!(
@@ -276,13 +283,13 @@ impl Ops {
                                 rec.model,
                                 fmt_instant(at),
                                 rec.id,
-                                p.rates.cost(&rec.tokens),
+                                p.cost,
                                 org.row.currency,
                                 argus_domain::budget::MAX_CALL_COST
                             ),
                         ));
                     }
-                    Some(p) => p.rates.cost(&rec.tokens).nanos(),
+                    Some(p) => p.cost.nanos(),
                     None => None,
                 };
                 let new_id = price.map(|p| p.id);
@@ -379,6 +386,7 @@ impl Ops {
     pub fn prices_by_ids(&mut self, ids: &[i64]) -> Result<Vec<PriceView>> {
         let ids: Vec<PriceId> = ids.iter().map(|i| PriceId(*i)).collect();
         let list = prices::by_ids(&self.store.reader(), &ids)?;
-        Ok(list.iter().map(|v| price_view(v, None)).collect())
+        let today = self.now().date_naive();
+        Ok(list.iter().map(|v| price_view(v, None, today)).collect())
     }
 }

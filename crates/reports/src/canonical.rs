@@ -2,9 +2,10 @@
 use sha2::{Digest, Sha256};
 
 /// Columns of a records export: the keys of an ingest line, then what the
-/// store adds, then the gateway's details of a call (appended later, so
-/// that consumers of the first 18 columns keep working).
-pub const RECORD_COLUMNS: [&str; 22] = [
+/// store adds, then the gateway's details of a call, then the service tier
+/// and the 1-hour cache writes (each appended later, so that consumers of
+/// the earlier columns keep working).
+pub const RECORD_COLUMNS: [&str; 24] = [
     "id",
     "org",
     "provider",
@@ -27,11 +28,14 @@ pub const RECORD_COLUMNS: [&str; 22] = [
     "first_byte_ms",
     "estimated",
     "attempt",
+    "service_tier",
+    "cache_write_1h_tokens",
 ];
 
-/// The columns of records exports written before the gateway's details
-/// were appended; `export verify` still verifies those files.
-pub const RECORD_COLUMNS_FIRST: usize = 18;
+/// How many of [`RECORD_COLUMNS`] the records exports of each edition have,
+/// oldest first: 18 before the gateway's details, 22 before the service
+/// tier and the 1-hour cache writes. `export verify` verifies them all.
+pub const RECORD_EDITIONS: [usize; 3] = [18, 22, RECORD_COLUMNS.len()];
 
 /// Columns of a summary export.
 pub const SUMMARY_COLUMNS: [&str; 6] = ["key", "requests", "input_tokens", "output_tokens", "cost", "unpriced_requests"];
@@ -75,8 +79,8 @@ mod tests {
         // The ingest keys live in `argus_domain::record::KEYS` (which ends with
         // `reservation_id`, bookkeeping that is not exported).
         assert_eq!(RECORD_COLUMNS[..14], argus_domain::record::KEYS[..14]);
-        assert_eq!(RECORD_COLUMNS[14..RECORD_COLUMNS_FIRST], ["cost", "currency", "price_id", "recorded_at"]);
-        assert_eq!(RECORD_COLUMNS[RECORD_COLUMNS_FIRST..], argus_domain::record::KEYS[15..]);
+        assert_eq!(RECORD_COLUMNS[14..RECORD_EDITIONS[0]], ["cost", "currency", "price_id", "recorded_at"]);
+        assert_eq!(RECORD_COLUMNS[RECORD_EDITIONS[0]..], argus_domain::record::KEYS[15..]);
     }
 
     #[test]

@@ -16,7 +16,7 @@ pub(crate) fn query(req: &ExportRequest, from: &str, to: &str) -> RecordQuery {
 
 /// The cells of a record, as exported. Times are ISO 8601 in UTC (`Z`), as
 /// stored; the metadata gives the period in the organisation's offset.
-pub(crate) fn record_cells(r: &RecordView, _tz: chrono_tz::Tz) -> [Option<String>; 22] {
+pub(crate) fn record_cells(r: &RecordView, _tz: chrono_tz::Tz) -> [Option<String>; RECORD_COLUMNS.len()] {
     let t = |s: &str| s.to_string();
     [
         Some(r.id.clone()),
@@ -41,6 +41,8 @@ pub(crate) fn record_cells(r: &RecordView, _tz: chrono_tz::Tz) -> [Option<String
         r.first_byte_ms.map(|x| x.to_string()),
         Some(r.estimated.to_string()),
         r.attempt.map(|x| x.to_string()),
+        Some(r.service_tier.clone()),
+        Some(r.cache_write_1h_tokens.to_string()),
     ]
 }
 
@@ -68,7 +70,7 @@ struct Acc {
 }
 
 impl Acc {
-    fn record(&mut self, r: &RecordView, cells: &[Option<String>; 22]) {
+    fn record(&mut self, r: &RecordView, cells: &[Option<String>; RECORD_COLUMNS.len()]) {
         self.hasher.row(&refs(cells));
         self.count += 1;
         let tokens = argus_domain::price::Tokens {
@@ -76,6 +78,7 @@ impl Acc {
             output: r.output_tokens,
             cached_input: r.cached_input_tokens,
             cache_write: r.cache_write_tokens,
+            cache_write_1h: r.cache_write_1h_tokens,
         };
         self.t.add(&argus_domain::analytics::Totals::of_record(&tokens, r.cost.and_then(|c| c.nanos())));
         if let Some(p) = r.price_id {
@@ -128,7 +131,7 @@ pub(crate) fn meta(
         price_ids,
         sha256,
         canonical_form: match req.kind {
-            Kind::Records => "argus-usage/records/v1: sha256 over each row as a compact JSON array of the 18 column values (strings, null when empty), each followed by \\n".into(),
+            Kind::Records => format!("argus-usage/records/v1: sha256 over each row as a compact JSON array of the {} column values (strings, null when empty), each followed by \\n", RECORD_COLUMNS.len()),
             Kind::Summary => "argus-usage/summary/v1: sha256 over each group as a compact JSON array of the 6 column values (strings, null when empty), each followed by \\n".into(),
         },
     }
@@ -169,6 +172,7 @@ pub(crate) fn summary_groups(ops: &mut Ops, req: &ExportRequest, sc: &Scope) -> 
             output: r.output_tokens,
             cached_input: r.cached_input_tokens,
             cache_write: r.cache_write_tokens,
+            cache_write_1h: r.cache_write_1h_tokens,
         };
         let t = argus_domain::analytics::Totals::of_record(&tokens, r.cost.and_then(|c| c.nanos()));
         by_key.entry(key).or_default().add(&t);
@@ -372,7 +376,7 @@ fn write_records(ops: &mut Ops, req: &ExportRequest, sc: &Scope, out: &mut dyn W
 
 /// One record as a JSON object, written by hand (much faster than building
 /// a `serde_json::Map`): numbers for counts and ids, strings otherwise.
-fn json_object(cells: &[Option<String>; 22]) -> String {
+fn json_object(cells: &[Option<String>; RECORD_COLUMNS.len()]) -> String {
     let mut o = String::with_capacity(512);
     o.push('{');
     for (i, (k, v)) in RECORD_COLUMNS.iter().zip(cells.iter()).enumerate() {
@@ -391,6 +395,7 @@ fn json_object(cells: &[Option<String>; 22]) -> String {
                         | "output_tokens"
                         | "cached_input_tokens"
                         | "cache_write_tokens"
+                        | "cache_write_1h_tokens"
                         | "latency_ms"
                         | "price_id"
                         | "first_byte_ms"

@@ -1,6 +1,6 @@
 //! Verification of a CSV or JSON export against its metadata: the checksum
 //! over the rows, the row count and the totals, recomputed from the file.
-use crate::canonical::{unneutralise, Hasher, RECORD_COLUMNS, RECORD_COLUMNS_FIRST, SUMMARY_COLUMNS};
+use crate::canonical::{unneutralise, Hasher, RECORD_COLUMNS, RECORD_EDITIONS, SUMMARY_COLUMNS};
 use crate::{Kind, Meta, ReportError, Result};
 use argus_domain::Money;
 use serde::Serialize;
@@ -74,11 +74,11 @@ impl Sums {
 
 fn cells_of_json(kind: Kind, v: &serde_json::Value) -> Vec<Option<String>> {
     let cols: &[&str] = match kind {
-        // A record of an export written before the gateway's details were appended.
-        Kind::Records if RECORD_COLUMNS[RECORD_COLUMNS_FIRST..].iter().all(|c| v.get(*c).is_none()) => {
-            &RECORD_COLUMNS[..RECORD_COLUMNS_FIRST]
+        // The columns of the record's edition: the first that has every key it carries.
+        Kind::Records => {
+            let n = RECORD_EDITIONS.into_iter().find(|n| RECORD_COLUMNS[*n..].iter().all(|c| v.get(*c).is_none()));
+            &RECORD_COLUMNS[..n.unwrap_or(RECORD_COLUMNS.len())]
         }
-        Kind::Records => &RECORD_COLUMNS,
         Kind::Summary => &SUMMARY_COLUMNS,
     };
     cols.iter()
@@ -143,8 +143,8 @@ pub fn verify(path: &Path) -> Result<Verification> {
         let expected: &[&str] = if meta.kind == Kind::Records { &RECORD_COLUMNS } else { &SUMMARY_COLUMNS };
         let headers = rdr.headers().map_err(|e| ReportError::Bad(format!("cannot read the CSV header: {e}")))?.clone();
         let found = headers.iter().collect::<Vec<_>>();
-        // Records exports written before the gateway's details were appended have the first columns only.
-        let earlier = meta.kind == Kind::Records && found == RECORD_COLUMNS[..RECORD_COLUMNS_FIRST];
+        // Records exports of earlier editions have the first columns only.
+        let earlier = meta.kind == Kind::Records && RECORD_EDITIONS.iter().any(|n| found == RECORD_COLUMNS[..*n]);
         if found != expected && !earlier {
             problems.push("the CSV header is not the one of this kind of export".into());
         }

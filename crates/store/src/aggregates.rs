@@ -86,14 +86,15 @@ impl Delta {
             }
         }
         let mut st = w.c().prepare(
-            "INSERT INTO agg_daily (org_id, dim, day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests, cost_exa)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+            "INSERT INTO agg_daily (org_id, dim, day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests, cost_exa, cache_write_1h_tokens)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT (org_id, dim, day, key) DO UPDATE SET
                requests = requests + excluded.requests,
                input_tokens = input_tokens + excluded.input_tokens,
                output_tokens = output_tokens + excluded.output_tokens,
                cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
                cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+               cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
                cost_nanos = (cost_nanos + excluded.cost_nanos) % 1000000000000000000,
                cost_exa = cost_exa + excluded.cost_exa + (cost_nanos + excluded.cost_nanos) / 1000000000000000000,
                unpriced_requests = unpriced_requests + excluded.unpriced_requests",
@@ -116,7 +117,8 @@ impl Delta {
                 t.cache_write_tokens,
                 cost,
                 t.unpriced_requests,
-                exa
+                exa,
+                t.cache_write_1h_tokens
             ])?;
         }
         Ok(())
@@ -126,7 +128,7 @@ impl Delta {
 /// Rows of one stored dimension for days `[from, to)`: `(day, key, totals)`.
 pub fn rows(r: &Reader<'_>, org: OrgId, dim: StoredDim, from_day: i32, to_day: i32) -> Result<Vec<(i32, String, Totals)>> {
     let mut st = r.c().prepare(
-        "SELECT day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests, cost_exa
+        "SELECT day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests, cost_exa, cache_write_1h_tokens
          FROM agg_daily WHERE org_id = ?1 AND dim = ?2 AND day >= ?3 AND day < ?4",
     )?;
     let rows = st
@@ -140,6 +142,7 @@ pub fn rows(r: &Reader<'_>, org: OrgId, dim: StoredDim, from_day: i32, to_day: i
                     output_tokens: r.get(4)?,
                     cached_input_tokens: r.get(5)?,
                     cache_write_tokens: r.get(6)?,
+                    cache_write_1h_tokens: r.get(10)?,
                     cost_nanos: crate::wide::join(r.get(9)?, r.get(7)?),
                     unpriced_requests: r.get(8)?,
                 },

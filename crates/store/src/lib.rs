@@ -35,6 +35,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0006_wide_sums", include_str!("../../../migrations/0006_wide_sums.sql")),
     ("0007_gateway", include_str!("../../../migrations/0007_gateway.sql")),
     ("0008_call_detail", include_str!("../../../migrations/0008_call_detail.sql")),
+    ("0009_billing_terms", include_str!("../../../migrations/0009_billing_terms.sql")),
 ];
 
 /// The schema version this binary knows (the number of migrations).

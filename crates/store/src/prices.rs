@@ -1,14 +1,18 @@
 //! Price versions: never edited in place.
 use crate::{Reader, Result, StoreError, Writer};
 use argus_domain::ids::{OrgId, PriceId};
-use argus_domain::price::{PriceBook, PriceInput, PriceVersion, Rates};
+use argus_domain::price::{PriceBook, PriceInput, PriceVersion, Rates, ServiceTier, Terms};
 use argus_domain::time::{from_nanos, to_nanos};
 use rust_decimal::Decimal;
 
-const COLS: &str = "id, org_id, provider, model, effective_from, currency, input_per_mtok, output_per_mtok, cached_input_per_mtok, cache_write_per_mtok, source";
+const COLS: &str = "id, org_id, provider, model, effective_from, currency, input_per_mtok, output_per_mtok, cached_input_per_mtok, cache_write_per_mtok, source, cache_write_1h_per_mtok, service_tier, above_input_tokens, deprecation_date";
+
+fn bad<E: std::error::Error + Send + Sync + 'static>(e: E) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+}
 
 fn dec(s: String) -> rusqlite::Result<Decimal> {
-    Decimal::from_str_exact(&s).map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e)))
+    Decimal::from_str_exact(&s).map_err(bad)
 }
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PriceVersion> {
@@ -25,8 +29,17 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PriceVersion> {
             output_per_mtok: dec(r.get(7)?)?,
             cached_input_per_mtok: opt(8)?,
             cache_write_per_mtok: opt(9)?,
+            cache_write_1h_per_mtok: opt(11)?,
         },
         source: r.get(10)?,
+        terms: Terms {
+            service_tier: ServiceTier::parse("service_tier", &r.get::<_, String>(12)?).map_err(bad)?,
+            above_input_tokens: r.get::<_, Option<i64>>(13)?.map(|n| n.max(0) as u64),
+            deprecation_date: r
+                .get::<_, Option<String>>(14)?
+                .map(|s| chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(bad))
+                .transpose()?,
+        },
     })
 }
 
@@ -34,50 +47,53 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PriceVersion> {
 /// version and whether it was new.
 pub fn insert(w: &Writer<'_>, org: Option<OrgId>, p: &PriceInput, now: i64) -> Result<(PriceVersion, bool)> {
     let s = |d: &Decimal| d.normalize().to_string();
-    let params = rusqlite::params![
-        org.map(|o| o.0),
-        p.provider,
-        p.model,
-        to_nanos(p.effective_from),
-        p.currency,
-        s(&p.rates.input_per_mtok),
-        s(&p.rates.output_per_mtok),
-        p.rates.cached_input_per_mtok.as_ref().map(s),
-        p.rates.cache_write_per_mtok.as_ref().map(s),
+    let t = &p.terms;
+    let (org_id, at) = (org.map(|o| o.0), to_nanos(p.effective_from));
+    let (input, output) = (s(&p.rates.input_per_mtok), s(&p.rates.output_per_mtok));
+    let cached = p.rates.cached_input_per_mtok.as_ref().map(s);
+    let write = p.rates.cache_write_per_mtok.as_ref().map(s);
+    let write_1h = p.rates.cache_write_1h_per_mtok.as_ref().map(s);
+    let above = t.above_input_tokens.map(|n| n as i64);
+    let retired = t.deprecation_date.map(|d| d.format("%Y-%m-%d").to_string());
+    let identity: [&dyn rusqlite::ToSql; 13] = [
+        &org_id,
+        &p.provider,
+        &p.model,
+        &at,
+        &p.currency,
+        &input,
+        &output,
+        &cached,
+        &write,
+        &write_1h,
+        &t.service_tier.as_str(),
+        &above,
+        &retired,
     ];
-    let existing = w.c().query_row(
-        &format!(
-            "SELECT {COLS} FROM price_versions WHERE ifnull(org_id, 0) = ifnull(?1, 0) AND provider = ?2 AND model = ?3 AND effective_from = ?4 AND currency = ?5
-             AND input_per_mtok = ?6 AND output_per_mtok = ?7 AND ifnull(cached_input_per_mtok, '') = ifnull(?8, '') AND ifnull(cache_write_per_mtok, '') = ifnull(?9, '')"
-        ),
-        params,
-        row,
-    );
-    match existing {
-        Ok(v) => return Ok((v, false)),
-        Err(rusqlite::Error::QueryReturnedNoRows) => {}
-        Err(e) => return Err(e.into()),
-    }
-    w.c().execute(
-        "INSERT INTO price_versions (org_id, provider, model, effective_from, currency, input_per_mtok, output_per_mtok, cached_input_per_mtok, cache_write_per_mtok, source, created_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        rusqlite::params![
-            org.map(|o| o.0),
-            p.provider,
-            p.model,
-            to_nanos(p.effective_from),
-            p.currency,
-            s(&p.rates.input_per_mtok),
-            s(&p.rates.output_per_mtok),
-            p.rates.cached_input_per_mtok.as_ref().map(s),
-            p.rates.cache_write_per_mtok.as_ref().map(s),
-            p.source,
-            now
-        ],
+    let mut all = identity.to_vec();
+    all.extend([&p.source as &dyn rusqlite::ToSql, &now]);
+    // The identity of migrations/0009's unique index: a version already
+    // there is left as it is (its source and time of import too).
+    let inserted = w.c().execute(
+        "INSERT INTO price_versions (org_id, provider, model, effective_from, currency, input_per_mtok, output_per_mtok, cached_input_per_mtok, cache_write_per_mtok,
+                                     cache_write_1h_per_mtok, service_tier, above_input_tokens, deprecation_date, source, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15) ON CONFLICT DO NOTHING",
+        all.as_slice(),
     )?;
-    let id = w.c().last_insert_rowid();
-    let v = w.c().query_row(&format!("SELECT {COLS} FROM price_versions WHERE id = ?1"), [id], row).map_err(StoreError::from)?;
-    Ok((v, true))
+    let v = w
+        .c()
+        .query_row(
+            &format!(
+                "SELECT {COLS} FROM price_versions WHERE ifnull(org_id, 0) = ifnull(?1, 0) AND provider = ?2 AND model = ?3 AND effective_from = ?4 AND currency = ?5
+                 AND input_per_mtok = ?6 AND output_per_mtok = ?7 AND ifnull(cached_input_per_mtok, '') = ifnull(?8, '') AND ifnull(cache_write_per_mtok, '') = ifnull(?9, '')
+                 AND ifnull(cache_write_1h_per_mtok, '') = ifnull(?10, '') AND service_tier = ?11 AND ifnull(above_input_tokens, 0) = ifnull(?12, 0)
+                 AND ifnull(deprecation_date, '') = ifnull(?13, '')"
+            ),
+            identity.as_slice(),
+            row,
+        )
+        .map_err(StoreError::from)?;
+    Ok((v, inserted == 1))
 }
 
 /// Versions visible to an organisation (global ones and its own), or only

@@ -2,7 +2,7 @@
 use crate::{Reader, Result, Writer};
 use argus_domain::analytics::{KeyParts, RecordFilter};
 use argus_domain::ids::{OrgId, PriceId, Seq};
-use argus_domain::price::Tokens;
+use argus_domain::price::{ServiceTier, Tokens};
 use argus_domain::record::{CallDetail, UsageInput};
 use rusqlite::OptionalExtension;
 
@@ -27,6 +27,20 @@ pub struct StoredRecord {
     pub price_id: Option<PriceId>,
     pub recorded_at: i64,
     pub detail: CallDetail,
+    pub service_tier: ServiceTier,
+}
+
+/// A record's service tier as stored: NULL for standard.
+fn tier_sql(t: ServiceTier) -> Option<&'static str> {
+    (t != ServiceTier::Standard).then(|| t.as_str())
+}
+
+fn tier_of(s: Option<String>) -> rusqlite::Result<ServiceTier> {
+    match s {
+        None => Ok(ServiceTier::Standard),
+        Some(s) => ServiceTier::parse("service_tier", &s)
+            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))),
+    }
 }
 
 impl StoredRecord {
@@ -41,7 +55,7 @@ impl StoredRecord {
     }
 }
 
-const COLS: &str = "seq, org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, upstream_model, first_byte_ms, estimated, attempt";
+const COLS: &str = "seq, org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, upstream_model, first_byte_ms, estimated, attempt, service_tier, cache_write_1h_tokens";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
     let n = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
@@ -54,7 +68,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
         operation: r.get(5)?,
         investigation: r.get(6)?,
         user: r.get(7)?,
-        tokens: Tokens { input: n(8)?, output: n(9)?, cached_input: n(10)?, cache_write: n(11)? },
+        tokens: Tokens { input: n(8)?, output: n(9)?, cached_input: n(10)?, cache_write: n(11)?, cache_write_1h: n(25)? },
         status: r.get(12)?,
         latency_ms: r.get(13)?,
         occurred_at: r.get(14)?,
@@ -69,6 +83,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
             estimated: r.get::<_, i64>(22)? != 0,
             attempt: r.get::<_, Option<i64>>(23)?.map(|x| x.max(0) as u64),
         },
+        service_tier: tier_of(r.get(24)?)?,
     })
 }
 
@@ -108,8 +123,8 @@ impl<'w> Inserter<'w> {
         Ok(Inserter {
             conn,
             insert: conn.prepare(
-                "INSERT INTO records (org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, content_hash, upstream_model, first_byte_ms, estimated, attempt)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24)
+                "INSERT INTO records (org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, content_hash, upstream_model, first_byte_ms, estimated, attempt, service_tier, cache_write_1h_tokens)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)
                  ON CONFLICT (org_id, id) DO NOTHING",
             )?,
             find: conn.prepare("SELECT seq, content_hash FROM records WHERE org_id = ?1 AND id = ?2")?,
@@ -144,6 +159,8 @@ impl<'w> Inserter<'w> {
             n.input.detail.first_byte_ms.map(|x| x as i64),
             i64::from(n.input.detail.estimated),
             n.input.detail.attempt.map(|x| x as i64),
+            tier_sql(n.input.service_tier),
+            t.cache_write_1h as i64,
         ])?;
         if changed == 1 {
             return Ok(Insert::Inserted(Seq(self.conn.last_insert_rowid())));

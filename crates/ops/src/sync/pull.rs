@@ -61,6 +61,7 @@ pub(super) fn record_input(org: &Org, r: &RecordView) -> Result<UsageInput> {
             output: r.output_tokens,
             cached_input: r.cached_input_tokens,
             cache_write: r.cache_write_tokens,
+            cache_write_1h: r.cache_write_1h_tokens,
         },
         status: r.status.clone(),
         latency_ms: r.latency_ms.and_then(|x| u64::try_from(x).ok()),
@@ -72,6 +73,8 @@ pub(super) fn record_input(org: &Org, r: &RecordView) -> Result<UsageInput> {
             estimated: r.estimated,
             attempt: r.attempt.and_then(|x| u64::try_from(x).ok()),
         },
+        service_tier: ServiceTier::parse("service_tier", &r.service_tier)
+            .map_err(|e| OpsError::new(ErrorCode::Incompatible, format!("the server sent record {}: {e}", r.id)))?,
     })
 }
 

@@ -188,6 +188,7 @@ pub(super) fn alert_row(a: &AlertView) -> Result<AlertRow> {
 }
 
 pub(super) fn price_input(p: &PriceView) -> Result<PriceInput> {
+    let incompatible = |e: FieldError| OpsError::new(ErrorCode::Incompatible, format!("the server sent price {}: {e}", p.id));
     let dec = |field: &str, s: &str| {
         rust_decimal::Decimal::from_str_exact(s)
             .map_err(|e| OpsError::new(ErrorCode::Incompatible, format!("the server sent {field} {s:?} of price {}: {e}", p.id)))
@@ -203,8 +204,19 @@ pub(super) fn price_input(p: &PriceView) -> Result<PriceInput> {
             output_per_mtok: dec("output_per_mtok", &p.output_per_mtok)?,
             cached_input_per_mtok: opt("cached_input_per_mtok", &p.cached_input_per_mtok)?,
             cache_write_per_mtok: opt("cache_write_per_mtok", &p.cache_write_per_mtok)?,
+            cache_write_1h_per_mtok: opt("cache_write_1h_per_mtok", &p.cache_write_1h_per_mtok)?,
         },
         source: p.source.clone(),
+        terms: Terms {
+            service_tier: ServiceTier::parse("service_tier", &p.service_tier).map_err(incompatible)?,
+            above_input_tokens: p.above_input_tokens,
+            deprecation_date: p
+                .deprecation_date
+                .as_deref()
+                .map(|d| chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d"))
+                .transpose()
+                .map_err(|e| incompatible(FieldError::new("deprecation_date", format!("{e}"))))?,
+        },
     })
 }
 
