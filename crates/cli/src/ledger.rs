@@ -36,15 +36,38 @@ pub(crate) fn org(ops: &mut Ops, c: OrgCmd) -> Result<ExitCode, OpsError> {
 
 pub(crate) fn prices(ops: &mut Ops, c: PricesCmd) -> Result<ExitCode, OpsError> {
     match c {
-        PricesCmd::Import { file, org, json } => {
+        PricesCmd::Import { file, org, format, effective_from, json } => {
             let content = std::fs::read_to_string(&file).map_err(|err| {
                 OpsError::new(argus_domain::ErrorCode::Io, format!("cannot read {}: {err}; check the path", file.display()))
             })?;
-            let report = ops.prices_import(&content, org.as_deref())?;
+            let report = match format.as_deref() {
+                Some("litellm") => ops.prices_import_litellm(&content, org.as_deref(), effective_from.as_deref())?,
+                _ if effective_from.is_some() => {
+                    return Err(OpsError {
+                        code: argus_domain::ErrorCode::BadInput,
+                        message: "--effective-from goes with --format litellm; a CSV or JSON file gives effective_from on each row".into(),
+                        field: Some("effective_from".into()),
+                    })
+                }
+                _ => ops.prices_import(&content, org.as_deref())?,
+            };
             if json {
                 print_json(&report);
             } else {
                 println!("{} price versions added, {} already known, {} rejected", report.added, report.unchanged, report.rejected.len());
+                if let Some(entries) = report.entries {
+                    let skipped: usize = report.skipped.iter().map(|s| s.entries).sum();
+                    println!("{entries} entries in the file, {skipped} skipped:");
+                    let mut by: Vec<_> = report.skipped.iter().collect();
+                    by.sort_by(|a, b| b.entries.cmp(&a.entries).then_with(|| a.reason.cmp(&b.reason)));
+                    for s in by.iter().take(12) {
+                        println!("  {:>6}  {}", s.entries, s.reason);
+                    }
+                    if by.len() > 12 {
+                        let rest: usize = by[12..].iter().map(|s| s.entries).sum();
+                        println!("  {rest:>6}  other reasons ({} more; --json lists them all)", by.len() - 12);
+                    }
+                }
                 for r in &report.rejected {
                     eprintln!("line {}: {}", r.line, r.error);
                 }
@@ -53,30 +76,76 @@ pub(crate) fn prices(ops: &mut Ops, c: PricesCmd) -> Result<ExitCode, OpsError> 
                 return Ok(ExitCode::from(1));
             }
         }
+        PricesCmd::Check { org, json } => {
+            let check = ops.prices_check(&org)?;
+            if json {
+                print_json(&check);
+            } else if check.findings.is_empty() {
+                println!("all {} records of {} are priced by current versions with every rate they need", check.records, check.org);
+            } else {
+                let mut t = Table::new(&["provider", "model", "tier", "problem", "records", "price", "last record"]);
+                t.right_align(&[4, 5]);
+                for f in &check.findings {
+                    t.row(vec![
+                        f.provider.clone(),
+                        f.model.clone(),
+                        f.service_tier.clone(),
+                        f.problem.clone(),
+                        f.records.to_string(),
+                        f.price_id.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                        f.last_occurred_at.clone(),
+                    ]);
+                }
+                t.print();
+                for f in &check.findings {
+                    println!("{}/{} ({}): {}", f.provider, f.model, f.problem, f.detail);
+                }
+            }
+        }
         PricesCmd::List { org, provider, json } => {
             let list = ops.prices_list(org.as_deref(), provider.as_deref())?;
             if json {
                 print_json(&serde_json::json!({"prices": list}));
             } else {
-                let mut t =
-                    Table::new(&["id", "scope", "provider", "model", "effective_from", "cur", "input", "output", "cached", "cache_write"]);
-                t.right_align(&[0, 6, 7, 8, 9]);
+                let mut t = Table::new(&[
+                    "id",
+                    "scope",
+                    "provider",
+                    "model",
+                    "tier",
+                    "prompt_above",
+                    "effective_from",
+                    "cur",
+                    "input",
+                    "output",
+                    "cached",
+                    "cache_write",
+                    "write_1h",
+                    "deprecation",
+                ]);
+                t.right_align(&[0, 5, 8, 9, 10, 11, 12]);
+                let dash = |x: Option<String>| x.unwrap_or_else(|| "-".into());
                 for p in list {
+                    let deprecation = p.deprecation_date.map(|d| if p.deprecated { format!("{d} (retired)") } else { d });
                     t.row(vec![
                         p.id.to_string(),
                         p.scope,
                         p.provider,
                         p.model,
+                        p.service_tier,
+                        dash(p.above_input_tokens.map(|n| n.to_string())),
                         p.effective_from,
                         p.currency,
                         p.input_per_mtok,
                         p.output_per_mtok,
-                        p.cached_input_per_mtok.unwrap_or_else(|| "-".into()),
-                        p.cache_write_per_mtok.unwrap_or_else(|| "-".into()),
+                        dash(p.cached_input_per_mtok),
+                        dash(p.cache_write_per_mtok),
+                        dash(p.cache_write_1h_per_mtok),
+                        dash(deprecation),
                     ]);
                 }
                 t.print();
-                println!("rates are per million tokens");
+                println!("rates are per million tokens; prompt_above: a long-context tier's rates price every token of a call whose prompt exceeds it");
             }
         }
     }
@@ -101,6 +170,8 @@ pub(crate) fn record(ops: &mut Ops, a: RecordArgs) -> Result<ExitCode, OpsError>
     };
     put("cached_input_tokens", a.cached_input_tokens.map(Into::into));
     put("cache_write_tokens", a.cache_write_tokens.map(Into::into));
+    put("cache_write_1h_tokens", a.cache_write_1h_tokens.map(Into::into));
+    put("service_tier", a.service_tier.map(Into::into));
     put("investigation", a.investigation.map(Into::into));
     put("user", a.user.map(Into::into));
     put("status", a.status.map(Into::into));

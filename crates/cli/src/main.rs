@@ -396,12 +396,25 @@ pub(crate) enum AliasCmd {
 
 #[derive(Subcommand)]
 enum PricesCmd {
-    /// Import price versions from CSV or JSON (re-importing adds nothing).
+    /// Import price versions from CSV or JSON, or LiteLLM's price file (re-importing adds nothing).
     Import {
         file: PathBuf,
         /// Import as the organisation's negotiated prices.
         #[arg(long)]
         org: Option<String>,
+        /// `litellm`: LiteLLM's model_prices_and_context_window.json; otherwise CSV or JSON, told by the content.
+        #[arg(long, value_parser = ["csv", "json", "litellm"])]
+        format: Option<String>,
+        /// With --format litellm: when the versions take effect (default now).
+        #[arg(long)]
+        effective_from: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The models in the ledger that have no price, are priced by a deprecated row, or through a fallback rate.
+    Check {
+        #[arg(long)]
+        org: String,
         #[arg(long)]
         json: bool,
     },
@@ -436,6 +449,12 @@ struct RecordArgs {
     cached_input_tokens: Option<i64>,
     #[arg(long)]
     cache_write_tokens: Option<i64>,
+    /// Input written to a cache kept an hour (disjoint from --cache-write-tokens).
+    #[arg(long)]
+    cache_write_1h_tokens: Option<i64>,
+    /// standard (default), batch, flex or priority.
+    #[arg(long)]
+    service_tier: Option<String>,
     #[arg(long)]
     investigation: Option<String>,
     #[arg(long)]
@@ -543,7 +562,7 @@ fn main() -> ExitCode {
 fn wants_json(cmd: &Cmd) -> bool {
     match cmd {
         Cmd::Org(OrgCmd::Create { json, .. } | OrgCmd::List { json }) => *json,
-        Cmd::Prices(PricesCmd::Import { json, .. } | PricesCmd::List { json, .. }) => *json,
+        Cmd::Prices(PricesCmd::Import { json, .. } | PricesCmd::List { json, .. } | PricesCmd::Check { json, .. }) => *json,
         Cmd::Record(a) => a.json,
         Cmd::Ingest { json, .. } | Cmd::Reprice { json, .. } | Cmd::Demo { json, .. } | Cmd::Info { json } => *json,
         Cmd::Usage(UsageCmd::Summary { json, .. } | UsageCmd::Records { json, .. }) => *json,

@@ -525,6 +525,26 @@ impl PriceBook {
         latest(true).or_else(|| latest(false))
     }
 
+    /// The versions of one service tier in force at `at`: its base version
+    /// and the long-context tiers that apply with it, by threshold.
+    pub fn in_force(&self, provider: &str, model: &str, tier: ServiceTier, at: DateTime<Utc>) -> Vec<&PriceVersion> {
+        let Some(list) = self.versions(provider, model) else { return Vec::new() };
+        let Some(base) = self.base(list, tier, at) else { return Vec::new() };
+        let mut tiers: std::collections::BTreeMap<u64, &PriceVersion> = std::collections::BTreeMap::new();
+        for v in list.iter().filter(|v| {
+            v.org.is_some() == base.org.is_some()
+                && v.terms.service_tier == tier
+                && v.effective_from <= at
+                && v.effective_from >= base.effective_from
+        }) {
+            if let Some(n) = v.terms.above_input_tokens {
+                // Sorted by (effective_from, id): the last one of a threshold is in force.
+                tiers.insert(n, v);
+            }
+        }
+        std::iter::once(base).chain(tiers.into_values()).collect()
+    }
+
     /// Prices a record of `tokens` in service tier `tier` at `at`, by the
     /// rule of the module's documentation; `None` when no version applies.
     pub fn price(&self, provider: &str, model: &str, tier: ServiceTier, tokens: &Tokens, at: DateTime<Utc>) -> Option<Priced<'_>> {

@@ -72,6 +72,21 @@ pub struct PriceImportReport {
     pub unchanged: usize,
     pub rejected: Vec<Rejected>,
     pub prices: Vec<PriceView>,
+    /// LiteLLM's file: how many entries it has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(test, ts(type = "number | null"))]
+    pub entries: Option<usize>,
+    /// LiteLLM's file: the entries not read, by reason (another mode, a provider not served...).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<Skipped>,
+}
+
+/// Entries of a price file not read, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct Skipped {
+    pub reason: String,
+    pub entries: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

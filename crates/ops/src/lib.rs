@@ -19,6 +19,7 @@ pub mod controls;
 pub mod demo;
 pub mod gateway;
 pub mod ingest;
+pub mod litellm;
 pub mod orgs;
 pub mod prices;
 pub mod sync;

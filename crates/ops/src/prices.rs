@@ -11,13 +11,14 @@ use argus_domain::{ErrorCode, FieldError, Money};
 use argus_store::aggregates::Delta;
 use argus_store::records::{self, Filter};
 use argus_store::{audit, meta, prices};
+use chrono::Timelike;
 use chrono_tz::Tz;
 use std::collections::BTreeMap;
 
 /// The built-in catalogue of list prices, in the import CSV format.
 pub const BUILTIN_CATALOGUE: &str = include_str!("../catalogue/prices.csv");
 /// Bump when the catalogue file changes, so that open stores load it again.
-pub const CATALOGUE_VERSION: &str = "2026-11-27";
+pub const CATALOGUE_VERSION: &str = "2026-12-01";
 
 /// A version as the facade shows it; `today` (UTC) says whether its model is retired.
 pub(crate) fn price_view(v: &PriceVersion, org_slug: Option<&str>, today: chrono::NaiveDate) -> PriceView {
@@ -100,8 +101,18 @@ fn raw_from_json(v: &serde_json::Value) -> std::result::Result<RawPrice, String>
     Ok(raw)
 }
 
-fn import(ops: &mut Ops, content: &str, org: Option<&str>, if_version: Option<i64>, actor: &str) -> Result<PriceImportReport> {
-    let rows = parse_price_file(content)?;
+/// How an import tells a version it already has.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Known {
+    /// The identical version (same effective instant) is stored.
+    Identical,
+    /// Or the versions of the row's model and service tier in force at its
+    /// instant have the same terms and rates (a file of current prices,
+    /// imported again with a later instant, adds nothing).
+    InForce,
+}
+
+fn import(ops: &mut Ops, rows: PriceRows, org: Option<&str>, if_version: Option<i64>, actor: &str, known: Known) -> Result<PriceImportReport> {
     if rows.is_empty() {
         return Err(FieldError::new("prices", "there is no price version in it; give at least one row (CSV) or object (JSON)").into());
     }
@@ -153,8 +164,15 @@ fn import(ops: &mut Ops, content: &str, org: Option<&str>, if_version: Option<i6
             }
         }
         let mut added = Vec::new();
-        for p in &valid {
-            let (v, new) = prices::insert(w, org.as_ref().map(|o| o.row.id), p, now)?;
+        let org_id = org.as_ref().map(|o| o.row.id);
+        let unchanged = if known == Known::InForce { in_force_unchanged(&w.reader(), org_id, &valid)? } else { Vec::new() };
+        for (i, p) in valid.iter().enumerate() {
+            if let Some(v) = unchanged.get(i).and_then(Option::as_ref) {
+                report.unchanged += 1;
+                report.prices.push(price_view(v, org.as_ref().map(|o| o.row.slug.as_str()), today));
+                continue;
+            }
+            let (v, new) = prices::insert(w, org_id, p, now)?;
             if new {
                 report.added += 1;
                 added.push(v.id.0);
@@ -175,11 +193,45 @@ fn import(ops: &mut Ops, content: &str, org: Option<&str>, if_version: Option<i6
     })
 }
 
+/// For each row, the stored version it repeats when every row of its
+/// model and service tier repeats the versions in force at its instant
+/// (base and long-context tiers alike, none more, none fewer); `None` for
+/// rows to add. A group with any change is added whole, so that its tiers
+/// keep applying with its new base.
+fn in_force_unchanged(r: &argus_store::Reader<'_>, org: Option<OrgId>, valid: &[PriceInput]) -> Result<Vec<Option<PriceVersion>>> {
+    let scope: Vec<PriceVersion> = prices::list(r, org, None)?.into_iter().filter(|v| v.org == org).collect();
+    let mut by_currency: BTreeMap<String, argus_domain::price::PriceBook> = BTreeMap::new();
+    let mut groups: BTreeMap<(&str, &str, &str, argus_domain::price::ServiceTier, i64), Vec<usize>> = BTreeMap::new();
+    for (i, p) in valid.iter().enumerate() {
+        groups
+            .entry((&p.provider, &p.model, &p.currency, p.terms.service_tier, to_nanos(p.effective_from)))
+            .or_default()
+            .push(i);
+    }
+    let mut out = vec![None; valid.len()];
+    for ((provider, model, currency, tier, at), rows) in groups {
+        let book = by_currency
+            .entry(currency.to_string())
+            .or_insert_with(|| argus_domain::price::PriceBook::new(scope.iter().cloned(), currency));
+        let live = book.in_force(provider, model, tier, argus_domain::time::from_nanos(at));
+        let same = |p: &PriceInput, v: &PriceVersion| p.rates == v.rates && p.terms == v.terms;
+        let matches: Vec<Option<&PriceVersion>> =
+            rows.iter().map(|i| live.iter().copied().find(|v| same(&valid[*i], v))).collect();
+        if live.len() == rows.len() && matches.iter().all(Option::is_some) {
+            for (i, v) in rows.iter().zip(matches) {
+                out[*i] = v.cloned();
+            }
+        }
+    }
+    Ok(out)
+}
+
 pub(crate) fn ensure_builtin_catalogue(ops: &mut Ops) -> Result<()> {
     if meta::get(&ops.store.reader(), "catalogue_version")?.as_deref() == Some(CATALOGUE_VERSION) {
         return Ok(());
     }
-    let report = import(ops, BUILTIN_CATALOGUE, None, None, "argus-usage (built-in catalogue)")?;
+    let rows = parse_price_file(BUILTIN_CATALOGUE)?;
+    let report = import(ops, rows, None, None, "argus-usage (built-in catalogue)", Known::Identical)?;
     if let Some(r) = report.rejected.first() {
         return Err(OpsError::new(ErrorCode::Internal, format!("the built-in catalogue has a bad line {}: {}", r.line, r.error)));
     }
@@ -224,7 +276,32 @@ impl Ops {
     /// Re-importing the same versions adds nothing.
     pub fn prices_import(&mut self, content: &str, org: Option<&str>) -> Result<PriceImportReport> {
         let actor = self.actor.clone();
-        import(self, content, org, None, &actor)
+        let rows = parse_price_file(content)?;
+        import(self, rows, org, None, &actor, Known::Identical)
+    }
+
+    /// Imports LiteLLM's price file (`model_prices_and_context_window.json`)
+    /// as global versions (or the organisation's with `org`), in force from
+    /// `effective_from` (default now). A model whose versions in force are
+    /// the file's adds nothing; a changed rate becomes new versions.
+    pub fn prices_import_litellm(&mut self, content: &str, org: Option<&str>, effective_from: Option<&str>) -> Result<PriceImportReport> {
+        let actor = self.actor.clone();
+        let at = match effective_from {
+            Some(s) => {
+                let tz = match org {
+                    Some(o) => self.store.read(|r| -> Result<Tz> { Ok(orgs::find(r, o)?.tz) })?,
+                    None => chrono_tz::UTC,
+                };
+                fmt_instant(parse_instant("effective_from", s, tz)?)
+            }
+            // Whole seconds: the time of the import, as a person writes it.
+            None => fmt_instant(self.now().with_nanosecond(0).unwrap_or(self.now())),
+        };
+        let file = crate::litellm::read(content, &at)?;
+        let mut report = import(self, file.rows, org, None, &actor, Known::InForce)?;
+        report.entries = Some(file.entries);
+        report.skipped = file.skipped;
+        Ok(report)
     }
 
     /// Adds the organisation's price versions from an editor (the window,
@@ -232,7 +309,8 @@ impl Ops {
     /// that [`Ops::prices_version`], else `version_mismatch`.
     pub fn prices_add(&mut self, org: &str, content: &str, if_version: Option<i64>) -> Result<PriceImportReport> {
         let actor = self.actor.clone();
-        import(self, content, Some(org), if_version, &actor)
+        let rows = parse_price_file(content)?;
+        import(self, rows, Some(org), if_version, &actor, Known::Identical)
     }
 
     /// The version of the prices an organisation sees: it changes with every
@@ -388,5 +466,91 @@ impl Ops {
         let list = prices::by_ids(&self.store.reader(), &ids)?;
         let today = self.now().date_naive();
         Ok(list.iter().map(|v| price_view(v, None, today)).collect())
+    }
+}
+
+/// What `prices check` finds about the models in an organisation's ledger.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct PriceCheck {
+    pub org: String,
+    /// Records looked at: all of the organisation's.
+    #[cfg_attr(test, ts(type = "number"))]
+    pub records: i64,
+    /// Nothing to fix when empty.
+    pub findings: Vec<PriceFinding>,
+}
+
+/// Records of one model that need a price looked at.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, schemars::JsonSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct PriceFinding {
+    pub provider: String,
+    pub model: String,
+    pub service_tier: String,
+    /// `unpriced` (no price in force), `deprecated` (priced by the row of a
+    /// retired model), `service_tier_fallback` (no version of the record's
+    /// service tier: the standard rates priced it), `fallback_rate` (a token
+    /// kind priced at another kind's rate: the version lacks its rate).
+    pub problem: String,
+    #[cfg_attr(test, ts(type = "number"))]
+    pub records: i64,
+    /// The version that priced them.
+    #[cfg_attr(test, ts(type = "number | null"))]
+    pub price_id: Option<i64>,
+    /// The last of these records.
+    pub last_occurred_at: String,
+    /// What it means and what to do.
+    pub detail: String,
+}
+
+impl Ops {
+    /// The models in the organisation's ledger that have no price, are
+    /// priced by a deprecated row, or are priced through a fallback rate.
+    pub fn prices_check(&mut self, org: &str) -> Result<PriceCheck> {
+        let today = self.now().date_naive();
+        self.store.read(|r| {
+            let org = orgs::find(r, org)?;
+            let groups = records::pricing_groups(r, org.row.id)?;
+            let ids: Vec<PriceId> = groups.iter().filter_map(|g| g.3).collect::<std::collections::BTreeSet<_>>().into_iter().collect();
+            let versions: BTreeMap<PriceId, PriceVersion> = prices::by_ids(r, &ids)?.into_iter().map(|v| (v.id, v)).collect();
+            let mut check = PriceCheck { org: org.row.slug.clone(), records: 0, findings: Vec::new() };
+            let slug = &org.row.slug;
+            for (provider, model, tier, price_id, n, cached, write, write_1h, last) in groups {
+                check.records += n;
+                let mut find = |problem: &str, records: i64, detail: String| {
+                    check.findings.push(PriceFinding {
+                        provider: provider.clone(),
+                        model: model.clone(),
+                        service_tier: tier.as_str().to_string(),
+                        problem: problem.to_string(),
+                        records,
+                        price_id: price_id.map(|p| p.0),
+                        last_occurred_at: fmt_instant(argus_domain::time::from_nanos(last)),
+                        detail,
+                    })
+                };
+                let Some(v) = price_id.and_then(|p| versions.get(&p)) else {
+                    find("unpriced", n, format!("no price of {provider}/{model} was in force for them: import one (`argus-usage prices import FILE --org {slug}`), then `argus-usage reprice --org {slug} --apply`"));
+                    continue;
+                };
+                if let Some(d) = v.terms.deprecation_date.filter(|d| *d <= today) {
+                    find("deprecated", n, format!("{provider} retired {model} on {d} (price {}): move its callers to a current model", v.id.0));
+                }
+                if v.terms.service_tier != tier {
+                    find("service_tier_fallback", n, format!("no {tier} price of {provider}/{model}: the {} rates of price {} priced them; import a {tier} version and reprice", v.terms.service_tier, v.id.0));
+                }
+                for (with, rate, kind, at) in [
+                    (cached, &v.rates.cached_input_per_mtok, "cached input", "the input rate"),
+                    (write, &v.rates.cache_write_per_mtok, "cache writes", "the input rate"),
+                    (write_1h, &v.rates.cache_write_1h_per_mtok, "1-hour cache writes", "the 5-minute cache-write rate (or the input rate)"),
+                ] {
+                    if with > 0 && rate.is_none() {
+                        find("fallback_rate", with, format!("price {} has no rate for {kind}: {with} records had them priced at {at}; import a version with the rate and reprice", v.id.0));
+                    }
+                }
+            }
+            Ok(check)
+        })
     }
 }

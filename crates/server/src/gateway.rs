@@ -17,7 +17,7 @@
 use crate::error::ApiError;
 use crate::routes::{App, Auth};
 use argus_domain::gateway::{self as rules, Dialect, Endpoint, StreamUsage};
-use argus_domain::price::Tokens;
+use argus_domain::price::{ServiceTier, Tokens};
 use argus_domain::ErrorCode;
 use argus_ops::access::Access;
 use argus_ops::gateway::{Target, UpstreamRequest};
@@ -142,6 +142,8 @@ struct Outcome<'a> {
     estimated: bool,
     /// The model the provider's answer names.
     upstream_model: Option<String>,
+    /// The service tier the answer says processed the call.
+    service_tier: Option<ServiceTier>,
 }
 
 impl Attempt {
@@ -155,6 +157,7 @@ impl Attempt {
             "investigation": a.investigation, "user": a.user,
             "input_tokens": tokens.input, "output_tokens": tokens.output,
             "cached_input_tokens": tokens.cached_input, "cache_write_tokens": tokens.cache_write,
+            "cache_write_1h_tokens": tokens.cache_write_1h, "service_tier": o.service_tier.unwrap_or_default().as_str(),
             "status": o.status, "latency_ms": self.sent.elapsed().as_millis() as u64, "occurred_at": self.occurred_at,
             "reservation_id": self.reservation,
             // A name the record's rules would refuse is left out, never the record.
@@ -225,7 +228,7 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
         sent: Instant::now(),
         first_byte_ms: 0,
     };
-    let probe_outcome = Outcome { tokens: Tokens::default(), status: "ok", estimated: false, upstream_model: None };
+    let probe_outcome = Outcome { tokens: Tokens::default(), status: "ok", estimated: false, upstream_model: None, service_tier: None };
     if let Err(errs) = argus_domain::record::UsageInput::from_json(&probe.record(&probe_outcome)) {
         let first = &errs[0];
         let name = match first.field.as_str() {
@@ -341,7 +344,7 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
             let retry =
                 res.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("retry-after")).and_then(|(_, v)| v.trim().parse::<u64>().ok());
             let status = rules::record_status(res.status);
-            let rec = attempt.record(&Outcome { tokens: Tokens::default(), status, estimated: false, upstream_model: None });
+            let rec = attempt.record(&Outcome { tokens: Tokens::default(), status, estimated: false, upstream_model: None, service_tier: None });
             app.recorder.record(&org, rec).await?;
             if let Some(secs) = retry {
                 let (o, p) = (org.clone(), target.provider.clone());
@@ -366,7 +369,8 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
                 (None, _) => (Tokens::default(), false),
             };
             let named = parsed.as_ref().and_then(|v| v.get("model")).and_then(Value::as_str).map(str::to_string);
-            let rec = attempt.record(&Outcome { tokens, status, estimated, upstream_model: named.clone() });
+            let service_tier = parsed.as_ref().and_then(|v| rules::answer_service_tier(target.dialect, v));
+            let rec = attempt.record(&Outcome { tokens, status, estimated, upstream_model: named.clone(), service_tier });
             app.recorder.record(&org, rec).await?;
             let upstream_model = named.unwrap_or_else(|| target.model.clone());
             tracing::debug!(org, provider = %target.provider, latency_ms = started.elapsed().as_millis() as u64, "gateway: served");
@@ -420,10 +424,16 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
             drop(tx);
             let outcome = match usage.tokens() {
                 Some(t) if usage.finished || !broke => {
-                    Outcome { tokens: t, status: "ok", estimated: false, upstream_model: usage.model.clone() }
+                    Outcome { tokens: t, status: "ok", estimated: false, upstream_model: usage.model.clone(), service_tier: usage.service_tier }
                 }
                 // Cut before its usage arrived: the estimate, flagged as one and by the status.
-                _ => Outcome { tokens: estimate, status: "incomplete", estimated: true, upstream_model: usage.model.clone() },
+                _ => Outcome {
+                    tokens: estimate,
+                    status: "incomplete",
+                    estimated: true,
+                    upstream_model: usage.model.clone(),
+                    service_tier: usage.service_tier,
+                },
             };
             let rec = attempt2.record(&outcome);
             if let Err(e) = app2.recorder.record(&org2, rec).await {

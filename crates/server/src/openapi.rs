@@ -32,6 +32,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("delete", "/orgs/{org}/aliases/{name}", "configure", "Remove an alias"),
     ("get", "/orgs/{org}/prices", "read", "Price versions in force for the organisation (global and negotiated); version is the newest id"),
     ("post", "/orgs/{org}/prices", "configure", "Add negotiated price versions: a JSON array (or CSV text) as `prices import`; If-Match: VERSION"),
+    ("get", "/orgs/{org}/prices/check", "read", "The models in the ledger that have no price, are priced by a deprecated row, or are priced through a fallback rate (`argus-usage prices check`)"),
     ("post", "/orgs/{org}/reprice", "read", "Re-cost records with the prices now known: {from, to, apply}; a preview unless apply (which needs admin)"),
     ("post", "/orgs/{org}/admit", "ingest", "May a call to {provider} go ahead, holding {estimated_cost}? 200 with a reservation, 402 budget_exceeded, 429 rate_limited (Retry-After), 409 provider_disabled"),
     ("post", "/orgs/{org}/route", "ingest", "Choose a provider by priority with fallback: {operation, dry_run}; candidates with their state"),
@@ -134,6 +135,7 @@ fn contract(method: &str, path: &str) -> Option<Contract> {
             Contract { body: Some(of::<AliasBody>), statuses: &[413], ..c(Answer::Json(200, of::<argus_ops::gateway::AliasView>)) }
         }
         ("delete", "/orgs/{org}/aliases/{name}") => c(Answer::Json(200, of::<Removed>)),
+        ("get", "/orgs/{org}/prices/check") => c(Answer::Json(200, of::<argus_ops::prices::PriceCheck>)),
         ("get", "/orgs/{org}/prices") => Contract { query: Some(of::<PricesQ>), ..c(Answer::Json(200, of::<Prices>)) },
         ("post", "/orgs/{org}/prices") => {
             Contract { body: Some(prices_body), statuses: &[412, 413], if_match: true, ..c(Answer::Json(200, of::<PriceImportReport>)) }

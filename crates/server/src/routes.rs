@@ -194,6 +194,7 @@ pub fn router(app: App, beside: Router<App>) -> Router {
         .route("/orgs/{org}/aliases", get(aliases))
         .route("/orgs/{org}/aliases/{name}", put(put_alias).delete(remove_alias))
         .route("/orgs/{org}/prices", get(prices).post(post_prices))
+        .route("/orgs/{org}/prices/check", get(prices_check))
         .route("/orgs/{org}/reprice", post(reprice))
         .route("/orgs/{org}/admit", post(admit))
         .route("/orgs/{org}/route", post(route))
@@ -394,6 +395,11 @@ async fn put_provider(
     let change = ProviderChange { if_version: if_match(&headers)?, ..change };
     let view = app.pool.run(&actor, move |ops| ops.provider_set(&org, &provider, &change)).await?;
     Ok(with_etag(view.version, view))
+}
+
+async fn prices_check(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Read)?;
+    Ok(Json(app.pool.run(&actor, move |ops| ops.prices_check(&org)).await?).into_response())
 }
 
 async fn gateway_today(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {

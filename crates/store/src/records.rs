@@ -293,3 +293,32 @@ pub fn gateway_attempts(r: &Reader<'_>, org: OrgId, from: i64, to: i64) -> Resul
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
+
+/// The organisation's records grouped by how they were priced: `(provider,
+/// model, service tier, price id, records, with cached input, with cache
+/// writes, with 1-hour cache writes, last occurred_at)`, for `prices check`.
+pub type PricingGroup = (String, String, ServiceTier, Option<PriceId>, i64, i64, i64, i64, i64);
+
+pub fn pricing_groups(r: &Reader<'_>, org: OrgId) -> Result<Vec<PricingGroup>> {
+    let mut st = r.c().prepare(
+        "SELECT provider, model, service_tier, price_id, count(*), sum(cached_input_tokens > 0), sum(cache_write_tokens > 0),
+                sum(cache_write_1h_tokens > 0), max(occurred_at)
+         FROM records WHERE org_id = ?1 GROUP BY provider, model, service_tier, price_id ORDER BY provider, model, service_tier, price_id",
+    )?;
+    let rows = st
+        .query_map([org.0], |x| {
+            Ok((
+                x.get(0)?,
+                x.get(1)?,
+                tier_of(x.get(2)?)?,
+                x.get::<_, Option<i64>>(3)?.map(PriceId),
+                x.get(4)?,
+                x.get(5)?,
+                x.get(6)?,
+                x.get(7)?,
+                x.get(8)?,
+            ))
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
