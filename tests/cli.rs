@@ -240,6 +240,7 @@ fn expected_cost(i: u64) -> (Money, &'static str, Tokens) {
                 output_per_mtok: Decimal::new(1000, 2),
                 cached_input_per_mtok: Some(Decimal::new(125, 2)),
                 cache_write_per_mtok: None,
+                cache_write_1h_per_mtok: None,
             },
         )
     } else {
@@ -250,10 +251,11 @@ fn expected_cost(i: u64) -> (Money, &'static str, Tokens) {
                 output_per_mtok: Decimal::new(60, 2),
                 cached_input_per_mtok: Some(Decimal::new(75, 3)),
                 cache_write_per_mtok: None,
+                cache_write_1h_per_mtok: None,
             },
         )
     };
-    let t = Tokens { input: 100 + i % 977, output: 7 + i % 331, cached_input: i % 5 * 100, cache_write: 0 };
+    let t = Tokens { input: 100 + i % 977, output: 7 + i % 331, cached_input: i % 5 * 100, ..Tokens::default() };
     (rates.cost(&t), model, t)
 }
 

@@ -17,6 +17,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 # What each fake call uses, as the provider reports it.
 OPENAI_USAGE = {"prompt_tokens": 11, "completion_tokens": 7, "total_tokens": 18, "prompt_tokens_details": {"cached_tokens": 3}}
 ANTHROPIC_USAGE = {"input_tokens": 9, "output_tokens": 5, "cache_read_input_tokens": 4, "cache_creation_input_tokens": 2}
+# What Anthropic answers for a call that wrote to both caches, on the Priority Tier: the
+# writes of each lifetime in `cache_creation` (their sum in cache_creation_input_tokens).
+ANTHROPIC_USAGE_1H = {"input_tokens": 9, "output_tokens": 5, "cache_read_input_tokens": 4, "cache_creation_input_tokens": 30,
+                      "cache_creation": {"ephemeral_5m_input_tokens": 10, "ephemeral_1h_input_tokens": 20}, "service_tier": "priority"}
 
 
 class FakeUpstream:
@@ -106,12 +110,13 @@ class FakeUpstream:
             if body.get("stream_options", {}).get("include_usage"):
                 events.append({"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": model, "choices": [], "usage": OPENAI_USAGE})
             return self.stream(h, [f"data: {json.dumps(e)}\n\n" for e in events] + ["data: [DONE]\n\n"])
+        usage = ANTHROPIC_USAGE_1H if model == "fake-1h" else ANTHROPIC_USAGE
         if not stream:
             return self.send_json(h, 200, {"id": "msg_1", "type": "message", "role": "assistant", "model": model,
                                            "content": [{"type": "text", "text": f"hello from {self.name}"}], "stop_reason": "end_turn", "stop_sequence": None,
-                                           "usage": ANTHROPIC_USAGE})
+                                           "usage": usage})
         start = {"type": "message_start", "message": {"id": "msg_1", "type": "message", "role": "assistant", "model": model, "content": [], "stop_reason": None, "stop_sequence": None,
-                                                     "usage": {"input_tokens": 9, "output_tokens": 1, "cache_read_input_tokens": 4, "cache_creation_input_tokens": 2}}}
+                                                     "usage": dict(usage, output_tokens=1)}}
         events = [("message_start", start),
                   ("content_block_start", {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}})]
         for w in ["hello ", "from ", self.name]:

@@ -185,6 +185,27 @@ def test_anthropic_messages_plain_and_streamed(gw):
     assert gw.tokens["ingest"] not in json.dumps(gw.fakes["anthropic"].requests)
 
 
+def test_anthropic_1h_cache_writes_and_service_tier_are_recorded_and_priced(gw):
+    # A priority-tier price with a 1-hour cache-write rate, as `prices import` takes it (JSON).
+    prices = os.path.join(gw.dir, "prices-1h.json")
+    with open(prices, "w") as f:
+        json.dump([{"provider": "anthropic", "model": "fake-1h", "effective_from": "2020-01-01", "currency": "USD", "input_per_mtok": "1",
+                    "output_per_mtok": "2", "cached_input_per_mtok": "0.1", "cache_write_per_mtok": "1.25", "cache_write_1h_per_mtok": "2",
+                    "service_tier": "priority"}], f)
+    cli(gw.db, "prices", "import", prices, "--org", "acme")
+    client = gw.anthropic()
+    client.messages.create(model="anthropic/fake-1h", max_tokens=100, messages=[{"role": "user", "content": "hi"}])
+    with client.messages.stream(model="anthropic/fake-1h", max_tokens=100, messages=[{"role": "user", "content": "hi"}]) as s:
+        "".join(s.text_stream)
+    time.sleep(0.5)
+    recs = [r for r in gw.records() if r["model"] == "fake-1h"]
+    assert len(recs) == 2
+    for r in recs:
+        assert (r["cache_write_tokens"], r["cache_write_1h_tokens"], r["service_tier"]) == (10, 20, "priority"), r
+        # (9 x 1 + 5 x 2 + 4 x 0.1 + 10 x 1.25 + 20 x 2) per million, by the priority version
+        assert Decimal(r["cost"]) == Decimal("0.0000719"), r
+
+
 def test_failover_by_priority_and_cool_down_after_retry_after(gw):
     cli(gw.db, "alias", "set", "--org", "acme", "--name", "smart", "--targets", "beta/fake-model,alpha/fake-model")
     gw.fakes["alpha"].behavior = "500"

@@ -4,4 +4,4 @@ export type Group = {
 /**
  * The group's key; `null` for records without an investigation or user.
  */
-key: string | null, requests: number, input_tokens: number, output_tokens: number, cached_input_tokens: number, cache_write_tokens: number, cost: string, unpriced_requests: number, };
+key: string | null, requests: number, input_tokens: number, output_tokens: number, cached_input_tokens: number, cache_write_tokens: number, cache_write_1h_tokens: number, cost: string, unpriced_requests: number, };

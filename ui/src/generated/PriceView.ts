@@ -4,4 +4,24 @@ export type PriceView = { id: number,
 /**
  * `"global"` (the catalogue) or `"org"` (negotiated, takes precedence).
  */
-scope: string, org: string | null, provider: string, model: string, effective_from: string, currency: string, input_per_mtok: string, output_per_mtok: string, cached_input_per_mtok: string | null, cache_write_per_mtok: string | null, source: string | null, };
+scope: string, org: string | null, provider: string, model: string, effective_from: string, currency: string, input_per_mtok: string, output_per_mtok: string, cached_input_per_mtok: string | null, cache_write_per_mtok: string | null, 
+/**
+ * The rate of input written to a cache kept an hour.
+ */
+cache_write_1h_per_mtok: string | null, 
+/**
+ * standard, batch, flex or priority.
+ */
+service_tier: string, 
+/**
+ * A long-context tier: its rates price every token of a call whose prompt exceeds this.
+ */
+above_input_tokens: number | null, 
+/**
+ * The date the provider retires the model.
+ */
+deprecation_date: string | null, 
+/**
+ * The model is retired (its deprecation date has passed).
+ */
+deprecated: boolean, source: string | null, };

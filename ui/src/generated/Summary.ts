@@ -2,4 +2,4 @@
 import type { Group } from "./Group";
 import type { Previous } from "./Previous";
 
-export type Summary = { org: string, currency: string, timezone: string, from: string, to: string, by: string | null, requests: number, input_tokens: number, output_tokens: number, cached_input_tokens: number, cache_write_tokens: number, cost: string, unpriced_requests: number, previous: Previous, groups: Array<Group>, };
+export type Summary = { org: string, currency: string, timezone: string, from: string, to: string, by: string | null, requests: number, input_tokens: number, output_tokens: number, cached_input_tokens: number, cache_write_tokens: number, cache_write_1h_tokens: number, cost: string, unpriced_requests: number, previous: Previous, groups: Array<Group>, };
