@@ -26,6 +26,7 @@ macro_rules! window_commands {
             alias_remove,
             forecast,
             prices_list,
+            prices_check,
             prices_add,
             reprice_preview,
             audit_list,

@@ -23,6 +23,7 @@ use argus_ops::analytics::RecordQuery;
 use argus_ops::api::*;
 use argus_ops::controls::{BudgetChange, ProviderChange};
 use argus_ops::gateway::{AliasView, GatewayDay, UpstreamChange, UpstreamView};
+use argus_ops::prices::PriceCheck;
 use argus_ops::sync::{Keep, SyncStatus};
 use argus_ops::{default_db_path, Ops, OpsError, SystemClock};
 use std::path::PathBuf;
@@ -143,6 +144,11 @@ async fn provider_set(
 #[tauri::command(rename_all = "snake_case")]
 async fn gateway_today(app: AppHandle, org: String) -> Result<GatewayDay, OpsError> {
     run(app, move |ops| ops.gateway_today(&org)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn prices_check(app: AppHandle, org: String) -> Result<PriceCheck, OpsError> {
+    run(app, move |ops| ops.prices_check(&org)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]

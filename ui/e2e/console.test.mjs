@@ -91,6 +91,11 @@ test("each screen loads with its figures and without an error", async () => {
     await page.waitForSelector(`main :text("${text}")`);
     assert.equal(await page.locator(".error").count(), 0, `${screen} shows no error`);
   }
+  // The price check names the demo's model without a price, as the CLI does.
+  await go("prices");
+  await page.waitForSelector("[data-testid=price-check] :text('mistral-ocr-latest')");
+  const check = cliJson("prices", "check", "--org", "demo");
+  assert.ok(check.findings.some((f) => f.model === "mistral-ocr-latest" && f.problem === "unpriced"));
   // The explorer's total is the summary's.
   await go("explorer");
   const total = await page.getAttribute("[data-testid=explorer-total]", "data-exact");

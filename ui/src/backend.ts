@@ -3,7 +3,7 @@
 // and the server's HTTP API in a browser. Both answer the same types.
 import type {
   AlertView, AppInfo, BudgetChange, OrgView, AuditPage, BudgetStatus, BudgetView, DemoReport, Forecast, JobEvent, JobKind, PriceImportReport,
-  PriceView, ProviderChange, ProviderView, RecordQuery, UpstreamChange, UpstreamView, AliasView, GatewayDay, RecordsPage, RepriceReport, Route, Summary, SyncStatus,
+  PriceView, ProviderChange, ProviderView, RecordQuery, UpstreamChange, UpstreamView, AliasView, GatewayDay, PriceCheck, RecordsPage, RepriceReport, Route, Summary, SyncStatus,
 } from "./types";
 import { ApiError } from "./types";
 
@@ -37,6 +37,7 @@ export interface Backend {
   aliasRemove(org: string, name: string): Promise<void>;
   forecast(org: string, month?: string): Promise<Forecast>;
   prices(org: string): Promise<PriceView[]>;
+  pricesCheck(org: string): Promise<PriceCheck>;
   /** With `ifVersion` (the largest price id the screen showed), refused with `version_mismatch` when prices were added since. */
   pricesAdd(org: string, content: string, ifVersion?: number): Promise<PriceImportReport>;
   repricePreview(org: string, from?: string, to?: string): Promise<RepriceReport>;
@@ -105,6 +106,7 @@ export async function tauriBackend(): Promise<Backend> {
     aliasRemove: (org, name) => call("alias_remove", { org, name }),
     forecast: (org, month) => call("forecast", { org, month }),
     prices: (org) => call("prices_list", { org }),
+    pricesCheck: (org) => call("prices_check", { org }),
     pricesAdd: (org, content, if_version) => call("prices_add", { org, content, if_version }),
     repricePreview: (org, from, to) => call("reprice_preview", { org, from, to }),
     audit: (org, after, limit) => call("audit_list", { org, after, limit }),
@@ -190,6 +192,7 @@ export function httpBackend(login: HttpLogin): Backend {
     aliasRemove: async (org, name) => void (await req("DELETE", `${o(org)}/aliases/${encodeURIComponent(name)}`)),
     forecast: (org, month) => req("GET", `${o(org)}/forecast${qs({ month })}`),
     prices: async (org) => (await req<{ prices: PriceView[] }>("GET", `${o(org)}/prices`)).prices,
+    pricesCheck: (org) => req("GET", `${o(org)}/prices/check`),
     pricesAdd: (org, content, v) => req("POST", `${o(org)}/prices`, content, v),
     repricePreview: (org, from, to) => req("POST", `${o(org)}/reprice`, { from, to, apply: false }),
     audit: (org, after, limit) => req("GET", `${o(org)}/audit${qs({ after, limit })}`),

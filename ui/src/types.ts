@@ -26,6 +26,8 @@ export type { UpstreamChange } from "./generated/UpstreamChange";
 export type { UpstreamView } from "./generated/UpstreamView";
 export type { AliasView } from "./generated/AliasView";
 export type { GatewayDay } from "./generated/GatewayDay";
+export type { PriceCheck } from "./generated/PriceCheck";
+export type { PriceFinding } from "./generated/PriceFinding";
 export type { GatewayProviderDay } from "./generated/GatewayProviderDay";
 export type { RecordView } from "./generated/RecordView";
 export type { RecordsPage } from "./generated/RecordsPage";

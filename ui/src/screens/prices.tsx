@@ -4,12 +4,21 @@ import { Card, ErrorBox, Loading, Money, Progress, useLoad } from "../ui";
 import { count, dateTime } from "../format";
 import { ApiError, JobEvent, RepriceReport } from "../types";
 
-const RATE_FIELDS = ["input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "cache_write_per_mtok"] as const;
+const RATE_FIELDS = ["input_per_mtok", "output_per_mtok", "cached_input_per_mtok", "cache_write_per_mtok", "cache_write_1h_per_mtok"] as const;
+const TEXT_FIELDS = ["provider", "model", "effective_from", ...RATE_FIELDS, "above_input_tokens", "source"] as const;
+const TIERS = ["standard", "batch", "flex", "priority"];
+const PROBLEMS: Record<string, string> = {
+  unpriced: "no price",
+  deprecated: "retired model",
+  service_tier_fallback: "standard rates for another service tier",
+  fallback_rate: "a rate taken from another kind",
+};
 
 export function Prices() {
   const { backend, org } = useContext(AppCtx);
   const data = useLoad(() => backend.prices(org.slug), [org.slug]);
-  const [form, setForm] = useState<Record<string, string>>({ provider: "", model: "", effective_from: new Date().toISOString().slice(0, 10), input_per_mtok: "", output_per_mtok: "", cached_input_per_mtok: "", cache_write_per_mtok: "", source: "" });
+  const check = useLoad(() => backend.pricesCheck(org.slug), [org.slug]);
+  const [form, setForm] = useState<Record<string, string>>({ provider: "", model: "", effective_from: new Date().toISOString().slice(0, 10), input_per_mtok: "", output_per_mtok: "", cached_input_per_mtok: "", cache_write_per_mtok: "", cache_write_1h_per_mtok: "", service_tier: "standard", above_input_tokens: "", source: "" });
   const [error, setError] = useState<ApiError | null>(null);
   const [note, setNote] = useState<string | null>(null);
   const [period, setPeriod] = useState({ from: "", to: "" });
@@ -46,6 +55,7 @@ export function Prices() {
     if (end.state === "done") {
       setPreview(end.result as RepriceReport);
       data.reload();
+      check.reload();
     } else if (end.error) setError(new ApiError(end.error.code, end.error.message));
   };
   if (data.loading && !data.data) return <Loading what="prices" />;
@@ -55,12 +65,18 @@ export function Prices() {
     <div class="grid">
       <Card title="New price version (per million tokens)">
         <form class="form" onSubmit={add}>
-          {(["provider", "model", "effective_from", ...RATE_FIELDS, "source"] as const).map((k) => (
+          {TEXT_FIELDS.map((k) => (
             <label key={k}>
               {k.replace(/_/g, " ")}
-              <input name={k} value={form[k]} required={k === "provider" || k === "model" || k === "effective_from" || k === "input_per_mtok" || k === "output_per_mtok"} inputMode={k.endsWith("mtok") ? "decimal" : undefined} onInput={(e) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value })} />
+              <input name={k} value={form[k]} required={k === "provider" || k === "model" || k === "effective_from" || k === "input_per_mtok" || k === "output_per_mtok"} inputMode={k.endsWith("mtok") ? "decimal" : k === "above_input_tokens" ? "numeric" : undefined} placeholder={k === "above_input_tokens" ? "a long-context tier: e.g. 200000" : undefined} onInput={(e) => setForm({ ...form, [k]: (e.target as HTMLInputElement).value })} />
             </label>
           ))}
+          <label>
+            service tier
+            <select name="service_tier" value={form.service_tier} onChange={(e) => setForm({ ...form, service_tier: (e.target as HTMLSelectElement).value })}>
+              {TIERS.map((t) => <option key={t} value={t}>{t}</option>)}
+            </select>
+          </label>
           <button type="submit">Add version ({cur})</button>
           {note ? <p class="ok" role="status">{note}</p> : null}
         </form>
@@ -83,10 +99,31 @@ export function Prices() {
         {job?.state === "running" ? <Progress done={0} total={0} label="Repricing in one transaction…" /> : null}
       </Card>
       <ErrorBox error={error} />
+      <Card title="Price check" wide>
+        {check.error ? <ErrorBox error={check.error} /> : !check.data ? <Loading what="the price check" /> : check.data.findings.length === 0 ? (
+          <p class="ok" data-testid="price-check">All {count(check.data.records)} records are priced by current versions with every rate they need.</p>
+        ) : (
+          <table data-testid="price-check">
+            <thead><tr><th scope="col">Provider</th><th scope="col">Model</th><th scope="col">Tier</th><th scope="col">Finding</th><th scope="col" class="num">Records</th><th scope="col">What to do</th></tr></thead>
+            <tbody>
+              {check.data.findings.map((f, i) => (
+                <tr key={i}>
+                  <td>{f.provider}</td>
+                  <td>{f.model}</td>
+                  <td>{f.service_tier}</td>
+                  <td>{PROBLEMS[f.problem] ?? f.problem}</td>
+                  <td class="num">{count(f.records)}</td>
+                  <td class="muted">{f.detail}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+      </Card>
       <Card title="Price history" wide>
         <table>
           <thead>
-            <tr><th scope="col">Provider</th><th scope="col">Model</th><th scope="col">From</th><th scope="col">Scope</th><th scope="col" class="num">Input</th><th scope="col" class="num">Output</th><th scope="col" class="num">Cached input</th><th scope="col" class="num">Cache write</th><th scope="col">Source</th></tr>
+            <tr><th scope="col">Provider</th><th scope="col">Model</th><th scope="col">From</th><th scope="col">Scope</th><th scope="col" class="num">Input</th><th scope="col" class="num">Output</th><th scope="col">Tier</th><th scope="col" class="num">Cached input</th><th scope="col" class="num">Cache write</th><th scope="col" class="num">1-hour write</th><th scope="col">Retires</th><th scope="col">Source</th></tr>
           </thead>
           <tbody>
             {list.map((p) => (
@@ -97,8 +134,11 @@ export function Prices() {
                 <td>{p.scope === "org" ? "negotiated" : "list"}</td>
                 <td class="num">{p.input_per_mtok}</td>
                 <td class="num">{p.output_per_mtok}</td>
+                <td>{p.service_tier}{p.above_input_tokens != null ? ` · prompts above ${count(p.above_input_tokens)}` : ""}</td>
                 <td class="num">{p.cached_input_per_mtok ?? "—"}</td>
                 <td class="num">{p.cache_write_per_mtok ?? "—"}</td>
+                <td class="num">{p.cache_write_1h_per_mtok ?? "—"}</td>
+                <td>{p.deprecation_date ? (p.deprecated ? <span class="warn-text">retired {p.deprecation_date}</span> : p.deprecation_date) : "—"}</td>
                 <td class="muted">{p.source ?? ""}</td>
               </tr>
             ))}
