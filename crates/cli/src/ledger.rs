@@ -2,7 +2,7 @@
 //! calls, analytics, reprice and the demo. Each prints a table or, with
 //! `--json`, one JSON document.
 use crate::table::Table;
-use crate::{print_json, print_summary, OrgCmd, PricesCmd, RecordArgs, UsageCmd};
+use crate::{print_json, print_summary, FxCmd, OrgCmd, PricesCmd, RecordArgs, UsageCmd};
 use argus_ops::{Ops, OpsError};
 use std::process::ExitCode;
 
@@ -146,6 +146,51 @@ pub(crate) fn prices(ops: &mut Ops, c: PricesCmd) -> Result<ExitCode, OpsError> 
                 }
                 t.print();
                 println!("rates are per million tokens; prompt_above: a long-context tier's rates price every token of a call whose prompt exceeds it");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn fx(ops: &mut Ops, c: FxCmd) -> Result<ExitCode, OpsError> {
+    match c {
+        FxCmd::Import { file, org, json } => {
+            let content = std::fs::read_to_string(&file).map_err(|err| {
+                OpsError::new(argus_domain::ErrorCode::Io, format!("cannot read {}: {err}; check the path", file.display()))
+            })?;
+            let report = ops.fx_import(&content, org.as_deref())?;
+            if json {
+                print_json(&report);
+            } else {
+                println!("{} rates added, {} already known, {} rejected", report.added, report.unchanged, report.rejected.len());
+                for r in &report.rejected {
+                    eprintln!("line {}: {}", r.line, r.error);
+                }
+                for w in &report.waiting {
+                    println!(
+                        "{}: {} records are not converted yet; `argus-usage reprice --org {} --apply` converts those whose day now has a rate",
+                        w.org, w.records, w.org
+                    );
+                }
+            }
+            if !report.rejected.is_empty() {
+                return Ok(ExitCode::from(1));
+            }
+        }
+        FxCmd::List { org, json } => {
+            let list = ops.fx_list(org.as_deref())?;
+            if json {
+                print_json(&serde_json::json!({"rates": list}));
+            } else if list.is_empty() {
+                println!("no exchange rates yet; import them with `argus-usage fx import FILE` (CSV: date,from,to,rate)");
+            } else {
+                let mut t = Table::new(&["date", "from", "to", "rate", "scope"]);
+                t.right_align(&[3]);
+                for x in list {
+                    t.row(vec![x.date, x.from, x.to, x.rate, x.scope]);
+                }
+                t.print();
+                println!("1 `from` = `rate` `to`; a record's day takes the latest rate on or before it, once a rate of that day or later is known");
             }
         }
     }

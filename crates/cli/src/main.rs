@@ -38,6 +38,9 @@ enum Cmd {
     /// Organisations.
     #[command(subcommand)]
     Org(OrgCmd),
+    /// Exchange rates, which price an organisation in another currency than its prices'.
+    #[command(subcommand)]
+    Fx(FxCmd),
     /// Price versions.
     #[command(subcommand)]
     Prices(PricesCmd),
@@ -395,6 +398,26 @@ pub(crate) enum AliasCmd {
 }
 
 #[derive(Subcommand)]
+enum FxCmd {
+    /// Import rates: CSV with the header date,from,to,rate (1 `from` = `rate` `to`), or a JSON array of such objects.
+    Import {
+        file: PathBuf,
+        /// The organisation's own rates (they come first of a date); without it, every organisation's.
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// List rates: an organisation's (into its currency), or every shared one.
+    List {
+        #[arg(long)]
+        org: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
 enum PricesCmd {
     /// Import price versions from CSV or JSON, or LiteLLM's price file (re-importing adds nothing).
     Import {
@@ -564,6 +587,7 @@ fn wants_json(cmd: &Cmd) -> bool {
         Cmd::Org(OrgCmd::Create { json, .. } | OrgCmd::List { json }) => *json,
         Cmd::Prices(PricesCmd::Import { json, .. } | PricesCmd::List { json, .. } | PricesCmd::Check { json, .. }) => *json,
         Cmd::Record(a) => a.json,
+        Cmd::Fx(FxCmd::Import { json, .. } | FxCmd::List { json, .. }) => *json,
         Cmd::Ingest { json, .. } | Cmd::Reprice { json, .. } | Cmd::Demo { json, .. } | Cmd::Info { json } => *json,
         Cmd::Usage(UsageCmd::Summary { json, .. } | UsageCmd::Records { json, .. }) => *json,
         Cmd::Budget(BudgetCmd::Set { json, .. } | BudgetCmd::Status { json, .. } | BudgetCmd::List { json, .. }) => *json,
@@ -585,6 +609,7 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
     match cmd {
         Cmd::Org(c) => ledger::org(ops, c).map_err(e),
         Cmd::Prices(c) => ledger::prices(ops, c).map_err(e),
+        Cmd::Fx(c) => ledger::fx(ops, c).map_err(e),
         Cmd::Record(a) => ledger::record(ops, a).map_err(e),
         Cmd::Ingest { file, json } => ingest(ops, &file, json).map_err(e),
         Cmd::Usage(c) => ledger::usage(ops, c).map_err(e),

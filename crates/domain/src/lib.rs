@@ -19,6 +19,7 @@
 pub mod analytics;
 pub mod budget;
 pub mod error;
+pub mod fx;
 pub mod gateway;
 pub mod health;
 pub mod ids;

@@ -462,6 +462,8 @@ impl RawPrice {
 /// indexed for selection.
 #[derive(Debug, Default, Clone)]
 pub struct PriceBook {
+    /// The organisation's currency: its versions come first.
+    currency: String,
     by_model: HashMap<String, HashMap<String, Vec<PriceVersion>>>,
 }
 
@@ -478,17 +480,19 @@ pub struct Priced<'a> {
 }
 
 impl PriceBook {
-    /// Keeps only versions in the organisation's `currency`: a price in
-    /// another currency never applies (there is no currency conversion).
+    /// The versions of an organisation in `currency`. A model priced in
+    /// that currency is priced by those versions only; a model priced only
+    /// in another (the USD list prices) by those, and the facade converts
+    /// the cost ([`crate::fx`]).
     pub fn new(versions: impl IntoIterator<Item = PriceVersion>, currency: &str) -> PriceBook {
         let mut by_model: HashMap<String, HashMap<String, Vec<PriceVersion>>> = HashMap::new();
-        for v in versions.into_iter().filter(|v| v.currency == currency) {
+        for v in versions {
             by_model.entry(v.provider.clone()).or_default().entry(v.model.clone()).or_default().push(v);
         }
         for list in by_model.values_mut().flat_map(|m| m.values_mut()) {
             list.sort_by_key(|v| (v.effective_from, v.id));
         }
-        PriceBook { by_model }
+        PriceBook { currency: currency.to_string(), by_model }
     }
 
     /// Every `(provider, model)` with a version in force at `at`, sorted.
@@ -516,23 +520,30 @@ impl PriceBook {
         self.by_model.get(provider)?.get(model).map(Vec::as_slice)
     }
 
+    /// The base version of a service tier: in the organisation's currency
+    /// (its own, then the global one), else in another currency.
     fn base<'a>(&self, list: &'a [PriceVersion], tier: ServiceTier, at: DateTime<Utc>) -> Option<&'a PriceVersion> {
-        let latest = |org_scoped: bool| {
+        let latest = |own_currency: bool, org_scoped: bool| {
             list.iter().rev().find(|v| {
-                v.org.is_some() == org_scoped && v.effective_from <= at && v.terms.service_tier == tier && v.terms.above_input_tokens.is_none()
+                (v.currency == self.currency) == own_currency
+                    && v.org.is_some() == org_scoped
+                    && v.effective_from <= at
+                    && v.terms.service_tier == tier
+                    && v.terms.above_input_tokens.is_none()
             })
         };
-        latest(true).or_else(|| latest(false))
+        latest(true, true).or_else(|| latest(true, false)).or_else(|| latest(false, true)).or_else(|| latest(false, false))
     }
 
     /// The versions of one service tier in force at `at`: its base version
     /// and the long-context tiers that apply with it, by threshold.
     pub fn in_force(&self, provider: &str, model: &str, tier: ServiceTier, at: DateTime<Utc>) -> Vec<&PriceVersion> {
         let Some(list) = self.versions(provider, model) else { return Vec::new() };
-        let Some(base) = self.base(list, tier, at) else { return Vec::new() };
+        let Some(base) = self.base(list, tier, at).filter(|b| b.currency == self.currency) else { return Vec::new() };
         let mut tiers: std::collections::BTreeMap<u64, &PriceVersion> = std::collections::BTreeMap::new();
         for v in list.iter().filter(|v| {
             v.org.is_some() == base.org.is_some()
+                && v.currency == base.currency
                 && v.terms.service_tier == tier
                 && v.effective_from <= at
                 && v.effective_from >= base.effective_from
@@ -562,6 +573,7 @@ impl PriceBook {
             .iter()
             .filter(|v| {
                 v.org.is_some() == base.org.is_some()
+                    && v.currency == base.currency
                     && v.terms.service_tier == base.terms.service_tier
                     && v.effective_from <= at
                     && v.effective_from >= base.effective_from
@@ -669,10 +681,14 @@ mod tests {
     }
 
     #[test]
-    fn other_currencies_never_apply() {
+    fn the_organisations_currency_comes_first_then_another() {
         let t0 = Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap();
         let book = PriceBook::new([version(1, None, t0, "5")], "EUR");
-        assert!(book.select("openai", "gpt-4o", t0).is_none());
+        assert_eq!(book.select("openai", "gpt-4o", t0).unwrap().currency, "USD", "a USD list price, to be converted");
+        let mut eur = version(2, None, t0 - chrono::Duration::days(30), "4");
+        eur.currency = "EUR".into();
+        let book = PriceBook::new([version(1, None, t0, "5"), eur], "EUR");
+        assert_eq!(book.select("openai", "gpt-4o", t0).unwrap().id, PriceId(2), "a price in EUR, even older, comes first");
     }
 
     fn tiered(id: i64, org: Option<i64>, at: DateTime<Utc>, tier: ServiceTier, above: Option<u64>, input: &str) -> PriceVersion {

@@ -184,6 +184,7 @@ pub(crate) fn summarize(r: &Reader<'_>, org: &Org, from: DateTime<Utc>, to: Date
             cost_change_percent: change_percent(p.cost(), t.cost()),
         },
         groups,
+        fx_rates: crate::fx::used(r, org, crate::fx::days_of(org, from, to))?,
     })
 }
 
@@ -215,6 +216,10 @@ pub(crate) fn view(org: &Org, r: &StoredRecord) -> RecordView {
         first_byte_ms: r.detail.first_byte_ms.map(|x| x as i64),
         estimated: r.detail.estimated,
         attempt: r.detail.attempt.map(|x| x as i64),
+        source_cost: r.conversion.as_ref().map(|c| c.source_cost),
+        source_currency: r.conversion.as_ref().map(|c| c.source_currency.clone()),
+        fx_rate: r.conversion.as_ref().and_then(|c| c.rate).map(|(x, _)| x.normalize().to_string()),
+        fx_date: r.conversion.as_ref().and_then(|c| c.rate).map(|(_, d)| d.format("%Y-%m-%d").to_string()),
     }
 }
 

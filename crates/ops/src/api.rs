@@ -141,6 +141,18 @@ pub struct RecordView {
     #[serde(default)]
     #[cfg_attr(test, ts(type = "number | null"))]
     pub attempt: Option<i64>,
+    /// Priced in another currency: the cost in that currency (`cost` is
+    /// then the converted one, `null` while the day's rate is not known).
+    #[serde(default)]
+    #[cfg_attr(test, ts(type = "string | null"))]
+    pub source_cost: Option<Money>,
+    #[serde(default)]
+    pub source_currency: Option<String>,
+    /// The rate that converted it: 1 `source_currency` = `fx_rate` `currency`, published on `fx_date`.
+    #[serde(default)]
+    pub fx_rate: Option<String>,
+    #[serde(default)]
+    pub fx_date: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]
@@ -149,7 +161,12 @@ pub struct IngestReport {
     pub accepted: usize,
     pub duplicates: usize,
     pub conflicts: usize,
+    /// Accepted records without a cost yet: no price, or (counted in
+    /// `unconverted` too) priced in another currency whose rate of the
+    /// record's day is not known yet.
     pub unpriced: usize,
+    #[serde(default)]
+    pub unconverted: usize,
     pub rejected: Vec<Rejected>,
     /// Budget alerts this ingest fired.
     pub alerts_fired: Vec<AlertView>,
@@ -234,6 +251,9 @@ pub struct Summary {
     pub unpriced_requests: i64,
     pub previous: Previous,
     pub groups: Vec<Group>,
+    /// The exchange rates the period's costs were converted by (none when every price is in the organisation's currency).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fx_rates: Vec<crate::fx::FxUsed>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -367,6 +387,9 @@ pub struct BudgetStatus {
     pub alerts: Vec<AlertView>,
     #[cfg_attr(test, ts(type = "number"))]
     pub unpriced_requests: i64,
+    /// The exchange rates the month's costs were converted by (none when every price is in the organisation's currency).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fx_rates: Vec<crate::fx::FxUsed>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]

@@ -480,6 +480,7 @@ impl Ops {
                 thresholds: b.as_ref().map(|b| b.thresholds.clone()).unwrap_or_default(),
                 alerts: store::alerts(r, org.row.id, Some(&m.to_string()))?.iter().map(|a| alert_view(&org, a)).collect(),
                 unpriced_requests: unpriced,
+                fx_rates: crate::fx::used(r, &org, (d0, d1))?,
             })
         })
     }

@@ -515,6 +515,8 @@ struct Setting {
     /// Configured providers and those seen in usage, by priority.
     providers: Vec<argus_store::controls::ProviderRow>,
     book: argus_domain::price::PriceBook,
+    /// Rates into the organisation's currency, for estimates priced in another.
+    fx: argus_domain::fx::FxBook,
 }
 
 impl Setting {
@@ -525,6 +527,7 @@ impl Setting {
             aliases: store::aliases(r, org.row.id)?,
             providers: all_providers(r, &org)?.into_iter().map(|(p, _)| p).collect(),
             book: argus_store::prices::book(r, org.row.id, &org.row.currency)?,
+            fx: argus_store::fx::book(r, org.row.id, &org.row.currency)?,
             org,
         })
     }
@@ -598,9 +601,15 @@ fn admit_in(
     providers.sort_by(|a, b| a.priority.cmp(&b.priority).then_with(|| a.provider.cmp(&b.provider)));
     for p in providers {
         for t in targets.iter().filter(|t| t.provider == p.provider && !tried.contains(&t.provider)) {
+            // The estimate in the organisation's currency: a price in
+            // another is converted at the latest rate known (none: 0).
             let cost = book
                 .price(&t.provider, &t.model, ServiceTier::Standard, estimate, now)
-                .and_then(|p| p.cost.nanos())
+                .and_then(|p| match p.version.currency == org.row.currency {
+                    true => Some(p.cost),
+                    false => s.fx.latest(&p.version.currency, &org.row.currency).and_then(|r| argus_domain::fx::convert(p.cost, r.rate)),
+                })
+                .and_then(|c| c.nanos())
                 .unwrap_or(0)
                 .min(argus_domain::budget::MAX_CALL_COST * 1_000_000_000);
             let budget = budget_block(&r, org, now, cost)?;

@@ -12,7 +12,7 @@ use argus_domain::analytics::Totals;
 use argus_domain::ids::Seq;
 use argus_domain::price::PriceBook;
 use argus_domain::record::{is_failure, join_errors, UsageInput};
-use argus_domain::time::{fmt_instant, from_nanos, local_day, to_nanos};
+use argus_domain::time::{day_date, fmt_instant, from_nanos, local_day, to_nanos};
 use argus_domain::{ErrorCode, FieldError};
 use argus_store::aggregates::Delta;
 use argus_store::records::{self, Insert, Inserter, NewRecord};
@@ -86,7 +86,7 @@ fn reject(line: usize, errs: &[FieldError]) -> Rejected {
 /// Writes a batch of items in the caller's transaction. Bad items are
 /// reported, good ones stored; aggregates follow in the same transaction.
 pub(crate) fn write_items(w: &Writer<'_>, items: &[Item], now: i64, report: &mut IngestReport) -> Result<Vec<Outcome>> {
-    let mut orgs: HashMap<String, std::result::Result<(Org, PriceBook), OpsError>> = HashMap::new();
+    let mut orgs: HashMap<String, std::result::Result<(Org, PriceBook, argus_domain::fx::FxBook), OpsError>> = HashMap::new();
     let mut delta = Delta::default();
     let mut outcomes: HashMap<(String, String), Outcomes> = HashMap::new();
     let mut inserter = Inserter::new(w)?;
@@ -113,9 +113,10 @@ pub(crate) fn write_items(w: &Writer<'_>, items: &[Item], now: i64, report: &mut
                 ));
             }
             let book = prices::book(&w.reader(), org.row.id, &org.row.currency)?;
-            Ok((org, book))
+            let fx = argus_store::fx::book(&w.reader(), org.row.id, &org.row.currency)?;
+            Ok((org, book, fx))
         });
-        let (org, book) = match entry {
+        let (org, book, fx) = match entry {
             Ok(x) => x,
             Err(e) => {
                 let r = Rejected { line: item.line, error: format!("field `org`: {}", e.message), field: Some("org".into()) };
@@ -146,9 +147,13 @@ pub(crate) fn write_items(w: &Writer<'_>, items: &[Item], now: i64, report: &mut
             out.push(Outcome::Rejected(r));
             continue;
         }
+        let day = local_day(org.tz, input.occurred_at);
+        let (cost, conversion) = match &priced {
+            Some(p) => argus_domain::fx::in_currency(p.cost, &p.version.currency, &org.row.currency, fx, day_date(day)),
+            None => (None, None),
+        };
         let cost_nanos = cost.and_then(|c| c.nanos());
         let hash = input.content_hash(id);
-        let day = local_day(org.tz, input.occurred_at);
         let new = NewRecord {
             org: org.row.id,
             id,
@@ -159,15 +164,18 @@ pub(crate) fn write_items(w: &Writer<'_>, items: &[Item], now: i64, report: &mut
             price_id: price.map(|p| p.id),
             recorded_at: now,
             content_hash: &hash,
+            conversion: conversion.as_ref(),
         };
         match inserter.insert(&new)? {
             Insert::Inserted(seq) => {
                 report.accepted += 1;
                 if cost_nanos.is_none() {
                     report.unpriced += 1;
+                    report.unconverted += usize::from(conversion.is_some());
                 }
                 delta.add(org.row.id, day, &input.key_parts(), &Totals::of_record(&input.tokens, cost_nanos));
                 delta.price(org.row.id, day, price.map(|p| p.id.0), 1);
+                delta.rate(org.row.id, day, conversion.as_ref(), 1);
                 outcomes
                     .entry((org.row.slug.clone(), input.provider.clone()))
                     .or_default()
@@ -196,7 +204,7 @@ pub(crate) fn write_items(w: &Writer<'_>, items: &[Item], now: i64, report: &mut
     let touched = delta.days();
     delta.apply(w)?;
     for ((org_slug, provider), mut list) in outcomes {
-        if let Some(Ok((org, _))) = orgs.get(&org_slug) {
+        if let Some(Ok((org, _, _))) = orgs.get(&org_slug) {
             list.sort_by_key(|x| x.1);
             crate::controls::observe_health(w, org, &provider, &list)?;
         }
@@ -206,7 +214,7 @@ pub(crate) fn write_items(w: &Writer<'_>, items: &[Item], now: i64, report: &mut
     months.sort();
     months.dedup();
     for (org_id, m) in months {
-        if let Some((org, _)) = orgs.values().flatten().find(|(o, _)| o.row.id == org_id) {
+        if let Some((org, _, _)) = orgs.values().flatten().find(|(o, _, _)| o.row.id == org_id) {
             report.alerts_fired.extend(crate::controls::check_alerts(w, org, m, now)?);
         }
     }

@@ -17,11 +17,13 @@ pub mod analytics;
 pub mod api;
 pub mod controls;
 pub mod demo;
+pub mod fx;
 pub mod gateway;
 pub mod ingest;
 pub mod litellm;
 pub mod orgs;
 pub mod prices;
+pub mod rows;
 pub mod sync;
 
 use argus_domain::time::Clock;

@@ -4,7 +4,7 @@ use crate::orgs::{self, Org};
 use crate::{Ops, OpsError, Result};
 use argus_domain::analytics::Totals;
 use argus_domain::ids::{OrgId, PriceId, Seq};
-use argus_domain::price::{PriceInput, PriceVersion, RawPrice, PRICE_KEYS};
+use argus_domain::price::{PriceInput, PriceVersion, RawPrice};
 use argus_domain::record::join_errors;
 use argus_domain::time::{fmt_instant, parse_instant, to_nanos};
 use argus_domain::{ErrorCode, FieldError, Money};
@@ -44,61 +44,12 @@ pub(crate) fn price_view(v: &PriceVersion, org_slug: Option<&str>, today: chrono
     }
 }
 
-/// Parses a price file: a JSON array of objects, or CSV with a header row.
-/// Returns `(line, raw)` pairs, or the line and error of rows that cannot be read.
 /// Rows of a price file: the line (or array position) and the row, or why it cannot be read.
-pub type PriceRows = Vec<(usize, std::result::Result<RawPrice, String>)>;
+pub type PriceRows = crate::rows::Rows<RawPrice>;
 
+/// Parses a price file: a JSON array of objects, or CSV with a header row.
 pub fn parse_price_file(content: &str) -> std::result::Result<PriceRows, OpsError> {
-    let trimmed = content.trim_start_matches('\u{feff}').trim_start();
-    if trimmed.starts_with('[') {
-        let values: Vec<serde_json::Value> = serde_json::from_str(trimmed).map_err(|e| {
-            OpsError::new(ErrorCode::BadInput, format!("the price file is not a valid JSON array ({e}); give an array of objects with the keys provider, model, effective_from, currency, input_per_mtok, output_per_mtok"))
-        })?;
-        return Ok(values.into_iter().enumerate().map(|(i, v)| (i + 1, raw_from_json(&v))).collect());
-    }
-    let mut rdr = csv::ReaderBuilder::new().trim(csv::Trim::All).flexible(false).from_reader(trimmed.as_bytes());
-    let headers = rdr.headers().map_err(|e| OpsError::new(ErrorCode::BadInput, format!("cannot read the CSV header: {e}")))?.clone();
-    for required in ["provider", "model", "effective_from", "currency", "input_per_mtok", "output_per_mtok"] {
-        if !headers.iter().any(|h| h == required) {
-            return Err(OpsError {
-                code: ErrorCode::BadInput,
-                message: format!("the CSV header has no column {required:?}; the header is {} (the last seven columns are optional)", PRICE_KEYS.join(",")),
-                field: Some(required.into()),
-            });
-        }
-    }
-    let mut out = Vec::new();
-    for (i, rec) in rdr.deserialize::<RawPrice>().enumerate() {
-        out.push((i + 2, rec.map_err(|e| format!("cannot read the row: {e}"))));
-    }
-    Ok(out)
-}
-
-fn raw_from_json(v: &serde_json::Value) -> std::result::Result<RawPrice, String> {
-    let Some(map) = v.as_object() else {
-        return Err(format!("{v} is not an object"));
-    };
-    let mut raw = RawPrice::default();
-    for (k, x) in map {
-        let s = match x {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Null => None,
-            // A prompt size is a whole number, exact as a JSON number.
-            serde_json::Value::Number(n) if k == "above_input_tokens" && n.is_u64() => Some(n.to_string()),
-            serde_json::Value::Number(n) => {
-                return Err(format!(
-                    "field `{k}`: {n} is a JSON number; write rates and times as strings, such as \"2.50\", so that they stay exact"
-                ))
-            }
-            other => return Err(format!("field `{k}`: {other} is not a string")),
-        };
-        let Some(slot) = raw.slot(k) else {
-            return Err(format!("field `{k}`: is not a known key; the keys are {}", PRICE_KEYS.join(", ")));
-        };
-        *slot = s;
-    }
-    Ok(raw)
+    crate::rows::parse(content)
 }
 
 /// How an import tells a version it already has.
@@ -259,7 +210,7 @@ fn price_json(p: &PriceInput) -> serde_json::Value {
 }
 
 /// A record whose cost changes: the record, and its new cost and price.
-type Change = (Seq, i32, records::StoredRecord, Option<i64>, Option<PriceId>);
+type Change = (Seq, i32, records::StoredRecord, Option<i64>, Option<PriceId>, Option<argus_domain::fx::Conversion>);
 
 #[derive(Default)]
 struct Acc {
@@ -342,34 +293,42 @@ impl Ops {
             let f_from = from.map(|s| parse_instant("from", s, org.tz)).transpose()?;
             let f_to = to.map(|s| parse_instant("to", s, org.tz)).transpose()?;
             let book = prices::book(w, org.row.id, &org.row.currency)?;
+            let fx = argus_store::fx::book(w, org.row.id, &org.row.currency)?;
             let filter = Filter { org: Some(org.row.id), from: f_from.map(to_nanos), to: f_to.map(to_nanos), ..Filter::default() };
             let mut groups: BTreeMap<(String, String), Acc> = BTreeMap::new();
             records::scan(w, &filter, |rec| -> Result<()> {
                 let at = argus_domain::time::from_nanos(rec.occurred_at);
                 let priced = book.price(&rec.provider, &rec.model, rec.service_tier, &rec.tokens, at);
                 let price = priced.as_ref().map(|p| p.version);
-                let new_cost = match &priced {
-                    // A price that makes a stored call cost more than any
-                    // call could is a mistaken price (or absurd token
-                    // counts): refused as a whole, nothing changes.
-                    Some(p) if argus_domain::budget::over_call_bound(p.cost) => {
-                        return Err(OpsError::new(
-                            ErrorCode::BadInput,
-                            format!(
-                                "the price of {}/{} in force at {} would make record {} cost {} {}, more than any one call (at most {}); correct that price (a new version) and reprice again",
-                                rec.provider,
-                                rec.model,
-                                fmt_instant(at),
-                                rec.id,
-                                p.cost,
-                                org.row.currency,
-                                argus_domain::budget::MAX_CALL_COST
-                            ),
-                        ));
-                    }
-                    Some(p) => p.cost.nanos(),
-                    None => None,
+                // A price that makes a stored call cost more than any call
+                // could is a mistaken price (or absurd token counts):
+                // refused as a whole, nothing changes.
+                if let Some(p) = priced.as_ref().filter(|p| argus_domain::budget::over_call_bound(p.cost)) {
+                    return Err(OpsError::new(
+                        ErrorCode::BadInput,
+                        format!(
+                            "the price of {}/{} in force at {} would make record {} cost {} {}, more than any one call (at most {}); correct that price (a new version) and reprice again",
+                            rec.provider,
+                            rec.model,
+                            fmt_instant(at),
+                            rec.id,
+                            p.cost,
+                            p.version.currency,
+                            argus_domain::budget::MAX_CALL_COST
+                        ),
+                    ));
+                }
+                let (cost, conversion) = match &priced {
+                    Some(p) => argus_domain::fx::in_currency(
+                        p.cost,
+                        &p.version.currency,
+                        &org.row.currency,
+                        &fx,
+                        argus_domain::time::day_date(rec.day),
+                    ),
+                    None => (None, None),
                 };
+                let new_cost = cost.and_then(|c| c.nanos());
                 let new_id = price.map(|p| p.id);
                 let g = groups.entry((rec.provider.clone(), rec.model.clone())).or_default();
                 g.records += 1;
@@ -377,9 +336,9 @@ impl Ops {
                 g.after += new_cost.map(Money::from_nanos).unwrap_or(Money::ZERO);
                 g.before_unpriced += i64::from(rec.cost_nanos.is_none());
                 g.after_unpriced += i64::from(new_cost.is_none());
-                if new_cost != rec.cost_nanos || new_id != rec.price_id {
+                if new_cost != rec.cost_nanos || new_id != rec.price_id || conversion != rec.conversion {
                     g.changed += 1;
-                    changes.push((rec.seq, rec.day, rec, new_cost, new_id));
+                    changes.push((rec.seq, rec.day, rec, new_cost, new_id, conversion));
                 }
                 Ok(())
             })?;
@@ -435,8 +394,10 @@ impl Ops {
                 ));
             }
             let mut delta = Delta::default();
-            for (seq, day, rec, cost, price_id) in &changes {
-                records::set_cost(w, *seq, *cost, *price_id)?;
+            for (seq, day, rec, cost, price_id, conversion) in &changes {
+                records::set_cost(w, *seq, *cost, *price_id, conversion.as_ref())?;
+                delta.rate(org_id, *day, rec.conversion.as_ref(), -1);
+                delta.rate(org_id, *day, conversion.as_ref(), 1);
                 delta.sub(org_id, *day, &rec.key_parts(), &Totals::of_record(&rec.tokens, rec.cost_nanos));
                 delta.add(org_id, *day, &rec.key_parts(), &Totals::of_record(&rec.tokens, *cost));
                 delta.price(org_id, *day, rec.price_id.map(|p| p.0), -1);

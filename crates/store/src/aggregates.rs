@@ -14,6 +14,8 @@ pub struct Delta {
     map: HashMap<(OrgId, StoredDim, i32), HashMap<String, Totals>>,
     key: String,
     prices: HashMap<(OrgId, i32, i64), i64>,
+    /// `(org, day, source currency, rate's day, rate)` -> records.
+    rates: HashMap<(OrgId, i32, String, i32, String), i64>,
 }
 
 impl Delta {
@@ -58,6 +60,14 @@ impl Delta {
         }
     }
 
+    /// Counts a record of `day` converted by a rate (`n` = 1 or -1).
+    pub fn rate(&mut self, org: OrgId, day: i32, c: Option<&argus_domain::fx::Conversion>, n: i64) {
+        if let Some((c, (rate, date))) = c.and_then(|c| c.rate.map(|r| (c, r))) {
+            let key = (org, day, c.source_currency.clone(), argus_domain::time::day_number(date), rate.normalize().to_string());
+            *self.rates.entry(key).or_default() += n;
+        }
+    }
+
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
@@ -83,6 +93,18 @@ impl Delta {
             }
             if self.prices.values().any(|n| *n < 0) {
                 w.c().execute("DELETE FROM agg_price_days WHERE records <= 0", [])?;
+            }
+            for ((org, day, currency, fx_day, rate), n) in &self.rates {
+                if *n != 0 {
+                    w.c().execute(
+                        "INSERT INTO agg_fx_days (org_id, day, source_currency, fx_day, fx_rate, records) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (org_id, day, source_currency, fx_day, fx_rate) DO UPDATE SET records = records + excluded.records",
+                        rusqlite::params![org.0, day, currency, fx_day, rate, n],
+                    )?;
+                }
+            }
+            if self.rates.values().any(|n| *n < 0) {
+                w.c().execute("DELETE FROM agg_fx_days WHERE records <= 0", [])?;
             }
         }
         let mut st = w.c().prepare(

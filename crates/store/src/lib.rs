@@ -11,6 +11,7 @@
 pub mod aggregates;
 pub mod audit;
 pub mod controls;
+pub mod fx;
 pub mod gateway;
 pub mod orgs;
 pub mod prices;
@@ -36,6 +37,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0007_gateway", include_str!("../../../migrations/0007_gateway.sql")),
     ("0008_call_detail", include_str!("../../../migrations/0008_call_detail.sql")),
     ("0009_billing_terms", include_str!("../../../migrations/0009_billing_terms.sql")),
+    ("0010_fx", include_str!("../../../migrations/0010_fx.sql")),
 ];
 
 /// The schema version this binary knows (the number of migrations).

@@ -3,6 +3,7 @@ use crate::{Reader, Result, Writer};
 use argus_domain::analytics::{KeyParts, RecordFilter};
 use argus_domain::ids::{OrgId, PriceId, Seq};
 use argus_domain::price::{ServiceTier, Tokens};
+use argus_domain::fx::Conversion;
 use argus_domain::record::{CallDetail, UsageInput};
 use rusqlite::OptionalExtension;
 
@@ -28,6 +29,36 @@ pub struct StoredRecord {
     pub recorded_at: i64,
     pub detail: CallDetail,
     pub service_tier: ServiceTier,
+    /// How its cost was converted into the organisation's currency.
+    pub conversion: Option<Conversion>,
+}
+
+fn conversion_of(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<Conversion>> {
+    let (Some(cost), Some(currency)) = (r.get::<_, Option<i64>>(at)?, r.get::<_, Option<String>>(at + 1)?) else { return Ok(None) };
+    let rate = match (r.get::<_, Option<String>>(at + 2)?, r.get::<_, Option<i32>>(at + 3)?) {
+        (Some(x), Some(day)) => Some((
+            rust_decimal::Decimal::from_str_exact(&x)
+                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(at + 2, rusqlite::types::Type::Text, Box::new(e)))?,
+            argus_domain::time::day_date(day),
+        )),
+        _ => None,
+    };
+    Ok(Some(Conversion { source_cost: argus_domain::Money::from_nanos(cost), source_currency: currency, rate }))
+}
+
+/// The four columns of a conversion, as stored.
+type ConversionSql = (Option<i64>, Option<String>, Option<String>, Option<i32>);
+
+fn conversion_sql(c: Option<&Conversion>) -> ConversionSql {
+    match c {
+        None => (None, None, None, None),
+        Some(c) => (
+            c.source_cost.nanos(),
+            Some(c.source_currency.clone()),
+            c.rate.map(|(r, _)| r.normalize().to_string()),
+            c.rate.map(|(_, d)| argus_domain::time::day_number(d)),
+        ),
+    }
 }
 
 /// A record's service tier as stored: NULL for standard.
@@ -55,7 +86,7 @@ impl StoredRecord {
     }
 }
 
-const COLS: &str = "seq, org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, upstream_model, first_byte_ms, estimated, attempt, service_tier, cache_write_1h_tokens";
+const COLS: &str = "seq, org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, upstream_model, first_byte_ms, estimated, attempt, service_tier, cache_write_1h_tokens, source_cost_nanos, source_currency, fx_rate, fx_day";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
     let n = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
@@ -84,6 +115,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
             attempt: r.get::<_, Option<i64>>(23)?.map(|x| x.max(0) as u64),
         },
         service_tier: tier_of(r.get(24)?)?,
+        conversion: conversion_of(r, 26)?,
     })
 }
 
@@ -98,6 +130,7 @@ pub struct NewRecord<'a> {
     pub price_id: Option<PriceId>,
     pub recorded_at: i64,
     pub content_hash: &'a [u8; 32],
+    pub conversion: Option<&'a Conversion>,
 }
 
 /// The outcome of an insert.
@@ -123,8 +156,8 @@ impl<'w> Inserter<'w> {
         Ok(Inserter {
             conn,
             insert: conn.prepare(
-                "INSERT INTO records (org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, content_hash, upstream_model, first_byte_ms, estimated, attempt, service_tier, cache_write_1h_tokens)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26)
+                "INSERT INTO records (org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, content_hash, upstream_model, first_byte_ms, estimated, attempt, service_tier, cache_write_1h_tokens, source_cost_nanos, source_currency, fx_rate, fx_day)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)
                  ON CONFLICT (org_id, id) DO NOTHING",
             )?,
             find: conn.prepare("SELECT seq, content_hash FROM records WHERE org_id = ?1 AND id = ?2")?,
@@ -134,6 +167,7 @@ impl<'w> Inserter<'w> {
     /// Inserts one record, or tells whether the id is a duplicate or a conflict.
     pub fn insert(&mut self, n: &NewRecord<'_>) -> Result<Insert> {
         let t = &n.input.tokens;
+        let (source_cost, source_currency, fx_rate, fx_day) = conversion_sql(n.conversion);
         let changed = self.insert.execute(rusqlite::params![
             n.org.0,
             n.id,
@@ -161,6 +195,10 @@ impl<'w> Inserter<'w> {
             n.input.detail.attempt.map(|x| x as i64),
             tier_sql(n.input.service_tier),
             t.cache_write_1h as i64,
+            source_cost,
+            source_currency,
+            fx_rate,
+            fx_day,
         ])?;
         if changed == 1 {
             return Ok(Insert::Inserted(Seq(self.conn.last_insert_rowid())));
@@ -252,13 +290,13 @@ pub fn scan<E: From<crate::StoreError>>(
     Ok(())
 }
 
-/// Sets the cost of a stored record (reprice).
-pub fn set_cost(w: &Writer<'_>, seq: Seq, cost_nanos: Option<i64>, price_id: Option<PriceId>) -> Result<()> {
-    w.c().prepare("UPDATE records SET cost_nanos = ?2, price_id = ?3 WHERE seq = ?1")?.execute(rusqlite::params![
-        seq.0,
-        cost_nanos,
-        price_id.map(|p| p.0)
-    ])?;
+/// Sets the cost of a stored record, and its conversion (reprice).
+pub fn set_cost(w: &Writer<'_>, seq: Seq, cost_nanos: Option<i64>, price_id: Option<PriceId>, conversion: Option<&Conversion>) -> Result<()> {
+    let (source_cost, source_currency, fx_rate, fx_day) = conversion_sql(conversion);
+    w.c().execute(
+        "UPDATE records SET cost_nanos = ?2, price_id = ?3, source_cost_nanos = ?4, source_currency = ?5, fx_rate = ?6, fx_day = ?7 WHERE seq = ?1",
+        rusqlite::params![seq.0, cost_nanos, price_id.map(|p| p.0), source_cost, source_currency, fx_rate, fx_day],
+    )?;
     Ok(())
 }
 

@@ -24,6 +24,7 @@ pub(super) fn store_page(w: &Writer<'_>, org: &Org, page: &RecordsPage, prices: 
         let price_id = r.price_id.and_then(|p| prices.get(&p).copied());
         let day = local_day(org.tz, input.occurred_at);
         let hash = input.content_hash(&r.id);
+        let conversion = record_conversion(r)?;
         let new = NewRecord {
             org: org.row.id,
             id: &r.id,
@@ -34,17 +35,33 @@ pub(super) fn store_page(w: &Writer<'_>, org: &Org, page: &RecordsPage, prices: 
             price_id: price_id.map(PriceId),
             recorded_at: to_nanos(parse_time("recorded_at", &r.recorded_at)?),
             content_hash: &hash,
+            conversion: conversion.as_ref(),
         };
         if let Insert::Inserted(_) = inserter.insert(&new)? {
             stored += 1;
             delta.add(org.row.id, day, &input.key_parts(), &Totals::of_record(&input.tokens, cost_nanos));
             delta.price(org.row.id, day, price_id, 1);
+            delta.rate(org.row.id, day, conversion.as_ref(), 1);
         }
     }
     drop(inserter);
     delta.apply(w)?;
     store::set_cursor(w, cursor)?;
     Ok(stored)
+}
+
+/// The conversion of a record the server costed in another currency.
+fn record_conversion(r: &RecordView) -> Result<Option<argus_domain::fx::Conversion>> {
+    let bad = |what: &str, e: String| OpsError::new(ErrorCode::Incompatible, format!("the server sent record {} with {what}: {e}", r.id));
+    let (Some(cost), Some(currency)) = (r.source_cost, &r.source_currency) else { return Ok(None) };
+    let rate = match (&r.fx_rate, &r.fx_date) {
+        (Some(x), Some(d)) => Some((
+            rust_decimal::Decimal::from_str_exact(x).map_err(|e| bad("fx_rate", e.to_string()))?,
+            chrono::NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|e| bad("fx_date", e.to_string()))?,
+        )),
+        _ => None,
+    };
+    Ok(Some(argus_domain::fx::Conversion { source_cost: cost, source_currency: currency.clone(), rate }))
 }
 
 pub(super) fn record_input(org: &Org, r: &RecordView) -> Result<UsageInput> {
