@@ -27,6 +27,8 @@ macro_rules! window_commands {
             forecast,
             prices_list,
             prices_check,
+            fx_list,
+            fx_import,
             prices_add,
             reprice_preview,
             audit_list,

@@ -23,6 +23,7 @@ use argus_ops::analytics::RecordQuery;
 use argus_ops::api::*;
 use argus_ops::controls::{BudgetChange, ProviderChange};
 use argus_ops::gateway::{AliasView, GatewayDay, UpstreamChange, UpstreamView};
+use argus_ops::fx::{FxImportReport, FxRateView};
 use argus_ops::prices::PriceCheck;
 use argus_ops::sync::{Keep, SyncStatus};
 use argus_ops::{default_db_path, Ops, OpsError, SystemClock};
@@ -149,6 +150,17 @@ async fn gateway_today(app: AppHandle, org: String) -> Result<GatewayDay, OpsErr
 #[tauri::command(rename_all = "snake_case")]
 async fn prices_check(app: AppHandle, org: String) -> Result<PriceCheck, OpsError> {
     run(app, move |ops| ops.prices_check(&org)).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn fx_list(app: AppHandle, org: String) -> Result<Vec<FxRateView>, OpsError> {
+    run(app, move |ops| ops.fx_list(Some(&org))).await
+}
+
+/// The organisation's own rates, as `POST /orgs/{org}/fx` adds them.
+#[tauri::command(rename_all = "snake_case")]
+async fn fx_import(app: AppHandle, org: String, content: String) -> Result<FxImportReport, OpsError> {
+    run(app, move |ops| ops.fx_import(&content, Some(&org))).await
 }
 
 #[tauri::command(rename_all = "snake_case")]

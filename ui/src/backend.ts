@@ -3,7 +3,7 @@
 // and the server's HTTP API in a browser. Both answer the same types.
 import type {
   AlertView, AppInfo, BudgetChange, OrgView, AuditPage, BudgetStatus, BudgetView, DemoReport, Forecast, JobEvent, JobKind, PriceImportReport,
-  PriceView, ProviderChange, ProviderView, RecordQuery, UpstreamChange, UpstreamView, AliasView, GatewayDay, PriceCheck, RecordsPage, RepriceReport, Route, Summary, SyncStatus,
+  PriceView, ProviderChange, ProviderView, RecordQuery, UpstreamChange, UpstreamView, AliasView, GatewayDay, PriceCheck, FxRateView, FxImportReport, RecordsPage, RepriceReport, Route, Summary, SyncStatus,
 } from "./types";
 import { ApiError } from "./types";
 
@@ -38,6 +38,8 @@ export interface Backend {
   forecast(org: string, month?: string): Promise<Forecast>;
   prices(org: string): Promise<PriceView[]>;
   pricesCheck(org: string): Promise<PriceCheck>;
+  fxList(org: string): Promise<FxRateView[]>;
+  fxImport(org: string, content: string): Promise<FxImportReport>;
   /** With `ifVersion` (the largest price id the screen showed), refused with `version_mismatch` when prices were added since. */
   pricesAdd(org: string, content: string, ifVersion?: number): Promise<PriceImportReport>;
   repricePreview(org: string, from?: string, to?: string): Promise<RepriceReport>;
@@ -107,6 +109,8 @@ export async function tauriBackend(): Promise<Backend> {
     forecast: (org, month) => call("forecast", { org, month }),
     prices: (org) => call("prices_list", { org }),
     pricesCheck: (org) => call("prices_check", { org }),
+    fxList: (org) => call("fx_list", { org }),
+    fxImport: (org, content) => call("fx_import", { org, content }),
     pricesAdd: (org, content, if_version) => call("prices_add", { org, content, if_version }),
     repricePreview: (org, from, to) => call("reprice_preview", { org, from, to }),
     audit: (org, after, limit) => call("audit_list", { org, after, limit }),
@@ -193,6 +197,8 @@ export function httpBackend(login: HttpLogin): Backend {
     forecast: (org, month) => req("GET", `${o(org)}/forecast${qs({ month })}`),
     prices: async (org) => (await req<{ prices: PriceView[] }>("GET", `${o(org)}/prices`)).prices,
     pricesCheck: (org) => req("GET", `${o(org)}/prices/check`),
+    fxList: async (org) => (await req<{ rates: FxRateView[] }>("GET", `${o(org)}/fx`)).rates,
+    fxImport: (org, content) => req("POST", `${o(org)}/fx`, content),
     pricesAdd: (org, content, v) => req("POST", `${o(org)}/prices`, content, v),
     repricePreview: (org, from, to) => req("POST", `${o(org)}/reprice`, { from, to, apply: false }),
     audit: (org, after, limit) => req("GET", `${o(org)}/audit${qs({ after, limit })}`),

@@ -58,6 +58,24 @@ pub struct RawFx {
     pub rate: Option<String>,
 }
 
+/// One rate as the HTTP API documents it (`POST /orgs/{org}/fx`, a JSON
+/// array of these; a test keeps the fields those of [`FX_KEYS`]).
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(rename = "FxLine")]
+pub struct FxLineDoc {
+    #[schemars(pattern(crate::record::patterns::DATE))]
+    pub date: String,
+    /// An ISO 4217 code, in capitals.
+    #[schemars(regex(pattern = r"^(USD|EUR|GBP|CHF|JPY|CAD|AUD)$"))]
+    pub from: String,
+    #[schemars(regex(pattern = r"^(USD|EUR|GBP|CHF|JPY|CAD|AUD)$"))]
+    pub to: String,
+    /// 1 `from` = `rate` `to`: above 0, at most 100000, 12 decimals.
+    #[schemars(regex(pattern = r"^(0\.[0-9]{0,11}[1-9]|[1-9][0-9]{0,4}(\.[0-9]{1,12})?)$"))]
+    pub rate: String,
+}
+
 /// The keys of a rate, in the order of the CSV header.
 pub const FX_KEYS: [&str; 4] = ["date", "from", "to", "rate"];
 
@@ -204,6 +222,17 @@ mod tests {
         assert_eq!(c("3", "0.5"), 2, "1.5 nano: to the even 2");
         assert_eq!(c("1000000000", "0.923456789012"), 923_456_789);
         assert_eq!(c("10000000000000", "100000"), 1_000_000_000_000_000_000, "the largest call at the largest rate fits");
+    }
+
+    #[test]
+    fn the_documented_line_has_the_keys_of_a_rate() {
+        let schema = schemars::schema_for!(FxLineDoc);
+        let props: Vec<&str> = schema.get("properties").and_then(|p| p.as_object()).unwrap().keys().map(String::as_str).collect();
+        let mut keys = FX_KEYS.to_vec();
+        keys.sort();
+        let mut props = props;
+        props.sort();
+        assert_eq!(props, keys);
     }
 
     #[test]

@@ -109,3 +109,26 @@ fn the_sub_nano_example_from_the_brief() {
         assert_eq!(BigInt::from(r.cost(&t).nanos().unwrap()), oracle(&r, &t), "{n} tokens at 0.0375 per million");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(4000))]
+    /// The conversion rule: cost x rate, rounded half to even to 9 places,
+    /// equals the exact rational product so rounded.
+    #[test]
+    fn conversion_equals_exact_rational_rounded_half_even(
+        nanos in prop_oneof![0i64..1000, 0i64..=10_000_000_000_000i64],
+        s in 0u32..=12, m in 1u64..=100_000_000_000_000_000u64
+    ) {
+        // Mantissas below 10^5 x 10^s: rates up to the largest accepted.
+        let m = 1 + m % (100_000 * 10u64.pow(s));
+        let rate = Decimal::new(m as i64, s);
+        let got = argus_domain::fx::convert(argus_domain::Money::from_nanos(nanos), rate).unwrap().nanos().unwrap();
+        let exact = BigRational::from_integer(BigInt::from(nanos)) * rational(rate);
+        let floor = exact.floor();
+        let frac = &exact - &floor;
+        let half = BigRational::new(BigInt::one(), BigInt::from(2));
+        let fl = floor.to_integer();
+        let want = if frac > half || (frac == half && (&fl % BigInt::from(2)) != BigInt::zero()) { fl + BigInt::one() } else { fl };
+        prop_assert_eq!(BigInt::from(got), want);
+    }
+}

@@ -208,3 +208,57 @@ fn a_price_file_with_the_new_columns_round_trips_and_refuses_what_is_wrong() {
     assert!(r.rejected[0].error.contains("standard, batch, flex or priority"), "{}", r.rejected[0].error);
     assert_eq!(ops.prices_import(csv, None).unwrap().added, 0, "re-importing adds nothing");
 }
+
+fn eur_call(ops: &mut Ops, id: &str, when: &str) -> Value {
+    let r = ops.record(&json!({"id": id, "org": "eu", "provider": "openai", "model": "gpt-4o", "operation": "chat",
+           "input_tokens": 1_000_000, "output_tokens": 100_000, "occurred_at": when}));
+    serde_json::to_value(r.unwrap()).unwrap()
+}
+
+/// An organisation in EUR priced from the USD list prices: Friday, the
+/// weekend across the end of October, and Monday.
+#[test]
+fn an_eur_organisation_across_a_weekend_and_a_month_boundary() {
+    let (_d, mut ops, _c) = open();
+    ops.org_create("eu", None, "EUR", "Europe/Paris").unwrap();
+    let r = ops.fx_import("date,from,to,rate\n2026-10-29,USD,EUR,0.9200\n2026-10-30,USD,EUR,0.93\n", None).unwrap();
+    assert_eq!((r.added, r.rejected.len()), (2, 0));
+    // gpt-4o: 1M in x 2.50 + 100k out x 10.00 = 3.50 USD a call.
+    let fri = eur_call(&mut ops, "fri", "2026-10-30T15:00:00+01:00");
+    let sat = eur_call(&mut ops, "sat", "2026-10-31T15:00:00+01:00");
+    let sun = eur_call(&mut ops, "sun", "2026-11-01T15:00:00+01:00");
+    let mon = eur_call(&mut ops, "mon", "2026-11-02T15:00:00+01:00");
+    assert_eq!((fri["cost"].as_str(), fri["currency"].as_str()), (Some("3.255"), Some("EUR")), "3.50 x 0.93");
+    assert_eq!((fri["source_cost"].as_str(), fri["source_currency"].as_str(), fri["fx_rate"].as_str(), fri["fx_date"].as_str()), (Some("3.50"), Some("USD"), Some("0.93"), Some("2026-10-30")));
+    for r in [&sat, &sun, &mon] {
+        assert!(r["cost"].is_null(), "no rate of the day known yet: unconverted, never 0 and never USD: {r}");
+        assert_eq!(r["source_cost"].as_str(), Some("3.50"));
+    }
+    let oct = ops.usage_summary("eu", Some("2026-10-01"), Some("2026-11-01"), None).unwrap();
+    assert_eq!((oct.cost.to_string(), oct.unpriced_requests, oct.currency.as_str()), ("3.255".into(), 1, "EUR"));
+
+    // Monday's rate arrives: the weekend takes Friday's, Monday its own.
+    let r = ops.fx_import("date,from,to,rate\n2026-11-02,USD,EUR,0.94\n", None).unwrap();
+    assert_eq!(r.waiting.len(), 1);
+    assert_eq!((r.waiting[0].org.as_str(), r.waiting[0].records), ("eu", 3));
+    let rep = ops.reprice("eu", None, None, true).unwrap();
+    assert_eq!((rep.changed, rep.after_unpriced), (3, 0));
+    let oct = ops.usage_summary("eu", Some("2026-10-01"), Some("2026-11-01"), None).unwrap();
+    assert_eq!(oct.cost.to_string(), "6.51", "Friday and Saturday at 0.93");
+    let used: Vec<(String, String, i64)> = oct.fx_rates.iter().map(|x| (x.date.clone(), x.rate.clone(), x.records)).collect();
+    assert_eq!(used, vec![("2026-10-30".to_string(), "0.93".to_string(), 2)]);
+    let nov = ops.usage_summary("eu", Some("2026-11-01"), Some("2026-12-01"), None).unwrap();
+    assert_eq!(nov.cost.to_string(), "6.545", "Sunday at Friday's 0.93 (3.255), Monday at 0.94 (3.29)");
+    let status = ops.budget_status("eu", Some("2026-11")).unwrap();
+    assert_eq!((status.spent.to_string(), status.currency.as_str(), status.fx_rates.len()), ("6.545".into(), "EUR", 2));
+    let again = ops.reprice("eu", None, None, true).unwrap();
+    assert_eq!(again.changed, 0, "converted once, stable");
+
+    // A negotiated price in EUR comes before the converted USD list price.
+    ops.prices_import("provider,model,effective_from,currency,input_per_mtok,output_per_mtok\nopenai,gpt-4o,2026-11-02,EUR,2,8\n", Some("eu")).unwrap();
+    let r = ops.record(&json!({"id": "tue", "org": "eu", "provider": "openai", "model": "gpt-4o", "operation": "chat",
+        "input_tokens": 1_000_000, "output_tokens": 0, "occurred_at": "2026-11-03T12:00:00Z"})).unwrap();
+    assert_eq!((r.cost.unwrap().to_string(), r.source_currency), ("2.00".into(), None));
+    let rates = ops.fx_list(Some("eu")).unwrap();
+    assert_eq!(rates.len(), 3);
+}

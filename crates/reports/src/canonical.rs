@@ -5,7 +5,7 @@ use sha2::{Digest, Sha256};
 /// store adds, then the gateway's details of a call, then the service tier
 /// and the 1-hour cache writes (each appended later, so that consumers of
 /// the earlier columns keep working).
-pub const RECORD_COLUMNS: [&str; 24] = [
+pub const RECORD_COLUMNS: [&str; 28] = [
     "id",
     "org",
     "provider",
@@ -30,12 +30,17 @@ pub const RECORD_COLUMNS: [&str; 24] = [
     "attempt",
     "service_tier",
     "cache_write_1h_tokens",
+    "source_cost",
+    "source_currency",
+    "fx_rate",
+    "fx_date",
 ];
 
 /// How many of [`RECORD_COLUMNS`] the records exports of each edition have,
 /// oldest first: 18 before the gateway's details, 22 before the service
-/// tier and the 1-hour cache writes. `export verify` verifies them all.
-pub const RECORD_EDITIONS: [usize; 3] = [18, 22, RECORD_COLUMNS.len()];
+/// tier and the 1-hour cache writes, 24 before the cost in another currency
+/// and its exchange rate. `export verify` verifies them all.
+pub const RECORD_EDITIONS: [usize; 4] = [18, 22, 24, RECORD_COLUMNS.len()];
 
 /// Columns of a summary export.
 pub const SUMMARY_COLUMNS: [&str; 6] = ["key", "requests", "input_tokens", "output_tokens", "cost", "unpriced_requests"];
@@ -80,7 +85,7 @@ mod tests {
         // `reservation_id`, bookkeeping that is not exported).
         assert_eq!(RECORD_COLUMNS[..14], argus_domain::record::KEYS[..14]);
         assert_eq!(RECORD_COLUMNS[14..RECORD_EDITIONS[0]], ["cost", "currency", "price_id", "recorded_at"]);
-        assert_eq!(RECORD_COLUMNS[RECORD_EDITIONS[0]..], argus_domain::record::KEYS[15..]);
+        assert_eq!(RECORD_COLUMNS[RECORD_EDITIONS[0]..RECORD_EDITIONS[2]], argus_domain::record::KEYS[15..]);
     }
 
     #[test]

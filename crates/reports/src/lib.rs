@@ -240,6 +240,9 @@ pub struct Meta {
     pub record_count: i64,
     pub totals: Totals,
     pub price_ids: Vec<i64>,
+    /// The exchange rates that converted the period's costs into the organisation's currency.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fx_rates: Vec<argus_ops::fx::FxUsed>,
     /// SHA-256 of the rows in canonical form (see the crate documentation).
     pub sha256: String,
     pub canonical_form: String,

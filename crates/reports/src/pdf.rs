@@ -656,7 +656,7 @@ fn appendix(d: &mut Doc, sc: &Scope, f: &Figures) {
                 p.id.to_string(),
                 format!("{}/{}", p.provider, p.model),
                 p.effective_from.clone(),
-                p.input_per_mtok.clone(),
+                format!("{} {}", p.input_per_mtok, p.currency),
                 p.output_per_mtok.clone(),
                 p.cached_input_per_mtok.clone().unwrap_or_else(|| "=input".into()),
                 p.source.clone().unwrap_or_default(),
@@ -666,13 +666,28 @@ fn appendix(d: &mut Doc, sc: &Scope, f: &Figures) {
     if rows.is_empty() {
         d.para("No priced record in this period.", 10.0, false, ink.clone());
     } else {
-        d.para(&format!("Rates per million tokens, {}.", sc.currency), 8.5, false, muted.clone());
+        d.para("Rates per million tokens, in each version's currency.", 8.5, false, muted.clone());
         d.table(
             &["Id", "Model", "Effective from", "Input", "Output", "Cached", "Source"],
             &[10.0, 42.0, 34.0, 14.0, 14.0, 14.0, 50.0],
             &[Align::Right, Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Left],
             &rows,
         );
+    }
+    if !m.fx_rates.is_empty() {
+        d.heading("Exchange rates used");
+        d.para(
+            &format!(
+                "Costs priced in another currency are converted into {} at the rate of each record's day (the latest published on or before it), rounded half to even to 9 places.",
+                sc.currency
+            ),
+            8.5,
+            false,
+            muted.clone(),
+        );
+        let rows: Vec<Vec<String>> =
+            m.fx_rates.iter().map(|x| vec![x.date.clone(), format!("1 {} = {} {}", x.from, x.rate, x.to), x.records.to_string()]).collect();
+        d.table(&["Rate of", "Rate", "Records"], &[40.0, 80.0, 30.0], &[Align::Left, Align::Left, Align::Right], &rows);
     }
     d.heading("Verification");
     d.para(

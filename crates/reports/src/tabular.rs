@@ -43,6 +43,10 @@ pub(crate) fn record_cells(r: &RecordView, _tz: chrono_tz::Tz) -> [Option<String
         r.attempt.map(|x| x.to_string()),
         Some(r.service_tier.clone()),
         Some(r.cache_write_1h_tokens.to_string()),
+        r.source_cost.map(|c| c.to_string()),
+        r.source_currency.clone(),
+        r.fx_rate.clone(),
+        r.fx_date.clone(),
     ]
 }
 
@@ -99,13 +103,15 @@ pub(crate) struct Scope {
     pub timezone: String,
     pub from: String,
     pub to: String,
+    /// The exchange rates of the period's costs.
+    pub fx_rates: Vec<argus_ops::fx::FxUsed>,
 }
 
 pub(crate) fn scope(ops: &mut Ops, req: &ExportRequest) -> Result<Scope> {
     let org = ops.org_get(&req.org)?;
     let tz = parse_timezone("timezone", &org.timezone).map_err(|e| ReportError::Bad(e.to_string()))?;
     let s = ops.usage_summary(&req.org, req.from.as_deref(), req.to.as_deref(), None)?;
-    Ok(Scope { name: org.name, currency: org.currency, tz, timezone: org.timezone, from: s.from, to: s.to })
+    Ok(Scope { name: org.name, currency: org.currency, tz, timezone: org.timezone, from: s.from, to: s.to, fx_rates: s.fx_rates })
 }
 
 pub(crate) fn meta(
@@ -129,6 +135,7 @@ pub(crate) fn meta(
         record_count: count,
         totals,
         price_ids,
+        fx_rates: sc.fx_rates.clone(),
         sha256,
         canonical_form: match req.kind {
             Kind::Records => format!("argus-usage/records/v1: sha256 over each row as a compact JSON array of the {} column values (strings, null when empty), each followed by \\n", RECORD_COLUMNS.len()),

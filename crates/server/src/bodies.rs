@@ -172,6 +172,11 @@ pub struct Prices {
 }
 
 #[derive(Serialize, JsonSchema)]
+pub struct FxRates {
+    pub rates: Vec<argus_ops::fx::FxRateView>,
+}
+
+#[derive(Serialize, JsonSchema)]
 pub struct Tokens {
     pub tokens: Vec<argus_ops::access::TokenView>,
 }

@@ -32,6 +32,8 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("delete", "/orgs/{org}/aliases/{name}", "configure", "Remove an alias"),
     ("get", "/orgs/{org}/prices", "read", "Price versions in force for the organisation (global and negotiated); version is the newest id"),
     ("post", "/orgs/{org}/prices", "configure", "Add negotiated price versions: a JSON array (or CSV text) as `prices import`; If-Match: VERSION"),
+    ("get", "/orgs/{org}/fx", "read", "The exchange rates into the organisation's currency (every organisation's and its own): date, from, to, rate"),
+    ("post", "/orgs/{org}/fx", "configure", "Add the organisation's own exchange rates: a JSON array of {date, from, to, rate} (or CSV text `date,from,to,rate`), as `fx import --org`; answers added, unchanged, rejected and the records waiting for a rate"),
     ("get", "/orgs/{org}/prices/check", "read", "The models in the ledger that have no price, are priced by a deprecated row, or are priced through a fallback rate (`argus-usage prices check`)"),
     ("post", "/orgs/{org}/reprice", "read", "Re-cost records with the prices now known: {from, to, apply}; a preview unless apply (which needs admin)"),
     ("post", "/orgs/{org}/admit", "ingest", "May a call to {provider} go ahead, holding {estimated_cost}? 200 with a reservation, 402 budget_exceeded, 429 rate_limited (Retry-After), 409 provider_disabled"),
@@ -66,6 +68,10 @@ fn of<T: JsonSchema>(g: &mut SchemaGenerator) -> Value {
 fn records_body(g: &mut SchemaGenerator) -> Value {
     let line = of::<argus_domain::record::RecordLineDoc>(g);
     json!({"oneOf": [line.clone(), {"type": "array", "items": line, "minItems": 1, "maxItems": 10000}]})
+}
+
+fn fx_body(g: &mut SchemaGenerator) -> Value {
+    json!({"type": "array", "items": of::<argus_domain::fx::FxLineDoc>(g), "minItems": 1})
 }
 
 fn prices_body(g: &mut SchemaGenerator) -> Value {
@@ -135,6 +141,8 @@ fn contract(method: &str, path: &str) -> Option<Contract> {
             Contract { body: Some(of::<AliasBody>), statuses: &[413], ..c(Answer::Json(200, of::<argus_ops::gateway::AliasView>)) }
         }
         ("delete", "/orgs/{org}/aliases/{name}") => c(Answer::Json(200, of::<Removed>)),
+        ("get", "/orgs/{org}/fx") => c(Answer::Json(200, of::<FxRates>)),
+        ("post", "/orgs/{org}/fx") => Contract { body: Some(fx_body), statuses: &[413], ..c(Answer::Json(200, of::<argus_ops::fx::FxImportReport>)) },
         ("get", "/orgs/{org}/prices/check") => c(Answer::Json(200, of::<argus_ops::prices::PriceCheck>)),
         ("get", "/orgs/{org}/prices") => Contract { query: Some(of::<PricesQ>), ..c(Answer::Json(200, of::<Prices>)) },
         ("post", "/orgs/{org}/prices") => {

@@ -195,6 +195,7 @@ pub fn router(app: App, beside: Router<App>) -> Router {
         .route("/orgs/{org}/aliases/{name}", put(put_alias).delete(remove_alias))
         .route("/orgs/{org}/prices", get(prices).post(post_prices))
         .route("/orgs/{org}/prices/check", get(prices_check))
+        .route("/orgs/{org}/fx", get(fx_list).post(post_fx))
         .route("/orgs/{org}/reprice", post(reprice))
         .route("/orgs/{org}/admit", post(admit))
         .route("/orgs/{org}/route", post(route))
@@ -469,14 +470,34 @@ async fn post_prices(
     let expected = if_match(&headers)?;
     let content = String::from_utf8(body.to_vec()).map_err(|_| ApiError::bad_input("the body is not UTF-8 text", None))?;
     let report = app.pool.run(&actor, move |ops| ops.prices_add(&org, &content, expected)).await?;
-    if report.added + report.unchanged == 0 && !report.rejected.is_empty() {
-        let first = &report.rejected[0];
-        return Err(ApiError {
+    refused_whole(report.added + report.unchanged, &report.rejected)?;
+    Ok(Json(report).into_response())
+}
+
+/// A file of rows of which none was taken: a 400 naming the first bad
+/// line, with every rejected line in `details`.
+fn refused_whole(taken: usize, rejected: &[argus_ops::api::Rejected]) -> Result<(), ApiError> {
+    match rejected.first() {
+        Some(first) if taken == 0 => Err(ApiError {
             field: first.field.clone(),
-            details: Some(Box::new(serde_json::json!({"rejected": report.rejected}))),
+            details: Some(Box::new(serde_json::json!({"rejected": rejected}))),
             ..ApiError::bad_input(format!("line {}: {}", first.line, first.error), None)
-        });
+        }),
+        _ => Ok(()),
     }
+}
+
+async fn fx_list(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Read)?;
+    let rates = app.pool.run(&actor, move |ops| ops.fx_list(Some(&org))).await?;
+    Ok(Json(FxRates { rates }).into_response())
+}
+
+async fn post_fx(State(app): State<App>, auth: Auth, Path(org): Path<String>, body: bytes::Bytes) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Configure)?;
+    let content = String::from_utf8(body.to_vec()).map_err(|_| ApiError::bad_input("the body is not UTF-8 text", None))?;
+    let report = app.pool.run(&actor, move |ops| ops.fx_import(&content, Some(&org))).await?;
+    refused_whole(report.added + report.unchanged, &report.rejected)?;
     Ok(Json(report).into_response())
 }
 

@@ -2,7 +2,13 @@
 import type { AlertView } from "./AlertView";
 import type { Rejected } from "./Rejected";
 
-export type IngestReport = { accepted: number, duplicates: number, conflicts: number, unpriced: number, rejected: Array<Rejected>, 
+export type IngestReport = { accepted: number, duplicates: number, conflicts: number, 
+/**
+ * Accepted records without a cost yet: no price, or (counted in
+ * `unconverted` too) priced in another currency whose rate of the
+ * record's day is not known yet.
+ */
+unpriced: number, unconverted: number, rejected: Array<Rejected>, 
 /**
  * Budget alerts this ingest fired.
  */

@@ -28,4 +28,13 @@ estimated: boolean,
 /**
  * Which attempt of a gateway call this was, from 1.
  */
-attempt: number | null, };
+attempt: number | null, 
+/**
+ * Priced in another currency: the cost in that currency (`cost` is
+ * then the converted one, `null` while the day's rate is not known).
+ */
+source_cost: string | null, source_currency: string | null, 
+/**
+ * The rate that converted it: 1 `source_currency` = `fx_rate` `currency`, published on `fx_date`.
+ */
+fx_rate: string | null, fx_date: string | null, };

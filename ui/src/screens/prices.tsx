@@ -18,6 +18,9 @@ export function Prices() {
   const { backend, org } = useContext(AppCtx);
   const data = useLoad(() => backend.prices(org.slug), [org.slug]);
   const check = useLoad(() => backend.pricesCheck(org.slug), [org.slug]);
+  const rates = useLoad(() => backend.fxList(org.slug), [org.slug]);
+  const [fxText, setFxText] = useState("date,from,to,rate\n");
+  const [fxNote, setFxNote] = useState<string | null>(null);
   const [form, setForm] = useState<Record<string, string>>({ provider: "", model: "", effective_from: new Date().toISOString().slice(0, 10), input_per_mtok: "", output_per_mtok: "", cached_input_per_mtok: "", cache_write_per_mtok: "", cache_write_1h_per_mtok: "", service_tier: "standard", above_input_tokens: "", source: "" });
   const [error, setError] = useState<ApiError | null>(null);
   const [note, setNote] = useState<string | null>(null);
@@ -37,6 +40,19 @@ export function Prices() {
       setNote(r.queued ? "Queued for the server; it arrives here with the next sync." : r.added ? "Added a new price version. Preview a reprice below to see what it changes." : "That version was already known.");
       setError(null);
       data.reload();
+    } catch (err) {
+      setError(err as ApiError);
+    }
+  };
+  const importRates = async (e: Event) => {
+    e.preventDefault();
+    try {
+      const r = await backend.fxImport(org.slug, fxText);
+      if (r.rejected.length) throw new ApiError("bad_input", `line ${r.rejected[0].line}: ${r.rejected[0].error}`, r.rejected[0].field);
+      const waiting = r.waiting.find((w) => w.org === org.slug);
+      setFxNote(`${count(r.added)} rates added, ${count(r.unchanged)} already known.` + (waiting ? ` ${count(waiting.records)} records wait for a rate: preview a reprice below to convert them.` : ""));
+      setError(null);
+      rates.reload();
     } catch (err) {
       setError(err as ApiError);
     }
@@ -99,6 +115,26 @@ export function Prices() {
         {job?.state === "running" ? <Progress done={0} total={0} label="Repricing in one transaction…" /> : null}
       </Card>
       <ErrorBox error={error} />
+      <Card title={`Exchange rates into ${cur}`}>
+        <p class="muted">Prices in another currency (the USD list prices) are converted at the rate of each record's day: the latest published on or before it, once a rate of that day or later is known. Until then a record is unconverted, counted like an unpriced one.</p>
+        {rates.error ? <ErrorBox error={rates.error} /> : !rates.data ? <Loading what="exchange rates" /> : rates.data.length === 0 ? (
+          <p data-testid="fx-empty">No exchange rate yet. Paste rates below (the ECB's reference rates, as <code>date,from,to,rate</code> rows such as <code>2026-10-30,USD,{cur === "USD" ? "EUR" : cur},0.9234</code>).</p>
+        ) : (
+          <table data-testid="fx-rates">
+            <thead><tr><th scope="col">Date</th><th scope="col">Rate</th><th scope="col">Scope</th></tr></thead>
+            <tbody>
+              {[...rates.data].reverse().slice(0, 10).map((x) => (
+                <tr key={x.id}><td>{x.date}</td><td>1 {x.from} = {x.rate} {x.to}</td><td>{x.scope === "org" ? "this organisation" : "shared"}</td></tr>
+              ))}
+            </tbody>
+          </table>
+        )}
+        <form class="form" onSubmit={importRates}>
+          <label>rates (CSV)<textarea name="fx" rows={4} value={fxText} onInput={(e) => setFxText((e.target as HTMLTextAreaElement).value)} /></label>
+          <button type="submit">Import rates</button>
+          {fxNote ? <p class="ok" role="status">{fxNote}</p> : null}
+        </form>
+      </Card>
       <Card title="Price check" wide>
         {check.error ? <ErrorBox error={check.error} /> : !check.data ? <Loading what="the price check" /> : check.data.findings.length === 0 ? (
           <p class="ok" data-testid="price-check">All {count(check.data.records)} records are priced by current versions with every rate they need.</p>
