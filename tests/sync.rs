@@ -84,6 +84,12 @@ fn lines(org: &str, prefix: &str, n: usize, day0: u32) -> String {
         let day = 1 + ((i / 3) as u32 + day0) % 28;
         let inv = if i % 5 == 0 { String::new() } else { format!(r#","investigation":"case-{}""#, i % 37) };
         let user = if i % 7 == 0 { String::new() } else { format!(r#","user":"u{}""#, i % 11) };
+        // Some batch calls, some 1-hour cache writes: the billing terms travel too.
+        let user = match i % 9 {
+            0 => format!(r#"{user},"service_tier":"batch""#),
+            1 => format!(r#"{user},"cache_write_1h_tokens":{}"#, i % 300),
+            _ => user,
+        };
         s.push_str(&format!(
             r#"{{"id":"{prefix}{i}","org":"{org}","provider":"{p}","model":"{m}","operation":"op{}","input_tokens":{},"output_tokens":{},"cached_input_tokens":{},"occurred_at":"2026-{month:02}-{day:02}T{:02}:{:02}:00Z"{inv}{user}}}"#,
             i % 6,
@@ -125,6 +131,16 @@ fn setup(n: usize) -> (tempfile::TempDir, PathBuf, Server) {
     let d = tempfile::tempdir().unwrap();
     let sdb = d.path().join("server.db");
     ok(&sdb, None, &["org", "create", "acme", "--currency", "EUR", "--timezone", "Europe/Paris"]);
+    // USD list prices converted into EUR for the days up to mid-October;
+    // later records stay unconverted (no rate of their day is known).
+    let rates = d.path().join("rates.csv");
+    let mut csv = String::from("date,from,to,rate\n");
+    for day in 0..45 {
+        let date = chrono::NaiveDate::from_ymd_opt(2026, 9, 1).unwrap() + chrono::Duration::days(day);
+        csv.push_str(&format!("{date},USD,EUR,0.{}\n", 9100 + day * 7));
+    }
+    std::fs::write(&rates, csv).unwrap();
+    ok(&sdb, None, &["fx", "import", rates.to_str().unwrap()]);
     ingest(&sdb, &lines("acme", "r", n, 0));
     let server = Server::start(&sdb, "127.0.0.1:0");
     (d, sdb, server)
@@ -174,6 +190,15 @@ fn first_sync_then_incremental_ones_with_late_records_agree_exactly() {
     for (x, y) in a["records"].as_array().unwrap().iter().zip(b["records"].as_array().unwrap()) {
         assert_eq!((&x["id"], &x["cost"], &x["occurred_at"]), (&y["id"], &y["cost"], &y["occurred_at"]));
     }
+    // Costs converted on the server arrive with their source cost and rate; so do the billing terms.
+    let all = |db: &Path| json(db, None, &["usage", "records", "--org", "acme", "--provider", "openai", "--limit", "2000", "--json"]);
+    let (a, b) = (all(&sdb), all(&local));
+    let converted = a["records"].as_array().unwrap().iter().filter(|r| r["fx_rate"].is_string()).count();
+    assert!(converted > 100, "some records were converted on the server: {converted}");
+    let keys = ["id", "cost", "currency", "source_cost", "source_currency", "fx_rate", "fx_date", "service_tier", "cache_write_1h_tokens"];
+    let pick = |v: &Value| v["records"].as_array().unwrap().iter().map(|r| keys.map(|k| r[k].clone())).collect::<Vec<_>>();
+    assert_eq!(pick(&a), pick(&b), "records agree on both stores, conversions and billing terms included");
+    assert!(a["records"].as_array().unwrap().iter().any(|r| r["service_tier"] == "batch"));
     let (code, _, err) = run(&local, None, &["ingest", "-"]);
     assert_eq!(code, 0, "an empty ingest is fine: {err}");
     let mut child =
