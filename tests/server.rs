@@ -128,6 +128,7 @@ fn sample(method: &str, path: &str, alert: i64, token_id: i64) -> (String, Optio
         ("post", "/orgs/{org}/prices") => Some(
             json!([{"provider": "x", "model": "y", "effective_from": "2026-01-01", "currency": "USD", "input_per_mtok": "1", "output_per_mtok": "2"}]),
         ),
+        ("post", "/orgs/{org}/fx") => Some(json!([{"date": "2026-11-02", "from": "USD", "to": "EUR", "rate": "0.93"}])),
         ("post", "/orgs/{org}/reprice") => Some(json!({})),
         ("post", "/orgs/{org}/admit") => Some(json!({"provider": "openai"})),
         ("post", "/orgs/{org}/route") => Some(json!({"operation": "chat", "dry_run": true})),

@@ -90,6 +90,7 @@ fn records(s: &mut Store, org: OrgId, other: OrgId) -> Vec<(OrgId, UsageInput)> 
                 price_id: None,
                 recorded_at: 0,
                 content_hash: &hash,
+                conversion: None,
             };
             assert!(matches!(ins.insert(&n)?, Insert::Inserted(_)));
         }
