@@ -34,12 +34,16 @@ pub(crate) fn org(ops: &mut Ops, c: OrgCmd) -> Result<ExitCode, OpsError> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The text of a file the user named, or an error that says what to check.
+fn read_text(file: &std::path::Path) -> Result<String, OpsError> {
+    std::fs::read_to_string(file)
+        .map_err(|err| OpsError::new(argus_domain::ErrorCode::Io, format!("cannot read {}: {err}; check the path", file.display())))
+}
+
 pub(crate) fn prices(ops: &mut Ops, c: PricesCmd) -> Result<ExitCode, OpsError> {
     match c {
         PricesCmd::Import { file, org, format, effective_from, json } => {
-            let content = std::fs::read_to_string(&file).map_err(|err| {
-                OpsError::new(argus_domain::ErrorCode::Io, format!("cannot read {}: {err}; check the path", file.display()))
-            })?;
+            let content = read_text(&file)?;
             let report = match format.as_deref() {
                 Some("litellm") => ops.prices_import_litellm(&content, org.as_deref(), effective_from.as_deref())?,
                 _ if effective_from.is_some() => {
@@ -155,9 +159,7 @@ pub(crate) fn prices(ops: &mut Ops, c: PricesCmd) -> Result<ExitCode, OpsError> 
 pub(crate) fn fx(ops: &mut Ops, c: FxCmd) -> Result<ExitCode, OpsError> {
     match c {
         FxCmd::Import { file, org, json } => {
-            let content = std::fs::read_to_string(&file).map_err(|err| {
-                OpsError::new(argus_domain::ErrorCode::Io, format!("cannot read {}: {err}; check the path", file.display()))
-            })?;
+            let content = read_text(&file)?;
             let report = ops.fx_import(&content, org.as_deref())?;
             if json {
                 print_json(&report);

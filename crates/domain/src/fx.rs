@@ -109,7 +109,9 @@ impl RawFx {
             let r = match Decimal::from_str_exact(&s).ok().filter(|_| crate::money::is_plain_decimal(&s)) {
                 None => Err(bad(format!("{s:?} is not a decimal number; write how many `to` one `from` is worth, such as \"0.9234\""))),
                 Some(d) if d <= Decimal::ZERO => Err(bad(format!("{s} is not above zero; a rate is positive"))),
-                Some(d) if d > Decimal::from(MAX_FX_RATE) => Err(bad(format!("{s} is above {MAX_FX_RATE}; check that the rate is 1 `from` in `to`"))),
+                Some(d) if d > Decimal::from(MAX_FX_RATE) => {
+                    Err(bad(format!("{s} is above {MAX_FX_RATE}; check that the rate is 1 `from` in `to`")))
+                }
                 Some(d) if d.scale() > MAX_FX_SCALE => Err(bad(format!("{s} has more than {MAX_FX_SCALE} decimal places"))),
                 Some(d) => Ok(d.normalize()),
             };
@@ -172,7 +174,7 @@ impl FxBook {
     /// `None` while it is not known.
     pub fn rate_for(&self, from: &str, to: &str, day: NaiveDate) -> Option<&FxRate> {
         let list = self.by_pair.get(&(from.to_string(), to.to_string()))?;
-        if !list.last().is_some_and(|r| r.date >= day) {
+        if list.last().is_none_or(|r| r.date < day) {
             return None;
         }
         list.iter().rev().find(|r| r.date <= day)
@@ -205,7 +207,8 @@ mod tests {
         let thu_fri = FxBook::new([rate(1, None, "2026-10-29", "0.92"), rate(2, None, "2026-10-30", "0.93")]);
         assert_eq!(thu_fri.rate_for("USD", "EUR", d("2026-10-30")).unwrap().id, 2);
         assert!(thu_fri.rate_for("USD", "EUR", d("2026-10-31")).is_none(), "Saturday: Monday's rate could still be the later one");
-        let with_monday = FxBook::new([rate(1, None, "2026-10-29", "0.92"), rate(2, None, "2026-10-30", "0.93"), rate(3, None, "2026-11-02", "0.94")]);
+        let with_monday =
+            FxBook::new([rate(1, None, "2026-10-29", "0.92"), rate(2, None, "2026-10-30", "0.93"), rate(3, None, "2026-11-02", "0.94")]);
         assert_eq!(with_monday.rate_for("USD", "EUR", d("2026-10-31")).unwrap().id, 2, "Saturday: Friday's");
         assert_eq!(with_monday.rate_for("USD", "EUR", d("2026-11-01")).unwrap().id, 2, "Sunday, across the month: Friday's");
         assert_eq!(with_monday.rate_for("USD", "EUR", d("2026-11-02")).unwrap().id, 3);
@@ -217,7 +220,9 @@ mod tests {
 
     #[test]
     fn conversion_rounds_half_to_even_once() {
-        let c = |cost: &str, r: &str| convert(Money::from_nanos(cost.parse().unwrap()), Decimal::from_str_exact(r).unwrap()).unwrap().nanos().unwrap();
+        let c = |cost: &str, r: &str| {
+            convert(Money::from_nanos(cost.parse().unwrap()), Decimal::from_str_exact(r).unwrap()).unwrap().nanos().unwrap()
+        };
         assert_eq!(c("1", "0.5"), 0, "0.5 nano: to the even 0");
         assert_eq!(c("3", "0.5"), 2, "1.5 nano: to the even 2");
         assert_eq!(c("1000000000", "0.923456789012"), 923_456_789);

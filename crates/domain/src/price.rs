@@ -92,9 +92,10 @@ impl ServiceTier {
 
     /// The tier a field names, with an error that lists the tiers.
     pub fn parse(field: &str, s: &str) -> Result<ServiceTier, FieldError> {
-        ServiceTier::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| {
-            FieldError::new(field, format!("{s:?} is not a service tier; give standard, batch, flex or priority"))
-        })
+        ServiceTier::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s)
+            .ok_or_else(|| FieldError::new(field, format!("{s:?} is not a service tier; give standard, batch, flex or priority")))
     }
 
     /// The tier a provider's answer names (`service_tier` of OpenAI's and
@@ -432,7 +433,10 @@ impl RawPrice {
         let deprecation_date = given(&self.deprecation_date).and_then(|s| match chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d") {
             Ok(d) if (2000..2200).contains(&chrono::Datelike::year(&d)) => Some(d),
             _ => {
-                errs.push(FieldError::new("deprecation_date", format!("{s:?} is not a date; write it like \"2026-12-31\", or leave it empty")));
+                errs.push(FieldError::new(
+                    "deprecation_date",
+                    format!("{s:?} is not a date; write it like \"2026-12-31\", or leave it empty"),
+                ));
                 None
             }
         });
@@ -581,12 +585,7 @@ impl PriceBook {
             })
             .max_by_key(|v| (v.terms.above_input_tokens, v.effective_from, v.id))
             .unwrap_or(base);
-        Some(Priced {
-            version,
-            cost: version.rates.cost(tokens),
-            tier_fallback,
-            rate_fallbacks: version.rates.fallbacks(tokens),
-        })
+        Some(Priced { version, cost: version.rates.cost(tokens), tier_fallback, rate_fallbacks: version.rates.fallbacks(tokens) })
     }
 }
 
@@ -619,7 +618,13 @@ mod tests {
             model: "gpt-4o".into(),
             effective_from: at,
             currency: "USD".into(),
-            rates: Rates { input_per_mtok: d(input), output_per_mtok: d("10"), cached_input_per_mtok: None, cache_write_per_mtok: None, cache_write_1h_per_mtok: None },
+            rates: Rates {
+                input_per_mtok: d(input),
+                output_per_mtok: d("10"),
+                cached_input_per_mtok: None,
+                cache_write_per_mtok: None,
+                cache_write_1h_per_mtok: None,
+            },
             source: None,
             terms: Terms::default(),
         }
@@ -627,7 +632,13 @@ mod tests {
 
     #[test]
     fn missing_cache_rates_mean_the_input_rate() {
-        let r = Rates { input_per_mtok: d("3"), output_per_mtok: d("15"), cached_input_per_mtok: None, cache_write_per_mtok: None, cache_write_1h_per_mtok: None };
+        let r = Rates {
+            input_per_mtok: d("3"),
+            output_per_mtok: d("15"),
+            cached_input_per_mtok: None,
+            cache_write_per_mtok: None,
+            cache_write_1h_per_mtok: None,
+        };
         let t = Tokens { input: 1_000_000, output: 0, cached_input: 1_000_000, cache_write: 1_000_000, cache_write_1h: 1_000_000 };
         assert_eq!(r.cost(&t).to_string(), "12.00");
         assert_eq!(r.fallbacks(&t), vec![FallbackRate::CachedInput, FallbackRate::CacheWrite, FallbackRate::CacheWrite1h]);
@@ -641,7 +652,13 @@ mod tests {
 
     #[test]
     fn sub_nano_rate() {
-        let r = Rates { input_per_mtok: d("0.0375"), output_per_mtok: d("0"), cached_input_per_mtok: None, cache_write_per_mtok: None, cache_write_1h_per_mtok: None };
+        let r = Rates {
+            input_per_mtok: d("0.0375"),
+            output_per_mtok: d("0"),
+            cached_input_per_mtok: None,
+            cache_write_per_mtok: None,
+            cache_write_1h_per_mtok: None,
+        };
         // 1 token x 0.0375 / 1e6 = 0.0000000375 -> 0.000000038 (half-even on ...375 rounds the 7 up to 8)
         assert_eq!(r.cost(&Tokens { input: 1, ..Tokens::default() }).to_string(), "0.000000038");
         // 3 tokens: 0.0000001125 -> 0.000000112 (the 5 is a tie, 2 is even)
@@ -743,10 +760,18 @@ mod tests {
         let global: PriceBook = PriceBook::new(book.by_model["openai"]["gpt-4o"].iter().filter(|v| v.org.is_none()).cloned(), "USD");
         assert_eq!(global.price("openai", "gpt-4o", ServiceTier::Standard, &big, before).unwrap().version.id, PriceId(3));
         assert_eq!(
-            global.price("openai", "gpt-4o", ServiceTier::Standard, &Tokens { input: 150_000, ..Tokens::default() }, before).unwrap().version.id,
+            global
+                .price("openai", "gpt-4o", ServiceTier::Standard, &Tokens { input: 150_000, ..Tokens::default() }, before)
+                .unwrap()
+                .version
+                .id,
             PriceId(2)
         );
-        assert_eq!(global.price("openai", "gpt-4o", ServiceTier::Standard, &big, t1).unwrap().version.id, PriceId(4), "the new base has no tier");
+        assert_eq!(
+            global.price("openai", "gpt-4o", ServiceTier::Standard, &big, t1).unwrap().version.id,
+            PriceId(4),
+            "the new base has no tier"
+        );
         assert_eq!(
             book.price("openai", "gpt-4o", ServiceTier::Standard, &big, before).unwrap().version.id,
             PriceId(5),

@@ -403,30 +403,28 @@ fn finish(f: RawFields<'_>, mut errs: Vec<FieldError>) -> Result<UsageInput, Vec
             Some(occurred_at),
             Some(status),
             Some(service_tier),
-        ) => {
-            Ok(UsageInput {
-                id,
-                org,
-                provider,
-                model,
-                operation,
-                investigation,
-                user,
-                tokens: Tokens {
-                    input,
-                    output,
-                    cached_input: cached.unwrap_or(0),
-                    cache_write: write.unwrap_or(0),
-                    cache_write_1h: write_1h.unwrap_or(0),
-                },
-                status,
-                latency_ms: latency,
-                occurred_at,
-                reservation_id,
-                detail: CallDetail { upstream_model, first_byte_ms: first_byte, estimated: f.estimated.unwrap_or(false), attempt },
-                service_tier,
-            })
-        }
+        ) => Ok(UsageInput {
+            id,
+            org,
+            provider,
+            model,
+            operation,
+            investigation,
+            user,
+            tokens: Tokens {
+                input,
+                output,
+                cached_input: cached.unwrap_or(0),
+                cache_write: write.unwrap_or(0),
+                cache_write_1h: write_1h.unwrap_or(0),
+            },
+            status,
+            latency_ms: latency,
+            occurred_at,
+            reservation_id,
+            detail: CallDetail { upstream_model, first_byte_ms: first_byte, estimated: f.estimated.unwrap_or(false), attempt },
+            service_tier,
+        }),
         _ => Err(vec![FieldError::new("", "is incomplete")]),
     }
 }

@@ -73,11 +73,11 @@ pub struct PriceImportReport {
     pub rejected: Vec<Rejected>,
     pub prices: Vec<PriceView>,
     /// LiteLLM's file: how many entries it has.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     #[cfg_attr(test, ts(type = "number | null"))]
     pub entries: Option<usize>,
     /// LiteLLM's file: the entries not read, by reason (another mode, a provider not served...).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub skipped: Vec<Skipped>,
 }
 
@@ -252,7 +252,7 @@ pub struct Summary {
     pub previous: Previous,
     pub groups: Vec<Group>,
     /// The exchange rates the period's costs were converted by (none when every price is in the organisation's currency).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub fx_rates: Vec<crate::fx::FxUsed>,
 }
 
@@ -388,7 +388,7 @@ pub struct BudgetStatus {
     #[cfg_attr(test, ts(type = "number"))]
     pub unpriced_requests: i64,
     /// The exchange rates the month's costs were converted by (none when every price is in the organisation's currency).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub fx_rates: Vec<crate::fx::FxUsed>,
 }
 

@@ -91,6 +91,9 @@ pub struct File {
     pub skipped: Vec<Skipped>,
 }
 
+/// The entry read for a model: its preference, line, key and fields.
+type Chosen<'a> = (u8, usize, String, HashMap<String, &'a RawValue>);
+
 /// Reads the file; every version takes effect at `effective_from`.
 pub fn read(content: &str, effective_from: &str) -> Result<File> {
     let bad = |e: serde_json::Error| {
@@ -109,7 +112,7 @@ pub fn read(content: &str, effective_from: &str) -> Result<File> {
     entries.sort_by_key(|(_, raw)| raw.get().as_ptr() as usize);
     let mut skipped: BTreeMap<String, usize> = BTreeMap::new();
     // (provider, model) -> (preference, line, key, fields): one entry per model.
-    let mut chosen: BTreeMap<(String, String), (u8, usize, String, HashMap<String, &RawValue>)> = BTreeMap::new();
+    let mut chosen: BTreeMap<(String, String), Chosen<'_>> = BTreeMap::new();
     for (key, raw) in &entries {
         let Ok(fields) = serde_json::from_str::<HashMap<String, &RawValue>>(raw.get()) else {
             *skipped.entry("not an object".into()).or_default() += 1;
@@ -156,11 +159,7 @@ pub fn read(content: &str, effective_from: &str) -> Result<File> {
         }
     }
     rows.sort_by_key(|(line, _)| *line);
-    Ok(File {
-        rows,
-        entries: entries.len(),
-        skipped: skipped.into_iter().map(|(reason, entries)| Skipped { reason, entries }).collect(),
-    })
+    Ok(File { rows, entries: entries.len(), skipped: skipped.into_iter().map(|(reason, entries)| Skipped { reason, entries }).collect() })
 }
 
 /// The versions of one entry.
@@ -252,7 +251,8 @@ mod tests {
 
     #[test]
     fn rates_are_exact_whatever_a_float_would_make_of_them() {
-        for (text, want) in [("1.1e-07", "0.11"), ("3e-06", "3"), ("1.25e-06", "1.25"), ("0.0000025", "2.5"), ("2.5E-5", "25"), ("0", "0")] {
+        for (text, want) in [("1.1e-07", "0.11"), ("3e-06", "3"), ("1.25e-06", "1.25"), ("0.0000025", "2.5"), ("2.5E-5", "25"), ("0", "0")]
+        {
             assert_eq!(per_mtok(text).unwrap().to_string(), want, "{text}");
         }
         assert!(per_mtok("\"x\"").is_err());

@@ -63,7 +63,14 @@ enum Known {
     InForce,
 }
 
-fn import(ops: &mut Ops, rows: PriceRows, org: Option<&str>, if_version: Option<i64>, actor: &str, known: Known) -> Result<PriceImportReport> {
+fn import(
+    ops: &mut Ops,
+    rows: PriceRows,
+    org: Option<&str>,
+    if_version: Option<i64>,
+    actor: &str,
+    known: Known,
+) -> Result<PriceImportReport> {
     if rows.is_empty() {
         return Err(FieldError::new("prices", "there is no price version in it; give at least one row (CSV) or object (JSON)").into());
     }
@@ -154,20 +161,15 @@ fn in_force_unchanged(r: &argus_store::Reader<'_>, org: Option<OrgId>, valid: &[
     let mut by_currency: BTreeMap<String, argus_domain::price::PriceBook> = BTreeMap::new();
     let mut groups: BTreeMap<(&str, &str, &str, argus_domain::price::ServiceTier, i64), Vec<usize>> = BTreeMap::new();
     for (i, p) in valid.iter().enumerate() {
-        groups
-            .entry((&p.provider, &p.model, &p.currency, p.terms.service_tier, to_nanos(p.effective_from)))
-            .or_default()
-            .push(i);
+        groups.entry((&p.provider, &p.model, &p.currency, p.terms.service_tier, to_nanos(p.effective_from))).or_default().push(i);
     }
     let mut out = vec![None; valid.len()];
     for ((provider, model, currency, tier, at), rows) in groups {
-        let book = by_currency
-            .entry(currency.to_string())
-            .or_insert_with(|| argus_domain::price::PriceBook::new(scope.iter().cloned(), currency));
+        let book =
+            by_currency.entry(currency.to_string()).or_insert_with(|| argus_domain::price::PriceBook::new(scope.iter().cloned(), currency));
         let live = book.in_force(provider, model, tier, argus_domain::time::from_nanos(at));
         let same = |p: &PriceInput, v: &PriceVersion| p.rates == v.rates && p.terms == v.terms;
-        let matches: Vec<Option<&PriceVersion>> =
-            rows.iter().map(|i| live.iter().copied().find(|v| same(&valid[*i], v))).collect();
+        let matches: Vec<Option<&PriceVersion>> = rows.iter().map(|i| live.iter().copied().find(|v| same(&valid[*i], v))).collect();
         if live.len() == rows.len() && matches.iter().all(Option::is_some) {
             for (i, v) in rows.iter().zip(matches) {
                 out[*i] = v.cloned();

@@ -27,7 +27,11 @@ pub fn parse<R: TextRow>(content: &str) -> std::result::Result<Rows<R>, OpsError
         let values: Vec<serde_json::Value> = serde_json::from_str(trimmed).map_err(|e| {
             OpsError::new(
                 ErrorCode::BadInput,
-                format!("the file of {} is not a valid JSON array ({e}); give an array of objects with the keys {}", R::WHAT, R::REQUIRED.join(", ")),
+                format!(
+                    "the file of {} is not a valid JSON array ({e}); give an array of objects with the keys {}",
+                    R::WHAT,
+                    R::REQUIRED.join(", ")
+                ),
             )
         })?;
         return Ok(values.into_iter().enumerate().map(|(i, v)| (i + 1, from_json::<R>(&v))).collect());

@@ -57,7 +57,11 @@ fn the_catalogue_loads_and_every_row_is_well_formed() {
             let (w, h) = (p.rates.cache_write_per_mtok, p.rates.cache_write_1h_per_mtok);
             assert!(w.is_some() && h.is_some(), "line {line}: Anthropic bills both cache writes");
             if p.terms.above_input_tokens.is_none() {
-                assert_eq!(h.unwrap(), p.rates.input_per_mtok * rust_decimal::Decimal::from(2), "line {line}: 1-hour writes cost twice the input rate");
+                assert_eq!(
+                    h.unwrap(),
+                    p.rates.input_per_mtok * rust_decimal::Decimal::from(2),
+                    "line {line}: 1-hour writes cost twice the input rate"
+                );
             }
         }
     }
@@ -85,12 +89,23 @@ fn moved_aliases_tiers_and_deprecation_as_the_catalogue_gives_them() {
     let (_d, mut ops, _c) = open();
     ops.org_create("acme", None, "USD", "UTC").unwrap();
     // Mistral Large: 2.00/6.00 until the alias moved, 0.50/1.50 since.
-    let old = call(&mut ops, "mistral", "mistral-large-latest", json!({"occurred_at": "2025-11-30T23:59:59Z", "input_tokens": 1_000_000, "output_tokens": 0}));
-    let new = call(&mut ops, "mistral", "mistral-large-latest", json!({"occurred_at": "2025-12-01T00:00:00Z", "input_tokens": 1_000_000, "output_tokens": 0}));
+    let old = call(
+        &mut ops,
+        "mistral",
+        "mistral-large-latest",
+        json!({"occurred_at": "2025-11-30T23:59:59Z", "input_tokens": 1_000_000, "output_tokens": 0}),
+    );
+    let new = call(
+        &mut ops,
+        "mistral",
+        "mistral-large-latest",
+        json!({"occurred_at": "2025-12-01T00:00:00Z", "input_tokens": 1_000_000, "output_tokens": 0}),
+    );
     assert_eq!((old.cost.unwrap().to_string(), new.cost.unwrap().to_string()), ("2.00".into(), "0.50".into()));
     // Gemini 2.5 Pro above 200k prompt tokens: every token at 2.50/15.00.
     let at_limit = call(&mut ops, "google", "gemini-2.5-pro", json!({"input_tokens": 200_000, "output_tokens": 1_000}));
-    let above = call(&mut ops, "google", "gemini-2.5-pro", json!({"input_tokens": 199_000, "cached_input_tokens": 1_001, "output_tokens": 1_000}));
+    let above =
+        call(&mut ops, "google", "gemini-2.5-pro", json!({"input_tokens": 199_000, "cached_input_tokens": 1_001, "output_tokens": 1_000}));
     assert_eq!(at_limit.cost.unwrap().to_string(), "0.26", "200,000 x 1.25 + 1,000 x 10, per million");
     // 199,000 x 2.50 + 1,001 x 0.25 + 1,000 x 15.00, per million
     assert_eq!(above.cost.unwrap().to_string(), "0.51275025");
@@ -101,7 +116,12 @@ fn moved_aliases_tiers_and_deprecation_as_the_catalogue_gives_them() {
     let priority = call(&mut ops, "openai", "gpt-4.1", json!({"service_tier": "priority", "input_tokens": 1_000_000, "output_tokens": 0}));
     assert_eq!(priority.cost.unwrap().to_string(), "2.00");
     // Anthropic's 1-hour cache writes at twice the input rate, the 5-minute ones at 1.25 times.
-    let cached = call(&mut ops, "anthropic", "claude-haiku-4-5", json!({"input_tokens": 0, "output_tokens": 0, "cache_write_tokens": 1_000_000, "cache_write_1h_tokens": 1_000_000}));
+    let cached = call(
+        &mut ops,
+        "anthropic",
+        "claude-haiku-4-5",
+        json!({"input_tokens": 0, "output_tokens": 0, "cache_write_tokens": 1_000_000, "cache_write_1h_tokens": 1_000_000}),
+    );
     assert_eq!(cached.cost.unwrap().to_string(), "3.25");
     assert_eq!(cached.cache_write_1h_tokens, 1_000_000);
     // The summary counts the fifth kind like the others.
@@ -166,7 +186,10 @@ fn litellm_price_file_is_read_exactly_and_reimported_without_duplicates() {
     assert_eq!((g.cached_input_per_mtok.as_deref(), g.deprecation_date.as_deref()), (Some("0.011"), Some("2027-06-30")));
     assert_eq!(g.effective_from, "2026-11-01T00:00:00Z");
     let tier = find("standard", Some(200_000), "gemini-x-pro");
-    assert_eq!((tier.input_per_mtok.as_str(), tier.output_per_mtok.as_str(), tier.cached_input_per_mtok.as_deref()), ("0.22", "0.44", Some("0.011")));
+    assert_eq!(
+        (tier.input_per_mtok.as_str(), tier.output_per_mtok.as_str(), tier.cached_input_per_mtok.as_deref()),
+        ("0.22", "0.44", Some("0.011"))
+    );
     assert_eq!(find("batch", None, "gemini-x-pro").input_per_mtok, "0.055");
     let c = find("standard", None, "claude-x");
     assert_eq!((c.cache_write_per_mtok.as_deref(), c.cache_write_1h_per_mtok.as_deref()), (Some("3.75"), Some("6")));
@@ -229,7 +252,10 @@ fn an_eur_organisation_across_a_weekend_and_a_month_boundary() {
     let sun = eur_call(&mut ops, "sun", "2026-11-01T15:00:00+01:00");
     let mon = eur_call(&mut ops, "mon", "2026-11-02T15:00:00+01:00");
     assert_eq!((fri["cost"].as_str(), fri["currency"].as_str()), (Some("3.255"), Some("EUR")), "3.50 x 0.93");
-    assert_eq!((fri["source_cost"].as_str(), fri["source_currency"].as_str(), fri["fx_rate"].as_str(), fri["fx_date"].as_str()), (Some("3.50"), Some("USD"), Some("0.93"), Some("2026-10-30")));
+    assert_eq!(
+        (fri["source_cost"].as_str(), fri["source_currency"].as_str(), fri["fx_rate"].as_str(), fri["fx_date"].as_str()),
+        (Some("3.50"), Some("USD"), Some("0.93"), Some("2026-10-30"))
+    );
     for r in [&sat, &sun, &mon] {
         assert!(r["cost"].is_null(), "no rate of the day known yet: unconverted, never 0 and never USD: {r}");
         assert_eq!(r["source_cost"].as_str(), Some("3.50"));
@@ -255,9 +281,15 @@ fn an_eur_organisation_across_a_weekend_and_a_month_boundary() {
     assert_eq!(again.changed, 0, "converted once, stable");
 
     // A negotiated price in EUR comes before the converted USD list price.
-    ops.prices_import("provider,model,effective_from,currency,input_per_mtok,output_per_mtok\nopenai,gpt-4o,2026-11-02,EUR,2,8\n", Some("eu")).unwrap();
-    let r = ops.record(&json!({"id": "tue", "org": "eu", "provider": "openai", "model": "gpt-4o", "operation": "chat",
-        "input_tokens": 1_000_000, "output_tokens": 0, "occurred_at": "2026-11-03T12:00:00Z"})).unwrap();
+    ops.prices_import(
+        "provider,model,effective_from,currency,input_per_mtok,output_per_mtok\nopenai,gpt-4o,2026-11-02,EUR,2,8\n",
+        Some("eu"),
+    )
+    .unwrap();
+    let r = ops
+        .record(&json!({"id": "tue", "org": "eu", "provider": "openai", "model": "gpt-4o", "operation": "chat",
+        "input_tokens": 1_000_000, "output_tokens": 0, "occurred_at": "2026-11-03T12:00:00Z"}))
+        .unwrap();
     assert_eq!((r.cost.unwrap().to_string(), r.source_currency), ("2.00".into(), None));
     let rates = ops.fx_list(Some("eu")).unwrap();
     assert_eq!(rates.len(), 3);

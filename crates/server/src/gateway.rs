@@ -344,7 +344,8 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
             let retry =
                 res.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("retry-after")).and_then(|(_, v)| v.trim().parse::<u64>().ok());
             let status = rules::record_status(res.status);
-            let rec = attempt.record(&Outcome { tokens: Tokens::default(), status, estimated: false, upstream_model: None, service_tier: None });
+            let rec =
+                attempt.record(&Outcome { tokens: Tokens::default(), status, estimated: false, upstream_model: None, service_tier: None });
             app.recorder.record(&org, rec).await?;
             if let Some(secs) = retry {
                 let (o, p) = (org.clone(), target.provider.clone());
@@ -423,9 +424,13 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
             }
             drop(tx);
             let outcome = match usage.tokens() {
-                Some(t) if usage.finished || !broke => {
-                    Outcome { tokens: t, status: "ok", estimated: false, upstream_model: usage.model.clone(), service_tier: usage.service_tier }
-                }
+                Some(t) if usage.finished || !broke => Outcome {
+                    tokens: t,
+                    status: "ok",
+                    estimated: false,
+                    upstream_model: usage.model.clone(),
+                    service_tier: usage.service_tier,
+                },
                 // Cut before its usage arrived: the estimate, flagged as one and by the status.
                 _ => Outcome {
                     tokens: estimate,

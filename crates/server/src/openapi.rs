@@ -142,7 +142,9 @@ fn contract(method: &str, path: &str) -> Option<Contract> {
         }
         ("delete", "/orgs/{org}/aliases/{name}") => c(Answer::Json(200, of::<Removed>)),
         ("get", "/orgs/{org}/fx") => c(Answer::Json(200, of::<FxRates>)),
-        ("post", "/orgs/{org}/fx") => Contract { body: Some(fx_body), statuses: &[413], ..c(Answer::Json(200, of::<argus_ops::fx::FxImportReport>)) },
+        ("post", "/orgs/{org}/fx") => {
+            Contract { body: Some(fx_body), statuses: &[413], ..c(Answer::Json(200, of::<argus_ops::fx::FxImportReport>)) }
+        }
         ("get", "/orgs/{org}/prices/check") => c(Answer::Json(200, of::<argus_ops::prices::PriceCheck>)),
         ("get", "/orgs/{org}/prices") => Contract { query: Some(of::<PricesQ>), ..c(Answer::Json(200, of::<Prices>)) },
         ("post", "/orgs/{org}/prices") => {

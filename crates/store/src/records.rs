@@ -1,9 +1,9 @@
 //! Usage records. Rows are never deleted; `seq` only grows.
 use crate::{Reader, Result, Writer};
 use argus_domain::analytics::{KeyParts, RecordFilter};
+use argus_domain::fx::Conversion;
 use argus_domain::ids::{OrgId, PriceId, Seq};
 use argus_domain::price::{ServiceTier, Tokens};
-use argus_domain::fx::Conversion;
 use argus_domain::record::{CallDetail, UsageInput};
 use rusqlite::OptionalExtension;
 
@@ -291,7 +291,13 @@ pub fn scan<E: From<crate::StoreError>>(
 }
 
 /// Sets the cost of a stored record, and its conversion (reprice).
-pub fn set_cost(w: &Writer<'_>, seq: Seq, cost_nanos: Option<i64>, price_id: Option<PriceId>, conversion: Option<&Conversion>) -> Result<()> {
+pub fn set_cost(
+    w: &Writer<'_>,
+    seq: Seq,
+    cost_nanos: Option<i64>,
+    price_id: Option<PriceId>,
+    conversion: Option<&Conversion>,
+) -> Result<()> {
     let (source_cost, source_currency, fx_rate, fx_day) = conversion_sql(conversion);
     w.c().execute(
         "UPDATE records SET cost_nanos = ?2, price_id = ?3, source_cost_nanos = ?4, source_currency = ?5, fx_rate = ?6, fx_day = ?7 WHERE seq = ?1",
