@@ -253,7 +253,7 @@ pub struct Summary {
     pub groups: Vec<Group>,
     /// The exchange rates the period's costs were converted by (none when every price is in the organisation's currency).
     #[serde(default)]
-    pub fx_rates: Vec<crate::fx::FxUsed>,
+    pub fx_rates: Vec<FxUsed>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -389,7 +389,7 @@ pub struct BudgetStatus {
     pub unpriced_requests: i64,
     /// The exchange rates the month's costs were converted by (none when every price is in the organisation's currency).
     #[serde(default)]
-    pub fx_rates: Vec<crate::fx::FxUsed>,
+    pub fx_rates: Vec<FxUsed>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -623,4 +623,51 @@ pub struct SyncStatus {
     pub last_error: Option<String>,
     pub server_version: Option<String>,
     pub linked_at: Option<String>,
+}
+
+/// One exchange rate as the facade shows it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct FxRateView {
+    #[cfg_attr(test, ts(type = "number"))]
+    pub id: i64,
+    /// `"global"` (every organisation's) or `"org"` (the organisation's own, first of a date).
+    pub scope: String,
+    pub date: String,
+    pub from: String,
+    pub to: String,
+    /// 1 `from` = `rate` `to`.
+    pub rate: String,
+}
+
+/// Organisations with records that wait for a rate, after an import.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct FxWaiting {
+    pub org: String,
+    #[cfg_attr(test, ts(type = "number"))]
+    pub records: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct FxImportReport {
+    pub added: usize,
+    pub unchanged: usize,
+    pub rejected: Vec<Rejected>,
+    /// Records still unconverted (their day's rate was not known): `reprice --apply` converts those these rates now cover.
+    pub waiting: Vec<FxWaiting>,
+}
+
+/// The rates a period's costs were converted by.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct FxUsed {
+    pub from: String,
+    pub to: String,
+    /// The day the rate was published for.
+    pub date: String,
+    pub rate: String,
+    #[cfg_attr(test, ts(type = "number"))]
+    pub records: i64,
 }

@@ -1,6 +1,7 @@
 //! Exchange rates: `fx import`, the rates an organisation sees, and the
 //! rates a period's costs were converted by.
 use crate::api::Rejected;
+pub use crate::api::{FxImportReport, FxRateView, FxUsed, FxWaiting};
 use crate::orgs::{self, Org};
 use crate::{Ops, Result};
 use argus_domain::fx::{FxRate, RawFx};
@@ -8,54 +9,6 @@ use argus_domain::record::join_errors;
 use argus_domain::time::{day_date, local_day, to_nanos};
 use argus_domain::FieldError;
 use argus_store::{audit, fx as store, Reader};
-use serde::{Deserialize, Serialize};
-
-/// One exchange rate as the facade shows it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
-pub struct FxRateView {
-    #[cfg_attr(test, ts(type = "number"))]
-    pub id: i64,
-    /// `"global"` (every organisation's) or `"org"` (the organisation's own, first of a date).
-    pub scope: String,
-    pub date: String,
-    pub from: String,
-    pub to: String,
-    /// 1 `from` = `rate` `to`.
-    pub rate: String,
-}
-
-/// Organisations with records that wait for a rate, after an import.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
-pub struct FxWaiting {
-    pub org: String,
-    #[cfg_attr(test, ts(type = "number"))]
-    pub records: i64,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, schemars::JsonSchema)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
-pub struct FxImportReport {
-    pub added: usize,
-    pub unchanged: usize,
-    pub rejected: Vec<Rejected>,
-    /// Records still unconverted (their day's rate was not known): `reprice --apply` converts those these rates now cover.
-    pub waiting: Vec<FxWaiting>,
-}
-
-/// The rates a period's costs were converted by.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
-pub struct FxUsed {
-    pub from: String,
-    pub to: String,
-    /// The day the rate was published for.
-    pub date: String,
-    pub rate: String,
-    #[cfg_attr(test, ts(type = "number"))]
-    pub records: i64,
-}
 
 fn view(r: &FxRate) -> FxRateView {
     FxRateView {

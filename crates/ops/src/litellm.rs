@@ -86,7 +86,7 @@ fn per_mtok(text: &str) -> std::result::Result<Decimal, String> {
 /// The file, read: rows for the import (by the line of their entry), the
 /// number of entries, and the entries skipped, by reason.
 pub struct File {
-    pub rows: crate::prices::PriceRows,
+    pub rows: crate::rows::Rows<RawPrice>,
     pub entries: usize,
     pub skipped: Vec<Skipped>,
 }

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 /// The built-in catalogue of list prices, in the import CSV format.
 pub const BUILTIN_CATALOGUE: &str = include_str!("../catalogue/prices.csv");
 /// Bump when the catalogue file changes, so that open stores load it again.
-pub const CATALOGUE_VERSION: &str = "2026-12-01";
+pub const CATALOGUE_VERSION: &str = "2026-12-02";
 
 /// A version as the facade shows it; `today` (UTC) says whether its model is retired.
 pub(crate) fn price_view(v: &PriceVersion, org_slug: Option<&str>, today: chrono::NaiveDate) -> PriceView {

@@ -133,7 +133,17 @@ export function Explorer() {
                     <td>{r.user ?? ""}</td>
                     <td class="num">{count(r.input_tokens)}</td>
                     <td class="num">{count(r.output_tokens)}</td>
-                    <td class="num">{r.cost === null ? <span class="warn-text">unpriced</span> : <Money amount={r.cost} currency={r.currency} places={6} />}</td>
+                    <td class="num">
+                      {r.cost !== null ? (
+                        <span title={r.source_cost !== null && r.fx_rate !== null ? `${r.source_cost} ${r.source_currency} at 1 ${r.source_currency} = ${r.fx_rate} ${r.currency} (rate of ${r.fx_date})` : undefined}>
+                          <Money amount={r.cost} currency={r.currency} places={6} />
+                        </span>
+                      ) : r.source_cost !== null ? (
+                        <span class="warn-text" title={`${r.source_cost} ${r.source_currency}: no ${r.source_currency} to ${r.currency} rate of this day yet; import rates on the Prices screen and reprice`}>awaiting rate</span>
+                      ) : (
+                        <span class="warn-text">unpriced</span>
+                      )}
+                    </td>
                   </tr>
                 ))}
               </tbody>

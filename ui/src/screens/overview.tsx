@@ -47,7 +47,7 @@ export function Overview() {
       ) : null}
       {status.unpriced_requests > 0 ? (
         <div class="banner warn wide" role="status" data-testid="unpriced-warning">
-          {count(status.unpriced_requests)} requests this month have no price: they are not in the spend below. Add the price version on the{" "}
+          {count(status.unpriced_requests)} requests this month have no price (or, priced in another currency, no exchange rate of their day yet): they are not in the spend below. Add the price version or the rates on the{" "}
           <a href="#/prices">Prices</a> screen, then reprice.
         </div>
       ) : null}
@@ -55,6 +55,12 @@ export function Overview() {
         <div class="big">
           <Money amount={status.spent} currency={cur} testid="mtd-spend" />
         </div>
+        {status.fx_rates.length > 0 ? (
+          <p class="muted" data-testid="fx-used">
+            Converted into {cur} at {status.fx_rates.length === 1 ? "the rate" : `${count(status.fx_rates.length)} daily rates`} of{" "}
+            {status.fx_rates.length === 1 ? `${status.fx_rates[0].date} (1 ${status.fx_rates[0].from} = ${status.fx_rates[0].rate} ${cur})` : `${status.fx_rates[0].date} to ${status.fx_rates[status.fx_rates.length - 1].date}`}.
+          </p>
+        ) : null}
         {status.amount ? (
           <>
             <p>
