@@ -59,7 +59,8 @@ pub struct RawFx {
 }
 
 /// One rate as the HTTP API documents it (`POST /orgs/{org}/fx`, a JSON
-/// array of these; a test keeps the fields those of [`FX_KEYS`]).
+/// array of these, one variant per `from` so that `to` is another
+/// currency; a test keeps the fields those of [`FX_KEYS`]).
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 #[schemars(rename = "FxLine")]

@@ -89,7 +89,7 @@ pub mod patterns {
     /// A date (YYYY-MM-DD).
     pub const DATE: &str = r"^2[01][0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$";
     /// A whole number from 1, as text.
-    pub const COUNT: &str = r"^[1-9][0-9]{0,9}$";
+    pub const COUNT: &str = r"^[1-9][0-9]{0,8}$";
 }
 
 /// One ingest line as the HTTP API documents it (`POST /orgs/{org}/records`):

@@ -70,8 +70,29 @@ fn records_body(g: &mut SchemaGenerator) -> Value {
     json!({"oneOf": [line.clone(), {"type": "array", "items": line, "minItems": 1, "maxItems": 10000}]})
 }
 
-fn fx_body(g: &mut SchemaGenerator) -> Value {
-    json!({"type": "array", "items": of::<argus_domain::fx::FxLineDoc>(g), "minItems": 1})
+/// An array of rates: the documented line once per `from` currency, with
+/// `to` any other (a rate converts one currency into another).
+fn fx_body(_: &mut SchemaGenerator) -> Value {
+    let line = serde_json::to_value(schemars::schema_for!(argus_domain::fx::FxLineDoc)).unwrap_or_default();
+    let currencies: Vec<String> = line
+        .pointer("/properties/from/pattern")
+        .and_then(Value::as_str)
+        .map(|p| p.trim_start_matches("^(").trim_end_matches(")$").split('|').map(str::to_string).collect())
+        .unwrap_or_default();
+    let variants: Vec<Value> = currencies
+        .iter()
+        .map(|c| {
+            let mut v = line.clone();
+            v["properties"]["from"] = json!({"type": "string", "enum": [c]});
+            v["properties"]["to"] = json!({"type": "string", "enum": currencies.iter().filter(|x| *x != c).collect::<Vec<_>>()});
+            if let Some(o) = v.as_object_mut() {
+                o.remove("$schema");
+                o.remove("title");
+            }
+            v
+        })
+        .collect();
+    json!({"type": "array", "items": {"anyOf": variants}, "minItems": 1})
 }
 
 fn prices_body(g: &mut SchemaGenerator) -> Value {
