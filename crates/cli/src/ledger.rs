@@ -268,7 +268,11 @@ pub(crate) fn usage(ops: &mut Ops, c: UsageCmd) -> Result<ExitCode, OpsError> {
                         r.input_tokens.to_string(),
                         r.output_tokens.to_string(),
                         r.status.clone(),
-                        r.cost.map(|c| c.to_string()).unwrap_or_else(|| "unpriced".into()),
+                        match (&r.cost, &r.source_cost, &r.source_currency) {
+                            (Some(c), _, _) => c.to_string(),
+                            (None, Some(s), Some(cur)) => format!("{s} {cur}, awaiting rate"),
+                            _ => "unpriced".into(),
+                        },
                     ]);
                 }
                 t.print();
