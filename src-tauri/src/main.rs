@@ -74,14 +74,8 @@ async fn app_info(app: AppHandle) -> Result<AppInfo, OpsError> {
 }
 
 #[tauri::command(rename_all = "snake_case")]
-async fn usage_summary(
-    app: AppHandle,
-    org: String,
-    from: Option<String>,
-    to: Option<String>,
-    by: Option<String>,
-) -> Result<Summary, OpsError> {
-    run(app, move |ops| ops.usage_summary(&org, from.as_deref(), to.as_deref(), by.as_deref())).await
+async fn usage_summary(app: AppHandle, org: String, query: RecordQuery, by: Option<String>) -> Result<Summary, OpsError> {
+    run(app, move |ops| ops.usage_summary_of(&org, &query, by.as_deref())).await
 }
 
 #[tauri::command(rename_all = "snake_case")]

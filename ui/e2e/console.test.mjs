@@ -101,6 +101,13 @@ test("each screen loads with its figures and without an error", async () => {
   const total = await page.getAttribute("[data-testid=explorer-total]", "data-exact");
   const s = cliJson("usage", "summary", "--org", "demo", "--from", `${MONTH}-01`);
   assert.equal(total, s.cost);
+  // A filter narrows the totals and the groups too, to the figure `usage summary` gives with the same filter.
+  await page.fill("main input[name=provider]", "openai");
+  await page.click("main button:text('Apply')");
+  const filtered = cliJson("usage", "summary", "--org", "demo", "--from", `${MONTH}-01`, "--provider", "openai");
+  assert.notEqual(filtered.cost, s.cost, "the demo has other providers");
+  await page.waitForFunction((c) => document.querySelector("[data-testid=explorer-total]")?.getAttribute("data-exact") === c, filtered.cost, { timeout: 10000 });
+  await page.click("main button:text('Reset')");
   // Paging through records forward and back.
   await page.click("text=Next →");
   await page.waitForSelector("text=Records (page 2)");

@@ -18,7 +18,8 @@ export interface Job {
 export interface Backend {
   kind: "tauri" | "http";
   info(): Promise<AppInfo>;
-  summary(org: string, from?: string, to?: string, by?: string): Promise<Summary>;
+  /** The summary of a period; with `filter`, of the records it selects (as `records`). */
+  summary(org: string, from?: string, to?: string, by?: string, filter?: RecordQuery): Promise<Summary>;
   records(org: string, q: RecordQuery): Promise<RecordsPage>;
   budgetStatus(org: string, month?: string): Promise<BudgetStatus>;
   budgets(org: string): Promise<BudgetView[]>;
@@ -90,7 +91,7 @@ export async function tauriBackend(): Promise<Backend> {
   return {
     kind: "tauri",
     info: () => call("app_info"),
-    summary: (org, from, to, by) => call("usage_summary", { org, from, to, by }),
+    summary: (org, from, to, by, filter) => call("usage_summary", { org, query: { ...filter, from, to }, by }),
     records: (org, query) => call("usage_records", { org, query }),
     budgetStatus: (org, month) => call("budget_status", { org, month }),
     budgets: (org) => call("budgets", { org }),
@@ -178,7 +179,7 @@ export function httpBackend(login: HttpLogin): Backend {
   return {
     kind: "http",
     info: async () => ({ db: login.base, version: "", orgs: [await req("GET", o(login.org))], sync: null }),
-    summary: (org, from, to, by) => req("GET", `${o(org)}/usage/summary${qs({ from, to, by })}`),
+    summary: (org, from, to, by, filter) => req("GET", `${o(org)}/usage/summary${qs({ ...filter, from, to, by })}`),
     records: (org, q) => req("GET", `${o(org)}/records${qs({ ...q })}`),
     budgetStatus: (org, month) => req("GET", `${o(org)}/budget-status${qs({ month })}`),
     budgets: async (org) => (await req<{ budgets: BudgetView[] }>("GET", `${o(org)}/budgets`)).budgets,

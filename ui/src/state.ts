@@ -40,6 +40,16 @@ export function recordQuery(f: Filters, after_seq: number | null, limit: number)
   return q;
 }
 
+/** The dimensions a view filters on, for its summary (the period goes apart). */
+export function filterQuery(f: Filters): RecordQuery {
+  const q: RecordQuery = {};
+  for (const k of ["provider", "model", "operation", "investigation", "user"] as const) {
+    const v = f[k].trim();
+    if (v) q[k] = v;
+  }
+  return q;
+}
+
 /** Drilling into a group: the filters narrowed to that key. */
 export function drillDown(f: Filters, by: string, key: string | null): Filters {
   if (key === null) return f;

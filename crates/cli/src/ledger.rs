@@ -238,8 +238,8 @@ pub(crate) fn record(ops: &mut Ops, a: RecordArgs) -> Result<ExitCode, OpsError>
 
 pub(crate) fn usage(ops: &mut Ops, c: UsageCmd) -> Result<ExitCode, OpsError> {
     match c {
-        UsageCmd::Summary { org, from, to, by, json } => {
-            let s = ops.usage_summary(&org, from.as_deref(), to.as_deref(), by.as_deref())?;
+        UsageCmd::Summary { org, filters, by, json } => {
+            let s = ops.usage_summary_of(&org, &filters.query(None, None), by.as_deref())?;
             if json {
                 print_json(&s);
             } else {

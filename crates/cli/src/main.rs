@@ -505,10 +505,9 @@ enum UsageCmd {
     Summary {
         #[arg(long)]
         org: String,
-        #[arg(long)]
-        from: Option<String>,
-        #[arg(long)]
-        to: Option<String>,
+        /// The period, and the records to count (as `usage records`).
+        #[command(flatten)]
+        filters: FilterArgs,
         /// provider, model, operation, investigation, user, day, week or month.
         #[arg(long)]
         by: Option<String>,

@@ -145,20 +145,58 @@ pub fn previous_start(org: &Org, from: DateTime<Utc>, to: DateTime<Utc>) -> Date
     }
 }
 
-/// The summary of `[from, to)`, grouped by `by` when given.
-pub(crate) fn summarize(r: &Reader<'_>, org: &Org, from: DateTime<Utc>, to: DateTime<Utc>, by: Option<Dim>) -> Result<Summary> {
-    let t = total(r, org, from, to)?;
+/// Totals of the records of `[from, to)` that `what` selects, and grouped
+/// by `by` (a scan of those records: what the aggregates cannot answer).
+fn scan_fold(
+    r: &Reader<'_>,
+    org: &Org,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    what: &RecordFilter,
+    by: Option<Dim>,
+) -> Result<(Totals, HashMap<String, Totals>)> {
+    let f = Filter { org: Some(org.row.id), from: Some(to_nanos(from)), to: Some(to_nanos(to)), what: what.clone(), after_seq: None };
+    let (mut total, mut groups) = (Totals::default(), HashMap::<String, Totals>::new());
+    records::scan(r, &f, |rec| -> Result<()> {
+        let t = Totals::of_record(&rec.tokens, rec.cost_nanos);
+        total.add(&t);
+        if let Some(d) = by {
+            let key = if d.is_time() { d.time_key(rec.day).unwrap_or_default() } else { stored_key(d.stored(), &rec.key_parts()) };
+            groups.entry(key).or_default().add(&t);
+        }
+        Ok(())
+    })?;
+    Ok((total, groups))
+}
+
+/// The summary of the records of `[from, to)` that `what` selects, grouped
+/// by `by` when given: from the aggregates without a filter, else from the
+/// matching records. Groups by day, week or month are in time order,
+/// others by cost, largest first.
+pub(crate) fn summarize(
+    r: &Reader<'_>,
+    org: &Org,
+    from: DateTime<Utc>,
+    to: DateTime<Utc>,
+    by: Option<Dim>,
+    what: &RecordFilter,
+) -> Result<Summary> {
     let prev_from = previous_start(org, from, to);
-    let p = total(r, org, prev_from, from)?;
-    let mut groups = Vec::new();
-    if let Some(dim) = by {
-        let m = if dim.is_time() {
-            fold(r, org, StoredDim::Total, from, to, &|_, day| dim.time_key(day).unwrap_or_default())?
-        } else {
-            fold(r, org, dim.stored(), from, to, &|k, _| k.to_string())?
+    let (t, p, m) = if what.is_empty() {
+        let m = match by {
+            Some(dim) if dim.is_time() => fold(r, org, StoredDim::Total, from, to, &|_, day| dim.time_key(day).unwrap_or_default())?,
+            Some(dim) => fold(r, org, dim.stored(), from, to, &|k, _| k.to_string())?,
+            None => HashMap::new(),
         };
-        groups = m.into_iter().map(|(k, t)| group(k, &t)).collect();
-        groups.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.key.cmp(&b.key)));
+        (total(r, org, from, to)?, total(r, org, prev_from, from)?, m)
+    } else {
+        let (t, m) = scan_fold(r, org, from, to, what, by)?;
+        (t, scan_fold(r, org, prev_from, from, what, None)?.0, m)
+    };
+    let mut groups: Vec<Group> = m.into_iter().map(|(k, t)| group(k, &t)).collect();
+    match by {
+        Some(d) if d.is_time() => groups.sort_by(|a, b| a.key.cmp(&b.key)),
+        _ => groups.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.key.cmp(&b.key))),
     }
     Ok(Summary {
         org: org.row.slug.clone(),
@@ -310,12 +348,19 @@ impl RecordQuery {
 
 impl Ops {
     pub fn usage_summary(&mut self, org: &str, from: Option<&str>, to: Option<&str>, by: Option<&str>) -> Result<Summary> {
+        self.usage_summary_of(org, &RecordQuery::of(from.map(str::to_string), to.map(str::to_string), RecordFilter::default()), by)
+    }
+
+    /// The summary of the records `q` selects (its period and filters;
+    /// its cursor and limit do not apply), grouped by `by` when given.
+    pub fn usage_summary_of(&mut self, org: &str, q: &RecordQuery, by: Option<&str>) -> Result<Summary> {
+        q.check()?;
         let now = self.now();
         self.store.read(|r| {
             let org = orgs::find(r, org)?;
-            let (from, to) = resolve_period(&org, from, to, now)?;
+            let (from, to) = resolve_period(&org, q.from.as_deref(), q.to.as_deref(), now)?;
             let by = by.map(|b| Dim::parse("by", b)).transpose()?;
-            summarize(r, &org, from, to, by)
+            summarize(r, &org, from, to, by, &q.filter())
         })
     }
 

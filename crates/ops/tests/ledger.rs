@@ -246,6 +246,45 @@ fn summaries_over_any_range_equal_the_sum_of_their_records() {
     let s = f.ops.usage_summary("ny", Some("2026-10-27"), Some("2026-11-03"), None).unwrap();
     let p = f.ops.usage_summary("ny", Some("2026-10-20"), Some("2026-10-27"), None).unwrap();
     assert_eq!((s.previous.cost, s.previous.requests), (p.cost, p.requests), "previous is the period of the same length just before");
+
+    // Filtered summaries: totals, groups and the previous period count only the records the filter selects.
+    use argus_domain::analytics::RecordFilter;
+    let filters = [
+        RecordFilter { model: Some("gpt-4o".into()), ..Default::default() },
+        RecordFilter { investigation: Some("INV-2".into()), ..Default::default() },
+        RecordFilter { model: Some("gpt-4o-mini".into()), investigation: Some("INV-3".into()), ..Default::default() },
+        RecordFilter { provider: Some("nobody".into()), ..Default::default() },
+    ];
+    for (from, to) in ranges {
+        for what in &filters {
+            for by in [None, Some("investigation"), Some("day")] {
+                let q = argus_ops::analytics::RecordQuery::of(Some(from.into()), Some(to.into()), what.clone());
+                let s = f.ops.usage_summary_of("ny", &q, by).unwrap();
+                let listed =
+                    f.ops.usage_records("ny", &argus_ops::analytics::RecordQuery { limit: Some(10_000), ..q.clone() }).unwrap().records;
+                let cost: argus_domain::Money = listed.iter().filter_map(|r| r.cost).sum();
+                assert_eq!(
+                    (s.requests as usize, s.cost),
+                    (listed.len(), cost),
+                    "{from}..{to} {what:?}: the filtered total is its records'"
+                );
+                if by.is_some() {
+                    let group_cost: argus_domain::Money = s.groups.iter().map(|g| g.cost).sum();
+                    assert_eq!(group_cost, s.cost, "{what:?} by {by:?}: groups add up");
+                }
+                if by == Some("investigation") && what.investigation.is_some() {
+                    assert!(s.groups.len() <= 1 && s.groups.iter().all(|g| g.key == what.investigation), "the grouping obeys the filter");
+                }
+                if by == Some("day") {
+                    assert!(s.groups.windows(2).all(|w| w[0].key < w[1].key), "days in time order");
+                }
+            }
+        }
+    }
+    let q = argus_ops::analytics::RecordQuery::of(Some("2026-10-27".into()), Some("2026-11-03".into()), filters[0].clone());
+    let before = argus_ops::analytics::RecordQuery::of(Some("2026-10-20".into()), Some("2026-10-27".into()), filters[0].clone());
+    let (s, p) = (f.ops.usage_summary_of("ny", &q, None).unwrap(), f.ops.usage_summary_of("ny", &before, None).unwrap());
+    assert_eq!((s.previous.cost, s.previous.requests), (p.cost, p.requests), "a filtered summary's previous period is filtered too");
 }
 
 #[test]

@@ -2,12 +2,12 @@
 //! does not grow with the size of the export.
 use crate::canonical::{neutralise, Hasher, RECORD_COLUMNS, SUMMARY_COLUMNS};
 use crate::{generator, ExportRequest, Format, Kind, Meta, Period, ReportError, Result, Totals};
-use argus_domain::time::{fmt_instant, fmt_instant_in, local_day, parse_timezone};
+use argus_domain::time::{fmt_instant, fmt_instant_in, parse_timezone};
 use argus_ops::analytics::RecordQuery;
 use argus_ops::api::{Group, RecordView};
 use argus_ops::Ops;
 use chrono::{DateTime, Utc};
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::io::Write;
 
 pub(crate) fn query(req: &ExportRequest, from: &str, to: &str) -> RecordQuery {
@@ -148,49 +148,13 @@ fn fmt_in(s: &str, tz: chrono_tz::Tz) -> String {
     DateTime::parse_from_rfc3339(s).map(|d| fmt_instant_in(d.with_timezone(&Utc), tz)).unwrap_or_else(|_| s.to_string())
 }
 
-/// The groups and daily series of a summary export: from the aggregates
-/// when there are no filters, else folded from the matching records.
+/// The groups and daily series of a summary export: the facade's summary
+/// of the request's period and filters, by its dimension and by day.
 pub(crate) fn summary_groups(ops: &mut Ops, req: &ExportRequest, sc: &Scope) -> Result<(Vec<Group>, Vec<Group>)> {
     let by = req.by.clone().unwrap_or_else(|| "provider".into());
-    let dim = argus_domain::analytics::Dim::parse("by", &by).map_err(|e| ReportError::Bad(e.to_string()))?;
-    if req.filters.is_empty() {
-        let groups = ops.usage_summary(&req.org, Some(&sc.from), Some(&sc.to), Some(&by))?.groups;
-        let mut daily = ops.usage_summary(&req.org, Some(&sc.from), Some(&sc.to), Some("day"))?.groups;
-        daily.sort_by(|a, b| a.key.cmp(&b.key));
-        return Ok((groups, daily));
-    }
-    let mut by_key: HashMap<String, argus_domain::analytics::Totals> = HashMap::new();
-    let mut by_day: HashMap<String, argus_domain::analytics::Totals> = HashMap::new();
-    let tz = sc.tz;
-    ops.scan_records(&req.org, &query(req, &sc.from, &sc.to), 1, |_, r| {
-        let at = DateTime::parse_from_rfc3339(&r.occurred_at).map(|d| d.with_timezone(&Utc)).unwrap_or_default();
-        let day = local_day(tz, at);
-        let parts = argus_domain::analytics::KeyParts {
-            provider: &r.provider,
-            model: &r.model,
-            operation: &r.operation,
-            investigation: r.investigation.as_deref(),
-            user: r.user.as_deref(),
-        };
-        let key =
-            if dim.is_time() { dim.time_key(day).unwrap_or_default() } else { argus_domain::analytics::stored_key(dim.stored(), &parts) };
-        let tokens = argus_domain::price::Tokens {
-            input: r.input_tokens,
-            output: r.output_tokens,
-            cached_input: r.cached_input_tokens,
-            cache_write: r.cache_write_tokens,
-            cache_write_1h: r.cache_write_1h_tokens,
-        };
-        let t = argus_domain::analytics::Totals::of_record(&tokens, r.cost.and_then(|c| c.nanos()));
-        by_key.entry(key).or_default().add(&t);
-        by_day.entry(argus_domain::analytics::Dim::Day.time_key(day).unwrap_or_default()).or_default().add(&t);
-        Ok(())
-    })?;
-    let to_group = |(k, t): (String, argus_domain::analytics::Totals)| argus_ops::analytics::group(k, &t);
-    let mut groups: Vec<Group> = by_key.into_iter().map(to_group).collect();
-    groups.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.key.cmp(&b.key)));
-    let mut daily: Vec<Group> = by_day.into_iter().map(to_group).collect();
-    daily.sort_by(|a, b| a.key.cmp(&b.key));
+    let q = query(req, &sc.from, &sc.to);
+    let groups = ops.usage_summary_of(&req.org, &q, Some(&by))?.groups;
+    let daily = ops.usage_summary_of(&req.org, &q, Some("day"))?.groups;
     Ok((groups, daily))
 }
 

@@ -20,6 +20,31 @@ pub struct SummaryQ {
     /// One of provider, model, operation, investigation, user, day, week, month.
     #[schemars(regex(pattern = r"^(provider|model|operation|investigation|user|day|week|month)$"))]
     pub by: Option<String>,
+    /// Only the records of this provider (and so on: the filters of `GET /records`).
+    #[schemars(length(max = 64), pattern(patterns::SLUG))]
+    pub provider: Option<String>,
+    #[schemars(length(min = 1, max = 128), pattern(patterns::TEXT))]
+    pub model: Option<String>,
+    #[schemars(length(max = 64), pattern(patterns::SLUG))]
+    pub operation: Option<String>,
+    #[schemars(length(min = 1, max = 256), pattern(patterns::TEXT))]
+    pub investigation: Option<String>,
+    #[schemars(length(min = 1, max = 256), pattern(patterns::TEXT))]
+    pub user: Option<String>,
+}
+
+impl SummaryQ {
+    /// The records the query selects, as the facade takes them.
+    pub fn records(&self) -> argus_ops::analytics::RecordQuery {
+        let filter = argus_domain::analytics::RecordFilter {
+            provider: self.provider.clone(),
+            model: self.model.clone(),
+            operation: self.operation.clone(),
+            investigation: self.investigation.clone(),
+            user: self.user.clone(),
+        };
+        argus_ops::analytics::RecordQuery::of(self.from.clone(), self.to.clone(), filter)
+    }
 }
 
 #[derive(Deserialize, JsonSchema)]

@@ -330,8 +330,7 @@ async fn get_records(State(app): State<App>, auth: Auth, Path(org): Path<String>
 
 async fn summary(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<SummaryQ>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Read)?;
-    Ok(Json(app.pool.run(&actor, move |ops| ops.usage_summary(&org, q.from.as_deref(), q.to.as_deref(), q.by.as_deref())).await?)
-        .into_response())
+    Ok(Json(app.pool.run(&actor, move |ops| ops.usage_summary_of(&org, &q.records(), q.by.as_deref())).await?).into_response())
 }
 
 async fn budgets(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {

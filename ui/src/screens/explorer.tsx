@@ -2,7 +2,7 @@ import { useContext, useMemo, useState } from "preact/hooks";
 import { AppCtx } from "../ctx";
 import { Empty, ErrorBox, Loading, Money, useLoad } from "../ui";
 import { count, dateTime } from "../format";
-import { DIMENSIONS, Filters, Pager, drillDown, recordQuery } from "../state";
+import { DIMENSIONS, Filters, Pager, drillDown, filterQuery, recordQuery } from "../state";
 
 const PAGE = 100;
 const FIELDS = ["from", "to", "provider", "model", "operation", "investigation", "user"] as const;
@@ -22,7 +22,8 @@ export function Explorer() {
     pager.reset();
     setCursor(null);
   };
-  const summary = useLoad(() => backend.summary(org.slug, filters.from || undefined, filters.to || undefined, by), [org.slug, filters, by]);
+  // Totals and groups obey the filters, as the records below do.
+  const summary = useLoad(() => backend.summary(org.slug, filters.from || undefined, filters.to || undefined, by, filterQuery(filters)), [org.slug, filters, by]);
   const records = useLoad(() => backend.records(org.slug, recordQuery(filters, cursor, PAGE)), [org.slug, filters, cursor]);
   const cur = org.currency;
   return (
