@@ -196,13 +196,31 @@ pub(crate) struct FilterArgs {
     pub investigation: Option<String>,
     #[arg(long)]
     pub user: Option<String>,
+    /// The record's status: ok, error, timeout, rate_limited...
+    #[arg(long)]
+    pub status: Option<String>,
+    /// A part of the investigation, ASCII letters in any case (--investigation is the exact one).
+    #[arg(long)]
+    pub investigation_contains: Option<String>,
+    /// A part of the user, ASCII letters in any case.
+    #[arg(long)]
+    pub user_contains: Option<String>,
 }
 
 impl FilterArgs {
     /// The records these flags select, as the facade takes them.
     pub fn query(self, after_seq: Option<i64>, limit: Option<i64>) -> RecordQuery {
-        let FilterArgs { from, to, provider, model, operation, investigation, user } = self;
-        let filter = argus_domain::analytics::RecordFilter { provider, model, operation, investigation, user };
+        let FilterArgs { from, to, provider, model, operation, investigation, user, status, investigation_contains, user_contains } = self;
+        let filter = argus_domain::analytics::RecordFilter {
+            provider,
+            model,
+            operation,
+            investigation,
+            user,
+            status,
+            investigation_contains,
+            user_contains,
+        };
         RecordQuery { after_seq, limit, ..RecordQuery::of(from, to, filter) }
     }
 }
@@ -764,22 +782,26 @@ fn print_summary(s: &argus_ops::api::Summary) {
         s.cost, s.currency, s.requests, s.input_tokens, s.output_tokens, s.cached_input_tokens, s.cache_write_tokens
     );
     if s.unpriced_requests > 0 {
-        println!("WARNING: {} requests are unpriced (no price for their model at that time) and not in the cost; add prices and run `argus-usage reprice`", s.unpriced_requests);
+        println!("WARNING: {} requests are unpriced (no price for their model at that time, or no exchange rate of their day yet) and not in the cost; add prices or rates and run `argus-usage reprice`", s.unpriced_requests);
     }
     let change = s.previous.cost_change_percent.as_deref().map(|p| format!(" ({p}%)")).unwrap_or_default();
     println!("previous period: cost {} {} over {} requests{change}", s.previous.cost, s.currency, s.previous.requests);
     if let Some(by) = &s.by {
-        let mut t = Table::new(&[by.as_str(), "requests", "input", "output", "cost", "unpriced"]);
-        t.right_align(&[1, 2, 3, 4, 5]);
+        let dims: Vec<&str> = by.split(',').collect();
+        let mut head = dims.clone();
+        head.extend(["requests", "input", "output", "cost", "unpriced"]);
+        let mut t = Table::new(&head);
+        t.right_align(&(dims.len()..head.len()).collect::<Vec<_>>());
         for g in &s.groups {
-            t.row(vec![
-                g.key.clone().unwrap_or_else(|| "(none)".into()),
+            let mut row: Vec<String> = g.keys.iter().map(|k| k.clone().unwrap_or_else(|| "(none)".into())).collect();
+            row.extend([
                 g.requests.to_string(),
                 g.input_tokens.to_string(),
                 g.output_tokens.to_string(),
                 g.cost.to_string(),
                 g.unpriced_requests.to_string(),
             ]);
+            t.row(row);
         }
         if s.groups.is_empty() {
             println!("no usage in this period");

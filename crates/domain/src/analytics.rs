@@ -36,6 +36,17 @@ impl Dim {
         })
     }
 
+    /// One or two groupings separated by a comma (`investigation,provider`).
+    pub fn parse_list(field: &str, s: &str) -> Result<Vec<Dim>, FieldError> {
+        let dims = s.split(',').map(|p| Dim::parse(field, p.trim())).collect::<Result<Vec<_>, _>>()?;
+        match dims.as_slice() {
+            [_] => Ok(dims),
+            [a, b] if a != b => Ok(dims),
+            [a, _] => Err(FieldError::new(field, format!("{s:?} names {} twice; give two different groupings", a.as_str()))),
+            _ => Err(FieldError::new(field, format!("{s:?} has {} groupings; give one, or two separated by a comma", dims.len()))),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Dim::Provider => "provider",
@@ -184,6 +195,15 @@ pub struct RecordFilter {
     pub operation: Option<String>,
     pub investigation: Option<String>,
     pub user: Option<String>,
+    /// The record's status (`ok`, `error`, `rate_limited`...).
+    #[serde(default)]
+    pub status: Option<String>,
+    /// A part of the investigation, in any case (a search box).
+    #[serde(default)]
+    pub investigation_contains: Option<String>,
+    /// A part of the user, in any case.
+    #[serde(default)]
+    pub user_contains: Option<String>,
 }
 
 impl RecordFilter {

@@ -93,10 +93,13 @@ fn total(r: &Reader<'_>, org: &Org, from: DateTime<Utc>, to: DateTime<Utc>) -> R
     }))
 }
 
-/// A group of a summary from its key and totals (an empty key is `null`).
-pub fn group(key: String, t: &Totals) -> Group {
+/// A group of a summary from its keys (one a grouping) and totals (an
+/// empty key is `null`).
+pub fn group(keys: Vec<String>, t: &Totals) -> Group {
+    let keys: Vec<Option<String>> = keys.into_iter().map(|k| (!k.is_empty()).then_some(k)).collect();
     Group {
-        key: if key.is_empty() { None } else { Some(key) },
+        key: if keys.len() == 1 { keys[0].clone() } else { None },
+        keys,
         requests: t.requests,
         input_tokens: t.input_tokens,
         output_tokens: t.output_tokens,
@@ -153,15 +156,18 @@ fn scan_fold(
     from: DateTime<Utc>,
     to: DateTime<Utc>,
     what: &RecordFilter,
-    by: Option<Dim>,
-) -> Result<(Totals, HashMap<String, Totals>)> {
+    by: &[Dim],
+) -> Result<(Totals, HashMap<Vec<String>, Totals>)> {
     let f = Filter { org: Some(org.row.id), from: Some(to_nanos(from)), to: Some(to_nanos(to)), what: what.clone(), after_seq: None };
-    let (mut total, mut groups) = (Totals::default(), HashMap::<String, Totals>::new());
+    let (mut total, mut groups) = (Totals::default(), HashMap::<Vec<String>, Totals>::new());
     records::scan(r, &f, |rec| -> Result<()> {
         let t = Totals::of_record(&rec.tokens, rec.cost_nanos);
         total.add(&t);
-        if let Some(d) = by {
-            let key = if d.is_time() { d.time_key(rec.day).unwrap_or_default() } else { stored_key(d.stored(), &rec.key_parts()) };
+        if !by.is_empty() {
+            let key = by
+                .iter()
+                .map(|d| if d.is_time() { d.time_key(rec.day).unwrap_or_default() } else { stored_key(d.stored(), &rec.key_parts()) })
+                .collect();
             groups.entry(key).or_default().add(&t);
         }
         Ok(())
@@ -170,33 +176,35 @@ fn scan_fold(
 }
 
 /// The summary of the records of `[from, to)` that `what` selects, grouped
-/// by `by` when given: from the aggregates without a filter, else from the
-/// matching records. Groups by day, week or month are in time order,
-/// others by cost, largest first.
+/// by the one or two groupings of `by`: from the aggregates without a
+/// filter and with one grouping, else from the matching records. Groups
+/// whose first grouping is day, week or month are in time order, others by
+/// cost, largest first.
 pub(crate) fn summarize(
     r: &Reader<'_>,
     org: &Org,
     from: DateTime<Utc>,
     to: DateTime<Utc>,
-    by: Option<Dim>,
+    by: &[Dim],
     what: &RecordFilter,
 ) -> Result<Summary> {
     let prev_from = previous_start(org, from, to);
-    let (t, p, m) = if what.is_empty() {
-        let m = match by {
+    let (t, p, m) = if what.is_empty() && by.len() <= 1 {
+        let m = match by.first() {
             Some(dim) if dim.is_time() => fold(r, org, StoredDim::Total, from, to, &|_, day| dim.time_key(day).unwrap_or_default())?,
             Some(dim) => fold(r, org, dim.stored(), from, to, &|k, _| k.to_string())?,
             None => HashMap::new(),
         };
+        let m = m.into_iter().map(|(k, t)| (vec![k], t)).collect::<HashMap<_, _>>();
         (total(r, org, from, to)?, total(r, org, prev_from, from)?, m)
     } else {
         let (t, m) = scan_fold(r, org, from, to, what, by)?;
-        (t, scan_fold(r, org, prev_from, from, what, None)?.0, m)
+        (t, scan_fold(r, org, prev_from, from, what, &[])?.0, m)
     };
     let mut groups: Vec<Group> = m.into_iter().map(|(k, t)| group(k, &t)).collect();
-    match by {
-        Some(d) if d.is_time() => groups.sort_by(|a, b| a.key.cmp(&b.key)),
-        _ => groups.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.key.cmp(&b.key))),
+    match by.first() {
+        Some(d) if d.is_time() => groups.sort_by(|a, b| a.keys.cmp(&b.keys)),
+        _ => groups.sort_by(|a, b| b.cost.cmp(&a.cost).then_with(|| a.keys.cmp(&b.keys))),
     }
     Ok(Summary {
         org: org.row.slug.clone(),
@@ -204,7 +212,7 @@ pub(crate) fn summarize(
         timezone: org.row.timezone.clone(),
         from: fmt_instant(from),
         to: fmt_instant(to),
-        by: by.map(|d| d.as_str().to_string()),
+        by: (!by.is_empty()).then(|| by.iter().map(|d| d.as_str()).collect::<Vec<_>>().join(",")),
         requests: t.requests,
         input_tokens: t.input_tokens,
         output_tokens: t.output_tokens,
@@ -288,6 +296,18 @@ pub struct RecordQuery {
     #[cfg_attr(test, ts(optional))]
     #[schemars(length(min = 1, max = 256), pattern(argus_domain::record::patterns::TEXT))]
     pub user: Option<String>,
+    /// The record's status: ok, error, timeout, rate_limited...
+    #[cfg_attr(test, ts(optional))]
+    #[schemars(length(max = 64), pattern(argus_domain::record::patterns::SLUG))]
+    pub status: Option<String>,
+    /// A part of the investigation, ASCII letters in any case (`investigation` is the exact one).
+    #[cfg_attr(test, ts(optional))]
+    #[schemars(length(min = 1, max = 256), pattern(argus_domain::record::patterns::TEXT))]
+    pub investigation_contains: Option<String>,
+    /// A part of the user, ASCII letters in any case.
+    #[cfg_attr(test, ts(optional))]
+    #[schemars(length(min = 1, max = 256), pattern(argus_domain::record::patterns::TEXT))]
+    pub user_contains: Option<String>,
     #[cfg_attr(test, ts(optional, type = "number"))]
     #[schemars(range(min = 0))]
     pub after_seq: Option<i64>,
@@ -307,12 +327,18 @@ impl RecordQuery {
     /// Refuses what no filter means: an empty value (leave the parameter
     /// out instead), a malformed slug, a negative cursor.
     pub fn check(&self) -> std::result::Result<(), FieldError> {
-        for (field, v) in [("provider", &self.provider), ("operation", &self.operation)] {
+        for (field, v) in [("provider", &self.provider), ("operation", &self.operation), ("status", &self.status)] {
             if let Some(v) = v {
                 argus_domain::slug::check_slug(field, v)?;
             }
         }
-        for (field, v, max) in [("model", &self.model, 128), ("investigation", &self.investigation, 256), ("user", &self.user, 256)] {
+        for (field, v, max) in [
+            ("model", &self.model, 128),
+            ("investigation", &self.investigation, 256),
+            ("user", &self.user, 256),
+            ("investigation_contains", &self.investigation_contains, 256),
+            ("user_contains", &self.user_contains, 256),
+        ] {
             if let Some(v) = v {
                 argus_domain::slug::check_text(field, v, max)?;
             }
@@ -336,13 +362,29 @@ impl RecordQuery {
             operation: self.operation.clone(),
             investigation: self.investigation.clone(),
             user: self.user.clone(),
+            status: self.status.clone(),
+            investigation_contains: self.investigation_contains.clone(),
+            user_contains: self.user_contains.clone(),
         }
     }
 
     /// The records of `[from, to)` that `filter` selects.
     pub fn of(from: Option<String>, to: Option<String>, filter: RecordFilter) -> RecordQuery {
-        let RecordFilter { provider, model, operation, investigation, user } = filter;
-        RecordQuery { from, to, provider, model, operation, investigation, user, after_seq: None, limit: None }
+        let RecordFilter { provider, model, operation, investigation, user, status, investigation_contains, user_contains } = filter;
+        RecordQuery {
+            from,
+            to,
+            provider,
+            model,
+            operation,
+            investigation,
+            user,
+            status,
+            investigation_contains,
+            user_contains,
+            after_seq: None,
+            limit: None,
+        }
     }
 }
 
@@ -359,8 +401,8 @@ impl Ops {
         self.store.read(|r| {
             let org = orgs::find(r, org)?;
             let (from, to) = resolve_period(&org, q.from.as_deref(), q.to.as_deref(), now)?;
-            let by = by.map(|b| Dim::parse("by", b)).transpose()?;
-            summarize(r, &org, from, to, by, &q.filter())
+            let by = by.map(|b| Dim::parse_list("by", b)).transpose()?.unwrap_or_default();
+            summarize(r, &org, from, to, &by, &q.filter())
         })
     }
 

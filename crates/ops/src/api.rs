@@ -187,8 +187,12 @@ pub struct IngestProgress {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct Group {
-    /// The group's key; `null` for records without an investigation or user.
+    /// The group's key with one grouping; `null` for records without an
+    /// investigation or user, and with two groupings.
     pub key: Option<String>,
+    /// The group's value of each grouping, in the order of `by`.
+    #[serde(default)]
+    pub keys: Vec<Option<String>>,
     #[cfg_attr(test, ts(type = "number"))]
     pub requests: i64,
     #[cfg_attr(test, ts(type = "number"))]

@@ -285,6 +285,37 @@ fn summaries_over_any_range_equal_the_sum_of_their_records() {
     let before = argus_ops::analytics::RecordQuery::of(Some("2026-10-20".into()), Some("2026-10-27".into()), filters[0].clone());
     let (s, p) = (f.ops.usage_summary_of("ny", &q, None).unwrap(), f.ops.usage_summary_of("ny", &before, None).unwrap());
     assert_eq!((s.previous.cost, s.previous.requests), (p.cost, p.requests), "a filtered summary's previous period is filtered too");
+
+    // Two groupings: each group is the summary filtered to its pair of keys.
+    let q = argus_ops::analytics::RecordQuery::of(Some("2026-10-20".into()), Some("2026-11-10".into()), RecordFilter::default());
+    let two = f.ops.usage_summary_of("ny", &q, Some("investigation,model")).unwrap();
+    assert_eq!(two.by.as_deref(), Some("investigation,model"));
+    assert!(two.groups.len() > 4 && two.groups.iter().all(|g| g.keys.len() == 2 && g.key.is_none()));
+    assert_eq!(two.groups.iter().map(|g| g.cost).sum::<argus_domain::Money>(), two.cost, "the pairs add up to the total");
+    assert!(two.groups.windows(2).all(|w| w[0].cost >= w[1].cost), "largest cost first");
+    for g in two.groups.iter().filter(|g| g.keys[0].is_some()) {
+        let model = g.keys[1].as_deref().unwrap().trim_start_matches("openai/").to_string();
+        let one = RecordFilter { investigation: g.keys[0].clone(), model: Some(model), ..Default::default() };
+        let s = f.ops.usage_summary_of("ny", &argus_ops::analytics::RecordQuery::of(q.from.clone(), q.to.clone(), one), None).unwrap();
+        assert_eq!((s.cost, s.requests), (g.cost, g.requests), "{:?}", g.keys);
+    }
+    let by_day = f.ops.usage_summary_of("ny", &q, Some("day,investigation")).unwrap();
+    assert!(by_day.groups.windows(2).all(|w| w[0].keys <= w[1].keys), "time first: in time order");
+    for bad in ["investigation,investigation", "day,week,month", "provider,colour"] {
+        let e = f.ops.usage_summary_of("ny", &q, Some(bad)).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("by"), "{bad}: {}", e.message);
+    }
+    // A search box: a part of the investigation in any case.
+    let part = RecordFilter { investigation_contains: Some("inv-".into()), ..Default::default() };
+    let exact: i64 = ["INV-0", "INV-1", "INV-2", "INV-3", "INV-4"]
+        .iter()
+        .map(|i| {
+            let one = RecordFilter { investigation: Some(i.to_string()), ..Default::default() };
+            f.ops.usage_summary_of("ny", &argus_ops::analytics::RecordQuery::of(q.from.clone(), q.to.clone(), one), None).unwrap().requests
+        })
+        .sum();
+    let s = f.ops.usage_summary_of("ny", &argus_ops::analytics::RecordQuery::of(q.from.clone(), q.to.clone(), part), None).unwrap();
+    assert_eq!(s.requests, exact, "every record with an investigation matches \"inv-\"");
 }
 
 #[test]

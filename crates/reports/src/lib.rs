@@ -185,6 +185,7 @@ impl ReportParams {
                 operation: self.operation,
                 investigation: self.investigation,
                 user: self.user,
+                ..Filters::default()
             },
             kind: Kind::parse(self.kind.as_deref().unwrap_or("records"))?,
             by: self.by,

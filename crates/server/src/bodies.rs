@@ -17,8 +17,10 @@ pub struct SummaryQ {
     /// Exclusive.
     #[schemars(pattern(patterns::TIME_OR_DATE))]
     pub to: Option<String>,
-    /// One of provider, model, operation, investigation, user, day, week, month.
-    #[schemars(regex(pattern = r"^(provider|model|operation|investigation|user|day|week|month)$"))]
+    /// One of provider, model, operation, investigation, user, day, week, month; or two of them separated by a comma.
+    #[schemars(regex(
+        pattern = r"^(provider|model|operation|investigation|user|day|week|month)(,(provider|model|operation|investigation|user|day|week|month))?$"
+    ))]
     pub by: Option<String>,
     /// Only the records of this provider (and so on: the filters of `GET /records`).
     #[schemars(length(max = 64), pattern(patterns::SLUG))]
@@ -31,6 +33,13 @@ pub struct SummaryQ {
     pub investigation: Option<String>,
     #[schemars(length(min = 1, max = 256), pattern(patterns::TEXT))]
     pub user: Option<String>,
+    #[schemars(length(max = 64), pattern(patterns::SLUG))]
+    pub status: Option<String>,
+    /// A part of the investigation, ASCII letters in any case.
+    #[schemars(length(min = 1, max = 256), pattern(patterns::TEXT))]
+    pub investigation_contains: Option<String>,
+    #[schemars(length(min = 1, max = 256), pattern(patterns::TEXT))]
+    pub user_contains: Option<String>,
 }
 
 impl SummaryQ {
@@ -42,6 +51,9 @@ impl SummaryQ {
             operation: self.operation.clone(),
             investigation: self.investigation.clone(),
             user: self.user.clone(),
+            status: self.status.clone(),
+            investigation_contains: self.investigation_contains.clone(),
+            user_contains: self.user_contains.clone(),
         };
         argus_ops::analytics::RecordQuery::of(self.from.clone(), self.to.clone(), filter)
     }

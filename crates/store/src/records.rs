@@ -228,40 +228,53 @@ fn filter_sql(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value;
     let mut sql = String::from(" WHERE 1=1");
     let mut p: Vec<Value> = Vec::new();
+    // `cond` with `?` where the parameter goes.
     let mut add = |cond: &str, v: Value| {
         p.push(v);
-        sql.push_str(&format!(" AND {cond} ?{}", p.len()));
+        sql.push_str(" AND ");
+        sql.push_str(&cond.replace('?', &format!("?{}", p.len())));
     };
     if let Some(o) = f.org {
         // Paging by seq alone (sync): walk the table in seq order from the
         // cursor; the unary + keeps SQLite from choosing the (org_id,
         // occurred_at) index and sorting the organisation's whole history.
         let by_seq = f.after_seq.is_some() && f.from.is_none() && f.to.is_none();
-        add(if by_seq { "+org_id =" } else { "org_id =" }, Value::Integer(o.0));
+        add(if by_seq { "+org_id = ?" } else { "org_id = ?" }, Value::Integer(o.0));
     }
     if let Some(x) = f.from {
-        add("occurred_at >=", Value::Integer(x));
+        add("occurred_at >= ?", Value::Integer(x));
     }
     if let Some(x) = f.to {
-        add("occurred_at <", Value::Integer(x));
+        add("occurred_at < ?", Value::Integer(x));
     }
     if let Some(x) = &f.what.provider {
-        add("provider =", Value::Text(x.clone()));
+        add("provider = ?", Value::Text(x.clone()));
     }
     if let Some(x) = &f.what.model {
-        add("model =", Value::Text(x.clone()));
+        add("model = ?", Value::Text(x.clone()));
     }
     if let Some(x) = &f.what.operation {
-        add("operation =", Value::Text(x.clone()));
+        add("operation = ?", Value::Text(x.clone()));
     }
     if let Some(x) = &f.what.investigation {
-        add("investigation =", Value::Text(x.clone()));
+        add("investigation = ?", Value::Text(x.clone()));
     }
     if let Some(x) = &f.what.user {
-        add("user_id =", Value::Text(x.clone()));
+        add("user_id = ?", Value::Text(x.clone()));
+    }
+    if let Some(x) = &f.what.status {
+        add("status = ?", Value::Text(x.clone()));
+    }
+    // A substring in any case: instr over lower-cased text (no pattern
+    // characters to escape, unlike LIKE).
+    if let Some(x) = &f.what.investigation_contains {
+        add("instr(lower(investigation), lower(?)) > 0", Value::Text(x.clone()));
+    }
+    if let Some(x) = &f.what.user_contains {
+        add("instr(lower(user_id), lower(?)) > 0", Value::Text(x.clone()));
     }
     if let Some(x) = f.after_seq {
-        add("seq >", Value::Integer(x));
+        add("seq > ?", Value::Integer(x));
     }
     (sql, p)
 }

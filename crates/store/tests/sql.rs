@@ -68,6 +68,7 @@ fn records(s: &mut Store, org: OrgId, other: OrgId) -> Vec<(OrgId, UsageInput)> 
             "operation": operation,
             "investigation": if i % 5 == 0 { json!(null) } else { json!(format!("INV-{}", i % 4)) },
             "user": if i % 7 == 0 { json!(null) } else { json!(user) },
+            "status": (["ok", "ok", "error"][i % 3]),
             "input_tokens": 10 + i, "output_tokens": 1,
             "occurred_at": format!("2026-11-{:02}T{:02}:00:00Z", 1 + i % 28, i % 24),
         });
@@ -110,6 +111,14 @@ fn selects(f: &Filter, o: OrgId, r: &UsageInput) -> bool {
         && f.what.operation.as_ref().is_none_or(|x| *x == r.operation)
         && f.what.investigation.as_ref().is_none_or(|x| Some(x) == r.investigation.as_ref())
         && f.what.user.as_ref().is_none_or(|x| Some(x) == r.user.as_ref())
+        && f.what.status.as_ref().is_none_or(|x| *x == r.status)
+        && f.what.investigation_contains.as_ref().is_none_or(|x| contains(&r.investigation, x))
+        && f.what.user_contains.as_ref().is_none_or(|x| contains(&r.user, x))
+}
+
+/// A part of the value, ASCII letters in any case.
+fn contains(v: &Option<String>, part: &str) -> bool {
+    v.as_ref().is_some_and(|v| v.to_ascii_lowercase().contains(&part.to_ascii_lowercase()))
 }
 
 /// Every combination of filters selects exactly the records plain Rust
@@ -129,7 +138,16 @@ fn record_filters_select_what_plain_rust_selects() {
             for operation in opt(&["chat", "kb"]) {
                 for investigation in opt(&["INV-1", "INV-2"]) {
                     for user in opt(&["ann"]) {
-                        for model in opt(&["m2"]) {
+                        for (model, (status, inv_part, user_part)) in opt(&["m2"]).into_iter().flat_map(|m| {
+                            [
+                                (None, None, None),
+                                (Some("error"), None, None),
+                                (None, Some("inv-1"), None),
+                                (Some("ok"), Some("V-"), Some("AN")),
+                            ]
+                            .map(move |x| (m.clone(), x))
+                        }) {
+                            let s_ = |x: Option<&str>| x.map(str::to_string);
                             let f = Filter {
                                 org: Some(org),
                                 from,
@@ -140,6 +158,9 @@ fn record_filters_select_what_plain_rust_selects() {
                                     operation: operation.clone(),
                                     investigation: investigation.clone(),
                                     user: user.clone(),
+                                    status: s_(status),
+                                    investigation_contains: s_(inv_part),
+                                    user_contains: s_(user_part),
                                 },
                                 after_seq: None,
                             };
@@ -174,7 +195,7 @@ fn record_filters_select_what_plain_rust_selects() {
             }
         }
     }
-    assert_eq!(checked, 3 * 4 * 3 * 3 * 2 * 2);
+    assert_eq!(checked, 3 * 4 * 3 * 3 * 2 * 2 * 4);
     assert!(nonempty >= 100, "many combinations select something ({nonempty} of {checked}), so the comparison means something");
 }
 
