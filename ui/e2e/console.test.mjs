@@ -108,6 +108,13 @@ test("each screen loads with its figures and without an error", async () => {
   assert.notEqual(filtered.cost, s.cost, "the demo has other providers");
   await page.waitForFunction((c) => document.querySelector("[data-testid=explorer-total]")?.getAttribute("data-exact") === c, filtered.cost, { timeout: 10000 });
   await page.click("main button:text('Reset')");
+  // The search box: a part of the investigation's name, in any case.
+  await page.fill("main input[name=investigation_contains]", "payroll");
+  await page.click("main button:text('Apply')");
+  const searched = cliJson("usage", "summary", "--org", "demo", "--from", `${MONTH}-01`, "--investigation-contains", "payroll");
+  assert.ok(searched.requests > 0 && searched.requests < s.requests, "the demo has a payroll case among others");
+  await page.waitForFunction((c) => document.querySelector("[data-testid=explorer-total]")?.getAttribute("data-exact") === c, searched.cost, { timeout: 10000 });
+  await page.click("main button:text('Reset')");
   // Paging through records forward and back.
   await page.click("text=Next →");
   await page.waitForSelector("text=Records (page 2)");

@@ -25,6 +25,13 @@ export interface Filters {
   operation: string;
   investigation: string;
   user: string;
+  /** A part of the investigation (a search box); `investigation` is the exact one a drill-down sets. */
+  investigation_contains?: string;
+}
+
+/** Filters that select every record of the month starting `from`. */
+export function noFilters(from: string): Filters {
+  return { from, to: "", provider: "", model: "", operation: "", investigation: "", user: "", investigation_contains: "" };
 }
 
 export const DIMENSIONS = ["provider", "model", "operation", "investigation", "user", "day", "week", "month"] as const;
@@ -32,8 +39,8 @@ export const DIMENSIONS = ["provider", "model", "operation", "investigation", "u
 /** The records query of the explorer's filters (empty fields left out). */
 export function recordQuery(f: Filters, after_seq: number | null, limit: number): RecordQuery {
   const q: RecordQuery = { limit };
-  for (const k of ["from", "to", "provider", "model", "operation", "investigation", "user"] as const) {
-    const v = f[k].trim();
+  for (const k of ["from", "to", "provider", "model", "operation", "investigation", "user", "investigation_contains"] as const) {
+    const v = (f[k] ?? "").trim();
     if (v) q[k] = v;
   }
   if (after_seq !== null) q.after_seq = after_seq;
@@ -43,8 +50,8 @@ export function recordQuery(f: Filters, after_seq: number | null, limit: number)
 /** The dimensions a view filters on, for its summary (the period goes apart). */
 export function filterQuery(f: Filters): RecordQuery {
   const q: RecordQuery = {};
-  for (const k of ["provider", "model", "operation", "investigation", "user"] as const) {
-    const v = f[k].trim();
+  for (const k of ["provider", "model", "operation", "investigation", "user", "investigation_contains"] as const) {
+    const v = (f[k] ?? "").trim();
     if (v) q[k] = v;
   }
   return q;

@@ -94,7 +94,7 @@ describe("sync staleness", () => {
 });
 
 describe("the daily chart", () => {
-  const g = (key: string, cost: string) => ({ key, cost, requests: 1, input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, cache_write_1h_tokens: 0, unpriced_requests: 0 });
+  const g = (key: string, cost: string) => ({ key, keys: [key], cost, requests: 1, input_tokens: 0, output_tokens: 0, cached_input_tokens: 0, cache_write_tokens: 0, cache_write_1h_tokens: 0, unpriced_requests: 0 });
   it("puts days in date order from the first of the month, with gaps at zero", () => {
     const s = dailySeries([g("2026-11-04", "9.5"), g("2026-11-02", "1.25")], "2026-11-01");
     expect(s.map((d) => [d.day, d.cost])).toEqual([["2026-11-01", "0"], ["2026-11-02", "1.25"], ["2026-11-03", "0"], ["2026-11-04", "9.5"]]);

@@ -2,6 +2,11 @@
 
 export type Group = { 
 /**
- * The group's key; `null` for records without an investigation or user.
+ * The group's key with one grouping; `null` for records without an
+ * investigation or user, and with two groupings.
  */
-key: string | null, requests: number, input_tokens: number, output_tokens: number, cached_input_tokens: number, cache_write_tokens: number, cache_write_1h_tokens: number, cost: string, unpriced_requests: number, };
+key: string | null, 
+/**
+ * The group's value of each grouping, in the order of `by`.
+ */
+keys: Array<string | null>, requests: number, input_tokens: number, output_tokens: number, cached_input_tokens: number, cache_write_tokens: number, cache_write_1h_tokens: number, cost: string, unpriced_requests: number, };

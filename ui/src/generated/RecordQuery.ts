@@ -4,4 +4,16 @@
  * What `usage records` lists: the one record query of every front end
  * (CLI flags, the HTTP query string, the window's argument).
  */
-export type RecordQuery = { from?: string, to?: string, provider?: string, model?: string, operation?: string, investigation?: string, user?: string, after_seq?: number, limit?: number, };
+export type RecordQuery = { from?: string, to?: string, provider?: string, model?: string, operation?: string, investigation?: string, user?: string, 
+/**
+ * The record's status: ok, error, timeout, rate_limited...
+ */
+status?: string, 
+/**
+ * A part of the investigation, ASCII letters in any case (`investigation` is the exact one).
+ */
+investigation_contains?: string, 
+/**
+ * A part of the user, ASCII letters in any case.
+ */
+user_contains?: string, after_seq?: number, limit?: number, };

@@ -2,16 +2,17 @@ import { useContext, useMemo, useState } from "preact/hooks";
 import { AppCtx } from "../ctx";
 import { Empty, ErrorBox, Loading, Money, useLoad } from "../ui";
 import { count, dateTime } from "../format";
-import { DIMENSIONS, Filters, Pager, drillDown, filterQuery, recordQuery } from "../state";
+import { DIMENSIONS, Filters, Pager, drillDown, filterQuery, noFilters, recordQuery } from "../state";
 
 const PAGE = 100;
-const FIELDS = ["from", "to", "provider", "model", "operation", "investigation", "user"] as const;
+const FIELDS = ["from", "to", "provider", "model", "operation", "investigation", "investigation_contains", "user"] as const;
+const LABELS: Record<string, string> = { investigation_contains: "investigation contains" };
 
 export function Explorer() {
   const { backend, org } = useContext(AppCtx);
   const today = new Date().toISOString().slice(0, 10);
   const start = `${today.slice(0, 7)}-01`;
-  const [draft, setDraft] = useState<Filters>({ from: start, to: "", provider: "", model: "", operation: "", investigation: "", user: "" });
+  const [draft, setDraft] = useState<Filters>(noFilters(start));
   const [filters, setFilters] = useState<Filters>(draft);
   const [by, setBy] = useState<string>("provider");
   const pager = useMemo(() => new Pager(), []);
@@ -37,11 +38,11 @@ export function Explorer() {
       >
         {FIELDS.map((k) => (
           <label key={k}>
-            {k}
+            {LABELS[k] ?? k}
             <input
               name={k}
-              value={draft[k]}
-              placeholder={k === "from" || k === "to" ? "YYYY-MM-DD" : "any"}
+              value={draft[k] ?? ""}
+              placeholder={k === "from" || k === "to" ? "YYYY-MM-DD" : k === "investigation_contains" ? "a part, any case" : "any"}
               onInput={(e) => setDraft({ ...draft, [k]: (e.target as HTMLInputElement).value })}
             />
           </label>
@@ -55,7 +56,7 @@ export function Explorer() {
           </select>
         </label>
         <button type="submit">Apply</button>
-        <button type="button" class="secondary" onClick={() => apply({ from: start, to: "", provider: "", model: "", operation: "", investigation: "", user: "" })}>
+        <button type="button" class="secondary" onClick={() => apply(noFilters(start))}>
           Reset
         </button>
       </form>
