@@ -104,6 +104,54 @@ impl StoredDim {
         [StoredDim::Total, StoredDim::Provider, StoredDim::Model, StoredDim::Operation, StoredDim::Investigation, StoredDim::User];
 }
 
+/// The rollups of `agg_cube` (migrations/0011_cube.sql), which answer
+/// filtered and two-grouping summaries. The numbers are stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Shape {
+    /// A local day by provider, model, operation, status and investigation.
+    DayInvestigation = 0,
+    /// A local day by provider, model, operation, status and user.
+    DayUser = 1,
+    /// A local month by all six.
+    MonthAll = 2,
+    /// A local month by provider, model, operation, status and investigation.
+    MonthInvestigation = 3,
+    /// A local month by provider, model, operation, status and user.
+    MonthUser = 4,
+}
+
+impl Shape {
+    pub const ALL: [Shape; 5] = [Shape::DayInvestigation, Shape::DayUser, Shape::MonthAll, Shape::MonthInvestigation, Shape::MonthUser];
+
+    pub fn is_monthly(self) -> bool {
+        matches!(self, Shape::MonthAll | Shape::MonthInvestigation | Shape::MonthUser)
+    }
+
+    /// The period of a local day in this shape: the day itself, or the
+    /// first day of its month.
+    pub fn period(self, day: i32) -> i32 {
+        if self.is_monthly() {
+            month_period(day)
+        } else {
+            day
+        }
+    }
+
+    pub fn has_investigation(self) -> bool {
+        !matches!(self, Shape::DayUser | Shape::MonthUser)
+    }
+
+    pub fn has_user(self) -> bool {
+        !matches!(self, Shape::DayInvestigation | Shape::MonthInvestigation)
+    }
+}
+
+/// The day number of the first day of the month of local day `day`.
+pub fn month_period(day: i32) -> i32 {
+    let d = day_date(day);
+    crate::time::day_number(d - chrono::Duration::days(i64::from(chrono::Datelike::day0(&d))))
+}
+
 /// The fields of a record that analytics group by.
 #[derive(Debug, Clone, Copy)]
 pub struct KeyParts<'a> {
@@ -112,19 +160,33 @@ pub struct KeyParts<'a> {
     pub operation: &'a str,
     pub investigation: Option<&'a str>,
     pub user: Option<&'a str>,
+    /// Not a stored dimension of `agg_daily`; the rollups of filtered
+    /// summaries key by it.
+    pub status: &'a str,
 }
 
 /// The stored key of a record in a stored dimension. Models are keyed as
 /// `provider/model`, since two providers may serve models of one name. A
 /// missing investigation or user is the empty key, shown as `null`.
 pub fn stored_key(dim: StoredDim, p: &KeyParts<'_>) -> String {
+    let mut s = String::new();
+    push_stored_key(&mut s, dim, p);
+    s
+}
+
+/// Appends [`stored_key`] to `buf` (no allocation of its own).
+pub fn push_stored_key(buf: &mut String, dim: StoredDim, p: &KeyParts<'_>) {
     match dim {
-        StoredDim::Total => String::new(),
-        StoredDim::Provider => p.provider.to_string(),
-        StoredDim::Model => format!("{}/{}", p.provider, p.model),
-        StoredDim::Operation => p.operation.to_string(),
-        StoredDim::Investigation => p.investigation.unwrap_or_default().to_string(),
-        StoredDim::User => p.user.unwrap_or_default().to_string(),
+        StoredDim::Total => {}
+        StoredDim::Provider => buf.push_str(p.provider),
+        StoredDim::Model => {
+            buf.push_str(p.provider);
+            buf.push('/');
+            buf.push_str(p.model);
+        }
+        StoredDim::Operation => buf.push_str(p.operation),
+        StoredDim::Investigation => buf.push_str(p.investigation.unwrap_or_default()),
+        StoredDim::User => buf.push_str(p.user.unwrap_or_default()),
     }
 }
 

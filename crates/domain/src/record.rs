@@ -178,6 +178,7 @@ impl UsageInput {
             operation: &self.operation,
             investigation: self.investigation.as_deref(),
             user: self.user.as_deref(),
+            status: &self.status,
         }
     }
 }

@@ -7,7 +7,7 @@
 use crate::api::{Group, Previous, RecordView, RecordsPage, Summary};
 use crate::orgs::{self, Org};
 use crate::{Ops, Result};
-use argus_domain::analytics::{stored_key, Dim, RecordFilter, StoredDim, Totals};
+use argus_domain::analytics::{month_period, push_stored_key, stored_key, Dim, KeyParts, RecordFilter, Shape, StoredDim, Totals};
 use argus_domain::time::{day_start, fmt_instant, from_nanos, local_day, parse_instant, to_nanos, Month};
 use argus_domain::{FieldError, Money};
 use argus_store::records::{self, Filter, StoredRecord};
@@ -149,7 +149,7 @@ pub fn previous_start(org: &Org, from: DateTime<Utc>, to: DateTime<Utc>) -> Date
 }
 
 /// Totals of the records of `[from, to)` that `what` selects, and grouped
-/// by `by` (a scan of those records: what the aggregates cannot answer).
+/// by `by` (a scan of those records: what the rollups cannot answer).
 fn scan_fold(
     r: &Reader<'_>,
     org: &Org,
@@ -157,27 +157,131 @@ fn scan_fold(
     to: DateTime<Utc>,
     what: &RecordFilter,
     by: &[Dim],
-) -> Result<(Totals, HashMap<Vec<String>, Totals>)> {
+    out: &mut Folded,
+) -> Result<()> {
+    if from >= to {
+        return Ok(());
+    }
     let f = Filter { org: Some(org.row.id), from: Some(to_nanos(from)), to: Some(to_nanos(to)), what: what.clone(), after_seq: None };
-    let (mut total, mut groups) = (Totals::default(), HashMap::<Vec<String>, Totals>::new());
     records::scan(r, &f, |rec| -> Result<()> {
-        let t = Totals::of_record(&rec.tokens, rec.cost_nanos);
-        total.add(&t);
-        if !by.is_empty() {
-            let key = by
-                .iter()
-                .map(|d| if d.is_time() { d.time_key(rec.day).unwrap_or_default() } else { stored_key(d.stored(), &rec.key_parts()) })
-                .collect();
-            groups.entry(key).or_default().add(&t);
-        }
+        out.add(by, rec.day, &rec.key_parts(), &Totals::of_record(&rec.tokens, rec.cost_nanos));
         Ok(())
-    })?;
-    Ok((total, groups))
+    })
+}
+
+/// A total and its groups, as records or rollup rows are added. A group's
+/// key is its keys joined by [`SEP`] while folding (one allocation a
+/// group, not a row), split at the end.
+#[derive(Default)]
+struct Folded {
+    total: Totals,
+    groups: HashMap<String, Totals>,
+    key: String,
+    /// Time keys already made: `(position in by, day)` -> key.
+    times: HashMap<(usize, i32), String>,
+}
+
+/// Separates the keys of a group while folding; no key holds a control
+/// character (`check_text`, slugs).
+const SEP: char = '\u{1f}';
+
+impl Folded {
+    /// Adds the totals `t` of a record (or rollup row) of local day `day`
+    /// with attributes `parts`: the one grouping rule for both.
+    fn add(&mut self, by: &[Dim], day: i32, parts: &KeyParts<'_>, t: &Totals) {
+        self.total.add(t);
+        if by.is_empty() {
+            return;
+        }
+        let Folded { groups, key, times, .. } = self;
+        key.clear();
+        for (i, d) in by.iter().enumerate() {
+            if i > 0 {
+                key.push(SEP);
+            }
+            if d.is_time() {
+                key.push_str(times.entry((i, day)).or_insert_with(|| d.time_key(day).unwrap_or_default()));
+            } else {
+                push_stored_key(key, d.stored(), parts);
+            }
+        }
+        match groups.get_mut(key.as_str()) {
+            Some(g) => g.add(t),
+            None => {
+                groups.insert(key.clone(), *t);
+            }
+        }
+    }
+
+    fn groups(self) -> HashMap<Vec<String>, Totals> {
+        self.groups.into_iter().map(|(k, t)| (k.split(SEP).map(str::to_string).collect(), t)).collect()
+    }
+}
+
+/// The rollups that answer filter `what` and groupings `by`, by day and by
+/// month: those with investigations, or with users, when the question
+/// involves one of them at most; with both, by month only. No monthly one
+/// when it groups by day or week.
+fn shapes_for(what: &RecordFilter, by: &[Dim]) -> (Option<Shape>, Option<Shape>) {
+    let inv = what.investigation.is_some() || what.investigation_contains.is_some() || by.contains(&Dim::Investigation);
+    let user = what.user.is_some() || what.user_contains.is_some() || by.contains(&Dim::User);
+    let (day, month) = match (inv, user) {
+        (true, true) => (None, Shape::MonthAll),
+        (true, false) => (Some(Shape::DayInvestigation), Shape::MonthInvestigation),
+        (false, _) => (Some(Shape::DayUser), Shape::MonthUser),
+    };
+    (day, (!by.iter().any(|d| matches!(d, Dim::Day | Dim::Week))).then_some(month))
+}
+
+/// Totals and groups of the records of `[from, to)` that `what` selects:
+/// from the monthly rollup for the whole local months the range covers,
+/// the daily one for its other whole days, and the records for the partial
+/// days at its edges (and for whatever no rollup holds).
+fn filtered_fold(r: &Reader<'_>, org: &Org, from: DateTime<Utc>, to: DateTime<Utc>, what: &RecordFilter, by: &[Dim]) -> Result<Folded> {
+    let mut out = Folded::default();
+    let (day_shape, month_shape) = shapes_for(what, by);
+    // Whole local days [d0, d1); whole months [m0, m1) within them.
+    let mut d0 = local_day(org.tz, from);
+    if day_start(org.tz, d0) < from {
+        d0 += 1;
+    }
+    let d1 = local_day(org.tz, to).max(d0);
+    let m0 = if month_period(d0) == d0 { d0 } else { month_period(month_period(d0) + 31) };
+    let m1 = month_period(d1).max(m0);
+    let cube = |shape: Shape, p0: i32, p1: i32, out: &mut Folded| -> Result<()> {
+        Ok(aggregates::cube_rows(r, org.row.id, shape, p0, p1, what, |row| {
+            let parts = KeyParts {
+                provider: row.provider,
+                model: row.model,
+                operation: row.operation,
+                investigation: (!row.investigation.is_empty()).then_some(row.investigation),
+                user: (!row.user.is_empty()).then_some(row.user),
+                status: row.status,
+            };
+            out.add(by, row.period, &parts, &row.totals);
+        })?)
+    };
+    // The whole days outside the whole months (all of them without those).
+    let mut days = vec![(d0, d1)];
+    if let Some(shape) = month_shape.filter(|_| m0 < m1) {
+        cube(shape, m0, m1, &mut out)?;
+        days = vec![(d0, m0), (m1, d1)];
+    }
+    for (a, b) in days.into_iter().filter(|(a, b)| a < b) {
+        match day_shape {
+            Some(shape) => cube(shape, a, b, &mut out)?,
+            None => scan_fold(r, org, day_start(org.tz, a), day_start(org.tz, b), what, by, &mut out)?,
+        }
+    }
+    scan_fold(r, org, from, day_start(org.tz, d0).min(to), what, by, &mut out)?;
+    scan_fold(r, org, day_start(org.tz, d1).max(from), to, what, by, &mut out)?;
+    Ok(out)
 }
 
 /// The summary of the records of `[from, to)` that `what` selects, grouped
 /// by the one or two groupings of `by`: from the aggregates without a
-/// filter and with one grouping, else from the matching records. Groups
+/// filter and with one grouping, else from the rollups (and the records at
+/// the edges of the range). Groups
 /// whose first grouping is day, week or month are in time order, others by
 /// cost, largest first.
 pub(crate) fn summarize(
@@ -198,8 +302,9 @@ pub(crate) fn summarize(
         let m = m.into_iter().map(|(k, t)| (vec![k], t)).collect::<HashMap<_, _>>();
         (total(r, org, from, to)?, total(r, org, prev_from, from)?, m)
     } else {
-        let (t, m) = scan_fold(r, org, from, to, what, by)?;
-        (t, scan_fold(r, org, prev_from, from, what, &[])?.0, m)
+        let f = filtered_fold(r, org, from, to, what, by)?;
+        let p = if what.is_empty() { total(r, org, prev_from, from)? } else { filtered_fold(r, org, prev_from, from, what, &[])?.total };
+        (f.total, p, f.groups())
     };
     let mut groups: Vec<Group> = m.into_iter().map(|(k, t)| group(k, &t)).collect();
     match by.first() {

@@ -1,7 +1,7 @@
 //! The daily aggregates, kept on write in the same transaction as the
 //! records they count.
 use crate::{Reader, Result, Writer};
-use argus_domain::analytics::{stored_key, KeyParts, StoredDim, Totals};
+use argus_domain::analytics::{stored_key, KeyParts, RecordFilter, Shape, StoredDim, Totals};
 use argus_domain::ids::OrgId;
 use std::collections::HashMap;
 
@@ -12,6 +12,9 @@ use std::collections::HashMap;
 #[derive(Debug, Default)]
 pub struct Delta {
     map: HashMap<(OrgId, StoredDim, i32), HashMap<String, Totals>>,
+    /// `agg_cube`: `(org, shape, period)` -> the attributes joined by
+    /// [`SEP`] (a control character, which no attribute holds) -> totals.
+    cube: HashMap<(OrgId, Shape, i32), HashMap<String, Totals>>,
     key: String,
     prices: HashMap<(OrgId, i32, i64), i64>,
     /// `(org, day, source currency, rate's day, rate)` -> records.
@@ -37,9 +40,32 @@ impl Delta {
         keys.get_mut(key.as_str())
     }
 
+    fn cube_entry(&mut self, org: OrgId, shape: Shape, day: i32, p: &KeyParts<'_>) -> Option<&mut Totals> {
+        let Delta { cube, key, .. } = self;
+        key.clear();
+        let inv = if shape.has_investigation() { p.investigation.unwrap_or_default() } else { "" };
+        let user = if shape.has_user() { p.user.unwrap_or_default() } else { "" };
+        for (i, part) in [p.provider, p.model, p.operation, p.status, inv, user].into_iter().enumerate() {
+            if i > 0 {
+                key.push(SEP);
+            }
+            key.push_str(part);
+        }
+        let keys = cube.entry((org, shape, shape.period(day))).or_default();
+        if !keys.contains_key(key.as_str()) {
+            keys.insert(key.clone(), Totals::default());
+        }
+        keys.get_mut(key.as_str())
+    }
+
     pub fn add(&mut self, org: OrgId, day: i32, parts: &KeyParts<'_>, t: &Totals) {
         for dim in StoredDim::ALL {
             if let Some(x) = self.entry(org, dim, day, parts) {
+                x.add(t);
+            }
+        }
+        for shape in Shape::ALL {
+            if let Some(x) = self.cube_entry(org, shape, day, parts) {
                 x.add(t);
             }
         }
@@ -48,6 +74,11 @@ impl Delta {
     pub fn sub(&mut self, org: OrgId, day: i32, parts: &KeyParts<'_>, t: &Totals) {
         for dim in StoredDim::ALL {
             if let Some(x) = self.entry(org, dim, day, parts) {
+                x.sub(t);
+            }
+        }
+        for shape in Shape::ALL {
+            if let Some(x) = self.cube_entry(org, shape, day, parts) {
                 x.sub(t);
             }
         }
@@ -143,8 +174,116 @@ impl Delta {
                 t.cache_write_1h_tokens
             ])?;
         }
+        let mut st = w.c().prepare(
+            "INSERT INTO agg_cube (org_id, shape, period, provider, model, operation, status, investigation, user_id, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, cost_exa, cost_nanos, unpriced_requests)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+             ON CONFLICT (org_id, shape, period, provider, model, operation, status, investigation, user_id) DO UPDATE SET
+               requests = requests + excluded.requests,
+               input_tokens = input_tokens + excluded.input_tokens,
+               output_tokens = output_tokens + excluded.output_tokens,
+               cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
+               cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+               cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+               cost_nanos = (cost_nanos + excluded.cost_nanos) % 1000000000000000000,
+               cost_exa = cost_exa + excluded.cost_exa + (cost_nanos + excluded.cost_nanos) / 1000000000000000000,
+               unpriced_requests = unpriced_requests + excluded.unpriced_requests",
+        )?;
+        for ((org, shape, period), key, t) in self.cube.into_iter().flat_map(|(k, m)| m.into_iter().map(move |(key, t)| (k, key, t))) {
+            if t == Totals::default() {
+                continue;
+            }
+            let mut parts = key.split(SEP);
+            let mut next = || parts.next().unwrap_or_default();
+            let (provider, model, operation, status, inv, user) = (next(), next(), next(), next(), next(), next());
+            let (exa, cost) = crate::wide::split(t.cost_nanos).ok_or_else(|| crate::wide::too_large("a rollup's cost total"))?;
+            st.execute(rusqlite::params![
+                org.0,
+                shape as i64,
+                period,
+                provider,
+                model,
+                operation,
+                status,
+                inv,
+                user,
+                t.requests,
+                t.input_tokens,
+                t.output_tokens,
+                t.cached_input_tokens,
+                t.cache_write_tokens,
+                t.cache_write_1h_tokens,
+                exa,
+                cost,
+                t.unpriced_requests
+            ])?;
+        }
         Ok(())
     }
+}
+
+/// Separates the attributes of a rollup's key in [`Delta`].
+const SEP: char = '\u{1f}';
+
+/// One row of `agg_cube`, borrowed from the statement: its period,
+/// attributes (`''` for a missing investigation or user, and for the
+/// attribute the shape leaves out) and totals.
+#[derive(Debug, Clone)]
+pub struct CubeRow<'a> {
+    pub period: i32,
+    pub provider: &'a str,
+    pub model: &'a str,
+    pub operation: &'a str,
+    pub status: &'a str,
+    pub investigation: &'a str,
+    pub user: &'a str,
+    pub totals: Totals,
+}
+
+/// Each row of `shape` for periods `[from, to)` that `what` selects (the
+/// record filter's own conditions, `crate::records::what_sql`), to `each`.
+pub fn cube_rows(
+    r: &Reader<'_>,
+    org: OrgId,
+    shape: Shape,
+    from: i32,
+    to: i32,
+    what: &RecordFilter,
+    mut each: impl FnMut(&CubeRow<'_>),
+) -> Result<()> {
+    use rusqlite::types::Value;
+    let mut sql = String::from(
+        "SELECT period, provider, model, operation, status, investigation, user_id, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, cost_exa, cost_nanos, unpriced_requests
+         FROM agg_cube WHERE org_id = ?1 AND shape = ?2 AND period >= ?3 AND period < ?4",
+    );
+    let mut p = vec![Value::Integer(org.0), Value::Integer(shape as i64), Value::Integer(from.into()), Value::Integer(to.into())];
+    crate::records::what_sql(what, &mut sql, &mut p);
+    let mut st = r.c().prepare(&sql)?;
+    let mut rows = st.query(rusqlite::params_from_iter(p))?;
+    while let Some(r) = rows.next()? {
+        let s = |i: usize| -> rusqlite::Result<&str> {
+            r.get_ref(i)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
+        };
+        each(&CubeRow {
+            period: r.get(0)?,
+            provider: s(1)?,
+            model: s(2)?,
+            operation: s(3)?,
+            status: s(4)?,
+            investigation: s(5)?,
+            user: s(6)?,
+            totals: Totals {
+                requests: r.get(7)?,
+                input_tokens: r.get(8)?,
+                output_tokens: r.get(9)?,
+                cached_input_tokens: r.get(10)?,
+                cache_write_tokens: r.get(11)?,
+                cache_write_1h_tokens: r.get(12)?,
+                cost_nanos: crate::wide::join(r.get(13)?, r.get(14)?),
+                unpriced_requests: r.get(15)?,
+            },
+        });
+    }
+    Ok(())
 }
 
 /// Rows of one stored dimension for days `[from, to)`: `(day, key, totals)`.

@@ -38,6 +38,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0008_call_detail", include_str!("../../../migrations/0008_call_detail.sql")),
     ("0009_billing_terms", include_str!("../../../migrations/0009_billing_terms.sql")),
     ("0010_fx", include_str!("../../../migrations/0010_fx.sql")),
+    ("0011_cube", include_str!("../../../migrations/0011_cube.sql")),
 ];
 
 /// The schema version this binary knows (the number of migrations).

@@ -82,6 +82,7 @@ impl StoredRecord {
             operation: &self.operation,
             investigation: self.investigation.as_deref(),
             user: self.user.as_deref(),
+            status: &self.status,
         }
     }
 }
@@ -228,55 +229,59 @@ fn filter_sql(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
     use rusqlite::types::Value;
     let mut sql = String::from(" WHERE 1=1");
     let mut p: Vec<Value> = Vec::new();
-    // `cond` with `?` where the parameter goes.
-    let mut add = |cond: &str, v: Value| {
-        p.push(v);
-        sql.push_str(" AND ");
-        sql.push_str(&cond.replace('?', &format!("?{}", p.len())));
-    };
     if let Some(o) = f.org {
         // Paging by seq alone (sync): walk the table in seq order from the
         // cursor; the unary + keeps SQLite from choosing the (org_id,
         // occurred_at) index and sorting the organisation's whole history.
         let by_seq = f.after_seq.is_some() && f.from.is_none() && f.to.is_none();
-        add(if by_seq { "+org_id = ?" } else { "org_id = ?" }, Value::Integer(o.0));
+        cond(&mut sql, &mut p, if by_seq { "+org_id = ?" } else { "org_id = ?" }, Value::Integer(o.0));
     }
     if let Some(x) = f.from {
-        add("occurred_at >= ?", Value::Integer(x));
+        cond(&mut sql, &mut p, "occurred_at >= ?", Value::Integer(x));
     }
     if let Some(x) = f.to {
-        add("occurred_at < ?", Value::Integer(x));
+        cond(&mut sql, &mut p, "occurred_at < ?", Value::Integer(x));
     }
-    if let Some(x) = &f.what.provider {
-        add("provider = ?", Value::Text(x.clone()));
-    }
-    if let Some(x) = &f.what.model {
-        add("model = ?", Value::Text(x.clone()));
-    }
-    if let Some(x) = &f.what.operation {
-        add("operation = ?", Value::Text(x.clone()));
-    }
-    if let Some(x) = &f.what.investigation {
-        add("investigation = ?", Value::Text(x.clone()));
-    }
-    if let Some(x) = &f.what.user {
-        add("user_id = ?", Value::Text(x.clone()));
-    }
-    if let Some(x) = &f.what.status {
-        add("status = ?", Value::Text(x.clone()));
-    }
-    // A substring in any case: instr over lower-cased text (no pattern
-    // characters to escape, unlike LIKE).
-    if let Some(x) = &f.what.investigation_contains {
-        add("instr(lower(investigation), lower(?)) > 0", Value::Text(x.clone()));
-    }
-    if let Some(x) = &f.what.user_contains {
-        add("instr(lower(user_id), lower(?)) > 0", Value::Text(x.clone()));
-    }
+    what_sql(&f.what, &mut sql, &mut p);
     if let Some(x) = f.after_seq {
-        add("seq > ?", Value::Integer(x));
+        cond(&mut sql, &mut p, "seq > ?", Value::Integer(x));
     }
     (sql, p)
+}
+
+/// Appends ` AND cond` to `sql`, with `?` where the parameter `v` goes.
+fn cond(sql: &mut String, p: &mut Vec<rusqlite::types::Value>, cond: &str, v: rusqlite::types::Value) {
+    p.push(v);
+    sql.push_str(" AND ");
+    sql.push_str(&cond.replace('?', &format!("?{}", p.len())));
+}
+
+/// The conditions of a record filter, on the columns the records and the
+/// rollups (`agg_cube`) both have, appended to `sql` after its parameters
+/// `p`.
+pub(crate) fn what_sql(what: &RecordFilter, sql: &mut String, p: &mut Vec<rusqlite::types::Value>) {
+    use rusqlite::types::Value;
+    for (col, v) in [
+        ("provider", &what.provider),
+        ("model", &what.model),
+        ("operation", &what.operation),
+        ("investigation", &what.investigation),
+        ("user_id", &what.user),
+        ("status", &what.status),
+    ] {
+        if let Some(x) = v {
+            cond(sql, p, &format!("{col} = ?"), Value::Text(x.clone()));
+        }
+    }
+    // A substring in any case: instr over lower-cased text (no pattern
+    // characters to escape, unlike LIKE). A missing value (NULL in the
+    // records, '' in the rollups) never holds a non-empty part.
+    if let Some(x) = &what.investigation_contains {
+        cond(sql, p, "instr(lower(investigation), lower(?)) > 0", Value::Text(x.clone()));
+    }
+    if let Some(x) = &what.user_contains {
+        cond(sql, p, "instr(lower(user_id), lower(?)) > 0", Value::Text(x.clone()));
+    }
 }
 
 /// Records matching `f` in `seq` order, at most `limit`.

@@ -208,7 +208,7 @@ fn totals_past_nine_billion_stay_exact_integers() {
     use argus_domain::analytics::{KeyParts, StoredDim, Totals};
     use argus_store::aggregates::{self, Delta};
     let (_d, mut s, org) = store();
-    let parts = KeyParts { provider: "openai", model: "gpt-4o", operation: "chat", investigation: Some("INV-1"), user: None };
+    let parts = KeyParts { provider: "openai", model: "gpt-4o", operation: "chat", investigation: Some("INV-1"), user: None, status: "ok" };
     // Ten batches, each a little under 2^63 nano-units, and one refund.
     let big = i128::from(i64::MAX) - 12_345;
     let mut expected = 0i128;
@@ -228,6 +228,12 @@ fn totals_past_nine_billion_stay_exact_integers() {
     assert_eq!(s.read(|r| controls::spend(r, org, 20_000, 21_000)).unwrap(), expected, "the month's spend too");
     let by_inv = s.read(|r| aggregates::rows(r, org, StoredDim::Investigation, 20_400, 20_401)).unwrap();
     assert_eq!(by_inv[0].2.cost_nanos, expected, "and every dimension's");
+    for shape in argus_domain::analytics::Shape::ALL {
+        let p = shape.period(20_400);
+        let mut costs = Vec::new();
+        s.read(|r| aggregates::cube_rows(r, org, shape, p, p + 1, &RecordFilter::default(), |c| costs.push(c.totals.cost_nanos))).unwrap();
+        assert_eq!(costs, [expected], "and every rollup's ({shape:?})");
+    }
 
     // Open reservations: as much as 3.6 million reservations of 10,000 each
     // (the bound on one estimate) would hold, in four steps.
@@ -236,4 +242,70 @@ fn totals_past_nine_billion_stay_exact_integers() {
         s.write(|w| controls::add_reservation(w, &format!("r{i}"), org, "openai", "2026-11", step, 0, i64::MAX)).unwrap();
     }
     assert_eq!(s.read(|r| controls::reserved(r, org, "2026-11", 1)).unwrap(), 4 * i128::from(step), "reservations sum exactly");
+}
+
+/// The rollups of a store written before them are made by
+/// migrations/0011_cube.sql from its records: the same rows, to the
+/// nano-unit, that the writes keep (records written with their rollups,
+/// the table then dropped and made again by the migration).
+#[test]
+fn the_rollup_migration_builds_what_the_writes_keep() {
+    use argus_domain::analytics::Totals;
+    use argus_store::aggregates::Delta;
+    let d = tempfile::tempdir().unwrap();
+    let path = d.path().join("s.db");
+    let mut s = Store::open(&path).unwrap();
+    let org = s.write(|w| orgs::insert(w, "acme", "Acme", "USD", "UTC", 0)).unwrap().unwrap().id;
+    s.write(|w| -> argus_store::Result<()> {
+        let mut ins = Inserter::new(w)?;
+        let mut delta = Delta::default();
+        for i in 0..400usize {
+            let v = json!({
+                "id": format!("r{i}"), "org": "acme", "provider": (["openai", "google"][i % 2]), "model": (["m1", "m2", "m3"][i % 3]),
+                "operation": (["chat", "kb"][i / 3 % 2]), "status": (["ok", "error"][i / 5 % 2]),
+                "investigation": if i % 4 == 0 { json!(null) } else { json!(format!("INV-{}", i % 7)) },
+                "user": if i % 6 == 0 { json!(null) } else { json!(format!("u{}", i % 5)) },
+                "input_tokens": 10 + i, "output_tokens": i, "cached_input_tokens": i % 3, "cache_write_tokens": i % 4,
+                "occurred_at": format!("2026-{:02}-{:02}T10:00:00Z", 9 + i % 3, 1 + i % 28),
+            });
+            let input = UsageInput::from_json(&v).unwrap();
+            let id = input.id.clone().unwrap();
+            let hash = input.content_hash(&id);
+            let day = argus_domain::time::day_number(input.occurred_at.date_naive());
+            // Costs up to 10^13 nano-units (the bound on one call), some unpriced.
+            let cost = (i % 9 != 0).then(|| (i as i64 * 7_919_000_003) % 10_000_000_000_000);
+            let n = NewRecord {
+                org,
+                id: &id,
+                input: &input,
+                day,
+                cost_nanos: cost,
+                currency: "USD",
+                price_id: None,
+                recorded_at: 0,
+                content_hash: &hash,
+                conversion: None,
+            };
+            assert!(matches!(ins.insert(&n)?, Insert::Inserted(_)));
+            delta.add(org, day, &input.key_parts(), &Totals::of_record(&input.tokens, cost));
+        }
+        drop(ins);
+        delta.apply(w)
+    })
+    .unwrap();
+    drop(s);
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let rows = |c: &rusqlite::Connection| -> Vec<Vec<rusqlite::types::Value>> {
+        let mut st = c
+            .prepare("SELECT * FROM agg_cube ORDER BY org_id, shape, period, provider, model, operation, status, investigation, user_id")
+            .unwrap();
+        let n = st.column_count();
+        st.query_map([], |r| (0..n).map(|i| r.get::<_, rusqlite::types::Value>(i)).collect()).unwrap().map(Result::unwrap).collect()
+    };
+    let kept = rows(&c);
+    assert!(kept.len() > 300, "{} rows", kept.len());
+    let migration = argus_store::MIGRATIONS.iter().find(|(n, _)| *n == "0011_cube").unwrap().1;
+    c.execute_batch("DROP TABLE agg_cube").unwrap();
+    c.execute_batch(migration).unwrap();
+    assert_eq!(rows(&c), kept);
 }
