@@ -11,7 +11,9 @@
 --   shape 2: a local month's totals by all six (period is the day number
 --            of the month's first day);
 --   shape 3: shape 0 by local month;
---   shape 4: shape 1 by local month.
+--   shape 4: shape 1 by local month;
+--   shape 5: a local month by investigation and user only (provider, model,
+--            operation and status '').
 -- A summary reads the smallest rollup that holds what it filters and groups
 -- by: months where the range covers whole months, days for the other
 -- whole days, the records for the partial days at its edges. A question
@@ -79,7 +81,12 @@ UNION ALL
 SELECT org_id, 4, month_day, provider, model, operation, status, '', usr,
        count(*), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens),
        sum(cache_write_tokens), sum(cache_write_1h_tokens), sum(units), sum(rest), sum(unpriced)
-FROM cube_seed GROUP BY org_id, month_day, provider, model, operation, status, usr;
+FROM cube_seed GROUP BY org_id, month_day, provider, model, operation, status, usr
+UNION ALL
+SELECT org_id, 5, month_day, '', '', '', '', inv, usr,
+       count(*), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens),
+       sum(cache_write_tokens), sum(cache_write_1h_tokens), sum(units), sum(rest), sum(unpriced)
+FROM cube_seed GROUP BY org_id, month_day, inv, usr;
 
 -- cost = units * 10^9 + rest = (units / 10^9) * 10^18 + x, x = (units % 10^9) * 10^9 + rest.
 INSERT INTO agg_cube

@@ -142,7 +142,7 @@ fn sample(method: &str, path: &str, alert: i64, token_id: i64) -> (String, Optio
 fn allowed(role: &str, access: &str) -> bool {
     matches!(
         (role, access),
-        (_, "none") | ("admin", _) | ("ingest", "ingest") | ("analyst", "read") | ("auditor", "read") | ("auditor", "audit")
+        (_, "none") | (_, "any") | ("admin", _) | ("ingest", "ingest") | ("analyst", "read") | ("auditor", "read") | ("auditor", "audit")
     )
 }
 

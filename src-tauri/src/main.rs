@@ -68,6 +68,7 @@ async fn app_info(app: AppHandle) -> Result<AppInfo, OpsError> {
             version: env!("CARGO_PKG_VERSION").to_string(),
             orgs: ops.org_list()?,
             sync: Some(ops.sync_status()?),
+            role: "admin".to_string(),
         })
     })
     .await

@@ -178,7 +178,12 @@ export function httpBackend(login: HttpLogin): Backend {
   const o = (org: string) => `/orgs/${encodeURIComponent(org)}`;
   return {
     kind: "http",
-    info: async () => ({ db: login.base, version: "", orgs: [await req("GET", o(login.org))], sync: null }),
+    info: async () => {
+      const [org, me] = await Promise.all([req<OrgView>("GET", o(login.org)).catch(() => null), req<{ role: AppInfo["role"] }>("GET", `${o(login.org)}/me`)]);
+      // An ingest token may not read the organisation: the console has nothing to show it.
+      if (!org) throw new ApiError("forbidden", `This token has the role ${me.role}, which may record calls but not read them. Sign in with an analyst, auditor or admin token.`);
+      return { db: login.base, version: "", orgs: [org], sync: null, role: me.role };
+    },
     summary: (org, from, to, by, filter) => req("GET", `${o(org)}/usage/summary${qs({ ...filter, from, to, by })}`),
     records: (org, q) => req("GET", `${o(org)}/records${qs({ ...q })}`),
     budgetStatus: (org, month) => req("GET", `${o(org)}/budget-status${qs({ month })}`),

@@ -8,6 +8,8 @@ export interface Ctx {
   org: OrgView;
   refresh: () => void;
   go: (screen: string) => void;
+  /** The role may change settings (admin); other roles see no editing controls. */
+  canEdit: boolean;
 }
 
 export const AppCtx = createContext<Ctx>(null as unknown as Ctx);

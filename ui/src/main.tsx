@@ -6,6 +6,7 @@ import { AppCtx } from "./ctx";
 import { applyTheme } from "./theme";
 import { ApiError, AppInfo } from "./types";
 import { ErrorBox, Loading } from "./ui";
+import { signInMessage } from "./state";
 import { Overview } from "./screens/overview";
 import { Explorer } from "./screens/explorer";
 import { Budgets } from "./screens/budgets";
@@ -32,19 +33,28 @@ function screenOfHash(): string {
   return SCREENS.some(([id]) => id === s) ? s : "overview";
 }
 
-function Login({ onLogin }: { onLogin: (l: HttpLogin) => void }) {
-  const [l, setL] = useState<HttpLogin>({ base: location.origin, org: "", token: "" });
+function Login({ onLogin, error }: { onLogin: (l: HttpLogin) => void; error: ApiError | null }) {
+  const saved = sessionStorage.getItem("argus-last-login");
+  const [l, setL] = useState<HttpLogin>(saved ? { ...JSON.parse(saved), token: "" } : { base: location.origin, org: "", token: "" });
   return (
-    <div class="welcome">
+    <main class="welcome" id="content">
       <h1>Argus Usage</h1>
-      <p>Sign in to the server with an organisation and a token (make one with <code>argus-usage token create --org SLUG --role analyst</code>).</p>
-      <form class="form narrow" onSubmit={(e) => { e.preventDefault(); onLogin(l); }}>
+      <p>
+        Sign in to the server with an organisation and a token. A token with the role <code>auditor</code> opens every screen and changes
+        nothing; <code>admin</code> may also edit. An administrator makes one with <code>argus-usage token create --org SLUG --role auditor</code>.
+      </p>
+      {error ? (
+        <div class="error" role="alert" data-testid="sign-in-error">
+          {signInMessage(error, l.base, l.org)}
+        </div>
+      ) : null}
+      <form class="form narrow" onSubmit={(e) => { e.preventDefault(); sessionStorage.setItem("argus-last-login", JSON.stringify({ base: l.base, org: l.org })); onLogin(l); }}>
         <label>Server<input name="base" value={l.base} onInput={(e) => setL({ ...l, base: (e.target as HTMLInputElement).value })} /></label>
         <label>Organisation<input name="org" value={l.org} onInput={(e) => setL({ ...l, org: (e.target as HTMLInputElement).value })} required /></label>
         <label>Token<input name="token" type="password" autocomplete="off" value={l.token} onInput={(e) => setL({ ...l, token: (e.target as HTMLInputElement).value })} required /></label>
         <button type="submit">Sign in</button>
       </form>
-    </div>
+    </main>
   );
 }
 
@@ -80,7 +90,7 @@ function App() {
       },
       (e) => {
         setError(e);
-        if (backend.kind === "http" && (e.code === "unauthorized" || e.code === "not_found")) {
+        if (backend.kind === "http" && ["unauthorized", "not_found", "forbidden", "unreachable", "rate_limited"].includes(e.code)) {
           sessionStorage.removeItem("argus-login");
           setNeedLogin(true);
           setBackend(null);
@@ -101,12 +111,7 @@ function App() {
 
   const refresh = () => setTick((t) => t + 1);
   if (needLogin) {
-    return (
-      <>
-        {error ? <ErrorBox error={error} /> : null}
-        <Login onLogin={(l) => { sessionStorage.setItem("argus-login", JSON.stringify(l)); setNeedLogin(false); setBackend(httpBackend(l)); }} />
-      </>
-    );
+    return <Login error={error} onLogin={(l) => { sessionStorage.setItem("argus-login", JSON.stringify(l)); setNeedLogin(false); setError(null); setBackend(httpBackend(l)); }} />;
   }
   if (error && !info) return <main><ErrorBox error={error} /></main>;
   if (!backend || !info) return <main><Loading what="the store" /></main>;
@@ -114,7 +119,7 @@ function App() {
   const org = info.orgs.find((o) => o.slug === orgSlug) ?? info.orgs.find((o) => o.slug === linked) ?? info.orgs[0];
   const go = (s: string) => (location.hash = `#/${s}`);
   if (!org) {
-    const ctx = { backend, info, org: null as never, refresh, go };
+    const ctx = { backend, info, org: null as never, refresh, go, canEdit: info.role === "admin" };
     return (
       <AppCtx.Provider value={ctx}>
         <main>{screen === "sync" ? <SyncSettings /> : <Welcome onDone={refresh} />}</main>
@@ -123,12 +128,12 @@ function App() {
   }
   const Screen = SCREENS.find(([id]) => id === screen)![2];
   return (
-    <AppCtx.Provider value={{ backend, info, org, refresh, go }}>
+    <AppCtx.Provider value={{ backend, info, org, refresh, go, canEdit: info.role === "admin" }}>
       <a class="skip" href="#content">Skip to content</a>
       <header>
         <span class="brand">Argus Usage</span>
         <nav aria-label="screens">
-          {SCREENS.map(([id, label], i) => (
+          {SCREENS.filter(([id]) => id !== "audit" || info.role === "admin" || info.role === "auditor").map(([id, label], i) => (
             <a key={id} href={`#/${id}`} aria-current={id === screen ? "page" : undefined} title={`Alt+${i + 1}`}>{label}</a>
           ))}
         </nav>

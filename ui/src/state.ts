@@ -172,3 +172,26 @@ export function dailySeries(groups: Group[], first: string): { day: string; cost
   }
   return out;
 }
+
+/** What a failed sign-in means, for the person signing in. */
+export function signInMessage(e: { code: string; message: string }, server: string, org: string): string {
+  switch (e.code) {
+    case "unauthorized":
+      return `The server did not accept this token for "${org}". Check that it is a token of this organisation and not revoked (an administrator lists them with argus-usage token list --org ${org || "SLUG"}).`;
+    case "not_found":
+      return `The server has no organisation "${org}" for this token. Use the organisation's short name (its slug, such as acme), as in the token's organisation.`;
+    case "forbidden":
+      return e.message;
+    case "rate_limited":
+      return "Too many failed sign-ins from this computer. Wait a minute, then try again with a valid token.";
+    case "unreachable":
+      return `Cannot reach a server at ${server}. Check the address, and that argus-usage serve is running there.`;
+    default:
+      return `Signing in failed: ${e.message}`;
+  }
+}
+
+/** The thresholds of a budget form above 100 % (they fire only once the budget is overspent). */
+export function overThresholds(text: string): number[] {
+  return text.split(",").map((t) => Number(t.trim().replace(/%$/, ""))).filter((n) => Number.isFinite(n) && n > 100);
+}

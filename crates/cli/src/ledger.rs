@@ -246,8 +246,8 @@ pub(crate) fn usage(ops: &mut Ops, c: UsageCmd) -> Result<ExitCode, OpsError> {
                 print_summary(&s);
             }
         }
-        UsageCmd::Records { org, filters, after_seq, limit, json } => {
-            let q = filters.query(after_seq, Some(limit));
+        UsageCmd::Records { org, filters, after_seq, limit, order, cursor, json } => {
+            let q = argus_ops::analytics::RecordQuery { order, cursor, ..filters.query(after_seq, Some(limit)) };
             let page = ops.usage_records(&org, &q)?;
             if json {
                 print_json(&page);

@@ -542,6 +542,12 @@ enum UsageCmd {
         after_seq: Option<i64>,
         #[arg(long, default_value_t = 100)]
         limit: i64,
+        /// seq (the order stored; page with --after-seq), time (oldest call first) or time_desc (newest first; page with --cursor)
+        #[arg(long)]
+        order: Option<String>,
+        /// In time order: the next_cursor of the page before
+        #[arg(long)]
+        cursor: Option<String>,
         #[arg(long)]
         json: bool,
     },

@@ -118,13 +118,22 @@ pub enum Shape {
     MonthInvestigation = 3,
     /// A local month by provider, model, operation, status and user.
     MonthUser = 4,
+    /// A local month by investigation and user only (provider, model,
+    /// operation and status are `''`).
+    MonthPairs = 5,
 }
 
 impl Shape {
-    pub const ALL: [Shape; 5] = [Shape::DayInvestigation, Shape::DayUser, Shape::MonthAll, Shape::MonthInvestigation, Shape::MonthUser];
+    pub const ALL: [Shape; 6] =
+        [Shape::DayInvestigation, Shape::DayUser, Shape::MonthAll, Shape::MonthInvestigation, Shape::MonthUser, Shape::MonthPairs];
 
     pub fn is_monthly(self) -> bool {
-        matches!(self, Shape::MonthAll | Shape::MonthInvestigation | Shape::MonthUser)
+        !matches!(self, Shape::DayInvestigation | Shape::DayUser)
+    }
+
+    /// Whether rows carry provider, model, operation and status.
+    pub fn has_call_kind(self) -> bool {
+        self != Shape::MonthPairs
     }
 
     /// The period of a local day in this shape: the day itself, or the

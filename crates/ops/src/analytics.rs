@@ -220,12 +220,19 @@ impl Folded {
 
 /// The rollups that answer filter `what` and groupings `by`, by day and by
 /// month: those with investigations, or with users, when the question
-/// involves one of them at most; with both, by month only. No monthly one
-/// when it groups by day or week.
+/// involves one of them at most; with both, by month only (and without the
+/// kind of call when the question does not involve it). No monthly one when
+/// it groups by day or week.
 fn shapes_for(what: &RecordFilter, by: &[Dim]) -> (Option<Shape>, Option<Shape>) {
     let inv = what.investigation.is_some() || what.investigation_contains.is_some() || by.contains(&Dim::Investigation);
     let user = what.user.is_some() || what.user_contains.is_some() || by.contains(&Dim::User);
+    let kind = what.provider.is_some()
+        || what.model.is_some()
+        || what.operation.is_some()
+        || what.status.is_some()
+        || by.iter().any(|d| matches!(d, Dim::Provider | Dim::Model | Dim::Operation));
     let (day, month) = match (inv, user) {
+        (true, true) if !kind => (None, Shape::MonthPairs),
         (true, true) => (None, Shape::MonthAll),
         (true, false) => (Some(Shape::DayInvestigation), Shape::MonthInvestigation),
         (false, _) => (Some(Shape::DayUser), Shape::MonthUser),
@@ -419,6 +426,42 @@ pub struct RecordQuery {
     #[cfg_attr(test, ts(optional, type = "number"))]
     #[schemars(range(min = 1, max = 10000))]
     pub limit: Option<i64>,
+    /// `seq` (the default: the order records were stored, paged with
+    /// `after_seq`, as sync pages), `time` (oldest call first) or
+    /// `time_desc` (newest first), paged with `cursor`. `after_seq` selects
+    /// the records stored after it in any order.
+    #[cfg_attr(test, ts(optional, type = "\"seq\" | \"time\" | \"time_desc\""))]
+    #[schemars(regex(pattern = r"^(seq|time|time_desc)$"))]
+    pub order: Option<String>,
+    /// The `next_cursor` of the page before: only the records after that
+    /// place in time order (before it with time_desc).
+    #[cfg_attr(test, ts(optional))]
+    #[schemars(regex(pattern = r"^-?[0-9]{1,19}:[0-9]{1,19}$"))]
+    pub cursor: Option<String>,
+}
+
+impl RecordQuery {
+    /// The order of the page, and the place in time order it continues
+    /// after (`cursor`).
+    fn page_order(&self) -> std::result::Result<(records::Order, Option<(i64, i64)>), FieldError> {
+        let after = match self.cursor.as_deref() {
+            None => None,
+            Some(c) => {
+                let bad = || {
+                    FieldError::new("cursor", format!("{c:?} is not a cursor; give the next_cursor of the page before, or leave it out"))
+                };
+                let (a, b) = c.split_once(':').ok_or_else(bad)?;
+                Some((a.parse::<i64>().map_err(|_| bad())?, b.parse::<i64>().map_err(|_| bad())?))
+            }
+        };
+        let order = match self.order.as_deref() {
+            None | Some("seq") => records::Order::Seq,
+            Some("time") => records::Order::Time,
+            Some("time_desc") => records::Order::TimeDesc,
+            Some(o) => return Err(FieldError::new("order", format!("{o:?} is not an order; use seq, time or time_desc"))),
+        };
+        Ok((order, after))
+    }
 }
 
 /// The store filter of a record query; bare dates are the organisation's midnight.
@@ -489,6 +532,8 @@ impl RecordQuery {
             user_contains,
             after_seq: None,
             limit: None,
+            order: None,
+            cursor: None,
         }
     }
 }
@@ -519,14 +564,19 @@ impl Ops {
         if !(1..=MAX_PAGE).contains(&limit) {
             return Err(FieldError::new("limit", format!("{limit} is out of range; give a number from 1 to {MAX_PAGE}")).into());
         }
+        let order = q.page_order()?;
         self.store.read(|r| {
             let org = orgs::find(r, org)?;
             let f = filter_of(&org, q)?;
-            let mut rows = records::list(r, &f, limit + 1)?;
+            let (order, after) = order;
+            let mut rows = records::list_ordered(r, &f, order, after, limit + 1)?;
             let has_more = rows.len() as i64 > limit;
             rows.truncate(limit as usize);
-            let next_after_seq = rows.last().map(|x| x.seq.0).or(q.after_seq);
-            Ok(RecordsPage { records: rows.iter().map(|x| view(&org, x)).collect(), next_after_seq, has_more })
+            let (next_after_seq, next_cursor) = match order {
+                records::Order::Seq => (rows.last().map(|x| x.seq.0).or(q.after_seq), None),
+                _ => (None, rows.last().map(|x| format!("{}:{}", x.occurred_at, x.seq.0)).or(q.cursor.clone())),
+            };
+            Ok(RecordsPage { records: rows.iter().map(|x| view(&org, x)).collect(), next_after_seq, next_cursor, has_more })
         })
     }
 }

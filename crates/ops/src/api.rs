@@ -266,6 +266,8 @@ pub struct RecordsPage {
     pub records: Vec<RecordView>,
     #[cfg_attr(test, ts(type = "number | null"))]
     pub next_after_seq: Option<i64>,
+    /// In time order (`order` time or time_desc): where the next page starts (`cursor`).
+    pub next_cursor: Option<String>,
     pub has_more: bool,
 }
 
@@ -554,6 +556,12 @@ pub struct AppInfo {
     pub version: String,
     pub orgs: Vec<OrgView>,
     pub sync: Option<SyncStatus>,
+    /// What the console may do: `admin` on the desktop's own store (edits
+    /// of a linked one are pushed with its token, whose role the server
+    /// checks); in a browser, the token's role (ingest, analyst, auditor or
+    /// admin). Screens hide the controls the role may not use.
+    #[cfg_attr(test, ts(type = "\"ingest\" | \"analyst\" | \"auditor\" | \"admin\""))]
+    pub role: String,
 }
 
 /// What the window hears about a long job (sync, export, import, reprice).

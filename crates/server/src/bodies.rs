@@ -233,3 +233,14 @@ pub struct WebhookSet {
 pub struct ErrorBody {
     pub error: crate::error::ApiError,
 }
+
+/// The token a request carries: its organisation, role and name.
+#[derive(Serialize, JsonSchema)]
+pub struct Me {
+    pub org: String,
+    /// ingest, analyst, auditor or admin.
+    #[schemars(regex(pattern = r"^(ingest|analyst|auditor|admin)$"))]
+    pub role: String,
+    /// The token's name (as in the audit log), never the token.
+    pub token: String,
+}

@@ -13,6 +13,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("get", "/health", "none", "Health and versions of the server"),
     ("get", "/openapi.json", "none", "This document"),
     ("get", "/orgs/{org}", "read", "The organisation: slug, name, currency, timezone (what a linked desktop store is created with)"),
+    ("get", "/orgs/{org}/me", "any", "The token of the request: its organisation, role and name (what the console shows and hides)"),
     ("post", "/orgs/{org}/records", "ingest", "Record one call (an object) or many (an array), keys as an ingest line; an Idempotency-Key header makes records without an id safe to retry; answers accepted, duplicates, rejected by index, retry_safe, and the records with their costs"),
     ("get", "/orgs/{org}/records", "read", "Records after a sequence number (after_seq, limit, from, to, provider, model, operation, investigation, user); answers records, next_after_seq, has_more"),
     ("get", "/orgs/{org}/usage/summary", "read", "Totals and breakdown over a period (from, to, by); the same document as `argus-usage usage summary --json`"),
@@ -54,6 +55,7 @@ fn roles(access: &str) -> &'static str {
         "read" => "Roles: analyst, auditor, admin.",
         "audit" => "Roles: auditor, admin.",
         "configure" => "Roles: admin.",
+        "any" => "Roles: any token of the organisation.",
         _ => "No token needed.",
     }
 }
@@ -153,6 +155,7 @@ fn contract(method: &str, path: &str) -> Option<Contract> {
             ..c(Answer::Json(200, of::<ProviderView>))
         },
         ("get", "/orgs/{org}/upstreams") => c(Answer::Json(200, of::<Upstreams>)),
+        ("get", "/orgs/{org}/me") => c(Answer::Json(200, of::<Me>)),
         ("get", "/orgs/{org}/gateway/today") => c(Answer::Json(200, of::<argus_ops::gateway::GatewayDay>)),
         ("put", "/orgs/{org}/providers/{provider}/upstream") => {
             Contract { body: Some(of::<UpstreamBody>), statuses: &[413], ..c(Answer::Json(200, of::<argus_ops::gateway::UpstreamView>)) }

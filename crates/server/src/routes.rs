@@ -179,6 +179,7 @@ pub fn router(app: App, beside: Router<App>) -> Router {
         .route("/health", get(health))
         .route("/openapi.json", get(openapi))
         .route("/orgs/{org}", get(get_org))
+        .route("/orgs/{org}/me", get(me))
         .route("/orgs/{org}/records", post(post_records).get(get_records))
         .route("/orgs/{org}/usage/summary", get(summary))
         .route("/orgs/{org}/budgets", get(budgets))
@@ -263,6 +264,15 @@ async fn openapi() -> Json<serde_json::Value> {
 async fn get_org(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Read)?;
     Ok(Json(app.pool.run(&actor, move |ops| ops.org_get(&org)).await?).into_response())
+}
+
+/// Who the token is: any token of the organisation may ask (the console
+/// shows each role only what it may do).
+async fn me(auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
+    if auth.0.org != org {
+        return Err(not_found_org(&org));
+    }
+    Ok(Json(Me { org, role: auth.0.role.as_str().to_string(), token: auth.0.name.clone() }).into_response())
 }
 
 async fn post_records(

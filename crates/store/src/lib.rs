@@ -218,6 +218,17 @@ impl Store {
         if found > known {
             return Err(StoreError::SchemaTooNew { path, found, known });
         }
+        if found > 0 && (found as usize) < MIGRATIONS.len() {
+            // An upgrade of a store in use: the rollups of a large one take
+            // minutes to build; say so rather than seem to hang.
+            let records: i64 = tx.query_row("SELECT ifnull(max(seq), 0) FROM records", [], |r| r.get(0))?;
+            if records > 100_000 {
+                tracing::warn!(
+                    "upgrading the store at {path} (schema {found} to {}, about {records} records): this can take minutes; if interrupted, nothing changes and the upgrade starts again on the next open",
+                    MIGRATIONS.len()
+                );
+            }
+        }
         for (i, (name, sql)) in MIGRATIONS.iter().enumerate().skip(found as usize) {
             tracing::info!(migration = name, "applying migration");
             tx.execute_batch(sql)?;

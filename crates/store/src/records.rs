@@ -284,6 +284,38 @@ pub(crate) fn what_sql(what: &RecordFilter, sql: &mut String, p: &mut Vec<rusqli
     }
 }
 
+/// The order of a page of records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// By `seq`: the order they were stored.
+    Seq,
+    /// By time of the call, oldest first (ties by `seq`).
+    Time,
+    /// By time of the call, newest first.
+    TimeDesc,
+}
+
+/// Records matching `f` in `order`, at most `limit`; with `after` =
+/// `(occurred_at, seq)`, only those after that place in time order (before
+/// it, newest first).
+pub fn list_ordered(r: &Reader<'_>, f: &Filter, order: Order, after: Option<(i64, i64)>, limit: i64) -> Result<Vec<StoredRecord>> {
+    let (mut w, mut p) = filter_sql(f);
+    if let Some((at, seq)) = after {
+        p.push(rusqlite::types::Value::Integer(at));
+        p.push(rusqlite::types::Value::Integer(seq));
+        let op = if order == Order::TimeDesc { "<" } else { ">" };
+        w.push_str(&format!(" AND (occurred_at, seq) {op} (?{}, ?{})", p.len() - 1, p.len()));
+    }
+    let by = match order {
+        Order::Seq => "seq",
+        Order::Time => "occurred_at, seq",
+        Order::TimeDesc => "occurred_at DESC, seq DESC",
+    };
+    let mut st = r.c().prepare(&format!("SELECT {COLS} FROM records{w} ORDER BY {by} LIMIT {limit}"))?;
+    let rows = st.query_map(rusqlite::params_from_iter(p), row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
 /// Records matching `f` in `seq` order, at most `limit`.
 pub fn list(r: &Reader<'_>, f: &Filter, limit: i64) -> Result<Vec<StoredRecord>> {
     let (w, p) = filter_sql(f);

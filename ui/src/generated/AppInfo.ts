@@ -7,4 +7,11 @@ import type { SyncStatus } from "./SyncStatus";
  * and the store's link (`null` in a browser, where the console talks to
  * the server directly).
  */
-export type AppInfo = { db: string, version: string, orgs: Array<OrgView>, sync: SyncStatus | null, };
+export type AppInfo = { db: string, version: string, orgs: Array<OrgView>, sync: SyncStatus | null, 
+/**
+ * What the console may do: `admin` on the desktop's own store (edits
+ * of a linked one are pushed with its token, whose role the server
+ * checks); in a browser, the token's role (ingest, analyst, auditor or
+ * admin). Screens hide the controls the role may not use.
+ */
+role: "ingest" | "analyst" | "auditor" | "admin", };

@@ -16,4 +16,16 @@ investigation_contains?: string,
 /**
  * A part of the user, ASCII letters in any case.
  */
-user_contains?: string, after_seq?: number, limit?: number, };
+user_contains?: string, after_seq?: number, limit?: number, 
+/**
+ * `seq` (the default: the order records were stored, paged with
+ * `after_seq`, as sync pages), `time` (oldest call first) or
+ * `time_desc` (newest first), paged with `cursor`. `after_seq` selects
+ * the records stored after it in any order.
+ */
+order?: "seq" | "time" | "time_desc", 
+/**
+ * The `next_cursor` of the page before: only the records after that
+ * place in time order (before it with time_desc).
+ */
+cursor?: string, };

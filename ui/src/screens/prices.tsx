@@ -14,8 +14,19 @@ const PROBLEMS: Record<string, string> = {
   fallback_rate: "a rate taken from another kind",
 };
 
+/** A source URL shown short: its host and the start of its path. */
+function sourceLabel(url: string): string {
+  try {
+    const u = new URL(url);
+    const path = u.pathname.replace(/\/$/, "");
+    return u.host.replace(/^www\./, "") + (path.length > 18 ? `${path.slice(0, 18)}…` : path);
+  } catch {
+    return url;
+  }
+}
+
 export function Prices() {
-  const { backend, org } = useContext(AppCtx);
+  const { backend, org, canEdit } = useContext(AppCtx);
   const data = useLoad(() => backend.prices(org.slug), [org.slug]);
   const check = useLoad(() => backend.pricesCheck(org.slug), [org.slug]);
   const rates = useLoad(() => backend.fxList(org.slug), [org.slug]);
@@ -79,7 +90,7 @@ export function Prices() {
   const list = [...data.data!].sort((a, b) => a.provider.localeCompare(b.provider) || a.model.localeCompare(b.model) || b.effective_from.localeCompare(a.effective_from));
   return (
     <div class="grid">
-      <Card title="New price version (per million tokens)">
+      {canEdit ? <Card title="New price version (per million tokens)">
         <form class="form" onSubmit={add}>
           {TEXT_FIELDS.map((k) => (
             <label key={k}>
@@ -96,7 +107,7 @@ export function Prices() {
           <button type="submit">Add version ({cur})</button>
           {note ? <p class="ok" role="status">{note}</p> : null}
         </form>
-      </Card>
+      </Card> : null}
       <Card title="Reprice records with the prices now known">
         <div class="form">
           <label>from<input name="reprice_from" placeholder="YYYY-MM-DD (all)" value={period.from} onInput={(e) => setPeriod({ ...period, from: (e.target as HTMLInputElement).value })} /></label>
@@ -109,7 +120,7 @@ export function Prices() {
               {preview.applied ? "Applied: " : "Would change "} {count(preview.changed)} of {count(preview.records)} records: <Money amount={preview.before_cost} currency={cur} /> →{" "}
               <Money amount={preview.after_cost} currency={cur} /> (difference <Money amount={preview.difference} currency={cur} />), unpriced {count(preview.before_unpriced)} → {count(preview.after_unpriced)}
             </p>
-            {!preview.applied && preview.changed > 0 ? <button onClick={apply} disabled={job?.state === "running"}>Apply the reprice</button> : null}
+            {canEdit && !preview.applied && preview.changed > 0 ? <button onClick={apply} disabled={job?.state === "running"}>Apply the reprice</button> : null}
           </div>
         ) : null}
         {job?.state === "running" ? <Progress done={0} total={0} label="Repricing in one transaction…" /> : null}
@@ -129,11 +140,11 @@ export function Prices() {
             </tbody>
           </table>
         )}
-        <form class="form" onSubmit={importRates}>
+        {canEdit ? <form class="form" onSubmit={importRates}>
           <label>rates (CSV)<textarea name="fx" rows={4} value={fxText} onInput={(e) => setFxText((e.target as HTMLTextAreaElement).value)} /></label>
           <button type="submit">Import rates</button>
           {fxNote ? <p class="ok" role="status">{fxNote}</p> : null}
-        </form>
+        </form> : null}
       </Card>
       <Card title="Price check" wide>
         {check.error ? <ErrorBox error={check.error} /> : !check.data ? <Loading what="the price check" /> : check.data.findings.length === 0 ? (
@@ -149,7 +160,18 @@ export function Prices() {
                   <td>{f.service_tier}</td>
                   <td>{PROBLEMS[f.problem] ?? f.problem}</td>
                   <td class="num">{count(f.records)}</td>
-                  <td class="muted">{f.detail}</td>
+                  <td class="muted">
+                    {f.detail}
+                    {canEdit && f.problem === "unpriced" ? (
+                      <>
+                        {" "}
+                        <button class="link" data-testid="add-price" aria-label={`Add a price for ${f.provider}/${f.model}`} onClick={() => {
+                          setForm({ ...form, provider: f.provider, model: f.model, service_tier: f.service_tier });
+                          document.querySelector<HTMLInputElement>('input[name="input_per_mtok"]')?.focus();
+                        }}>Add a price</button>
+                      </>
+                    ) : null}
+                  </td>
                 </tr>
               ))}
             </tbody>
@@ -157,7 +179,8 @@ export function Prices() {
         )}
       </Card>
       <Card title="Price history" wide>
-        <table>
+        <div class="scroll-x" tabIndex={0} role="region" aria-label="Price history table">
+        <table class="compact">
           <thead>
             <tr><th scope="col">Provider</th><th scope="col">Model</th><th scope="col">From</th><th scope="col">Scope</th><th scope="col" class="num">Input</th><th scope="col" class="num">Output</th><th scope="col">Tier</th><th scope="col" class="num">Cached input</th><th scope="col" class="num">Cache write</th><th scope="col" class="num">1-hour write</th><th scope="col">Retires</th><th scope="col">Source</th></tr>
           </thead>
@@ -175,11 +198,12 @@ export function Prices() {
                 <td class="num">{p.cache_write_per_mtok ?? "—"}</td>
                 <td class="num">{p.cache_write_1h_per_mtok ?? "—"}</td>
                 <td>{p.deprecation_date ? (p.deprecated ? <span class="warn-text">retired {p.deprecation_date}</span> : p.deprecation_date) : "—"}</td>
-                <td class="muted">{p.source ?? ""}</td>
+                <td class="muted source">{p.source ? (/^https?:\/\//.test(p.source) ? <a href={p.source} target="_blank" rel="noreferrer noopener">{sourceLabel(p.source)}</a> : p.source) : ""}</td>
               </tr>
             ))}
           </tbody>
         </table>
+        </div>
       </Card>
     </div>
   );

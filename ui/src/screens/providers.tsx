@@ -1,4 +1,4 @@
-import { useContext, useState } from "preact/hooks";
+import { useContext, useEffect, useRef, useState } from "preact/hooks";
 import { AppCtx } from "../ctx";
 import { Card, Empty, ErrorBox, Loading, useLoad } from "../ui";
 import { count, dateTime } from "../format";
@@ -6,42 +6,71 @@ import { moveTo, quotaValue, reorder } from "../state";
 import { AliasView, ApiError, ProviderView, Route, UpstreamView } from "../types";
 
 export function Providers() {
-  const { backend, org } = useContext(AppCtx);
+  const { backend, org, canEdit } = useContext(AppCtx);
   const data = useLoad(() => backend.providers(org.slug), [org.slug]);
   const [error, setError] = useState<ApiError | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
   const [route, setRoute] = useState<Route | null>(null);
   const [operation, setOperation] = useState("");
   const [dragging, setDragging] = useState<string | null>(null);
+  // After a move, the focus goes back to the moved row's button of the same direction.
+  const focusAfter = useRef<string | null>(null);
+  useEffect(() => {
+    if (!focusAfter.current) return;
+    const b = document.querySelector<HTMLButtonElement>(`[data-focus-key="${focusAfter.current}"]`);
+    if (b && !b.disabled) b.focus();
+    else document.querySelector<HTMLElement>(`tr[data-provider="${focusAfter.current.split(":")[0]}"] button:not([disabled])`)?.focus();
+    focusAfter.current = null;
+  }, [data.data]);
+  const checkRoute = async (op: string) => {
+    try {
+      setRoute(await backend.routePreview(org.slug, op || undefined));
+    } catch (err) {
+      setError(err as ApiError);
+    }
+  };
   if (data.loading && !data.data) return <Loading what="providers" />;
   if (data.error) return <ErrorBox error={data.error} />;
   const list = [...data.data!].sort((a, b) => a.priority - b.priority || a.provider.localeCompare(b.provider));
-  const act = async (f: () => Promise<unknown>) => {
+  const act = async (what: string, f: () => Promise<unknown>) => {
     try {
       await f();
       setError(null);
-      setRoute(null);
+      setSaved(what);
+      // The routing check answers for the settings now in force.
+      if (route) checkRoute(operation);
     } catch (e) {
       setError(e as ApiError);
+      setSaved(null);
     }
     data.reload();
   };
-  const setPriorities = (changes: { provider: string; priority: number }[]) =>
-    act(async () => {
+  const setPriorities = (what: string, changes: { provider: string; priority: number }[]) =>
+    act(what, async () => {
       for (const c of changes) {
         const p = list.find((x) => x.provider === c.provider)!;
         await backend.providerSet(org.slug, c.provider, { priority: c.priority }, p.configured ? p.version : 0);
       }
     });
+  const move = (p: ProviderView, by: -1 | 1) => {
+    focusAfter.current = `${p.provider}:${by}`;
+    setPriorities(`${p.provider} moved ${by < 0 ? "up" : "down"}`, reorder(list, p.provider, by));
+  };
   const quota = (p: ProviderView, field: "hourly_limit" | "daily_limit", text: string) => {
     const q = quotaValue(text);
     if (q.error) return setError(new ApiError("bad_input", q.error, field));
     if (q.value === p[field]) return;
-    act(() => backend.providerSet(org.slug, p.provider, { [field]: q.value }, p.configured ? p.version : 0));
+    const label = field === "hourly_limit" ? "hourly" : "daily";
+    act(
+      q.value === null ? `${p.provider}: no ${label} limit now` : `${p.provider}: ${label} limit saved, ${count(q.value)} admitted calls`,
+      () => backend.providerSet(org.slug, p.provider, { [field]: q.value }, p.configured ? p.version : 0),
+    );
   };
   return (
     <div class="grid">
       <Card title="Providers, in the order routing tries them" wide>
         <ErrorBox error={error} />
+        {saved ? <p class="ok" role="status" data-testid="providers-saved">{saved}</p> : null}
         {list.length === 0 ? (
           <Empty>No providers yet: they appear here once usage is recorded, or when you configure one.</Empty>
         ) : (
@@ -51,9 +80,9 @@ export function Providers() {
                 <th scope="col">Order</th>
                 <th scope="col">Provider</th>
                 <th scope="col">Enabled</th>
-                <th scope="col" class="num">Used this hour</th>
+                <th scope="col" class="num" title="Calls admitted (by admit, route or the gateway) in the last hour">Admitted this hour</th>
                 <th scope="col">Hourly limit</th>
-                <th scope="col" class="num">Used today</th>
+                <th scope="col" class="num" title="Calls admitted in the last 24 hours">Admitted today</th>
                 <th scope="col">Daily limit</th>
                 <th scope="col">Health</th>
               </tr>
@@ -63,29 +92,35 @@ export function Providers() {
                 <tr
                   key={p.provider}
                   data-provider={p.provider}
-                  draggable
+                  draggable={canEdit}
                   class={dragging === p.provider ? "dragging" : ""}
                   onDragStart={(e) => { setDragging(p.provider); e.dataTransfer?.setData("text/plain", p.provider); }}
                   onDragOver={(e) => e.preventDefault()}
-                  onDrop={(e) => { e.preventDefault(); const from = e.dataTransfer?.getData("text/plain") || dragging; setDragging(null); if (from) setPriorities(moveTo(list, from, p.provider)); }}
+                  onDrop={(e) => { e.preventDefault(); const from = e.dataTransfer?.getData("text/plain") || dragging; setDragging(null); if (from && canEdit) setPriorities(`${from} moved`, moveTo(list, from, p.provider)); }}
                   onDragEnd={() => setDragging(null)}
                 >
                   <td class="order">
-                    <span class="handle" aria-hidden="true">⠿</span> {i + 1}
-                    <button class="icon" aria-label={`Move ${p.provider} up`} disabled={i === 0} onClick={() => setPriorities(reorder(list, p.provider, -1))}>↑</button>
-                    <button class="icon" aria-label={`Move ${p.provider} down`} disabled={i === list.length - 1} onClick={() => setPriorities(reorder(list, p.provider, 1))}>↓</button>
+                    {canEdit ? <span class="handle" aria-hidden="true">⠿</span> : null} {i + 1}
+                    {canEdit ? (
+                      <>
+                        <button class="icon" data-focus-key={`${p.provider}:-1`} aria-label={`Move ${p.provider} up`} disabled={i === 0} onClick={() => move(p, -1)}>↑</button>
+                        <button class="icon" data-focus-key={`${p.provider}:1`} aria-label={`Move ${p.provider} down`} disabled={i === list.length - 1} onClick={() => move(p, 1)}>↓</button>
+                      </>
+                    ) : null}
                   </td>
                   <td>{p.provider}{p.configured ? "" : <span class="muted"> (defaults)</span>}</td>
                   <td>
-                    <label class="switch">
-                      <input type="checkbox" role="switch" aria-label={`${p.provider} enabled`} checked={p.enabled} onChange={(e) => act(() => backend.providerSet(org.slug, p.provider, { enabled: (e.target as HTMLInputElement).checked }, p.configured ? p.version : 0))} />
-                      {p.enabled ? "on" : "off"}
-                    </label>
+                    {canEdit ? (
+                      <label class="switch">
+                        <input type="checkbox" role="switch" aria-label={`${p.provider} enabled`} checked={p.enabled} onChange={(e) => { const on = (e.target as HTMLInputElement).checked; act(`${p.provider} ${on ? "enabled" : "disabled"}`, () => backend.providerSet(org.slug, p.provider, { enabled: on }, p.configured ? p.version : 0)); }} />
+                        {p.enabled ? "on" : "off"}
+                      </label>
+                    ) : p.enabled ? "on" : <span class="bad">off</span>}
                   </td>
                   <td class="num">{count(p.hourly_used)}</td>
-                  <td><input class="quota" aria-label={`${p.provider} hourly limit`} defaultValue={p.hourly_limit?.toString() ?? ""} placeholder="none" onChange={(e) => quota(p, "hourly_limit", (e.target as HTMLInputElement).value)} /></td>
+                  <td>{canEdit ? <input class="quota" aria-label={`${p.provider} hourly limit`} defaultValue={p.hourly_limit?.toString() ?? ""} placeholder="none" onChange={(e) => quota(p, "hourly_limit", (e.target as HTMLInputElement).value)} /> : p.hourly_limit === null ? <span class="muted">none</span> : count(p.hourly_limit)}</td>
                   <td class="num">{count(p.daily_used)}</td>
-                  <td><input class="quota" aria-label={`${p.provider} daily limit`} defaultValue={p.daily_limit?.toString() ?? ""} placeholder="none" onChange={(e) => quota(p, "daily_limit", (e.target as HTMLInputElement).value)} /></td>
+                  <td>{canEdit ? <input class="quota" aria-label={`${p.provider} daily limit`} defaultValue={p.daily_limit?.toString() ?? ""} placeholder="none" onChange={(e) => quota(p, "daily_limit", (e.target as HTMLInputElement).value)} /> : p.daily_limit === null ? <span class="muted">none</span> : count(p.daily_limit)}</td>
                   <td>
                     <span class={`health ${p.health.state}`}>{p.health.state.replace("_", " ")}</span>
                     {p.health.cooldown_until ? <span class="muted"> until {dateTime(p.health.cooldown_until, org.timezone)}</span> : null}
@@ -95,11 +130,14 @@ export function Providers() {
             </tbody>
           </table>
         )}
-        <p class="muted">Reorder by dragging a row, or with the ↑ ↓ buttons. Leave a limit empty for none.</p>
+        <p class="muted">
+          {canEdit ? "Reorder by dragging a row, or with the ↑ ↓ buttons. Leave a limit empty for none. " : "Only an admin may change these settings. "}
+          Limits count calls admitted by admit, route and the gateway, not records posted afterwards.
+        </p>
       </Card>
       <Gateway providers={list.map((p) => p.provider)} onChange={() => { setRoute(null); data.reload(); }} />
       <Card title="Which provider would a call use now?" wide>
-        <form class="inline" onSubmit={async (e) => { e.preventDefault(); try { setRoute(await backend.routePreview(org.slug, operation || undefined)); setError(null); } catch (err) { setError(err as ApiError); } }}>
+        <form class="inline" onSubmit={async (e) => { e.preventDefault(); setError(null); await checkRoute(operation); }}>
           <input name="operation" placeholder="operation (optional)" value={operation} onInput={(e) => setOperation((e.target as HTMLInputElement).value)} />
           <button type="submit">Check routing</button>
         </form>
@@ -122,7 +160,7 @@ export function Providers() {
 
 /** The gateway: where each provider's calls go, and the model aliases. */
 function Gateway({ providers, onChange }: { providers: string[]; onChange: () => void }) {
-  const { backend, org } = useContext(AppCtx);
+  const { backend, org, canEdit } = useContext(AppCtx);
   const ups = useLoad(() => backend.upstreams(org.slug), [org.slug]);
   const als = useLoad(() => backend.aliases(org.slug), [org.slug]);
   const [error, setError] = useState<ApiError | null>(null);
@@ -170,17 +208,28 @@ function Gateway({ providers, onChange }: { providers: string[]; onChange: () =>
             return (
               <tr key={name} data-provider={name}>
                 <td>{name}</td>
-                <td><input form={form} name="base_url" aria-label={`${name} base URL`} defaultValue={u?.base_url ?? ""} placeholder={name === "anthropic" ? "https://api.anthropic.com" : "https://api.openai.com/v1"} /></td>
-                <td>
-                  <select form={form} name="api" aria-label={`${name} dialect`} defaultValue={u?.api ?? (name === "anthropic" ? "anthropic" : "openai")}>
-                    <option value="openai">OpenAI chat completions</option>
-                    <option value="anthropic">Anthropic Messages</option>
-                  </select>
-                </td>
-                <td><input form={form} name="api_key_env" aria-label={`${name} key variable`} defaultValue={u?.api_key_env ?? ""} placeholder="OPENAI_API_KEY" /></td>
+                {!canEdit ? (
+                  <>
+                    <td>{u?.base_url ?? <span class="muted">none</span>}</td>
+                    <td>{u ? (u.api === "anthropic" ? "Anthropic Messages" : "OpenAI chat completions") : ""}</td>
+                    <td>{u?.api_key_env ?? ""}</td>
+                  </>
+                ) : null}
+                {canEdit ? <td><input form={form} name="base_url" aria-label={`${name} base URL`} defaultValue={u?.base_url ?? ""} placeholder={name === "anthropic" ? "https://api.anthropic.com" : "https://api.openai.com/v1"} /></td> : null}
+                {canEdit ? (
+                  <>
+                    <td>
+                      <select form={form} name="api" aria-label={`${name} dialect`} defaultValue={u?.api ?? (name === "anthropic" ? "anthropic" : "openai")}>
+                        <option value="openai">OpenAI chat completions</option>
+                        <option value="anthropic">Anthropic Messages</option>
+                      </select>
+                    </td>
+                    <td><input form={form} name="api_key_env" aria-label={`${name} key variable`} defaultValue={u?.api_key_env ?? ""} placeholder="OPENAI_API_KEY" /></td>
+                  </>
+                ) : null}
                 <td>{u ? (u.key_available ? <span class="health ok">yes</span> : <span class="health cooling_down" title="set this variable where the server runs">not set</span>) : <span class="muted">-</span>}</td>
                 <td>
-                  <form id={form} onSubmit={(e) => {
+                  {canEdit ? <form id={form} onSubmit={(e) => {
                     e.preventDefault();
                     const f = new FormData(e.target as HTMLFormElement);
                     const base_url = String(f.get("base_url") ?? "").trim();
@@ -188,7 +237,7 @@ function Gateway({ providers, onChange }: { providers: string[]; onChange: () =>
                     act(`${name}: upstream saved`, () => backend.upstreamSet(org.slug, name, { base_url, api: String(f.get("api")), api_key_env: key || undefined }));
                   }}>
                     <button type="submit">Save</button>
-                  </form>
+                  </form> : null}
                 </td>
               </tr>
             );
@@ -201,12 +250,12 @@ function Gateway({ providers, onChange }: { providers: string[]; onChange: () =>
           {aliases.map((a) => (
             <li key={a.name}>
               <code>{a.name}</code>: {a.targets.join(", ")}{" "}
-              <button class="link" onClick={() => act(`alias ${a.name} removed`, () => backend.aliasRemove(org.slug, a.name))}>Remove</button>
+              {canEdit ? <button class="link" onClick={() => act(`alias ${a.name} removed`, () => backend.aliasRemove(org.slug, a.name))}>Remove</button> : null}
             </li>
           ))}
         </ul>
       )}
-      <form class="inline" onSubmit={(e) => {
+      {canEdit ? <form class="inline" onSubmit={(e) => {
         e.preventDefault();
         const f = new FormData(e.target as HTMLFormElement);
         const name = String(f.get("name") ?? "").trim();
@@ -216,7 +265,7 @@ function Gateway({ providers, onChange }: { providers: string[]; onChange: () =>
         <input name="name" aria-label="alias name" placeholder="alias, e.g. smart" required />
         <input name="targets" aria-label="alias targets" placeholder="openai/gpt-4o, anthropic/claude-sonnet-4-5" required size={40} />
         <button type="submit">Save alias</button>
-      </form>
+      </form> : null}
     </Card>
   );
 }
