@@ -211,8 +211,8 @@ async fn reprice_preview(app: AppHandle, org: String, from: Option<String>, to: 
 }
 
 #[tauri::command(rename_all = "snake_case")]
-async fn audit_list(app: AppHandle, org: String, after: i64, limit: i64) -> Result<AuditPage, OpsError> {
-    run(app, move |ops| ops.audit_list(&org, after, limit)).await
+async fn audit_list(app: AppHandle, org: String, query: argus_ops::api::AuditQuery) -> Result<AuditPage, OpsError> {
+    run(app, move |ops| ops.audit_query(&org, &query)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]

@@ -2,7 +2,7 @@
 // commands in the desktop window (the engine embedded over the local store)
 // and the server's HTTP API in a browser. Both answer the same types.
 import type {
-  AlertView, AppInfo, BudgetChange, OrgView, AuditPage, BudgetStatus, BudgetView, DemoReport, Forecast, JobEvent, JobKind, PriceImportReport,
+  AlertView, AppInfo, AuditQuery, BudgetChange, OrgView, AuditPage, BudgetStatus, BudgetView, DemoReport, Forecast, JobEvent, JobKind, PriceImportReport,
   PriceView, ProviderChange, ProviderView, RecordQuery, UpstreamChange, UpstreamView, AliasView, GatewayDay, PriceCheck, FxRateView, FxImportReport, RecordsPage, RepriceReport, Route, Summary, SyncStatus,
 } from "./types";
 import { ApiError } from "./types";
@@ -44,7 +44,7 @@ export interface Backend {
   /** With `ifVersion` (the largest price id the screen showed), refused with `version_mismatch` when prices were added since. */
   pricesAdd(org: string, content: string, ifVersion?: number): Promise<PriceImportReport>;
   repricePreview(org: string, from?: string, to?: string): Promise<RepriceReport>;
-  audit(org: string, after: number, limit: number): Promise<AuditPage>;
+  audit(org: string, q: AuditQuery): Promise<AuditPage>;
   startJob(kind: JobKind, params: Record<string, unknown>, onEvent: (e: JobEvent) => void): Promise<Job>;
   // The desktop only (a browser talks to the server directly).
   demoLoad?(): Promise<DemoReport>;
@@ -114,7 +114,7 @@ export async function tauriBackend(): Promise<Backend> {
     fxImport: (org, content) => call("fx_import", { org, content }),
     pricesAdd: (org, content, if_version) => call("prices_add", { org, content, if_version }),
     repricePreview: (org, from, to) => call("reprice_preview", { org, from, to }),
-    audit: (org, after, limit) => call("audit_list", { org, after, limit }),
+    audit: (org, query) => call("audit_list", { org, query }),
     async startJob(kind, params, onEvent) {
       let resolve!: (e: JobEvent) => void;
       const done = new Promise<JobEvent>((r) => (resolve = r));
@@ -207,7 +207,7 @@ export function httpBackend(login: HttpLogin): Backend {
     fxImport: (org, content) => req("POST", `${o(org)}/fx`, content),
     pricesAdd: (org, content, v) => req("POST", `${o(org)}/prices`, content, v),
     repricePreview: (org, from, to) => req("POST", `${o(org)}/reprice`, { from, to, apply: false }),
-    audit: (org, after, limit) => req("GET", `${o(org)}/audit${qs({ after, limit })}`),
+    audit: (org, q) => req("GET", `${o(org)}/audit${qs({ ...q })}`),
     async startJob(kind, params, onEvent) {
       const abort = new AbortController();
       const id = Date.now();

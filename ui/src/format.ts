@@ -116,3 +116,34 @@ export function barLength(value: string, max: string, width: number): number {
   if (!(m > 0) || !(v > 0)) return 0;
   return Math.max(1, Math.round((v / m) * width));
 }
+
+const NANO = BigInt(1_000_000_000);
+
+/** A decimal string (at most 9 decimals) in nano-units, exactly. */
+export function toNanos(s: string): bigint {
+  const d = parseDecimal(s);
+  if (d.frac.length > 9) throw new Error(`${s} has more than 9 decimals`);
+  const v = BigInt(d.int || "0") * NANO + BigInt((d.frac + "000000000").slice(0, 9));
+  return d.neg ? -v : v;
+}
+
+/** Nano-units back to a decimal string, exactly. */
+export function fromNanos(v: bigint): string {
+  const neg = v < BigInt(0);
+  const a = neg ? -v : v;
+  const frac = (a % NANO).toString().padStart(9, "0").replace(/0+$/, "");
+  return `${neg ? "-" : ""}${a / NANO}${frac ? `.${frac}` : ""}`;
+}
+
+/** `a - b` of two decimal strings, exactly. */
+export function subtractDecimal(a: string, b: string): string {
+  return fromNanos(toNanos(a) - toNanos(b));
+}
+
+/** A round number at or above `v` for the top of a chart's scale (drawing only). */
+export function niceCeiling(v: number): number {
+  if (!(v > 0)) return 1;
+  const p = 10 ** Math.floor(Math.log10(v));
+  for (const m of [1, 2, 2.5, 5, 10]) if (m * p >= v) return m * p;
+  return 10 * p;
+}

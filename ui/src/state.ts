@@ -27,19 +27,26 @@ export interface Filters {
   user: string;
   /** A part of the investigation (a search box); `investigation` is the exact one a drill-down sets. */
   investigation_contains?: string;
+  /** A part of the user (a search box). */
+  user_contains?: string;
+  /** The records' status: ok, error, rate_limited... */
+  status?: string;
 }
 
 /** Filters that select every record of the month starting `from`. */
 export function noFilters(from: string): Filters {
-  return { from, to: "", provider: "", model: "", operation: "", investigation: "", user: "", investigation_contains: "" };
+  return { from, to: "", provider: "", model: "", operation: "", investigation: "", user: "", investigation_contains: "", user_contains: "", status: "" };
 }
+
+/** The filter fields of a view, in the order the screen shows them. */
+export const FILTER_FIELDS = ["provider", "model", "operation", "status", "investigation", "investigation_contains", "user", "user_contains"] as const;
 
 export const DIMENSIONS = ["provider", "model", "operation", "investigation", "user", "day", "week", "month"] as const;
 
 /** The records query of the explorer's filters (empty fields left out). */
 export function recordQuery(f: Filters, after_seq: number | null, limit: number): RecordQuery {
   const q: RecordQuery = { limit };
-  for (const k of ["from", "to", "provider", "model", "operation", "investigation", "user", "investigation_contains"] as const) {
+  for (const k of ["from", "to", ...FILTER_FIELDS] as const) {
     const v = (f[k] ?? "").trim();
     if (v) q[k] = v;
   }
@@ -50,7 +57,7 @@ export function recordQuery(f: Filters, after_seq: number | null, limit: number)
 /** The dimensions a view filters on, for its summary (the period goes apart). */
 export function filterQuery(f: Filters): RecordQuery {
   const q: RecordQuery = {};
-  for (const k of ["provider", "model", "operation", "investigation", "user", "investigation_contains"] as const) {
+  for (const k of FILTER_FIELDS) {
     const v = (f[k] ?? "").trim();
     if (v) q[k] = v;
   }
@@ -194,4 +201,147 @@ export function signInMessage(e: { code: string; message: string }, server: stri
 /** The thresholds of a budget form above 100 % (they fire only once the budget is overspent). */
 export function overThresholds(text: string): number[] {
   return text.split(",").map((t) => Number(t.trim().replace(/%$/, ""))).filter((n) => Number.isFinite(n) && n > 100);
+}
+
+/** Date-range presets of the Usage screen. */
+export const PRESETS = [
+  ["this_month", "This month"],
+  ["last_month", "Last month"],
+  ["last_7", "Last 7 days"],
+  ["last_30", "Last 30 days"],
+  ["this_year", "This year"],
+  ["custom", "Custom"],
+] as const;
+export type Preset = (typeof PRESETS)[number][0];
+
+/** Today's date `YYYY-MM-DD` in a time zone. */
+export function todayIn(timeZone: string, now: Date = new Date()): string {
+  return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(now);
+}
+
+/** The period `[from, to)` of a preset, as local dates, on local date `today`. */
+export function presetRange(p: Preset, today: string): { from: string; to: string } | null {
+  const month = today.slice(0, 7);
+  const [y, m] = month.split("-").map(Number);
+  switch (p) {
+    case "this_month":
+      return { from: `${month}-01`, to: nextMonthStart(month) };
+    case "last_month": {
+      const prev = m === 1 ? `${y - 1}-12` : `${y}-${String(m - 1).padStart(2, "0")}`;
+      return { from: `${prev}-01`, to: `${month}-01` };
+    }
+    case "last_7":
+      return { from: addDays(today, -6), to: addDays(today, 1) };
+    case "last_30":
+      return { from: addDays(today, -29), to: addDays(today, 1) };
+    case "this_year":
+      return { from: `${y}-01-01`, to: `${y + 1}-01-01` };
+    default:
+      return null;
+  }
+}
+
+/** Everything the Usage screen shows: period, filters, groupings, order of the records. */
+export interface UsageView extends Filters {
+  preset: Preset;
+  by: string;
+  /** A second grouping, or "". */
+  then: string;
+  order: "time_desc" | "time";
+}
+
+/** The default view: this month, by provider, newest records first. */
+export function defaultView(today: string): UsageView {
+  const r = presetRange("this_month", today)!;
+  return { ...noFilters(r.from), to: r.to, preset: "this_month", by: "provider", then: "", order: "time_desc" };
+}
+
+/** The view a URL hash (`#/explorer?...`) names; what it leaves out is the default. */
+export function viewFromHash(hash: string, today: string): UsageView {
+  const v = defaultView(today);
+  const q = new URLSearchParams(hash.includes("?") ? hash.slice(hash.indexOf("?") + 1) : "");
+  const preset = q.get("preset") ?? (q.has("from") || q.has("to") ? "custom" : "this_month");
+  v.preset = (PRESETS.some(([id]) => id === preset) ? preset : "this_month") as Preset;
+  const range = presetRange(v.preset, today);
+  if (range) Object.assign(v, range);
+  else {
+    v.from = q.get("from") ?? "";
+    v.to = q.get("to") ?? "";
+  }
+  for (const k of FILTER_FIELDS) v[k] = q.get(k) ?? "";
+  const dims = DIMENSIONS as readonly string[];
+  const by = q.get("by") ?? "provider";
+  v.by = dims.includes(by) ? by : "provider";
+  const then = q.get("then") ?? "";
+  v.then = dims.includes(then) && then !== v.by ? then : "";
+  v.order = q.get("order") === "time" ? "time" : "time_desc";
+  return v;
+}
+
+/** The URL hash of a view: only what differs from the default, so links stay short. */
+export function hashOfView(v: UsageView): string {
+  const q = new URLSearchParams();
+  if (v.preset !== "this_month") q.set("preset", v.preset);
+  if (v.preset === "custom") {
+    if (v.from) q.set("from", v.from);
+    if (v.to) q.set("to", v.to);
+  }
+  for (const k of FILTER_FIELDS) if ((v[k] ?? "").trim()) q.set(k, (v[k] ?? "").trim());
+  if (v.by !== "provider") q.set("by", v.by);
+  if (v.then) q.set("then", v.then);
+  if (v.order !== "time_desc") q.set("order", v.order);
+  const s = q.toString();
+  return s ? `#/explorer?${s}` : "#/explorer";
+}
+
+/** Drilling into a group of one or two groupings: the view narrowed to its keys (a time key makes the period custom). */
+export function drillView(v: UsageView, keys: (string | null)[]): UsageView {
+  let f: Filters = v;
+  const dims = [v.by, v.then].filter(Boolean);
+  dims.forEach((d, i) => {
+    f = drillDown(f, d, keys[i] ?? null);
+  });
+  const timeKey = dims.some((d, i) => (d === "day" || d === "month") && keys[i] !== null);
+  // The next grouping down: what a drill-down into one group shows next.
+  const next: Record<string, string> = { provider: "model", model: "day", operation: "provider", investigation: "provider", user: "investigation", day: "provider", week: "day", month: "day" };
+  const by = dims.length === 1 ? next[v.by] ?? "day" : v.by;
+  return { ...v, ...f, preset: timeKey ? "custom" : v.preset, by, then: "" };
+}
+
+/**
+ * Days of unusual spend: more than `factor` times the median of the days
+ * with spend before them (at least 3 such days), and above zero. Chart
+ * highlighting only; figures are the decimal strings.
+ */
+export function unusualDays(values: string[], factor = 3): boolean[] {
+  const out: boolean[] = [];
+  const seen: number[] = [];
+  for (const v of values) {
+    const x = Number(v);
+    const sorted = [...seen].sort((a, b) => a - b);
+    const median = sorted.length >= 3 ? (sorted.length % 2 ? sorted[(sorted.length - 1) / 2] : (sorted[sorted.length / 2 - 1] + sorted[sorted.length / 2]) / 2) : null;
+    out.push(median !== null && median > 0 && x > factor * median);
+    if (x > 0) seen.push(x);
+  }
+  return out;
+}
+
+/** One changed field of an audit entry. */
+export interface FieldChange {
+  field: string;
+  before: string;
+  after: string;
+}
+
+/** The fields an audit entry changed, before and after (every field of an object added or removed; the whole value when not objects). */
+export function fieldDiff(before: unknown, after: unknown): FieldChange[] {
+  const text = (v: unknown) => (v === undefined || v === null ? "" : typeof v === "string" ? v : JSON.stringify(v));
+  const isObj = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
+  if ((isObj(before) || before == null) && (isObj(after) || after == null) && (isObj(before) || isObj(after))) {
+    const b = isObj(before) ? before : {};
+    const a = isObj(after) ? after : {};
+    const keys = [...new Set([...Object.keys(b), ...Object.keys(a)])].sort();
+    return keys.filter((k) => JSON.stringify(b[k]) !== JSON.stringify(a[k])).map((k) => ({ field: k, before: text(b[k]), after: text(a[k]) }));
+  }
+  return JSON.stringify(before) === JSON.stringify(after) ? [] : [{ field: "", before: text(before), after: text(after) }];
 }

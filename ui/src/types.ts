@@ -4,6 +4,7 @@
 export type { Admission } from "./generated/Admission";
 export type { AlertView } from "./generated/AlertView";
 export type { AuditPage } from "./generated/AuditPage";
+export type { AuditQuery } from "./generated/AuditQuery";
 export type { AuditView } from "./generated/AuditView";
 export type { BatchReport } from "./generated/BatchReport";
 export type { BudgetStatus } from "./generated/BudgetStatus";

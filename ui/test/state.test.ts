@@ -101,3 +101,71 @@ describe("the daily chart", () => {
     expect(dailySeries([], "2026-11-01")).toEqual([]);
   });
 });
+
+import { defaultView, drillView, fieldDiff, hashOfView, overThresholds, presetRange, signInMessage, unusualDays, viewFromHash } from "../src/state";
+import { subtractDecimal, toNanos, fromNanos } from "../src/format";
+
+describe("the Usage screen's view", () => {
+  it("gives each preset its local dates", () => {
+    expect(presetRange("this_month", "2026-12-02")).toEqual({ from: "2026-12-01", to: "2027-01-01" });
+    expect(presetRange("last_month", "2026-01-15")).toEqual({ from: "2025-12-01", to: "2026-01-01" });
+    expect(presetRange("last_7", "2026-03-02")).toEqual({ from: "2026-02-24", to: "2026-03-03" });
+    expect(presetRange("last_30", "2026-12-02")).toEqual({ from: "2026-11-03", to: "2026-12-03" });
+    expect(presetRange("this_year", "2026-12-02")).toEqual({ from: "2026-01-01", to: "2027-01-01" });
+    expect(presetRange("custom", "2026-12-02")).toBeNull();
+  });
+  it("keeps the whole view in the URL, and only what differs from the default", () => {
+    const today = "2026-11-15";
+    expect(hashOfView(defaultView(today))).toBe("#/explorer");
+    const v = { ...defaultView(today), preset: "custom" as const, from: "2026-10-03", to: "2026-10-09", provider: "openai", investigation_contains: "inv-", by: "investigation", then: "day", order: "time" as const };
+    const h = hashOfView(v);
+    expect(h).toContain("provider=openai");
+    expect(viewFromHash(h, today)).toEqual(v);
+    // A preset in the URL is resolved on the day the link is opened.
+    expect(viewFromHash("#/explorer?preset=last_7", "2026-11-15").from).toBe("2026-11-09");
+    // Nonsense falls back to the defaults.
+    const odd = viewFromHash("#/explorer?by=colour&then=colour&order=sideways&preset=never", today);
+    expect([odd.by, odd.then, odd.order, odd.preset]).toEqual(["provider", "", "time_desc", "this_month"]);
+  });
+  it("drills into a group: its keys become filters, the next grouping down is shown", () => {
+    const v = defaultView("2026-11-15");
+    const d = drillView(v, ["openai"]);
+    expect([d.provider, d.by, d.then]).toEqual(["openai", "model", ""]);
+    const two = drillView({ ...v, by: "investigation", then: "day" }, ["INV-7", "2026-11-03"]);
+    expect([two.investigation, two.from, two.to, two.preset]).toEqual(["INV-7", "2026-11-03", "2026-11-04", "custom"]);
+    const model = drillView({ ...v, by: "model" }, ["anthropic/claude-sonnet-4-5"]);
+    expect([model.provider, model.model]).toEqual(["anthropic", "claude-sonnet-4-5"]);
+  });
+});
+
+describe("forms and messages", () => {
+  it("questions thresholds above 100 %", () => {
+    expect(overThresholds("80, 90, 100")).toEqual([]);
+    expect(overThresholds("80, 120%, 150")).toEqual([120, 150]);
+  });
+  it("says what a failed sign-in means", () => {
+    expect(signInMessage({ code: "unauthorized", message: "" }, "http://x", "acme")).toContain('not accept this token for "acme"');
+    expect(signInMessage({ code: "unreachable", message: "" }, "http://x:1", "acme")).toContain("Cannot reach a server at http://x:1");
+    expect(signInMessage({ code: "not_found", message: "" }, "", "Acme")).toContain("short name");
+  });
+  it("shows the audit log's changes field by field", () => {
+    expect(fieldDiff({ amount: "100", thresholds: [80], hard_limit: false }, { amount: "150", thresholds: [80], hard_limit: true })).toEqual([
+      { field: "amount", before: "100", after: "150" },
+      { field: "hard_limit", before: "false", after: "true" },
+    ]);
+    expect(fieldDiff(null, { url: "https://h" })).toEqual([{ field: "url", before: "", after: "https://h" }]);
+    expect(fieldDiff("a", "b")).toEqual([{ field: "", before: "a", after: "b" }]);
+  });
+  it("marks days of unusual spend against the median of the days before", () => {
+    expect(unusualDays(["1", "1.2", "0.9", "1", "5", "1.1", "0"])).toEqual([false, false, false, false, true, false, false]);
+    expect(unusualDays(["9", "1"])).toEqual([false, false]);
+  });
+});
+
+describe("exact decimal arithmetic for the overview", () => {
+  it("subtracts to the last digit", () => {
+    expect(subtractDecimal("1500", "1234.567890123")).toBe("265.432109877");
+    expect(subtractDecimal("0.1", "0.3")).toBe("-0.2");
+    expect(fromNanos(toNanos("1500") / BigInt(31))).toBe("48.387096774");
+  });
+});

@@ -537,6 +537,49 @@ pub struct AuditView {
     pub after: Option<serde_json::Value>,
 }
 
+/// Which audit entries, and in which order: the query string of `GET
+/// /orgs/{org}/audit` and the window's argument.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
+pub struct AuditQuery {
+    /// Oldest first: entries after this id (default 0).
+    #[cfg_attr(test, ts(optional, type = "number"))]
+    #[schemars(range(min = 0))]
+    pub after: Option<i64>,
+    /// Newest first: entries before this id (the `next_after` of the page before).
+    #[cfg_attr(test, ts(optional, type = "number"))]
+    #[schemars(range(min = 0))]
+    pub before: Option<i64>,
+    #[cfg_attr(test, ts(optional, type = "number"))]
+    #[schemars(range(min = 1, max = 10000))]
+    pub limit: Option<i64>,
+    /// `oldest` (default) or `newest` first.
+    #[cfg_attr(test, ts(optional, type = "\"oldest\" | \"newest\""))]
+    #[schemars(regex(pattern = r"^(oldest|newest)$"))]
+    pub order: Option<String>,
+    /// A part of who made the change (`token:NAME`, `cli:USER`...), any case.
+    #[cfg_attr(test, ts(optional))]
+    #[schemars(length(min = 1, max = 256), pattern(argus_domain::record::patterns::TEXT))]
+    pub actor: Option<String>,
+    /// A part of the action (`budget.set`, `provider.set`...), any case.
+    #[cfg_attr(test, ts(optional))]
+    #[schemars(length(min = 1, max = 256), pattern(argus_domain::record::patterns::TEXT))]
+    pub action: Option<String>,
+    /// A part of the object changed, any case.
+    #[cfg_attr(test, ts(optional))]
+    #[schemars(length(min = 1, max = 256), pattern(argus_domain::record::patterns::TEXT))]
+    pub object: Option<String>,
+    /// Entries at or after this time (a bare date is the organisation's midnight).
+    #[cfg_attr(test, ts(optional))]
+    #[schemars(pattern(argus_domain::record::patterns::TIME_OR_DATE))]
+    pub from: Option<String>,
+    /// Entries before this time.
+    #[cfg_attr(test, ts(optional))]
+    #[schemars(pattern(argus_domain::record::patterns::TIME_OR_DATE))]
+    pub to: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct AuditPage {

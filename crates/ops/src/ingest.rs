@@ -433,16 +433,44 @@ impl Ops {
 
     /// The audit log of an organisation after entry `after`.
     pub fn audit_list(&mut self, org: &str, after: i64, limit: i64) -> Result<crate::api::AuditPage> {
+        self.audit_query(org, &crate::api::AuditQuery { after: Some(after), limit: Some(limit), ..Default::default() })
+    }
+
+    /// The audit log entries `q` selects, a page.
+    pub fn audit_query(&mut self, org: &str, q: &crate::api::AuditQuery) -> Result<crate::api::AuditPage> {
+        let limit = q.limit.unwrap_or(500);
         if !(1..=10_000).contains(&limit) {
             return Err(FieldError::new("limit", format!("{limit} is out of range; give a number from 1 to 10000")).into());
         }
-        if after < 0 {
-            return Err(FieldError::new("after", format!("{after} is negative; give the last entry id you saw, or 0")).into());
+        for (field, v) in [("after", q.after), ("before", q.before)] {
+            if let Some(x) = v.filter(|x| *x < 0) {
+                return Err(FieldError::new(field, format!("{x} is negative; give an entry id you saw, or leave it out")).into());
+            }
         }
+        for (field, v) in [("actor", &q.actor), ("action", &q.action), ("object", &q.object)] {
+            if let Some(v) = v {
+                argus_domain::slug::check_text(field, v, 256)?;
+            }
+        }
+        let newest_first = match q.order.as_deref() {
+            None | Some("oldest") => false,
+            Some("newest") => true,
+            Some(o) => return Err(FieldError::new("order", format!("{o:?} is not an order; use oldest or newest")).into()),
+        };
         let limit = limit.min(1000);
         self.store.read(|r| {
             let org = orgs::find(r, org)?;
-            let mut rows = argus_store::audit::list(r, org.row.id, after, limit + 1)?;
+            let instant =
+                |field: &str, v: &Option<String>| v.as_deref().map(|s| argus_domain::time::parse_instant(field, s, org.tz)).transpose();
+            let f = argus_store::audit::AuditFilter {
+                actor: q.actor.clone(),
+                action: q.action.clone(),
+                object: q.object.clone(),
+                from: instant("from", &q.from)?.map(to_nanos),
+                to: instant("to", &q.to)?.map(to_nanos),
+            };
+            let cursor = if newest_first { q.before } else { Some(q.after.unwrap_or(0)) };
+            let mut rows = argus_store::audit::list_filtered(r, org.row.id, &f, newest_first, cursor, limit + 1)?;
             let has_more = rows.len() as i64 > limit;
             rows.truncate(limit as usize);
             let json = |s: &Option<String>| s.as_ref().map(|x| serde_json::from_str(x).unwrap_or(serde_json::Value::String(x.clone())));
@@ -458,7 +486,8 @@ impl Ops {
                     after: json(&a.after),
                 })
                 .collect();
-            Ok(crate::api::AuditPage { next_after: entries.last().map(|e| e.id).or(Some(after)), entries, has_more })
+            let next_after = entries.last().map(|e| e.id).or(if newest_first { q.before } else { Some(q.after.unwrap_or(0)) });
+            Ok(crate::api::AuditPage { next_after, entries, has_more })
         })
     }
 }

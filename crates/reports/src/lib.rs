@@ -149,22 +149,31 @@ pub struct ReportParams {
     pub investigation: Option<String>,
     #[schemars(length(min = 1, max = 256), pattern(argus_domain::record::patterns::TEXT))]
     pub user: Option<String>,
+    #[schemars(length(max = 64), pattern(argus_domain::record::patterns::SLUG))]
+    pub status: Option<String>,
+    /// A part of the investigation, ASCII letters in any case.
+    #[schemars(length(min = 1, max = 256), pattern(argus_domain::record::patterns::TEXT))]
+    pub investigation_contains: Option<String>,
+    /// A part of the user, ASCII letters in any case.
+    #[schemars(length(min = 1, max = 256), pattern(argus_domain::record::patterns::TEXT))]
+    pub user_contains: Option<String>,
 }
 
 impl ReportParams {
     /// The export of `org` these parameters ask for (format and kind checked).
     pub fn request(self, org: &str, meta_comments: bool) -> Result<ExportRequest> {
         // The filters are those of a record query, checked the same way.
-        let query = argus_ops::analytics::RecordQuery {
-            from: self.from.clone(),
-            to: self.to.clone(),
-            provider: self.provider.clone(),
-            model: self.model.clone(),
-            operation: self.operation.clone(),
-            investigation: self.investigation.clone(),
-            user: self.user.clone(),
-            ..Default::default()
+        let filters = Filters {
+            provider: self.provider,
+            model: self.model,
+            operation: self.operation,
+            investigation: self.investigation,
+            user: self.user,
+            status: self.status,
+            investigation_contains: self.investigation_contains,
+            user_contains: self.user_contains,
         };
+        let query = argus_ops::analytics::RecordQuery::of(self.from.clone(), self.to.clone(), filters.clone());
         query.check().map_err(|e| ReportError::Bad(e.to_string()))?;
         if let Some(b) = self
             .by
@@ -179,14 +188,7 @@ impl ReportParams {
             org: org.to_string(),
             from: self.from,
             to: self.to,
-            filters: Filters {
-                provider: self.provider,
-                model: self.model,
-                operation: self.operation,
-                investigation: self.investigation,
-                user: self.user,
-                ..Filters::default()
-            },
+            filters,
             kind: Kind::parse(self.kind.as_deref().unwrap_or("records"))?,
             by: self.by,
             format: Format::parse(&self.format)?,

@@ -76,16 +76,6 @@ pub struct PricesQ {
 
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct AuditQ {
-    /// Entries after this id.
-    #[schemars(range(min = 0))]
-    pub after: Option<i64>,
-    #[schemars(range(min = 1, max = 10000))]
-    pub limit: Option<i64>,
-}
-
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
 pub struct AliasBody {
     /// `provider/model`, tried in the organisation's provider priority order.
     #[schemars(length(min = 1, max = 32), inner(regex(pattern = r"^[a-z0-9]([a-z0-9_-]|\.[a-z0-9_-])*\.?/[^\x00-\x1f\x7f-\x9f,]+$")))]

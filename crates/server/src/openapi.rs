@@ -40,7 +40,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("post", "/orgs/{org}/admit", "ingest", "May a call to {provider} go ahead, holding {estimated_cost}? 200 with a reservation, 402 budget_exceeded, 429 rate_limited (Retry-After), 409 provider_disabled"),
     ("post", "/orgs/{org}/route", "ingest", "Choose a provider by priority with fallback: {operation, dry_run}; candidates with their state"),
     ("get", "/orgs/{org}/forecast", "read", "Month-end projection (month)"),
-    ("get", "/orgs/{org}/audit", "audit", "The audit log after an entry id (after, limit)"),
+    ("get", "/orgs/{org}/audit", "audit", "The audit log: oldest first after an entry id (after), or newest first before one (order=newest, before); parts of actor, action and object; a period (from, to)"),
     ("get", "/orgs/{org}/tokens", "configure", "Tokens of the organisation (never the tokens themselves)"),
     ("post", "/orgs/{org}/tokens", "configure", "Make a token: {role, name}; the token is in the answer, once"),
     ("delete", "/orgs/{org}/tokens/{id}", "configure", "Revoke a token"),
@@ -182,7 +182,7 @@ fn contract(method: &str, path: &str) -> Option<Contract> {
         }
         ("post", "/orgs/{org}/route") => Contract { body: Some(of::<RouteBody>), statuses: &[413], ..c(Answer::Json(200, of::<Route>)) },
         ("get", "/orgs/{org}/forecast") => Contract { query: Some(of::<MonthQ>), ..c(Answer::Json(200, of::<Forecast>)) },
-        ("get", "/orgs/{org}/audit") => Contract { query: Some(of::<AuditQ>), ..c(Answer::Json(200, of::<AuditPage>)) },
+        ("get", "/orgs/{org}/audit") => Contract { query: Some(of::<argus_ops::api::AuditQuery>), ..c(Answer::Json(200, of::<AuditPage>)) },
         ("get", "/orgs/{org}/tokens") => c(Answer::Json(200, of::<Tokens>)),
         ("post", "/orgs/{org}/tokens") => {
             Contract { body: Some(of::<TokenBody>), statuses: &[413], ..c(Answer::Json(201, of::<argus_ops::access::CreatedToken>)) }

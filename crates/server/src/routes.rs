@@ -545,9 +545,14 @@ async fn forecast(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q
     Ok(Json(app.pool.run(&actor, move |ops| ops.forecast(&org, q.month.as_deref())).await?).into_response())
 }
 
-async fn audit(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<AuditQ>) -> Result<Response, ApiError> {
+async fn audit(
+    State(app): State<App>,
+    auth: Auth,
+    Path(org): Path<String>,
+    Q(q): Q<argus_ops::api::AuditQuery>,
+) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Audit)?;
-    Ok(Json(app.pool.run(&actor, move |ops| ops.audit_list(&org, q.after.unwrap_or(0), q.limit.unwrap_or(500))).await?).into_response())
+    Ok(Json(app.pool.run(&actor, move |ops| ops.audit_query(&org, &q)).await?).into_response())
 }
 
 async fn tokens(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {

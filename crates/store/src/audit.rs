@@ -33,11 +33,57 @@ pub fn add(
 }
 
 pub fn list(r: &Reader<'_>, org: OrgId, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
-    let mut st = r.c().prepare(
-        "SELECT id, org_id, at, actor, action, object, before, after FROM audit WHERE (org_id = ?1 OR org_id IS NULL) AND id > ?2 ORDER BY id LIMIT ?3",
-    )?;
+    list_filtered(r, org, &AuditFilter::default(), false, Some(after), limit)
+}
+
+/// Which entries: parts of the actor, action and object (any ASCII case),
+/// and the period `[from, to)` in nanoseconds.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub object: Option<String>,
+    pub from: Option<i64>,
+    pub to: Option<i64>,
+}
+
+/// Entries of `org` (and the store's own) that `f` selects, oldest or
+/// newest first, after (before, newest first) entry id `cursor`.
+pub fn list_filtered(
+    r: &Reader<'_>,
+    org: OrgId,
+    f: &AuditFilter,
+    newest_first: bool,
+    cursor: Option<i64>,
+    limit: i64,
+) -> Result<Vec<AuditRow>> {
+    use rusqlite::types::Value;
+    let mut sql =
+        String::from("SELECT id, org_id, at, actor, action, object, before, after FROM audit WHERE (org_id = ?1 OR org_id IS NULL)");
+    let mut p = vec![Value::Integer(org.0)];
+    let mut cond = |c: &str, v: Value| {
+        p.push(v);
+        sql.push_str(&format!(" AND {}", c.replace('?', &format!("?{}", p.len()))));
+    };
+    for (col, v) in [("actor", &f.actor), ("action", &f.action), ("object", &f.object)] {
+        if let Some(x) = v {
+            cond(&format!("instr(lower({col}), lower(?)) > 0"), Value::Text(x.clone()));
+        }
+    }
+    if let Some(x) = f.from {
+        cond("at >= ?", Value::Integer(x));
+    }
+    if let Some(x) = f.to {
+        cond("at < ?", Value::Integer(x));
+    }
+    if let Some(c) = cursor {
+        cond(if newest_first { "id < ?" } else { "id > ?" }, Value::Integer(c));
+    }
+    sql.push_str(if newest_first { " ORDER BY id DESC" } else { " ORDER BY id" });
+    sql.push_str(&format!(" LIMIT {limit}"));
+    let mut st = r.c().prepare(&sql)?;
     let rows = st
-        .query_map(rusqlite::params![org.0, after, limit], |r| {
+        .query_map(rusqlite::params_from_iter(p), |r| {
             Ok(AuditRow {
                 id: r.get(0)?,
                 org_id: r.get::<_, Option<i64>>(1)?.map(OrgId),

@@ -2,43 +2,97 @@ import { useContext, useState } from "preact/hooks";
 import { AppCtx } from "../ctx";
 import { Empty, ErrorBox, Loading, useLoad } from "../ui";
 import { dateTime } from "../format";
+import { fieldDiff } from "../state";
+import type { AuditQuery } from "../types";
+
+const FIELDS = ["actor", "action", "object", "from", "to"] as const;
+type Filter = Record<(typeof FIELDS)[number], string>;
+const EMPTY: Filter = { actor: "", action: "", object: "", from: "", to: "" };
 
 export function Audit() {
   const { backend, org } = useContext(AppCtx);
-  const [cursors, setCursors] = useState<number[]>([0]);
-  const after = cursors[cursors.length - 1];
-  const page = useLoad(() => backend.audit(org.slug, after, 100), [org.slug, after]);
-  if (page.loading && !page.data) return <Loading what="the audit log" />;
-  if (page.error) return <ErrorBox error={page.error} />;
-  const entries = page.data!.entries;
-  const show = (v: unknown) => (v === null || v === undefined ? "" : JSON.stringify(v));
+  // Newest first; each page continues before the last entry of the one before.
+  const [cursors, setCursors] = useState<(number | undefined)[]>([undefined]);
+  const [draft, setDraft] = useState<Filter>(EMPTY);
+  const [filter, setFilter] = useState<Filter>(EMPTY);
+  const before = cursors[cursors.length - 1];
+  const query = (): AuditQuery => {
+    const q: AuditQuery = { order: "newest", limit: 100 };
+    for (const k of FIELDS) if (filter[k].trim()) q[k] = filter[k].trim();
+    if (before !== undefined) q.before = before;
+    return q;
+  };
+  const page = useLoad(() => backend.audit(org.slug, query()), [org.slug, before, JSON.stringify(filter)]);
+  const apply = (f: Filter) => {
+    setDraft(f);
+    setFilter(f);
+    setCursors([undefined]);
+  };
   return (
     <section aria-label="audit log">
-      {entries.length === 0 ? (
-        <Empty>No entries yet. Every change of configuration, prices and budgets is written here with who made it.</Empty>
-      ) : (
-        <table class="audit">
-          <thead>
-            <tr><th scope="col" class="num">#</th><th scope="col">When</th><th scope="col">Who</th><th scope="col">What</th><th scope="col">Object</th><th scope="col">Before</th><th scope="col">After</th></tr>
-          </thead>
-          <tbody>
-            {entries.map((e) => (
-              <tr key={e.id}>
-                <td class="num">{e.id}</td>
-                <td>{dateTime(e.at, org.timezone)}</td>
-                <td>{e.actor}</td>
-                <td>{e.action}</td>
-                <td>{e.object}</td>
-                <td class="json">{show(e.before)}</td>
-                <td class="json">{show(e.after)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
-      <div class="pager">
-        <button disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))}>← Previous</button>
-        <button disabled={!page.data!.has_more} onClick={() => setCursors([...cursors, page.data!.next_after ?? after])}>Next →</button>
+      <form class="filters" aria-label="Filter the audit log" onSubmit={(e) => { e.preventDefault(); apply(draft); }}>
+        {FIELDS.map((k) => (
+          <label key={k}>
+            {k === "to" ? "to (exclusive)" : k}
+            <input
+              name={k}
+              type={k === "from" || k === "to" ? "date" : undefined}
+              value={draft[k]}
+              placeholder={k === "actor" ? "token:NAME, cli:USER…" : k === "action" ? "budget.set, provider.set…" : k === "object" ? "a part, any case" : undefined}
+              onInput={(e) => setDraft({ ...draft, [k]: (e.target as HTMLInputElement).value })}
+            />
+          </label>
+        ))}
+        <button type="submit">Apply</button>
+        <button type="button" class="secondary" onClick={() => apply(EMPTY)}>Reset</button>
+      </form>
+      <ErrorBox error={page.error} />
+      {page.loading && !page.data ? <Loading what="the audit log" /> : null}
+      {page.data ? (
+        page.data.entries.length === 0 ? (
+          <Empty>
+            {FIELDS.some((k) => filter[k].trim())
+              ? "No entry matches these filters. Clear a filter or widen the period."
+              : "No entries yet. Every change of configuration, prices and budgets is written here with who made it."}
+          </Empty>
+        ) : (
+          <table class="audit">
+            <thead>
+              <tr><th scope="col" class="num">#</th><th scope="col">When</th><th scope="col">Who</th><th scope="col">What</th><th scope="col">Object</th><th scope="col">Changes</th></tr>
+            </thead>
+            <tbody>
+              {page.data.entries.map((e) => {
+                const changes = fieldDiff(e.before, e.after);
+                return (
+                  <tr key={e.id}>
+                    <td class="num">{e.id}</td>
+                    <td>{dateTime(e.at, org.timezone)}</td>
+                    <td>{e.actor}</td>
+                    <td>{e.action}</td>
+                    <td>{e.object}</td>
+                    <td>
+                      {changes.length === 0 ? <span class="muted">no field changed</span> : (
+                        <ul class="diff">
+                          {changes.map((c) => (
+                            <li key={c.field}>
+                              {c.field ? <strong>{c.field}</strong> : null}{c.field ? ": " : ""}
+                              {c.before ? <del title="before">{c.before}</del> : <span class="muted">(none)</span>} → {c.after ? <ins title="after">{c.after}</ins> : <span class="muted">(none)</span>}
+                            </li>
+                          ))}
+                        </ul>
+                      )}
+                    </td>
+                  </tr>
+                );
+              })}
+            </tbody>
+          </table>
+        )
+      ) : null}
+      <div class="pager" role="group" aria-label="Pages of the audit log">
+        <button disabled={cursors.length === 1} onClick={() => setCursors(cursors.slice(0, -1))}>← Newer</button>
+        <span class="muted">page {cursors.length}</span>
+        <button disabled={!page.data?.has_more} onClick={() => setCursors([...cursors, page.data?.next_after ?? before])}>Older →</button>
       </div>
     </section>
   );

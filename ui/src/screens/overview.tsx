@@ -2,16 +2,40 @@ import { useContext, useEffect } from "preact/hooks";
 import { AppCtx } from "../ctx";
 import { Card, Empty, ErrorBox, Loading, Money, useLoad } from "../ui";
 import { BarChart } from "../charts";
-import { age, count, money, percent } from "../format";
-import { dailySeries, nextMonthStart, syncIsStale } from "../state";
-import type { GatewayDay, Group } from "../types";
+import { age, compareDecimal, count, fromNanos, money, percent, subtractDecimal, toNanos } from "../format";
+import { addDays, dailySeries, defaultView, hashOfView, nextMonthStart, syncIsStale, todayIn, unusualDays } from "../state";
+import type { Forecast, GatewayDay, Group } from "../types";
+import type { Bar } from "../charts";
 
-function dailyBars(groups: Group[], first: string) {
-  return dailySeries(groups, first).map((d) => ({ label: d.day, value: d.cost, note: `${count(d.requests)} requests` }));
+/** The month's days: spend so far, unusual days marked, then the projection at the current daily rate. */
+function dailyBars(groups: Group[], month: string, today: string, forecast: Forecast): Bar[] {
+  const first = `${month}-01`;
+  const series = dailySeries(groups, first);
+  const unusual = unusualDays(series.map((d) => d.cost));
+  const bars: Bar[] = series.map((d, i) => ({ label: d.day, value: d.cost, note: `${count(d.requests)} requests`, unusual: unusual[i] }));
+  const end = nextMonthStart(month);
+  if (forecast.enough_data && forecast.daily_rate) {
+    let d = bars.length ? addDays(bars[bars.length - 1].label, 1) : first;
+    if (d <= today) d = addDays(today, 1);
+    for (; d < end; d = addDays(d, 1)) bars.push({ label: d, value: forecast.daily_rate, projected: true, note: "at the current daily rate" });
+  }
+  return bars;
+}
+
+/** Days in the month `YYYY-MM`. */
+function daysIn(month: string): number {
+  const [y, m] = month.split("-").map(Number);
+  return new Date(Date.UTC(y, m, 0)).getUTCDate();
+}
+
+/** A link to the Usage screen filtered to one group of this month. */
+function usageLink(today: string, field: "provider" | "operation" | "investigation", key: string): string {
+  return hashOfView({ ...defaultView(today), [field]: key, by: field === "provider" ? "model" : "provider" });
 }
 
 export function Overview() {
   const { backend, org, info, go } = useContext(AppCtx);
+  const today = todayIn(org.timezone);
   const data = useLoad(async () => {
     const status = await backend.budgetStatus(org.slug);
     const from = `${status.month}-01`;
@@ -35,7 +59,7 @@ export function Overview() {
   const { status, forecast, daily, providers, operations, investigations, gateway } = data.data!;
   const cur = status.currency;
   const sync = info.sync;
-  const top = [...investigations.groups].filter((g) => g.key !== null).sort((a, b) => Number(b.cost) - Number(a.cost)).slice(0, 5);
+  const top = [...investigations.groups].filter((g) => g.key !== null).sort((a, b) => compareDecimal(b.cost, a.cost)).slice(0, 5);
   const unacked = status.alerts.filter((a) => !a.acknowledged_at);
   return (
     <div class="grid">
@@ -61,13 +85,21 @@ export function Overview() {
             {status.fx_rates.length === 1 ? `${status.fx_rates[0].date} (1 ${status.fx_rates[0].from} = ${status.fx_rates[0].rate} ${cur})` : `${status.fx_rates[0].date} to ${status.fx_rates[status.fx_rates.length - 1].date}`}.
           </p>
         ) : null}
+        {daily.previous.cost_change_percent !== null ? (
+          <p data-testid="month-change">
+            <span class={compareDecimal(daily.previous.cost_change_percent, "0") > 0 ? "delta-up" : "delta-down"}>
+              {compareDecimal(daily.previous.cost_change_percent, "0") > 0 ? "▲" : "▼"} {percent(daily.previous.cost_change_percent.replace(/^-/, ""))}
+            </span>{" "}
+            {compareDecimal(daily.previous.cost_change_percent, "0") > 0 ? "more" : "less"} than the {daysIn(status.month)} days before ({money(daily.previous.cost, cur)})
+          </p>
+        ) : null}
         {status.amount ? (
           <>
             <p>
               of <Money amount={status.amount} currency={cur} testid="budget-amount" /> budget ({percent(status.percent)}),{" "}
               <Money amount={status.remaining} currency={cur} /> left
             </p>
-            <div class="meter" aria-label="spend against budget">
+            <div class="meter" role="progressbar" aria-label="spend against budget" aria-valuemin={0} aria-valuemax={100} aria-valuenow={Math.min(100, Number(status.percent ?? 0))} aria-valuetext={percent(status.percent)}>
               <div style={{ width: `${Math.min(100, Number(status.percent ?? 0))}%` }} class={status.blocked ? "over" : ""} />
             </div>
             {status.blocked ? <p class="bad">Hard limit reached: new calls are refused.</p> : null}
@@ -84,9 +116,21 @@ export function Overview() {
             <div class="big">
               <Money amount={forecast.projected} currency={cur} testid="projected" />
             </div>
-            <p>
+            {forecast.amount ? (
+              <p data-testid="projection-verdict">
+                {compareDecimal(forecast.projected, forecast.amount) <= 0 ? (
+                  <>Projected to end at {money(forecast.projected, cur)}, <strong class="ok">{money(subtractDecimal(forecast.amount, forecast.projected), cur)} under budget</strong>.</>
+                ) : (
+                  <>
+                    Projected to end at {money(forecast.projected, cur)}, <strong class="bad">{money(subtractDecimal(forecast.projected, forecast.amount), cur)} over budget</strong>
+                    {forecast.crosses_on ? <>, crossing it on <strong>{forecast.crosses_on}</strong></> : null}.
+                  </>
+                )}
+              </p>
+            ) : null}
+            <p class="muted">
               likely between {money(forecast.low, cur)} and {money(forecast.high, cur)}
-              {forecast.crosses_on ? <>; reaches the budget on <strong>{forecast.crosses_on}</strong></> : null}
+              {forecast.daily_rate ? <>, at {money(forecast.daily_rate, cur)} a day</> : null}
             </p>
           </>
         ) : (
@@ -100,7 +144,7 @@ export function Overview() {
           <ul class="alerts">
             {unacked.map((a) => (
               <li key={a.id}>
-                <strong>{a.threshold}%</strong> reached: {money(a.spent, cur)} of {money(a.amount, cur)} <a href="#/budgets">acknowledge</a>
+                <strong>{a.threshold}%</strong> of the {a.month} budget reached: {money(a.spent, cur)} of {money(a.amount, cur)} <a href="#/budgets">acknowledge</a>
               </li>
             ))}
           </ul>
@@ -110,11 +154,15 @@ export function Overview() {
         <BarChart
           title="Daily spend this month"
           currency={cur}
-          bars={dailyBars(daily.groups, `${status.month}-01`)}
+          bars={dailyBars(daily.groups, status.month, today, forecast)}
+          line={status.amount ? { value: fromNanos(toNanos(status.amount) / BigInt(daysIn(status.month))), label: `budget pace, ${money(fromNanos(toNanos(status.amount) / BigInt(daysIn(status.month))), cur)} a day` } : undefined}
         />
+        <p class="muted small">
+          Solid bars: spend of each day; hollow bars: the projection at the current daily rate{status.amount ? "; dashed line: the daily spend that uses the budget exactly" : ""}; highlighted bars: days of unusual spend (over three times the median day before them).
+        </p>
       </Card>
       <Card title="By provider">
-        <Breakdown groups={providers.groups} cur={cur} />
+        <Breakdown groups={providers.groups} cur={cur} link={(k) => usageLink(today, "provider", k)} />
       </Card>
       {gateway ? (
         <Card title={`Through the gateway today (${gateway.day})`}>
@@ -122,16 +170,16 @@ export function Overview() {
         </Card>
       ) : null}
       <Card title="By operation">
-        <Breakdown groups={operations.groups} cur={cur} />
+        <Breakdown groups={operations.groups} cur={cur} link={(k) => usageLink(today, "operation", k)} />
       </Card>
       <Card title="Top investigations">
-        {top.length === 0 ? <p class="muted">No usage tied to an investigation this month.</p> : <Breakdown groups={top} cur={cur} />}
+        {top.length === 0 ? <p class="muted">No usage tied to an investigation this month.</p> : <Breakdown groups={top} cur={cur} link={(k) => usageLink(today, "investigation", k)} />}
       </Card>
     </div>
   );
 }
 
-function Breakdown({ groups, cur }: { groups: { key: string | null; cost: string; requests: number }[]; cur: string }) {
+function Breakdown({ groups, cur, link }: { groups: { key: string | null; cost: string; requests: number }[]; cur: string; link: (key: string) => string }) {
   if (groups.length === 0) return <Empty>No usage this month yet.</Empty>;
   return (
     <table>
@@ -145,7 +193,7 @@ function Breakdown({ groups, cur }: { groups: { key: string | null; cost: string
       <tbody>
         {groups.map((g) => (
           <tr key={g.key ?? "(none)"}>
-            <td>{g.key ?? <span class="muted">(none)</span>}</td>
+            <td>{g.key === null ? <span class="muted">(none)</span> : <a href={link(g.key)} title="Show these records on the Usage screen">{g.key}</a>}</td>
             <td class="num">{count(g.requests)}</td>
             <td class="num">
               <Money amount={g.cost} currency={cur} />
