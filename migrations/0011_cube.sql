@@ -13,13 +13,15 @@
 --   shape 3: shape 0 by local month;
 --   shape 4: shape 1 by local month;
 --   shape 5: a local month by investigation and user only (provider, model,
---            operation and status '').
+--            operation and status '');
+--   shape 6: shape 5 by local day.
 -- A summary reads the smallest rollup that holds what it filters and groups
 -- by: months where the range covers whole months, days for the other
 -- whole days, the records for the partial days at its edges. A question
--- that involves both an investigation and a user and groups by day or week
--- has no rollup (a daily one by all six would hold about as many rows as
--- the records of busy days) and reads the period's records.
+-- that involves both an investigation and a user, the kind of call too,
+-- and groups by day or week has no rollup (a daily one by all six would
+-- hold about as many rows as the records of busy days) and reads the
+-- period's records.
 -- A missing investigation or user is ''. Money in two parts as in
 -- 0006_wide_sums.sql.
 CREATE TABLE agg_cube (
@@ -86,7 +88,12 @@ UNION ALL
 SELECT org_id, 5, month_day, '', '', '', '', inv, usr,
        count(*), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens),
        sum(cache_write_tokens), sum(cache_write_1h_tokens), sum(units), sum(rest), sum(unpriced)
-FROM cube_seed GROUP BY org_id, month_day, inv, usr;
+FROM cube_seed GROUP BY org_id, month_day, inv, usr
+UNION ALL
+SELECT org_id, 6, day, '', '', '', '', inv, usr,
+       count(*), sum(input_tokens), sum(output_tokens), sum(cached_input_tokens),
+       sum(cache_write_tokens), sum(cache_write_1h_tokens), sum(units), sum(rest), sum(unpriced)
+FROM cube_seed GROUP BY org_id, day, inv, usr;
 
 -- cost = units * 10^9 + rest = (units / 10^9) * 10^18 + x, x = (units % 10^9) * 10^9 + rest.
 INSERT INTO agg_cube

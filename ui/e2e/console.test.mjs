@@ -5,11 +5,12 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { chromium } from "playwright-core";
+import { AxeBuilder } from "@axe-core/playwright";
 import { FAKE_NOW, atFakeNow, fakeNowMs } from "./faketime.mjs";
 
 const BIN = resolve(process.env.ARGUS_BIN ?? "../target/debug/argus-usage");
@@ -116,25 +117,182 @@ test("each screen loads with its figures and without an error", async () => {
   await page.waitForFunction((c) => document.querySelector("[data-testid=explorer-total]")?.getAttribute("data-exact") === c, searched.cost, { timeout: 10000 });
   await page.click("main button:text('Reset')");
   // Paging through records forward and back.
-  await page.click("text=Next →");
-  await page.waitForSelector("text=Records (page 2)");
-  await page.click("text=← Previous");
-  await page.waitForSelector("text=Records (page 1)");
+  await page.locator("text=Next →").first().click();
+  await page.waitForSelector("text=page 2");
+  await page.locator("text=← Previous").last().click();
+  await page.waitForSelector("text=page 1");
+});
+
+/** The Usage screen's total once it shows `cost`. */
+async function totalIs(cost) {
+  await page.waitForFunction((c) => document.querySelector("[data-testid=explorer-total]")?.getAttribute("data-exact") === c, cost, { timeout: 10000 });
+}
+
+test("the Usage view lives in the URL: a filtered drill-down is shareable, reloads and goes back", async () => {
+  await go("explorer");
+  const all = cliJson("usage", "summary", "--org", "demo", "--from", `${MONTH}-01`, "--by", "provider");
+  await totalIs(all.cost);
+  // Drill into a provider: the totals, the grouping and the URL follow.
+  const first = all.groups[0].key;
+  await page.click(`section[aria-label=groups] button.link:text-is("${first}")`);
+  const one = cliJson("usage", "summary", "--org", "demo", "--from", `${MONTH}-01`, "--provider", first, "--by", "model");
+  await totalIs(one.cost);
+  assert.match(page.url(), new RegExp(`provider=${first}`));
+  assert.match(page.url(), /by=model/);
+  // The link opens the same view in a fresh tab, once signed in there.
+  const again = await page.context().newPage();
+  await again.goto(page.url());
+  await again.fill("input[name=org]", "demo");
+  await again.fill("input[name=token]", token);
+  await again.click("button[type=submit]");
+  await again.waitForFunction((c) => document.querySelector("[data-testid=explorer-total]")?.getAttribute("data-exact") === c, one.cost, { timeout: 10000 });
+  assert.equal(await again.locator("section[aria-label=groups] tbody tr").count(), one.groups.length, "one row per model");
+  await again.close();
+  // The back button returns to the view before.
+  await page.goBack();
+  await totalIs(all.cost);
+  // Last month, by a preset, with two groupings: each pair of keys is a row.
+  await page.selectOption("select[name=preset]", "last_month");
+  await page.selectOption("select[name=by]", "investigation");
+  await page.selectOption("select[name=then]", "provider");
+  await page.click("main button:text('Apply')");
+  const prev = cliJson("usage", "summary", "--org", "demo", "--from", "2026-10-01", "--to", "2026-11-01", "--by", "investigation,provider");
+  await totalIs(prev.cost);
+  assert.equal(await page.locator("section[aria-label=groups] tbody tr").count(), prev.groups.length);
+  assert.equal(await page.inputValue("input[name=from]"), "2026-10-01", "the date picker shows the preset's dates");
+  // The records below are those of the same period, newest first, then oldest first.
+  const newest = await page.locator("table.records tbody tr td").first().textContent();
+  await page.selectOption("select[name=order]", "time");
+  await page.waitForFunction((n) => document.querySelector("table.records tbody tr td")?.textContent !== n, newest, { timeout: 10000 });
+  const oldest = cliJson("usage", "records", "--org", "demo", "--from", "2026-10-01", "--to", "2026-11-01", "--order", "time", "--limit", "1").records[0];
+  assert.ok(oldest.occurred_at.startsWith("2026-10"), "the records are last month's");
+});
+
+test("the Overview's rows drill down into the Usage screen", async () => {
+  await go("overview");
+  const p = cliJson("usage", "summary", "--org", "demo", "--from", `${MONTH}-01`, "--by", "provider").groups[0];
+  await page.click(`main a:text-is("${p.key}")`);
+  const s = cliJson("usage", "summary", "--org", "demo", "--from", `${MONTH}-01`, "--provider", p.key);
+  await totalIs(s.cost);
+  assert.equal(s.cost, p.cost);
+  // The projection says where the month ends against the budget.
+  await go("overview");
+  const verdict = await page.textContent("[data-testid=projection-verdict]");
+  assert.match(verdict, /Projected to end at \$[\d,.]+, \$[\d,.]+ (under|over) budget/);
+  // The chart's bars are one tab stop; arrow keys move between them.
+  await page.locator("figure.chart g[tabindex='0']").focus();
+  const first = await page.textContent("figure.chart figcaption");
+  await page.keyboard.press("ArrowRight");
+  const second = await page.textContent("figure.chart figcaption");
+  assert.notEqual(first, second);
+  assert.equal(await page.locator("figure.chart g[tabindex='0']").count(), 1);
+});
+
+test("Export this view writes the view's records, with the same filters and period", async () => {
+  await go("explorer");
+  await page.fill("main input[name=provider]", "openai");
+  await page.click("main button:text('Apply')");
+  const s = cliJson("usage", "summary", "--org", "demo", "--from", `${MONTH}-01`, "--provider", "openai");
+  await totalIs(s.cost);
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("form[aria-label='Export this view'] button[type=submit]")]);
+  const file = join(dir, download.suggestedFilename());
+  await download.saveAs(file);
+  const v = JSON.parse(cli("export", "verify", file, "--json"));
+  assert.equal(v.ok, true);
+  const rows = readFileSync(file, "utf8").split("\n").filter((l) => l && !l.startsWith("#")).length - 1;
+  assert.equal(rows, s.requests, "one row per record of the view");
+});
+
+test("a read-only role sees no editing controls, and sign-in errors say what to do", async () => {
+  const analyst = cli("token", "create", "--org", "demo", "--role", "analyst", "--name", "e2e-analyst").trim();
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await ctx.clock.setFixedTime(new Date(fakeNowMs()));
+  const p = await ctx.newPage();
+  await p.goto(base + "/");
+  await p.fill("input[name=org]", "demo");
+  await p.fill("input[name=token]", "not-a-token");
+  await p.click("button[type=submit]");
+  await p.waitForSelector("[data-testid=sign-in-error]");
+  assert.match(await p.textContent("[data-testid=sign-in-error]"), /did not accept this token for "demo"/);
+  await p.fill("input[name=token]", analyst);
+  await p.click("button[type=submit]");
+  await p.waitForSelector("[data-testid=mtd-spend]");
+  assert.equal(await p.locator("nav a:text('Audit log')").count(), 0, "an analyst may not read the audit log: no link to it");
+  await p.goto(base + "/#/budgets");
+  await p.waitForSelector("main :text('Budgets')");
+  assert.equal(await p.locator("text=Save budget").count(), 0);
+  assert.equal(await p.locator("button:text('Edit')").count(), 0);
+  await p.goto(base + "/#/providers");
+  await p.waitForSelector("main :text('Providers, in the order')");
+  assert.equal(await p.locator("input[role=switch], input.quota, button[aria-label^='Move']").count(), 0);
+  await p.goto(base + "/#/prices");
+  await p.waitForSelector("main :text('Price history')");
+  assert.equal(await p.locator("text=Add version").count() + (await p.locator("text=Import rates").count()), 0);
+  await ctx.close();
+});
+
+test("the audit log shows the newest change first, filtered, field by field", async () => {
+  cli("budget", "set", "--org", "demo", "--month", "2027-02", "--amount", "777");
+  await go("audit");
+  await page.fill("main input[name=action]", "budget");
+  await page.click("main button:text('Apply')");
+  await page.waitForSelector("table.audit tbody tr");
+  const firstRow = await page.locator("table.audit tbody tr").first().textContent();
+  assert.match(firstRow, /2027-02/);
+  assert.match(firstRow, /amount/);
+  assert.match(firstRow, /777/);
+  const ids = await page.locator("table.audit tbody tr td:first-child").allTextContents();
+  assert.deepEqual([...ids].map(Number), [...ids].map(Number).sort((a, b) => b - a), "newest first");
+});
+
+test("axe-core finds no serious or critical violation on any screen, light or dark", async () => {
+  for (const theme of ["light", "dark"]) {
+    await page.evaluate((t) => localStorage.setItem("argus-theme", t), theme);
+    for (const screen of ["overview", "explorer", "budgets", "providers", "prices", "reports", "sync", "audit"]) {
+      await go(screen);
+      await page.waitForSelector("main h1");
+      await page.waitForFunction(() => !document.querySelector("main [aria-busy=true]"), null, { timeout: 10000 });
+      const r = await new AxeBuilder({ page }).analyze();
+      const bad = r.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
+      assert.deepEqual(bad.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(" ")).slice(0, 3).join(", ")}`), [], `${screen} (${theme})`);
+    }
+  }
+  await page.evaluate(() => localStorage.removeItem("argus-theme"));
+  // The sign-in page too.
+  const ctx = await browser.newContext();
+  const p = await ctx.newPage();
+  await p.goto(base + "/");
+  await p.waitForSelector("input[name=token]");
+  const r = await new AxeBuilder({ page: p }).analyze();
+  assert.deepEqual(r.violations.filter((v) => v.impact === "serious" || v.impact === "critical").map((v) => v.id), [], "sign-in");
+  await ctx.close();
 });
 
 test("a budget edit round-trips", async () => {
   await go("budgets");
+  // The form opens with the budget in force this month.
+  const status = cliJson("budget", "status", "--org", "demo");
+  const month = status.budget_source;
+  assert.ok(month, "the demo has a budget in force");
+  await page.waitForFunction((m) => document.querySelector("input[name=month]")?.value === m, month);
+  assert.equal(await page.inputValue("input[name=amount]"), cliJson("budget", "list", "--org", "demo").budgets.find((x) => x.month === month).amount);
   await page.fill("input[name=amount]", "1234.56");
   await page.fill("input[name=thresholds]", "50, 75, 100");
   await page.click("text=Save budget");
   await page.waitForSelector("text=Saved the budget");
-  const month = cliJson("budget", "status", "--org", "demo").month;
   const b = cliJson("budget", "list", "--org", "demo").budgets.find((x) => x.month === month);
   assert.equal(b.amount, "1234.56");
   assert.deepEqual(b.thresholds, [50, 75, 100]);
   await page.reload();
   // The nav link says "Budgets" before the screen has loaded: wait for the figure itself.
   await page.waitForFunction(() => document.querySelector("main")?.textContent.includes("$1,234.56"), null, { timeout: 10000 });
+  // A threshold above 100 % is questioned before it is saved.
+  await page.fill("input[name=thresholds]", "80, 150");
+  await page.click("text=Save budget");
+  await page.waitForSelector("[data-testid=threshold-question]");
+  assert.deepEqual(cliJson("budget", "list", "--org", "demo").budgets.find((x) => x.month === month).thresholds, [50, 75, 100], "not saved yet");
+  await page.click("text=Change the thresholds");
+  await page.fill("input[name=thresholds]", "50, 75, 100");
   // A stale edit is refused, not silently applied: another admin changed it meanwhile.
   cli("budget", "set", "--org", "demo", "--month", month, "--amount", "2000");
   await page.fill("input[name=amount]", "999");

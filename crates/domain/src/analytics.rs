@@ -121,19 +121,28 @@ pub enum Shape {
     /// A local month by investigation and user only (provider, model,
     /// operation and status are `''`).
     MonthPairs = 5,
+    /// A local day by investigation and user only.
+    DayPairs = 6,
 }
 
 impl Shape {
-    pub const ALL: [Shape; 6] =
-        [Shape::DayInvestigation, Shape::DayUser, Shape::MonthAll, Shape::MonthInvestigation, Shape::MonthUser, Shape::MonthPairs];
+    pub const ALL: [Shape; 7] = [
+        Shape::DayInvestigation,
+        Shape::DayUser,
+        Shape::MonthAll,
+        Shape::MonthInvestigation,
+        Shape::MonthUser,
+        Shape::MonthPairs,
+        Shape::DayPairs,
+    ];
 
     pub fn is_monthly(self) -> bool {
-        !matches!(self, Shape::DayInvestigation | Shape::DayUser)
+        !matches!(self, Shape::DayInvestigation | Shape::DayUser | Shape::DayPairs)
     }
 
     /// Whether rows carry provider, model, operation and status.
     pub fn has_call_kind(self) -> bool {
-        self != Shape::MonthPairs
+        !matches!(self, Shape::MonthPairs | Shape::DayPairs)
     }
 
     /// The period of a local day in this shape: the day itself, or the

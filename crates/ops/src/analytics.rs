@@ -220,9 +220,10 @@ impl Folded {
 
 /// The rollups that answer filter `what` and groupings `by`, by day and by
 /// month: those with investigations, or with users, when the question
-/// involves one of them at most; with both, by month only (and without the
-/// kind of call when the question does not involve it). No monthly one when
-/// it groups by day or week.
+/// involves one of them at most; with both, those without the kind of call
+/// (provider, model, operation, status) when the question does not involve
+/// it, else the monthly one with everything only. No monthly one when it
+/// groups by day or week.
 fn shapes_for(what: &RecordFilter, by: &[Dim]) -> (Option<Shape>, Option<Shape>) {
     let inv = what.investigation.is_some() || what.investigation_contains.is_some() || by.contains(&Dim::Investigation);
     let user = what.user.is_some() || what.user_contains.is_some() || by.contains(&Dim::User);
@@ -232,7 +233,7 @@ fn shapes_for(what: &RecordFilter, by: &[Dim]) -> (Option<Shape>, Option<Shape>)
         || what.status.is_some()
         || by.iter().any(|d| matches!(d, Dim::Provider | Dim::Model | Dim::Operation));
     let (day, month) = match (inv, user) {
-        (true, true) if !kind => (None, Shape::MonthPairs),
+        (true, true) if !kind => (Some(Shape::DayPairs), Shape::MonthPairs),
         (true, true) => (None, Shape::MonthAll),
         (true, false) => (Some(Shape::DayInvestigation), Shape::MonthInvestigation),
         (false, _) => (Some(Shape::DayUser), Shape::MonthUser),
