@@ -7,4 +7,4 @@ bash scripts/setup.sh
 bash scripts/ui.sh
 cargo build --workspace --bins
 target="$(realpath "${CARGO_TARGET_DIR:-target}")"
-(cd ui && CARGO_TARGET_DIR="$target" xvfb-run -a -s '-screen 0 1280x900x24' node desktop/screenshots.mjs)
+(cd ui && CARGO_TARGET_DIR="$target" xvfb-run -a -s '-screen 0 1600x1000x24' node desktop/screenshots.mjs)

@@ -387,6 +387,46 @@ fn filtered_summaries(ops: &mut argus_ops::Ops) -> Result<()> {
         println!("| {name} | {} | {} | {:.1} | {:.1} |", s.requests, s.groups.len(), warm[warm.len() / 2], warm[warm.len() - 1]);
     }
     println!();
+    record_pages(ops)
+}
+
+/// Pages of 100 records of the same month, newest first, with filters: the
+/// first page and one deep in the month (the cursor a reader reaches after
+/// paging back to its second day).
+fn record_pages(ops: &mut argus_ops::Ops) -> Result<()> {
+    use argus_domain::analytics::RecordFilter;
+    let deep = argus_domain::time::to_nanos(DateTime::parse_from_rfc3339("2026-10-02T00:00:00+02:00")?.with_timezone(&Utc));
+    let cases: Vec<(&str, RecordFilter)> = vec![
+        ("no filter", RecordFilter::default()),
+        ("`--provider openai`", RecordFilter { provider: Some("openai".into()), ..Default::default() }),
+        ("`--investigation INV-17`", RecordFilter { investigation: Some("INV-17".into()), ..Default::default() }),
+        ("`--user u3 --provider openai`", RecordFilter { user: Some("u3".into()), provider: Some("openai".into()), ..Default::default() }),
+    ];
+    println!("Pages of 100 records of the same month, newest first (`usage records --order time_desc`), in process (median of 11 calls after one):\n");
+    println!("| filter | first page, ms | deep page (2 October), ms |\n|---|---:|---:|");
+    for (name, what) in cases {
+        let mut cols = Vec::new();
+        for cursor in [None, Some(format!("{deep}:0"))] {
+            let q = argus_ops::analytics::RecordQuery {
+                limit: Some(100),
+                order: Some("time_desc".into()),
+                cursor,
+                ..argus_ops::analytics::RecordQuery::of(Some("2026-10-01".into()), Some("2026-11-01".into()), what.clone())
+            };
+            let mut times = Vec::new();
+            for _ in 0..12 {
+                let t = Instant::now();
+                let page = ops.usage_records("bench", &q)?;
+                times.push(t.elapsed().as_secs_f64() * 1000.0);
+                anyhow::ensure!(page.records.len() == 100, "{name}: a full page");
+            }
+            let mut warm = times[1..].to_vec();
+            warm.sort_by(|a, b| a.total_cmp(b));
+            cols.push(warm[warm.len() / 2]);
+        }
+        println!("| {name} | {:.1} | {:.1} |", cols[0], cols[1]);
+    }
+    println!();
     Ok(())
 }
 

@@ -112,62 +112,18 @@ pub enum Shape {
     DayInvestigation = 0,
     /// A local day by provider, model, operation, status and user.
     DayUser = 1,
-    /// A local month by all six.
-    MonthAll = 2,
-    /// A local month by provider, model, operation, status and investigation.
-    MonthInvestigation = 3,
-    /// A local month by provider, model, operation, status and user.
-    MonthUser = 4,
-    /// A local month by investigation and user only (provider, model,
-    /// operation and status are `''`).
-    MonthPairs = 5,
-    /// A local day by investigation and user only.
-    DayPairs = 6,
 }
 
 impl Shape {
-    pub const ALL: [Shape; 7] = [
-        Shape::DayInvestigation,
-        Shape::DayUser,
-        Shape::MonthAll,
-        Shape::MonthInvestigation,
-        Shape::MonthUser,
-        Shape::MonthPairs,
-        Shape::DayPairs,
-    ];
-
-    pub fn is_monthly(self) -> bool {
-        !matches!(self, Shape::DayInvestigation | Shape::DayUser | Shape::DayPairs)
-    }
-
-    /// Whether rows carry provider, model, operation and status.
-    pub fn has_call_kind(self) -> bool {
-        !matches!(self, Shape::MonthPairs | Shape::DayPairs)
-    }
-
-    /// The period of a local day in this shape: the day itself, or the
-    /// first day of its month.
-    pub fn period(self, day: i32) -> i32 {
-        if self.is_monthly() {
-            month_period(day)
-        } else {
-            day
-        }
-    }
+    pub const ALL: [Shape; 2] = [Shape::DayInvestigation, Shape::DayUser];
 
     pub fn has_investigation(self) -> bool {
-        !matches!(self, Shape::DayUser | Shape::MonthUser)
+        self == Shape::DayInvestigation
     }
 
     pub fn has_user(self) -> bool {
-        !matches!(self, Shape::DayInvestigation | Shape::MonthInvestigation)
+        self == Shape::DayUser
     }
-}
-
-/// The day number of the first day of the month of local day `day`.
-pub fn month_period(day: i32) -> i32 {
-    let d = day_date(day);
-    crate::time::day_number(d - chrono::Duration::days(i64::from(chrono::Datelike::day0(&d))))
 }
 
 /// The fields of a record that analytics group by.

@@ -45,15 +45,13 @@ impl Delta {
         key.clear();
         let inv = if shape.has_investigation() { p.investigation.unwrap_or_default() } else { "" };
         let user = if shape.has_user() { p.user.unwrap_or_default() } else { "" };
-        let kind = shape.has_call_kind();
-        let parts = if kind { [p.provider, p.model, p.operation, p.status] } else { [""; 4] };
-        for (i, part) in parts.into_iter().chain([inv, user]).enumerate() {
+        for (i, part) in [p.provider, p.model, p.operation, p.status, inv, user].into_iter().enumerate() {
             if i > 0 {
                 key.push(SEP);
             }
             key.push_str(part);
         }
-        let keys = cube.entry((org, shape, shape.period(day))).or_default();
+        let keys = cube.entry((org, shape, day)).or_default();
         if !keys.contains_key(key.as_str()) {
             keys.insert(key.clone(), Totals::default());
         }

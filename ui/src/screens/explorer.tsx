@@ -75,12 +75,13 @@ export function Explorer() {
   );
   // One period rule: the records are those of the period the totals cover (the summary resolves an empty end).
   const period = summary.data ? { from: summary.data.from, to: summary.data.to } : null;
+  // Loaded once the totals of this view are in (their period is the records' period).
   const records = useLoad(async () => {
     if (!period) return null;
     const q: RecordQuery = { ...filterQuery(view), from: period.from, to: period.to, limit: PAGE, order: view.order };
     if (cursor) q.cursor = cursor;
     return backend.records(org.slug, q);
-  }, [org.slug, period?.from, period?.to, hashOfView(view), cursor]);
+  }, [org.slug, summary.data, view.order, cursor]);
   const cur = org.currency;
   const setPreset = (p: Preset) => {
     const r = presetRange(p, today);
