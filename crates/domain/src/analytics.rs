@@ -112,18 +112,42 @@ pub enum Shape {
     DayInvestigation = 0,
     /// A local day by provider, model, operation, status and user.
     DayUser = 1,
+    /// [`Shape::DayInvestigation`] by local month.
+    MonthInvestigation = 3,
+    /// [`Shape::DayUser`] by local month.
+    MonthUser = 4,
 }
 
 impl Shape {
-    pub const ALL: [Shape; 2] = [Shape::DayInvestigation, Shape::DayUser];
+    pub const ALL: [Shape; 4] = [Shape::DayInvestigation, Shape::DayUser, Shape::MonthInvestigation, Shape::MonthUser];
+
+    pub fn is_monthly(self) -> bool {
+        matches!(self, Shape::MonthInvestigation | Shape::MonthUser)
+    }
+
+    /// The period of a local day in this shape: the day itself, or the
+    /// first day of its month.
+    pub fn period(self, day: i32) -> i32 {
+        if self.is_monthly() {
+            month_period(day)
+        } else {
+            day
+        }
+    }
 
     pub fn has_investigation(self) -> bool {
-        self == Shape::DayInvestigation
+        matches!(self, Shape::DayInvestigation | Shape::MonthInvestigation)
     }
 
     pub fn has_user(self) -> bool {
-        self == Shape::DayUser
+        matches!(self, Shape::DayUser | Shape::MonthUser)
     }
+}
+
+/// The day number of the first day of the month of local day `day`.
+pub fn month_period(day: i32) -> i32 {
+    let d = day_date(day);
+    crate::time::day_number(d - chrono::Duration::days(i64::from(chrono::Datelike::day0(&d))))
 }
 
 /// The fields of a record that analytics group by.

@@ -7,7 +7,7 @@
 use crate::api::{Group, Previous, RecordView, RecordsPage, Summary};
 use crate::orgs::{self, Org};
 use crate::{Ops, Result};
-use argus_domain::analytics::{push_stored_key, stored_key, Dim, KeyParts, RecordFilter, Shape, StoredDim, Totals};
+use argus_domain::analytics::{month_period, push_stored_key, stored_key, Dim, KeyParts, RecordFilter, Shape, StoredDim, Totals};
 use argus_domain::time::{day_start, fmt_instant, from_nanos, local_day, parse_instant, to_nanos, Month};
 use argus_domain::{FieldError, Money};
 use argus_store::records::{self, Filter, StoredRecord};
@@ -218,48 +218,64 @@ impl Folded {
     }
 }
 
-/// The rollup that answers filter `what` and groupings `by`: the daily one
-/// with investigations, or with users, when the question involves one of
-/// them at most; none when it involves both.
-fn shape_for(what: &RecordFilter, by: &[Dim]) -> Option<Shape> {
+/// The rollups that answer filter `what` and groupings `by`, by day and by
+/// month: those with investigations, or with users, when the question
+/// involves one of them at most (no monthly one when it groups by day or
+/// week); none when it involves both.
+fn shapes_for(what: &RecordFilter, by: &[Dim]) -> Option<(Shape, Option<Shape>)> {
     let inv = what.investigation.is_some() || what.investigation_contains.is_some() || by.contains(&Dim::Investigation);
     let user = what.user.is_some() || what.user_contains.is_some() || by.contains(&Dim::User);
-    match (inv, user) {
-        (true, true) => None,
-        (true, false) => Some(Shape::DayInvestigation),
-        (false, _) => Some(Shape::DayUser),
-    }
+    let (day, month) = match (inv, user) {
+        (true, true) => return None,
+        (true, false) => (Shape::DayInvestigation, Shape::MonthInvestigation),
+        (false, _) => (Shape::DayUser, Shape::MonthUser),
+    };
+    Some((day, (!by.iter().any(|d| matches!(d, Dim::Day | Dim::Week))).then_some(month)))
 }
 
 /// Totals and groups of the records of `[from, to)` that `what` selects:
-/// from the rollup of [`shape_for`] for the whole local days of the range,
-/// and from the records for the partial days at its edges (for all of it
-/// when no rollup holds the question).
+/// from the monthly rollup of [`shapes_for`] for the whole local months the
+/// range covers, the daily one for its other whole days, and the records for
+/// the partial days at its edges (for all of it when no rollup holds the
+/// question).
 fn filtered_fold(r: &Reader<'_>, org: &Org, from: DateTime<Utc>, to: DateTime<Utc>, what: &RecordFilter, by: &[Dim]) -> Result<Folded> {
     let mut out = Folded::default();
+    let Some((day_shape, month_shape)) = shapes_for(what, by) else {
+        scan_fold(r, org, from, to, what, by, &mut out)?;
+        return Ok(out);
+    };
+    // Whole local days [d0, d1); whole months [m0, m1) within them.
     let mut d0 = local_day(org.tz, from);
     if day_start(org.tz, d0) < from {
         d0 += 1;
     }
     let d1 = local_day(org.tz, to).max(d0);
-    match shape_for(what, by) {
-        Some(shape) if d0 < d1 => {
-            aggregates::cube_rows(r, org.row.id, shape, d0, d1, what, |row| {
-                let parts = KeyParts {
-                    provider: row.provider,
-                    model: row.model,
-                    operation: row.operation,
-                    investigation: (!row.investigation.is_empty()).then_some(row.investigation),
-                    user: (!row.user.is_empty()).then_some(row.user),
-                    status: row.status,
-                };
-                out.add(by, row.period, &parts, &row.totals);
-            })?;
-            scan_fold(r, org, from, day_start(org.tz, d0), what, by, &mut out)?;
-            scan_fold(r, org, day_start(org.tz, d1), to, what, by, &mut out)?;
-        }
-        _ => scan_fold(r, org, from, to, what, by, &mut out)?,
+    let m0 = if month_period(d0) == d0 { d0 } else { month_period(month_period(d0) + 31) };
+    let m1 = month_period(d1).max(m0);
+    let cube = |shape: Shape, p0: i32, p1: i32, out: &mut Folded| -> Result<()> {
+        Ok(aggregates::cube_rows(r, org.row.id, shape, p0, p1, what, |row| {
+            let parts = KeyParts {
+                provider: row.provider,
+                model: row.model,
+                operation: row.operation,
+                investigation: (!row.investigation.is_empty()).then_some(row.investigation),
+                user: (!row.user.is_empty()).then_some(row.user),
+                status: row.status,
+            };
+            out.add(by, row.period, &parts, &row.totals);
+        })?)
+    };
+    // The whole days outside the whole months (all of them without those).
+    let mut days = vec![(d0, d1)];
+    if let Some(shape) = month_shape.filter(|_| m0 < m1) {
+        cube(shape, m0, m1, &mut out)?;
+        days = vec![(d0, m0), (m1, d1)];
     }
+    for (a, b) in days.into_iter().filter(|(a, b)| a < b) {
+        cube(day_shape, a, b, &mut out)?;
+    }
+    scan_fold(r, org, from, day_start(org.tz, d0).min(to), what, by, &mut out)?;
+    scan_fold(r, org, day_start(org.tz, d1).max(from), to, what, by, &mut out)?;
     Ok(out)
 }
 

@@ -51,7 +51,7 @@ impl Delta {
             }
             key.push_str(part);
         }
-        let keys = cube.entry((org, shape, day)).or_default();
+        let keys = cube.entry((org, shape, shape.period(day))).or_default();
         if !keys.contains_key(key.as_str()) {
             keys.insert(key.clone(), Totals::default());
         }

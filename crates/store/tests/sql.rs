@@ -229,7 +229,7 @@ fn totals_past_nine_billion_stay_exact_integers() {
     let by_inv = s.read(|r| aggregates::rows(r, org, StoredDim::Investigation, 20_400, 20_401)).unwrap();
     assert_eq!(by_inv[0].2.cost_nanos, expected, "and every dimension's");
     for shape in argus_domain::analytics::Shape::ALL {
-        let p = 20_400;
+        let p = shape.period(20_400);
         let mut costs = Vec::new();
         s.read(|r| aggregates::cube_rows(r, org, shape, p, p + 1, &RecordFilter::default(), |c| costs.push(c.totals.cost_nanos))).unwrap();
         assert_eq!(costs, [expected], "and every rollup's ({shape:?})");
