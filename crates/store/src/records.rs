@@ -299,7 +299,18 @@ pub enum Order {
 /// `(occurred_at, seq)`, only those after that place in time order (before
 /// it, newest first).
 pub fn list_ordered(r: &Reader<'_>, f: &Filter, order: Order, after: Option<(i64, i64)>, limit: i64) -> Result<Vec<StoredRecord>> {
-    let (mut w, mut p) = filter_sql(f);
+    // The cursor narrows the time range itself, so that the index seeks to
+    // it (SQLite picks one bound of a column; a row value alone is not
+    // one): a deep page is as fast as the first.
+    let mut f = f.clone();
+    if let Some((at, _)) = after {
+        if order == Order::TimeDesc {
+            f.to = Some(f.to.map_or(at.saturating_add(1), |t| t.min(at.saturating_add(1))));
+        } else {
+            f.from = Some(f.from.map_or(at, |x| x.max(at)));
+        }
+    }
+    let (mut w, mut p) = filter_sql(&f);
     if let Some((at, seq)) = after {
         p.push(rusqlite::types::Value::Integer(at));
         p.push(rusqlite::types::Value::Integer(seq));
