@@ -48,7 +48,26 @@ test("a budget edit in the window is stored", async () => {
   await s.type(amount, "4321");
   await s.click(await s.find("form.form button[type=submit]"));
   await s.waitText("p.ok", /Saved the budget/);
-  const month = cli("budget", "status", "--org", "demo").month;
+  // The form opened with the budget in force (the demo's default one).
+  const month = cli("budget", "status", "--org", "demo").budget_source;
   const b = cli("budget", "list", "--org", "demo").budgets.find((x) => x.month === month);
   assert.equal(b.amount, "4321.00");
+});
+
+test("the Usage screen in the real window shows this month's total, and a provider's", async () => {
+  // WebKit's locale data differ from Chromium's: the view's dates must still be this month's.
+  await s.exec("location.hash = '#/explorer'");
+  const total = await s.find("[data-testid=explorer-total]", 15000);
+  const month = cli("budget", "status", "--org", "demo").month;
+  assert.equal(await s.attr(total, "data-exact"), cli("usage", "summary", "--org", "demo", "--from", `${month}-01`).cost);
+  await s.exec("location.hash = '#/explorer?provider=openai&by=model'");
+  const want = cli("usage", "summary", "--org", "demo", "--from", `${month}-01`, "--provider", "openai").cost;
+  const deadline = Date.now() + 15000;
+  let got = null;
+  while (Date.now() < deadline && got !== want) {
+    got = await s.exec("return document.querySelector('[data-testid=explorer-total]')?.getAttribute('data-exact') ?? null");
+    if (got !== want) await new Promise((r) => setTimeout(r, 200));
+  }
+  assert.equal(got, want, "the drill-down's total is the CLI's");
+  assert.equal(await s.exec("return document.querySelectorAll('.error').length"), 0);
 });

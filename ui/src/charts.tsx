@@ -74,7 +74,7 @@ export function BarChart({ bars, currency, height = 160, title, line }: { bars: 
         {line ? (
           <g aria-hidden="true">
             <line x1={left} x2={w} y1={y(Number(line.value))} y2={y(Number(line.value))} class="pace-line" />
-            <text x={w - 2} y={Math.max(10, y(Number(line.value)) - 4)} class="axis" text-anchor="end">{line.label}</text>
+            <text x={left + 4} y={Math.max(10, y(Number(line.value)) - 4)} class="axis">{line.label}</text>
           </g>
         ) : null}
         <text x={left} y={height + 16} class="axis" aria-hidden="true">{bars[0].label}</text>

@@ -216,7 +216,10 @@ export type Preset = (typeof PRESETS)[number][0];
 
 /** Today's date `YYYY-MM-DD` in a time zone. */
 export function todayIn(timeZone: string, now: Date = new Date()): string {
-  return new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).format(now);
+  // From the parts: engines format "en-CA" differently (WebKitGTK as MM/DD/YYYY).
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(now);
+  const part = (t: string) => parts.find((p) => p.type === t)?.value ?? "";
+  return `${part("year")}-${part("month")}-${part("day")}`;
 }
 
 /** The period `[from, to)` of a preset, as local dates, on local date `today`. */

@@ -169,3 +169,11 @@ describe("exact decimal arithmetic for the overview", () => {
     expect(fromNanos(toNanos("1500") / BigInt(31))).toBe("48.387096774");
   });
 });
+
+import { todayIn } from "../src/state";
+describe("today", () => {
+  it("is the organisation's local date as YYYY-MM-DD, whatever the engine's locale data", () => {
+    expect(todayIn("Europe/Berlin", new Date("2026-11-30T23:30:00Z"))).toBe("2026-12-01");
+    expect(todayIn("America/New_York", new Date("2026-11-30T23:30:00Z"))).toBe("2026-11-30");
+  });
+});

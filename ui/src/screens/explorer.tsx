@@ -209,7 +209,7 @@ export function Explorer() {
           </label>
         </h2>
         <ErrorBox error={records.error} />
-        {pagerControls("above")}
+        {records.data ? pagerControls("above") : null}
         {records.data ? (
           records.data.records.length === 0 ? (
             <Empty>{pager.page === 1 ? "No records in this view." : "No more records."}</Empty>
@@ -260,7 +260,7 @@ export function Explorer() {
             </table>
           )
         ) : records.loading || summary.loading ? <Loading what="records" /> : null}
-        {pagerControls("below")}
+        {records.data && records.data.records.length > 0 ? pagerControls("below") : null}
       </section>
     </div>
   );
