@@ -84,18 +84,19 @@ export function addDays(date: string, n: number): string {
 }
 
 /**
- * Paging through records by sequence number: a stack of the cursors of the
- * pages seen, so "previous" works without offsets over millions of rows.
+ * Paging through records by cursor (a sequence number, or a place in time
+ * order): a stack of the cursors of the pages seen, so "previous" works
+ * without offsets over millions of rows.
  */
-export class Pager {
-  private stack: (number | null)[] = [null];
+export class Pager<C = number> {
+  private stack: (C | null)[] = [null];
   get page(): number {
     return this.stack.length;
   }
-  get cursor(): number | null {
+  get cursor(): C | null {
     return this.stack[this.stack.length - 1];
   }
-  next(after: number | null): void {
+  next(after: C | null): void {
     if (after !== null) this.stack.push(after);
   }
   prev(): void {

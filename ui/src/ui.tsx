@@ -2,6 +2,8 @@
 import { useEffect, useState } from "preact/hooks";
 import type { ComponentChildren } from "preact";
 import { ApiError } from "./types";
+import type { JobEvent, JobKind } from "./types";
+import type { Backend, Job } from "./backend";
 import { money } from "./format";
 
 export interface Loaded<T> {
@@ -73,4 +75,29 @@ export function Progress({ done, total, label }: { done: number; total: number; 
 
 export function Empty({ children }: { children: ComponentChildren }) {
   return <div class="empty">{children}</div>;
+}
+
+/**
+ * A long job of the backend (an export...) with its progress events, its
+ * error, and cancel through `job`: the one way screens start one.
+ */
+export function useJob(backend: Backend) {
+  const [job, setJob] = useState<Job | null>(null);
+  const [ev, setEv] = useState<JobEvent | null>(null);
+  const [error, setError] = useState<ApiError | null>(null);
+  const run = async (kind: JobKind, params: Record<string, unknown>) => {
+    setError(null);
+    setEv(null);
+    try {
+      const j = await backend.startJob(kind, params, setEv);
+      setJob(j);
+      const end = await j.done;
+      setJob(null);
+      if (end.error) setError(new ApiError(end.error.code, end.error.message, end.error.field));
+    } catch (err) {
+      setJob(null);
+      setError(err as ApiError);
+    }
+  };
+  return { job, ev, error, setError, run };
 }

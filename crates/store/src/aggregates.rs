@@ -138,20 +138,11 @@ impl Delta {
                 w.c().execute("DELETE FROM agg_fx_days WHERE records <= 0", [])?;
             }
         }
-        let mut st = w.c().prepare(
+        let mut st = w.c().prepare(&format!(
             "INSERT INTO agg_daily (org_id, dim, day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests, cost_exa, cache_write_1h_tokens)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
-             ON CONFLICT (org_id, dim, day, key) DO UPDATE SET
-               requests = requests + excluded.requests,
-               input_tokens = input_tokens + excluded.input_tokens,
-               output_tokens = output_tokens + excluded.output_tokens,
-               cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
-               cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-               cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-               cost_nanos = (cost_nanos + excluded.cost_nanos) % 1000000000000000000,
-               cost_exa = cost_exa + excluded.cost_exa + (cost_nanos + excluded.cost_nanos) / 1000000000000000000,
-               unpriced_requests = unpriced_requests + excluded.unpriced_requests",
-        )?;
+             ON CONFLICT (org_id, dim, day, key) DO UPDATE SET {ADD_TOTALS}"
+        ))?;
         for ((org, dim, day), key, t) in self.map.into_iter().flat_map(|(k, m)| m.into_iter().map(move |(key, t)| (k, key, t))) {
             if t == Totals::default() {
                 continue;
@@ -174,20 +165,11 @@ impl Delta {
                 t.cache_write_1h_tokens
             ])?;
         }
-        let mut st = w.c().prepare(
+        let mut st = w.c().prepare(&format!(
             "INSERT INTO agg_cube (org_id, shape, period, provider, model, operation, status, investigation, user_id, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, cost_exa, cost_nanos, unpriced_requests)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
-             ON CONFLICT (org_id, shape, period, provider, model, operation, status, investigation, user_id) DO UPDATE SET
-               requests = requests + excluded.requests,
-               input_tokens = input_tokens + excluded.input_tokens,
-               output_tokens = output_tokens + excluded.output_tokens,
-               cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
-               cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-               cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-               cost_nanos = (cost_nanos + excluded.cost_nanos) % 1000000000000000000,
-               cost_exa = cost_exa + excluded.cost_exa + (cost_nanos + excluded.cost_nanos) / 1000000000000000000,
-               unpriced_requests = unpriced_requests + excluded.unpriced_requests",
-        )?;
+             ON CONFLICT (org_id, shape, period, provider, model, operation, status, investigation, user_id) DO UPDATE SET {ADD_TOTALS}"
+        ))?;
         for ((org, shape, period), key, t) in self.cube.into_iter().flat_map(|(k, m)| m.into_iter().map(move |(key, t)| (k, key, t))) {
             if t == Totals::default() {
                 continue;
@@ -220,6 +202,19 @@ impl Delta {
         Ok(())
     }
 }
+
+/// Adds a row's totals to the one kept (`excluded` is the row inserted): the
+/// upsert of `agg_daily` and `agg_cube` alike. Money in two parts
+/// (`crate::wide`), so no total can overflow.
+const ADD_TOTALS: &str = "requests = requests + excluded.requests,
+    input_tokens = input_tokens + excluded.input_tokens,
+    output_tokens = output_tokens + excluded.output_tokens,
+    cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
+    cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
+    cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+    cost_nanos = (cost_nanos + excluded.cost_nanos) % 1000000000000000000,
+    cost_exa = cost_exa + excluded.cost_exa + (cost_nanos + excluded.cost_nanos) / 1000000000000000000,
+    unpriced_requests = unpriced_requests + excluded.unpriced_requests";
 
 /// Separates the attributes of a rollup's key in [`Delta`].
 const SEP: char = '\u{1f}';

@@ -1,10 +1,9 @@
 import { useContext, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { AppCtx } from "../ctx";
-import { Empty, ErrorBox, Loading, Money, Progress, useLoad } from "../ui";
+import { Empty, ErrorBox, Loading, Money, Progress, useJob, useLoad } from "../ui";
 import { count, dateTime } from "../format";
-import { DIMENSIONS, FILTER_FIELDS, PRESETS, Preset, UsageView, drillView, filterQuery, hashOfView, presetRange, todayIn, viewFromHash } from "../state";
-import { ApiError, JobEvent, RecordQuery } from "../types";
-import type { Job } from "../backend";
+import { DIMENSIONS, FILTER_FIELDS, PRESETS, Pager, Preset, UsageView, drillView, filterQuery, hashOfView, presetRange, todayIn, viewFromHash } from "../state";
+import type { RecordQuery } from "../types";
 
 const PAGE = 100;
 const LABELS: Record<string, string> = {
@@ -16,26 +15,6 @@ const PLACEHOLDERS: Record<string, string> = {
   user_contains: "a part, any case",
   status: "ok, error…",
 };
-
-/** Time-ordered paging: a stack of the cursors of the pages seen. */
-class Cursors {
-  private stack: (string | null)[] = [null];
-  get page(): number {
-    return this.stack.length;
-  }
-  get cursor(): string | null {
-    return this.stack[this.stack.length - 1];
-  }
-  next(c: string | null): void {
-    if (c !== null) this.stack.push(c);
-  }
-  prev(): void {
-    if (this.stack.length > 1) this.stack.pop();
-  }
-  reset(): void {
-    this.stack = [null];
-  }
-}
 
 export function Explorer() {
   const { backend, org } = useContext(AppCtx);
@@ -55,7 +34,7 @@ export function Explorer() {
     window.addEventListener("hashchange", on);
     return () => window.removeEventListener("hashchange", on);
   }, [today]);
-  const pager = useMemo(() => new Cursors(), []);
+  const pager = useMemo(() => new Pager<string>(), []);
   const [cursor, setCursor] = useState<string | null>(null);
   const heading = useRef<HTMLHeadingElement>(null);
   const show = (v: UsageView) => {
@@ -271,26 +250,13 @@ function ExportView({ view, period }: { view: UsageView; period: { from: string;
   const { backend, org } = useContext(AppCtx);
   const [format, setFormat] = useState("csv");
   const [kind, setKind] = useState("records");
-  const [job, setJob] = useState<Job | null>(null);
-  const [ev, setEv] = useState<JobEvent | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
+  const { job, ev, error, run } = useJob(backend);
   const start = async (e: Event) => {
     e.preventDefault();
     if (!period) return;
-    setError(null);
-    setEv(null);
     const params: Record<string, unknown> = { org: org.slug, format, kind, from: period.from, to: period.to, ...filterQuery(view) };
     if (kind === "summary") params.by = view.by;
-    try {
-      const j = await backend.startJob("export", params, setEv);
-      setJob(j);
-      const end = await j.done;
-      setJob(null);
-      if (end.error) setError(new ApiError(end.error.code, end.error.message, end.error.field));
-    } catch (err) {
-      setJob(null);
-      setError(err as ApiError);
-    }
+    await run("export", params);
   };
   const result = ev?.state === "done" ? ev.result : null;
   return (

@@ -1,31 +1,18 @@
 import { useContext, useState } from "preact/hooks";
 import { AppCtx } from "../ctx";
-import { Card, ErrorBox, Progress } from "../ui";
+import { Card, ErrorBox, Progress, useJob } from "../ui";
 import { count, money } from "../format";
-import { ApiError, JobEvent } from "../types";
-import type { Job } from "../backend";
 
 export function Reports() {
   const { backend, org } = useContext(AppCtx);
   const month = new Date().toISOString().slice(0, 7);
   const [p, setP] = useState<Record<string, string>>({ format: "csv", kind: "records", by: "provider", from: `${month}-01`, to: "", provider: "", operation: "", investigation: "", user: "" });
-  const [job, setJob] = useState<Job | null>(null);
-  const [ev, setEv] = useState<JobEvent | null>(null);
-  const [error, setError] = useState<ApiError | null>(null);
+  const { job, ev, error, run } = useJob(backend);
   const start = async (e: Event) => {
     e.preventDefault();
-    setError(null);
     const params: Record<string, unknown> = { org: org.slug };
     for (const [k, v] of Object.entries(p)) if (v.trim() && !(k === "by" && p.kind !== "summary")) params[k] = v.trim();
-    try {
-      const j = await backend.startJob("export", params, setEv);
-      setJob(j);
-      const end = await j.done;
-      setJob(null);
-      if (end.error) setError(new ApiError(end.error.code, end.error.message, end.error.field));
-    } catch (err) {
-      setError(err as ApiError);
-    }
+    await run("export", params);
   };
   const set = (k: string) => (e: Event) => setP({ ...p, [k]: (e.target as HTMLInputElement).value });
   const result = ev?.state === "done" ? ev.result : null;
