@@ -418,7 +418,7 @@ fn record_pages(ops: &mut argus_ops::Ops) -> Result<()> {
                 let t = Instant::now();
                 let page = ops.usage_records("bench", &q)?;
                 times.push(t.elapsed().as_secs_f64() * 1000.0);
-                anyhow::ensure!(page.records.len() == 100, "{name}: a full page");
+                anyhow::ensure!(!page.records.is_empty(), "{name}: the month has records before the cursor");
             }
             let mut warm = times[1..].to_vec();
             warm.sort_by(|a, b| a.total_cmp(b));
