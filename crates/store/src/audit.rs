@@ -61,23 +61,20 @@ pub fn list_filtered(
     let mut sql =
         String::from("SELECT id, org_id, at, actor, action, object, before, after FROM audit WHERE (org_id = ?1 OR org_id IS NULL)");
     let mut p = vec![Value::Integer(org.0)];
-    let mut cond = |c: &str, v: Value| {
-        p.push(v);
-        sql.push_str(&format!(" AND {}", c.replace('?', &format!("?{}", p.len()))));
-    };
+    let cond = crate::records::cond;
     for (col, v) in [("actor", &f.actor), ("action", &f.action), ("object", &f.object)] {
         if let Some(x) = v {
-            cond(&format!("instr(lower({col}), lower(?)) > 0"), Value::Text(x.clone()));
+            cond(&mut sql, &mut p, &format!("instr(lower({col}), lower(?)) > 0"), Value::Text(x.clone()));
         }
     }
     if let Some(x) = f.from {
-        cond("at >= ?", Value::Integer(x));
+        cond(&mut sql, &mut p, "at >= ?", Value::Integer(x));
     }
     if let Some(x) = f.to {
-        cond("at < ?", Value::Integer(x));
+        cond(&mut sql, &mut p, "at < ?", Value::Integer(x));
     }
     if let Some(c) = cursor {
-        cond(if newest_first { "id < ?" } else { "id > ?" }, Value::Integer(c));
+        cond(&mut sql, &mut p, if newest_first { "id < ?" } else { "id > ?" }, Value::Integer(c));
     }
     sql.push_str(if newest_first { " ORDER BY id DESC" } else { " ORDER BY id" });
     sql.push_str(&format!(" LIMIT {limit}"));

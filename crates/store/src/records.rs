@@ -249,8 +249,9 @@ fn filter_sql(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
     (sql, p)
 }
 
-/// Appends ` AND cond` to `sql`, with `?` where the parameter `v` goes.
-fn cond(sql: &mut String, p: &mut Vec<rusqlite::types::Value>, cond: &str, v: rusqlite::types::Value) {
+/// Appends ` AND cond` to `sql`, with `?` where the parameter `v` goes
+/// (its number among `p`): the one condition builder of the store's queries.
+pub(crate) fn cond(sql: &mut String, p: &mut Vec<rusqlite::types::Value>, cond: &str, v: rusqlite::types::Value) {
     p.push(v);
     sql.push_str(" AND ");
     sql.push_str(&cond.replace('?', &format!("?{}", p.len())));
