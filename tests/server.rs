@@ -469,11 +469,59 @@ async fn a_report_downloads_and_verifies() {
     let summary = analyst.get("/orgs/acme/usage/summary?from=2026-11-01&to=2026-12-01").await.unwrap().body;
     let total = summary["cost"].as_str().expect("the summary's cost is a decimal string");
     assert!(total != "0" && text.contains(total), "the PDF read back shows the summary's total {total}:\n{text}");
+    // The PDF comes whole, with its metadata (and the file's checksum) in a
+    // header, which saved beside it as FILE.meta.json makes it verify.
+    let auditor = argus_client::api::Client::new(&s.base, Some(s.tokens.get("auditor").unwrap()));
+    let (status, headers, bytes) =
+        auditor.raw_get_with_headers("/orgs/acme/reports?format=pdf&kind=summary&from=2026-11-01&to=2026-12-01").await.unwrap();
+    assert_eq!(status, 200);
+    let meta = headers.get("x-argus-meta").expect("the PDF's metadata travels in x-argus-meta").to_str().unwrap();
+    let meta = percent_decode(meta);
+    let meta: Value = serde_json::from_str(&meta).unwrap();
+    assert_eq!(meta["kind"], "summary");
+    std::fs::write(&pdf_path, &bytes).unwrap();
+    std::fs::write(format!("{}.meta.json", pdf_path.display()), meta.to_string()).unwrap();
+    let v = argus_reports::verify(&pdf_path).unwrap();
+    assert!(v.ok, "the downloaded PDF verifies: {:?}", v.problems);
+    // A records PDF lists the records; the audit log exports for those who read it.
+    let (status, headers, _) =
+        auditor.raw_get_with_headers("/orgs/acme/reports?format=pdf&kind=records&from=2026-11-01&to=2026-12-01").await.unwrap();
+    assert_eq!(status, 200);
+    assert!(percent_decode(headers["x-argus-meta"].to_str().unwrap()).contains("\"record_count\":300"));
+    let set = s.client("admin").put("/orgs/acme/budgets/default", &json!({"amount": "124"}), None).await.unwrap();
+    assert_eq!(set.status, 200, "{}", set.body);
+    let a = analyst.get("/orgs/acme/reports?format=csv&kind=audit").await.unwrap();
+    assert_eq!(a.status, 403, "an analyst does not read the audit log, nor its export");
+    let audit =
+        reqwest_get(&format!("{}/api/v1/orgs/acme/reports?format=csv&kind=audit&action=budget", s.base), s.tokens.get("auditor").unwrap())
+            .await;
+    let path = dir.path().join("audit.csv");
+    std::fs::write(&path, &audit).unwrap();
+    let v = argus_reports::verify(&path).unwrap();
+    assert!(v.ok && v.record_count >= 1, "the audit export verifies: {v:?}");
+    assert!(String::from_utf8_lossy(&audit).contains("124"));
     let a = analyst.get("/orgs/acme/reports?format=xls").await.unwrap();
     assert_eq!((a.status, a.body["error"]["code"].as_str()), (400, Some("bad_input")));
     let a = s.client("ingest").get("/orgs/acme/reports?format=csv").await.unwrap();
     assert_eq!(a.status, 403);
     s.stop().await;
+}
+
+/// What `decodeURIComponent` makes of a percent-encoded header.
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
 }
 
 async fn reqwest_get(url: &str, token: &str) -> Vec<u8> {

@@ -169,15 +169,17 @@ fn sync_job(Ctx { path, rw, cancel }: Ctx) -> Work {
     })
 }
 
-/// `{org, out?, ...the report parameters of the HTTP API}`: checked before the job starts.
+/// `{org, out?, meta?, ...the report parameters of the HTTP API}`: checked before the job starts.
 fn export_job(Ctx { path, rw, cancel }: Ctx, params: serde_json::Value) -> Result<Work, OpsError> {
     let mut params = params;
     let map = params.as_object_mut().ok_or_else(|| OpsError::new(ErrorCode::BadInput, "the export parameters are not an object"))?;
     let take = |m: &mut serde_json::Map<String, serde_json::Value>, k: &str| m.remove(k).and_then(|v| v.as_str().map(str::to_string));
     let org = take(map, "org").ok_or_else(|| OpsError::new(ErrorCode::BadInput, "the export names no org"))?;
     let out = take(map, "out");
+    // `meta: "lines"`: a CSV with its metadata as leading # lines (one file).
+    let meta_lines = take(map, "meta").as_deref() == Some("lines");
     let p: argus_reports::ReportParams = serde_json::from_value(params).map_err(bad)?;
-    let req = p.request(&org, false).map_err(|e| OpsError::new(ErrorCode::BadInput, e.to_string()))?;
+    let req = p.request(&org, meta_lines).map_err(|e| OpsError::new(ErrorCode::BadInput, e.to_string()))?;
     Ok(Box::new(move || {
         let out = match &out {
             Some(o) => std::path::PathBuf::from(o),

@@ -58,6 +58,30 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+/** Clicks `selector` and saves the `n` downloads it brings into the test's folder: their paths, in order. */
+async function downloadsOf(selector, n) {
+  const got = [];
+  const all = new Promise((ok) => {
+    const on = (d) => {
+      got.push(d);
+      if (got.length === n) {
+        page.off("download", on);
+        ok();
+      }
+    };
+    page.on("download", on);
+  });
+  await page.click(selector);
+  await all;
+  const files = [];
+  for (const d of got) {
+    const file = join(dir, d.suggestedFilename());
+    await d.saveAs(file);
+    files.push(file);
+  }
+  return files;
+}
+
 async function go(screen) {
   await page.goto(`${base}/#/${screen}`);
   await page.waitForLoadState("networkidle");
@@ -194,13 +218,14 @@ test("Export this view writes the view's records, with the same filters and peri
   await page.click("main button:text('Apply')");
   const s = cliJson("usage", "summary", "--org", "demo", "--from", `${MONTH}-01`, "--provider", "openai");
   await totalIs(s.cost);
-  const [download] = await Promise.all([page.waitForEvent("download"), page.click("form[aria-label='Export this view'] button[type=submit]")]);
-  const file = join(dir, download.suggestedFilename());
-  await download.saveAs(file);
+  // Two downloads: the CSV (header, then rows) and its metadata file.
+  const [file, metaFile] = await downloadsOf("form[aria-label='Export this view'] button[type=submit]", 2);
+  assert.equal(metaFile, `${file}.meta.json`);
   const v = JSON.parse(cli("export", "verify", file, "--json"));
   assert.equal(v.ok, true);
-  const rows = readFileSync(file, "utf8").split("\n").filter((l) => l && !l.startsWith("#")).length - 1;
-  assert.equal(rows, s.requests, "one row per record of the view");
+  const lines = readFileSync(file, "utf8").split("\n").filter((l) => l);
+  assert.match(lines[0], /^id,org,provider,/, "the CSV opens on its header");
+  assert.equal(lines.length - 1, s.requests, "one row per record of the view");
 });
 
 test("a read-only role sees no editing controls, and sign-in errors say what to do", async () => {
@@ -243,6 +268,15 @@ test("the audit log shows the newest change first, filtered, field by field", as
   assert.match(firstRow, /777/);
   const ids = await page.locator("table.audit tbody tr td:first-child").allTextContents();
   assert.deepEqual([...ids].map(Number), [...ids].map(Number).sort((a, b) => b - a), "newest first");
+  // The filtered entries export with their checksum, every page of them.
+  const [file] = await downloadsOf("form[aria-label='Export these entries'] button[type=submit]", 2);
+  await page.waitForSelector("[data-testid=audit-export-done]");
+  const v = JSON.parse(cli("export", "verify", file, "--json"));
+  assert.equal(v.ok, true, JSON.stringify(v.problems));
+  assert.equal(v.kind, "audit");
+  const cliExport = cliJson("export", "--org", "demo", "--kind", "audit", "--action", "budget", "--format", "json", "--out", join(dir, "audit-cli.json"));
+  assert.equal(v.record_count, cliExport.meta.record_count, "every budget entry, as the CLI exports them, not only the page shown");
+  assert.equal(v.sha256, cliExport.meta.sha256, "the same rows");
 });
 
 test("axe-core finds no serious or critical violation on any screen, light or dark", async () => {
@@ -337,24 +371,35 @@ test("the gateway's upstreams and aliases are set from the Providers screen", as
   assert.deepEqual(alias.targets, ["openai/gpt-4o", "anthropic/claude-sonnet-4-5"]);
 });
 
-test("a report downloads and verifies", async () => {
+test("a report downloads and verifies, in every format", async () => {
   await go("reports");
   await page.selectOption("select[name=format]", "csv");
-  const [download] = await Promise.all([page.waitForEvent("download"), page.click("form button[type=submit]")]);
-  const file = join(dir, download.suggestedFilename());
-  await download.saveAs(file);
+  const [file, metaFile] = await downloadsOf("form button[type=submit]", 2);
   await page.waitForSelector("[data-testid=export-done]");
-  const out = cli("export", "verify", file);
-  assert.match(out, /^OK/);
-  // A PDF too.
+  assert.equal(metaFile, `${file}.meta.json`, "the CSV's metadata comes as a second file");
+  assert.match(readFileSync(file, "utf8"), /^id,org,/, "a CSV that opens cleanly: the header first");
+  assert.match(cli("export", "verify", file), /^OK/);
+  // On request, one CSV with the metadata as # lines.
+  await page.selectOption("select[name=format]", "csv_lines");
+  const [withLines] = await downloadsOf("form button[type=submit]", 1);
+  assert.match(readFileSync(withLines, "utf8"), /^# \{/);
+  assert.match(cli("export", "verify", withLines), /^OK/);
+  // JSON: one file.
+  await page.selectOption("select[name=format]", "json");
+  const [json] = await downloadsOf("form button[type=submit]", 1);
+  assert.match(cli("export", "verify", json), /^OK/);
+  // A PDF, with its metadata file: verified too.
   await page.selectOption("select[name=format]", "pdf");
-  const [pdf] = await Promise.all([page.waitForEvent("download"), page.click("form button[type=submit]")]);
-  const pfile = join(dir, pdf.suggestedFilename());
-  await pdf.saveAs(pfile);
-  assert.ok(pfile.endsWith(".pdf"));
-  // Read back: the PDF's total is the summary's for the same period.
+  await page.selectOption("select[name=kind]", "summary");
+  const [pfile, pmeta] = await downloadsOf("form button[type=submit]", 2);
+  assert.ok(pfile.endsWith(".pdf") && pmeta === `${pfile}.meta.json`);
+  assert.match(cli("export", "verify", pfile), /^OK/);
+  // Read back: the PDF's total is the summary's for the same period, to the
+  // cent on its first page and exact in its appendix.
   const text = execFileSync("pdftotext", ["-layout", pfile, "-"], { encoding: "utf8" });
   const s = cliJson("usage", "summary", "--org", "demo", "--from", `${MONTH}-01`);
   assert.ok(Number(s.cost) > 0, "the demo has spend this month");
-  assert.ok(text.includes(s.cost), `the PDF shows the total ${s.cost}`);
+  assert.ok(text.includes(s.cost), `the PDF's appendix shows the exact total ${s.cost}`);
+  const cents = Number(s.cost).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+  assert.ok(text.includes(`${cents} USD`), `the PDF shows the total to the cent, ${cents}`);
 });

@@ -6,6 +6,7 @@ import type {
   PriceView, ProviderChange, ProviderView, RecordQuery, UpstreamChange, UpstreamView, AliasView, GatewayDay, PriceCheck, FxRateView, FxImportReport, RecordsPage, RepriceReport, Route, Summary, SyncStatus,
 } from "./types";
 import { ApiError } from "./types";
+import { splitMetaLines } from "./state";
 
 
 /** A running job: cancel it, or wait for its end. */
@@ -219,7 +220,7 @@ export function httpBackend(login: HttpLogin): Backend {
       const run = async (): Promise<JobEvent> => {
         try {
           if (kind === "export") {
-            const { org, out: _out, ...q } = params as Record<string, string>;
+            const { org, out: _out, meta: metaForm, ...q } = params as Record<string, string>;
             const res = await fetch(`${base}${o(org)}/reports${qs(q)}`, { headers: { authorization: `Bearer ${login.token}` }, signal: abort.signal });
             if (!res.ok || !res.body) {
               const j = await res.json().catch(() => ({}));
@@ -237,16 +238,25 @@ export function httpBackend(login: HttpLogin): Backend {
             }
             // The file's name and type are the server's (argus_reports::ExportRequest::default_file_name).
             const name = /filename="([^"]+)"/.exec(res.headers.get("content-disposition") ?? "")?.[1] ?? `argus-usage-${org}.${q.format}`;
-            const blob = new Blob(chunks as BlobPart[], { type: res.headers.get("content-type") ?? "application/octet-stream" });
-            const url = URL.createObjectURL(blob);
-            const a = document.createElement("a");
-            a.href = url;
-            a.download = name;
-            document.body.appendChild(a);
-            a.click();
-            a.remove();
-            setTimeout(() => URL.revokeObjectURL(url), 60_000);
-            return send("done", bytes, bytes, "downloaded", { file: name, bytes });
+            const type = res.headers.get("content-type") ?? "application/octet-stream";
+            const whole = joinChunks(chunks, bytes);
+            // The metadata goes beside the file as FILE.meta.json, as the desktop
+            // writes it: split off a CSV's # lines (unless asked to keep them),
+            // taken from a PDF's x-argus-meta header. A JSON carries it inside.
+            let file: Uint8Array = whole;
+            let metaText: string | null = null;
+            if (q.format === "csv" && metaForm !== "lines") {
+              const split = splitMetaLines(whole);
+              file = split.csv;
+              metaText = split.meta;
+            } else if (q.format === "pdf") {
+              const h = res.headers.get("x-argus-meta");
+              metaText = h ? JSON.stringify(JSON.parse(decodeURIComponent(h)), null, 2) + "\n" : null;
+            }
+            download(new Blob([file as BlobPart], { type }), name);
+            const meta = metaText ? JSON.parse(metaText) : null;
+            if (metaText) download(new Blob([metaText], { type: "application/json" }), `${name}.meta.json`);
+            return send("done", bytes, bytes, "downloaded", { file: name, meta_file: metaText ? `${name}.meta.json` : null, meta, bytes: file.length });
           }
           if (kind === "reprice") {
             const { org, from, to } = params as Record<string, string>;
@@ -277,4 +287,26 @@ export function httpBackend(login: HttpLogin): Backend {
       return { id, done: run(), cancel: async () => abort.abort() };
     },
   };
+}
+
+function joinChunks(chunks: Uint8Array[], total: number): Uint8Array {
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const c of chunks) {
+    all.set(c, at);
+    at += c.length;
+  }
+  return all;
+}
+
+/** Saves `blob` as a download named `name`. */
+function download(blob: Blob, name: string) {
+  const url = URL.createObjectURL(blob);
+  const a = document.createElement("a");
+  a.href = url;
+  a.download = name;
+  document.body.appendChild(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 60_000);
 }

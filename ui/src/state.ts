@@ -349,3 +349,21 @@ export function fieldDiff(before: unknown, after: unknown): FieldChange[] {
   }
   return JSON.stringify(before) === JSON.stringify(after) ? [] : [{ field: "", before: text(before), after: text(after) }];
 }
+
+/**
+ * Splits a CSV export with its metadata as leading `# ` lines into the CSV
+ * (the header, then rows: what a spreadsheet opens) and the metadata's JSON
+ * (what `export verify` reads from FILE.meta.json).
+ */
+export function splitMetaLines(bytes: Uint8Array): { csv: Uint8Array; meta: string | null } {
+  const lines: string[] = [];
+  let at = 0;
+  const dec = new TextDecoder();
+  while (at + 1 < bytes.length && bytes[at] === 0x23 && bytes[at + 1] === 0x20) {
+    let end = bytes.indexOf(0x0a, at);
+    if (end < 0) end = bytes.length;
+    lines.push(dec.decode(bytes.subarray(at + 2, end)));
+    at = end + 1;
+  }
+  return { csv: bytes.subarray(Math.min(at, bytes.length)), meta: lines.length ? lines.join("\n") + "\n" : null };
+}

@@ -4,7 +4,7 @@ import type { ComponentChildren } from "preact";
 import { ApiError } from "./types";
 import type { JobEvent, JobKind } from "./types";
 import type { Backend, Job } from "./backend";
-import { money } from "./format";
+import { count, money } from "./format";
 
 export interface Loaded<T> {
   data: T | null;
@@ -100,4 +100,48 @@ export function useJob(backend: Backend) {
     }
   };
   return { job, ev, error, setError, run };
+}
+
+/**
+ * The export formats, each saying what you get. `csv_lines` is a CSV that
+ * carries its metadata as leading `#` lines (one file); the others put the
+ * metadata file (FILE.meta.json) beside the export, except JSON, which
+ * holds it inside.
+ */
+export const EXPORT_FORMATS: { value: string; label: string; short: string }[] = [
+  { value: "csv", label: "CSV for a spreadsheet, with a metadata file (.meta.json)", short: "CSV + metadata file" },
+  { value: "csv_lines", label: "CSV with the metadata as # lines (one file)", short: "CSV, metadata as # lines" },
+  { value: "json", label: "JSON: the rows and the metadata in one file", short: "JSON (one file)" },
+  { value: "pdf", label: "PDF to read or print, with a metadata file", short: "PDF + metadata file" },
+];
+
+/** The export job's parameters of a format choice. */
+export function formatParams(choice: string): Record<string, string> {
+  return choice === "csv_lines" ? { format: "csv", meta: "lines" } : { format: choice };
+}
+
+/** A select of [`EXPORT_FORMATS`]. */
+export function FormatSelect({ value, onChange, short, name = "format" }: { value: string; onChange: (v: string) => void; short?: boolean; name?: string }) {
+  return (
+    <select name={name} value={value} onChange={(e) => onChange((e.target as HTMLSelectElement).value)}>
+      {EXPORT_FORMATS.map((f) => <option key={f.value} value={f.value}>{short ? f.short : f.label}</option>)}
+    </select>
+  );
+}
+
+/** What an export job wrote or downloaded, and how to check it. */
+export function ExportDone({ result, backend, testid }: { result: any; backend: Backend; testid: string }) {
+  return (
+    <div role="status" data-testid={testid}>
+      <p class="ok">
+        {result.meta
+          ? <>{result.bytes !== undefined ? "Downloaded" : "Wrote"} <code>{result.file}</code>: {count(result.meta.record_count)} rows{result.meta.kind === "audit" ? "" : <>, {count(result.meta.totals.requests)} requests, {money(result.meta.totals.cost, result.meta.totals.currency)}</>}; sha256 <code class="hash">{result.meta.sha256}</code></>
+          : <>Downloaded <code>{result.file}</code> ({count(result.bytes)} bytes).</>}
+      </p>
+      {result.meta_file ? <p class="muted">Its metadata is in <code>{result.meta_file}</code>, beside it.</p> : null}
+      {result.meta?.record_count === 0 ? <p class="muted">Nothing matched: the file says so and holds no rows.</p> : null}
+      {backend.openPath && result.file ? <button type="button" onClick={() => backend.openPath!(result.file)}>Open the file</button> : null}
+      <p class="muted">Check it any time with <code>argus-usage export verify FILE</code>.</p>
+    </div>
+  );
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Pager, budgetForm, dailySeries, drillDown, monthOf, moveTo, nextMonthStart, quotaValue, recordQuery, reorder, syncIsStale } from "../src/state";
+import { Pager, splitMetaLines, budgetForm, dailySeries, drillDown, monthOf, moveTo, nextMonthStart, quotaValue, recordQuery, reorder, syncIsStale } from "../src/state";
 import type { ProviderView } from "../src/types";
 
 const f = { from: "2026-11-01", to: "", provider: "", model: "", operation: "", investigation: "", user: "" };
@@ -175,5 +175,25 @@ describe("today", () => {
   it("is the organisation's local date as YYYY-MM-DD, whatever the engine's locale data", () => {
     expect(todayIn("Europe/Berlin", new Date("2026-11-30T23:30:00Z"))).toBe("2026-12-01");
     expect(todayIn("America/New_York", new Date("2026-11-30T23:30:00Z"))).toBe("2026-11-30");
+  });
+});
+
+describe("splitMetaLines", () => {
+  const enc = new TextEncoder();
+  const dec = new TextDecoder();
+  it("splits a CSV's # lines into the metadata file and keeps the rest byte for byte", () => {
+    const text = '# {\n#   "org": "demo",\n#   "sha256": "ab"\n# }\nid,org\nr1,"a\n# not meta"\n';
+    const { csv, meta } = splitMetaLines(enc.encode(text));
+    expect(JSON.parse(meta!)).toEqual({ org: "demo", sha256: "ab" });
+    expect(dec.decode(csv)).toBe('id,org\nr1,"a\n# not meta"\n');
+  });
+  it("leaves a CSV without # lines alone", () => {
+    const { csv, meta } = splitMetaLines(enc.encode("id,org\n"));
+    expect(meta).toBeNull();
+    expect(dec.decode(csv)).toBe("id,org\n");
+  });
+  it("reads metadata in any script", () => {
+    const { meta } = splitMetaLines(enc.encode('# {"org_name": "Müller & Søn 東京"}\nid\n'));
+    expect(JSON.parse(meta!).org_name).toBe("Müller & Søn 東京");
   });
 });

@@ -296,9 +296,9 @@ pub(crate) fn print_forecast(f: &Forecast) {
     );
     if let Some(a) = f.amount {
         println!(
-            "budget {a}; crosses on {}; {} days of budget left at the current rate",
+            "budget {a}; crosses on {}; {}",
             f.crosses_on.clone().unwrap_or_else(|| "-".into()),
-            f.days_left.clone().unwrap_or_else(|| "-".into())
+            f.budget_left_text().unwrap_or_else(|| "no rate yet to say how long it lasts".into())
         );
     }
 }

@@ -38,9 +38,12 @@ pub(crate) fn run(ops: &mut Ops, a: ExportArgs) -> Result<ExitCode, OpsError> {
     let format = Format::parse(&required(a.format, "format", "give --format csv, json or pdf")?).map_err(err)?;
     let out: PathBuf = required(a.out.map(|p| p.display().to_string()), "out", "give --out FILE")?.into();
     let q = a.filters.query(None, None);
+    let audit = argus_reports::AuditFilters { actor: a.actor, action: a.action, object: a.object };
+    audit.check()?;
     let req = ExportRequest {
         org,
         filters: q.filter(),
+        audit,
         from: q.from,
         to: q.to,
         kind: Kind::parse(&a.kind).map_err(err)?,

@@ -147,7 +147,7 @@ enum Cmd {
     /// API tokens (per organisation and role; stored hashed).
     #[command(subcommand)]
     Token(TokenCmd),
-    /// Export records or a summary as CSV, JSON or PDF; `export verify FILE` checks one.
+    /// Export records, a summary or the audit log as CSV, JSON or PDF; `export verify FILE` checks one.
     Export(ExportArgs),
     /// Sync with a central server: `sync link`, `sync [--watch]`, `sync status`, `sync resolve`.
     Sync(sync::SyncArgs),
@@ -235,7 +235,9 @@ pub(crate) struct ExportArgs {
     /// csv, json or pdf.
     #[arg(long)]
     format: Option<String>,
-    /// records (one row per record) or summary (grouped totals).
+    /// records (one row per record; a PDF lists up to 10,000), summary
+    /// (grouped totals; the PDF report) or audit (the audit log; without
+    /// --from, the whole log).
     #[arg(long, default_value = "records")]
     kind: String,
     /// The grouping of a summary: provider, model, operation, investigation, user, day, week, month.
@@ -243,7 +245,16 @@ pub(crate) struct ExportArgs {
     by: Option<String>,
     #[command(flatten)]
     filters: FilterArgs,
-    /// The file to write.
+    /// --kind audit: entries whose actor contains this (any case).
+    #[arg(long)]
+    actor: Option<String>,
+    /// --kind audit: entries whose action contains this (`budget.set`...).
+    #[arg(long)]
+    action: Option<String>,
+    /// --kind audit: entries whose object contains this.
+    #[arg(long)]
+    object: Option<String>,
+    /// The file to write (its metadata goes beside it as FILE.meta.json).
     #[arg(long)]
     out: Option<PathBuf>,
     /// CSV: the metadata as leading `#` lines instead of FILE.meta.json.
@@ -255,7 +266,7 @@ pub(crate) struct ExportArgs {
 
 #[derive(Subcommand)]
 pub(crate) enum ExportSub {
-    /// Recompute the checksum and totals of a CSV or JSON export and compare them with its metadata.
+    /// Recompute the checksum and totals of a CSV or JSON export (a PDF: its file checksum) and compare them with its metadata.
     Verify {
         file: PathBuf,
         #[arg(long)]

@@ -209,6 +209,19 @@ pub mod api {
             Ok(res.bytes().await.map_err(|e| ClientError::Unreachable { url, reason: e.to_string() })?.to_vec())
         }
 
+        /// A GET of `/api/v1{path}` with the answer's status and headers (a
+        /// report download and the metadata in its header).
+        pub async fn raw_get_with_headers(&self, path: &str) -> Result<(u16, reqwest::header::HeaderMap, Vec<u8>), ClientError> {
+            let url = format!("{}/api/v1{path}", self.base);
+            let mut req = self.http.get(&url);
+            if let Some(t) = &self.token {
+                req = req.bearer_auth(t);
+            }
+            let res = req.send().await.map_err(|e| ClientError::Unreachable { url: url.clone(), reason: e.to_string() })?;
+            let (status, headers) = (res.status().as_u16(), res.headers().clone());
+            Ok((status, headers, res.bytes().await.map_err(|e| ClientError::Unreachable { url, reason: e.to_string() })?.to_vec()))
+        }
+
         pub async fn get(&self, path: &str) -> Result<Answer, ClientError> {
             self.send("GET", path, None, &[]).await
         }

@@ -84,6 +84,36 @@ impl Money {
     pub fn is_zero(self) -> bool {
         self.0.is_zero()
     }
+
+    /// The amount for reading (the PDF report, the console): rounded half to
+    /// even to the cent, thousands grouped with `,` (`"1,234.57"`). For the
+    /// eye only: the exact figure stays in CSV, JSON and the report's
+    /// appendix, and nothing is summed from this form.
+    pub fn to_cents_grouped(self) -> String {
+        let r = self.0.round_dp_with_strategy(2, RoundingStrategy::MidpointNearestEven);
+        let text = format!("{:.2}", r.abs());
+        let (int, frac) = text.split_once('.').unwrap_or((&text, "00"));
+        let neg = r.is_sign_negative() && !r.is_zero();
+        format!("{}{}.{frac}", if neg { "-" } else { "" }, group_thousands(int))
+    }
+}
+
+/// Digits grouped by thousands with `,` (`"1234567"` -> `"1,234,567"`), for
+/// token counts and amounts read by people.
+pub fn group_thousands(digits: &str) -> String {
+    let (sign, digits) = match digits.strip_prefix('-') {
+        Some(d) => ("-", d),
+        None => ("", digits),
+    };
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3 + 1);
+    out.push_str(sign);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl fmt::Display for Money {
@@ -163,6 +193,23 @@ impl Sum for Money {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_for_reading_round_half_to_even_to_the_cent_and_group_thousands() {
+        let m = |s: &str| s.parse::<Money>().unwrap().to_cents_grouped();
+        assert_eq!(m("1234567.891"), "1,234,567.89");
+        assert_eq!(m("0.005"), "0.00", "half to even: down to the even cent");
+        assert_eq!(m("0.015"), "0.02", "half to even: up to the even cent");
+        assert_eq!(m("0.0150000001"), "0.02");
+        assert_eq!(m("999.995"), "1,000.00");
+        assert_eq!(m("-1234.5"), "-1,234.50");
+        assert_eq!(m("-0.001"), "0.00", "no negative zero");
+        assert_eq!(m("12"), "12.00");
+        assert_eq!(group_thousands("100"), "100");
+        assert_eq!(group_thousands("1000"), "1,000");
+        assert_eq!(group_thousands("-12345678"), "-12,345,678");
+        assert_eq!(group_thousands("0"), "0");
+    }
 
     #[test]
     fn money_is_a_plain_decimal() {

@@ -498,6 +498,24 @@ pub struct Forecast {
     pub enough_data: bool,
 }
 
+impl Forecast {
+    /// How long the budget lasts at the current rate, in words, for the CLI
+    /// and the PDF: "12.5 days of budget left at the current rate", "won't
+    /// run out this month" when the rate does not reach the amount before
+    /// the month ends, "the budget is spent"; `None` without a budget or a
+    /// rate.
+    pub fn budget_left_text(&self) -> Option<String> {
+        let d = self.days_left.as_deref()?;
+        Some(if d == "0" {
+            "the budget is spent".into()
+        } else if self.crosses_on.is_none() {
+            "won't run out this month at the current rate".into()
+        } else {
+            format!("{d} days of budget left at the current rate")
+        })
+    }
+}
+
 /// One refused element of a batch posted over HTTP (0-based index).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]

@@ -5,7 +5,8 @@
 //! - `canonical` — the canonical form the checksum is computed over.
 //! - `tabular` — CSV and JSON, streamed in constant memory.
 //! - `pdf` — the PDF report with its charts.
-//! - [`verify`] — recomputes the checksum and totals of a CSV or JSON export.
+//! - [`verify`] — recomputes the checksum and totals of a CSV or JSON
+//!   export; checks a PDF against the file checksum in its metadata file.
 //!
 //! **The checksum** (`sha256` in the metadata) is SHA-256 over the exported
 //! rows in their canonical form: each row as a compact JSON array of strings
@@ -15,11 +16,13 @@
 //! CSV and JSON.
 #![forbid(unsafe_code)]
 
+mod audit;
 mod canonical;
 mod pdf;
 mod tabular;
 mod verify;
 
+pub use audit::AUDIT_COLUMNS;
 pub use canonical::{neutralise, unneutralise, RECORD_COLUMNS, SUMMARY_COLUMNS};
 pub use verify::{verify, Verification};
 
@@ -81,6 +84,8 @@ impl Format {
 pub enum Kind {
     Records,
     Summary,
+    /// The audit log (who changed what), filtered by [`AuditFilters`].
+    Audit,
 }
 
 impl Kind {
@@ -88,7 +93,8 @@ impl Kind {
         match s {
             "records" => Ok(Kind::Records),
             "summary" => Ok(Kind::Summary),
-            _ => Err(ReportError::Bad(format!("field `kind`: {s:?} is not a kind; use records or summary"))),
+            "audit" => Ok(Kind::Audit),
+            _ => Err(ReportError::Bad(format!("field `kind`: {s:?} is not a kind; use records, summary or audit"))),
         }
     }
 }
@@ -96,12 +102,35 @@ impl Kind {
 /// The filters of an export (the one record filter); `None` means all.
 pub use argus_domain::analytics::RecordFilter as Filters;
 
+/// The filters of an audit export: a part of the actor, the action and the
+/// object changed (any case), as the audit log's own filters.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditFilters {
+    pub actor: Option<String>,
+    pub action: Option<String>,
+    pub object: Option<String>,
+}
+
+impl AuditFilters {
+    /// Each part is text of at most 256 characters, as the audit log's filters take.
+    pub fn check(&self) -> std::result::Result<(), argus_domain::FieldError> {
+        for (field, v) in [("actor", &self.actor), ("action", &self.action), ("object", &self.object)] {
+            if let Some(v) = v {
+                argus_domain::slug::check_text(field, v, 256)?;
+            }
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct ExportRequest {
     pub org: String,
     pub from: Option<String>,
     pub to: Option<String>,
     pub filters: Filters,
+    /// The filters of an audit export (the record filters do not apply to it).
+    pub audit: AuditFilters,
     pub kind: Kind,
     /// The grouping of a summary (default provider).
     pub by: Option<String>,
@@ -116,7 +145,11 @@ impl ExportRequest {
     /// with no `:` (not allowed in file names everywhere). The window saves
     /// under it, and the server sends it as the download's file name.
     pub fn default_file_name(&self) -> String {
-        let kind = if self.kind == Kind::Summary { "summary" } else { "records" };
+        let kind = match self.kind {
+            Kind::Summary => "summary",
+            Kind::Records => "records",
+            Kind::Audit => "audit",
+        };
         let (from, to) = (self.from.as_deref().unwrap_or("start"), self.to.as_deref().unwrap_or("now"));
         format!("argus-usage-{}-{kind}-{from}_{to}.{}", self.org, self.format.extension()).replace([':', '/', '\\', '"'], "-")
     }
@@ -129,8 +162,9 @@ impl ExportRequest {
 pub struct ReportParams {
     #[schemars(regex(pattern = r"^(csv|json|pdf)$"))]
     pub format: String,
-    /// `records` (default) or `summary`.
-    #[schemars(regex(pattern = r"^(records|summary)$"))]
+    /// `records` (default), `summary` or `audit` (the audit log: auditor
+    /// and admin tokens).
+    #[schemars(regex(pattern = r"^(records|summary|audit)$"))]
     pub kind: Option<String>,
     /// The grouping of a summary.
     #[schemars(regex(pattern = r"^(provider|model|operation|investigation|user|day|week|month)$"))]
@@ -157,6 +191,15 @@ pub struct ReportParams {
     /// A part of the user, ASCII letters in any case.
     #[schemars(length(min = 1, max = 256), pattern(argus_domain::record::patterns::TEXT))]
     pub user_contains: Option<String>,
+    /// Audit exports: a part of who made the change, any case.
+    #[schemars(length(min = 1, max = 256), pattern(argus_domain::record::patterns::TEXT))]
+    pub actor: Option<String>,
+    /// Audit exports: a part of the action (`budget.set`...), any case.
+    #[schemars(length(min = 1, max = 256), pattern(argus_domain::record::patterns::TEXT))]
+    pub action: Option<String>,
+    /// Audit exports: a part of the object changed, any case.
+    #[schemars(length(min = 1, max = 256), pattern(argus_domain::record::patterns::TEXT))]
+    pub object: Option<String>,
 }
 
 impl ReportParams {
@@ -175,6 +218,8 @@ impl ReportParams {
         };
         let query = argus_ops::analytics::RecordQuery::of(self.from.clone(), self.to.clone(), filters.clone());
         query.check().map_err(|e| ReportError::Bad(e.to_string()))?;
+        let audit = AuditFilters { actor: self.actor, action: self.action, object: self.object };
+        audit.check().map_err(|e| ReportError::Bad(e.to_string()))?;
         if let Some(b) = self
             .by
             .as_deref()
@@ -189,6 +234,7 @@ impl ReportParams {
             from: self.from,
             to: self.to,
             filters,
+            audit,
             kind: Kind::parse(self.kind.as_deref().unwrap_or("records"))?,
             by: self.by,
             format: Format::parse(&self.format)?,
@@ -237,9 +283,12 @@ pub struct Meta {
     pub by: Option<String>,
     pub period: Period,
     pub filters: Filters,
+    /// The filters of an audit export.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub audit_filters: Option<AuditFilters>,
     pub generated_at: String,
     pub generator: String,
-    /// Rows exported: records, or groups for a summary.
+    /// Rows exported: records, groups for a summary, entries of the audit log.
     pub record_count: i64,
     pub totals: Totals,
     pub price_ids: Vec<i64>,
@@ -249,6 +298,11 @@ pub struct Meta {
     /// SHA-256 of the rows in canonical form (see the crate documentation).
     pub sha256: String,
     pub canonical_form: String,
+    /// In the metadata file beside an export (`FILE.meta.json`): SHA-256 of
+    /// the export file's bytes, which is what `export verify` checks of a
+    /// PDF (its rows cannot be read back exactly).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_sha256: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -262,6 +316,21 @@ pub fn generator() -> String {
     format!("argus-usage {}", env!("CARGO_PKG_VERSION"))
 }
 
+/// Checks a request before a byte of it is written (the organisation, the
+/// period, the grouping, and that a records PDF is not too long to list),
+/// so that a download is refused with a clear error before its answer starts.
+pub fn check(ops: &mut Ops, req: &ExportRequest) -> Result<()> {
+    let sc = tabular::scope(ops, req)?;
+    if req.kind == Kind::Summary {
+        let by = req.by.as_deref().unwrap_or("provider");
+        ops.usage_summary_of(&req.org, &tabular::query(req, &sc.from, &sc.to), Some(by))?;
+    }
+    if req.kind != Kind::Summary && req.format == Format::Pdf {
+        pdf::check_listing(ops, req, &sc)?;
+    }
+    Ok(())
+}
+
 /// Writes the export to `out` and returns its metadata. `progress` gets
 /// (rows done, rows in all) as it goes; rows in all is 0 while not yet known
 /// (the first of two passes).
@@ -272,8 +341,21 @@ pub fn export(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, progress:
     }
 }
 
-/// An export written to a file (and, for a CSV without comment lines, its
-/// metadata beside it as `FILE.meta.json`).
+/// [`export`] into memory, with the bytes' checksum in the metadata (what
+/// the metadata file beside a written export says): the server's PDF
+/// downloads, whose metadata travels in a header so that the browser can
+/// save it beside the file.
+pub fn export_bytes(ops: &mut Ops, req: &ExportRequest) -> Result<(Vec<u8>, Meta)> {
+    use sha2::{Digest, Sha256};
+    let mut out = Vec::new();
+    let mut meta = export(ops, req, &mut out, &mut |_, _| {})?;
+    meta.file_sha256 = Some(hex::encode(Sha256::digest(&out)));
+    Ok((out, meta))
+}
+
+/// An export written to a file, and its metadata beside it as
+/// `FILE.meta.json` (every format, except a CSV that carries it as comment
+/// lines).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Written {
     pub file: std::path::PathBuf,
@@ -333,8 +415,10 @@ pub fn export_file(
     };
     std::fs::rename(&tmp, out).map_err(|e| ReportError::Bad(format!("cannot write {}: {e}", out.display())))?;
     let mut meta_file = None;
-    if req.format == Format::Csv && !req.meta_comments {
-        let p = PathBuf::from(format!("{}.meta.json", out.display()));
+    let mut meta = meta;
+    if !(req.format == Format::Csv && req.meta_comments) {
+        let p = verify::sidecar(out);
+        meta.file_sha256 = Some(verify::file_sha256(out)?);
         let text = serde_json::to_string_pretty(&meta).unwrap_or_default() + "\n";
         std::fs::write(&p, text).map_err(|e| ReportError::Bad(format!("cannot write {}: {e}", p.display())))?;
         meta_file = Some(p);

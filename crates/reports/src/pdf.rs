@@ -10,6 +10,7 @@
 use crate::canonical::Hasher;
 use crate::tabular::{group_cells, meta, scope, summary_groups, summary_totals, Scope};
 use crate::{ExportRequest, Kind, Meta, ReportError, Result};
+use argus_domain::money::group_thousands;
 use argus_domain::Money;
 use argus_ops::api::Group;
 use argus_ops::Ops;
@@ -98,8 +99,17 @@ enum Align {
 }
 
 impl Doc {
-    fn new(title: &str) -> Result<Doc> {
+    /// A document titled `title`, created at `now` (its metadata's creation
+    /// and modification dates), by this version of Argus Usage.
+    fn new(title: &str, subject: &str, now: chrono::DateTime<chrono::Utc>) -> Result<Doc> {
         let mut doc = PdfDocument::new(title);
+        let at = printpdf::OffsetDateTime::from_unix_timestamp(now.timestamp())
+            .map_err(|e| ReportError::Bad(format!("the creation date {now} cannot be written into the PDF: {e}")))?;
+        let info = &mut doc.metadata.info;
+        (info.creation_date, info.modification_date, info.metadata_date) = (at, at, at);
+        info.creator = crate::generator();
+        info.producer = crate::generator();
+        info.subject = subject.to_string();
         let mut warnings = Vec::new();
         let r =
             ParsedFont::from_bytes(REGULAR, 0, &mut warnings).ok_or_else(|| ReportError::Bad("the embedded font cannot be read".into()))?;
@@ -402,6 +412,17 @@ fn breakdown_chart(title: &str, groups: &[Group]) -> Option<(Vec<u8>, usize, usi
     Some((buf, w, h))
 }
 
+/// A count for reading: thousands grouped.
+fn n(x: i64) -> String {
+    group_thousands(&x.to_string())
+}
+
+/// An amount for reading: to the cent, thousands grouped (the exact figure
+/// is in the appendix, the CSV and the JSON).
+fn cents(m: Money) -> String {
+    m.to_cents_grouped()
+}
+
 fn money_rows(groups: &[Group], limit: usize) -> Vec<Vec<String>> {
     groups
         .iter()
@@ -409,11 +430,11 @@ fn money_rows(groups: &[Group], limit: usize) -> Vec<Vec<String>> {
         .map(|g| {
             vec![
                 g.key.clone().unwrap_or_else(|| "(none)".into()),
-                g.requests.to_string(),
-                g.input_tokens.to_string(),
-                g.output_tokens.to_string(),
-                g.cost.to_string(),
-                if g.unpriced_requests > 0 { g.unpriced_requests.to_string() } else { String::new() },
+                n(g.requests),
+                n(g.input_tokens),
+                n(g.output_tokens),
+                cents(g.cost),
+                if g.unpriced_requests > 0 { n(g.unpriced_requests) } else { String::new() },
             ]
         })
         .collect()
@@ -427,7 +448,6 @@ struct Figures {
     by_provider: Vec<Group>,
     by_operation: Vec<Group>,
     by_investigation: Vec<Group>,
-    totals: crate::Totals,
     prices: Vec<argus_ops::api::PriceView>,
     m: Meta,
     /// The month the period ends in: its budget, projection and alerts.
@@ -461,7 +481,7 @@ fn gather(ops: &mut Ops, req: &ExportRequest, sc: &Scope, progress: &mut dyn FnM
     let totals = summary_totals(&groups, &sc.currency);
     let price_ids = ops.price_ids_used(&req.org, Some(&sc.from), Some(&sc.to))?;
     let prices = ops.prices_by_ids(&price_ids)?;
-    let m = meta(&by_req, sc, now, groups.len() as i64, totals.clone(), price_ids, hasher.finish());
+    let m = meta(&by_req, sc, now, groups.len() as i64, totals, price_ids, hasher.finish());
     // Budget, alerts and projection of the month the period ends in.
     // (Its last instant; for an empty period, its start.)
     let last_month = {
@@ -478,18 +498,19 @@ fn gather(ops: &mut Ops, req: &ExportRequest, sc: &Scope, progress: &mut dyn FnM
         .filter(|a| a.fired_at.as_str() >= sc.from.as_str() && a.fired_at.as_str() < sc.to.as_str())
         .collect();
     progress(2, 4);
-    Ok(Figures { groups, daily, by_provider, by_operation, by_investigation, totals, prices, m, last_month, status, forecast, alerts })
+    Ok(Figures { groups, daily, by_provider, by_operation, by_investigation, prices, m, last_month, status, forecast, alerts })
 }
 
-/// The first page: title, period and filters, the totals, the budget and
-/// projection of the month, the daily chart.
-fn title_page(d: &mut Doc, req: &ExportRequest, sc: &Scope, f: &Figures) {
-    let Figures { totals, m, last_month, status, forecast, daily, .. } = f;
+/// The top of the first page, for the report and the listing alike: title,
+/// organisation, period, filters, when and by what it was made, the totals
+/// and what they leave out.
+fn cover(d: &mut Doc, title: &str, req: &ExportRequest, sc: &Scope, m: &Meta) {
+    let totals = &m.totals;
     let ink = rgb(0.1, 0.1, 0.1);
     let muted = rgb(0.35, 0.38, 0.42);
     d.fill_rect(0.0, 0.0, W, 9.0, rgb(0.12, 0.30, 0.47));
     d.y = 24.0;
-    d.para("AI usage and cost report", 22.0, true, rgb(0.12, 0.30, 0.47));
+    d.para(title, 22.0, true, rgb(0.12, 0.30, 0.47));
     d.para(&format!("{} ({})", sc.name, req.org), 14.0, true, ink.clone());
     d.y += 2.0;
     d.para(
@@ -505,6 +526,9 @@ fn title_page(d: &mut Doc, req: &ExportRequest, sc: &Scope, f: &Figures) {
         ("operation", &f.operation),
         ("investigation", &f.investigation),
         ("user", &f.user),
+        ("status", &f.status),
+        ("investigation contains", &f.investigation_contains),
+        ("user contains", &f.user_contains),
     ]
     .iter()
     .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {v}")))
@@ -521,11 +545,12 @@ fn title_page(d: &mut Doc, req: &ExportRequest, sc: &Scope, f: &Figures) {
     // Totals band.
     let band_y = d.y;
     d.fill_rect(LEFT, band_y, RIGHT - LEFT, 22.0, rgb(0.94, 0.96, 0.98));
+    let cost = totals.cost.parse::<Money>().map(cents).unwrap_or_else(|_| totals.cost.clone());
     let cells = [
-        ("Total cost", format!("{} {}", totals.cost, totals.currency)),
-        ("Requests", totals.requests.to_string()),
-        ("Input tokens", totals.input_tokens.to_string()),
-        ("Output tokens", totals.output_tokens.to_string()),
+        ("Total cost", format!("{cost} {}", totals.currency)),
+        ("Requests", n(totals.requests)),
+        ("Input tokens", n(totals.input_tokens)),
+        ("Output tokens", n(totals.output_tokens)),
     ];
     let xs = [LEFT + 4.0, LEFT + 72.0, LEFT + 106.0, LEFT + 142.0];
     for (i, (label, value)) in cells.iter().enumerate() {
@@ -541,7 +566,7 @@ fn title_page(d: &mut Doc, req: &ExportRequest, sc: &Scope, f: &Figures) {
         d.para(
             &format!(
                 "Warning: {} requests in this period are UNPRICED (no price for their model at the time) and are not included in the total cost. Add the missing prices and reprice to include them.",
-                totals.unpriced_requests
+                n(totals.unpriced_requests)
             ),
             9.0,
             true,
@@ -550,19 +575,28 @@ fn title_page(d: &mut Doc, req: &ExportRequest, sc: &Scope, f: &Figures) {
         d.y = d.y.max(y0 + 15.0);
     }
     if totals.requests == 0 {
-        d.para("No usage matches this period and these filters: there is nothing to report.", 11.0, true, ink.clone());
+        d.para("No usage matches this period and these filters: there is nothing to report.", 11.0, true, ink);
     }
+}
+
+/// The first page: the cover, the budget and projection of the month, the
+/// daily chart.
+fn title_page(d: &mut Doc, req: &ExportRequest, sc: &Scope, f: &Figures) {
+    let Figures { m, last_month, status, forecast, daily, .. } = f;
+    let ink = rgb(0.1, 0.1, 0.1);
+    cover(d, "AI usage and cost report", req, sc, m);
 
     d.heading(&format!("Budget and projection, {last_month}"));
     match &status.amount {
         Some(a) => {
             d.para(
                 &format!(
-                    "Budget {a} {cur} ({}); spent {} {cur} ({}%), remaining {} {cur}; hard limit {}.",
+                    "Budget {} {cur} ({}); spent {} {cur} ({}%), remaining {} {cur}; hard limit {}.",
+                    cents(*a),
                     status.budget_source.as_deref().unwrap_or("-"),
-                    status.spent,
+                    cents(status.spent),
                     status.percent.clone().unwrap_or_else(|| "-".into()),
-                    status.remaining.map(|r| r.to_string()).unwrap_or_default(),
+                    status.remaining.map(cents).unwrap_or_default(),
                     if status.hard_limit { "on" } else { "off" },
                     cur = sc.currency
                 ),
@@ -571,17 +605,19 @@ fn title_page(d: &mut Doc, req: &ExportRequest, sc: &Scope, f: &Figures) {
                 ink.clone(),
             );
         }
-        None => d.para(&format!("No budget is set for {last_month}; spent {} {}.", status.spent, sc.currency), 10.0, false, ink.clone()),
+        None => {
+            d.para(&format!("No budget is set for {last_month}; spent {} {}.", cents(status.spent), sc.currency), 10.0, false, ink.clone())
+        }
     }
     if forecast.enough_data {
         d.para(
             &format!(
                 "Projected month end: {} {cur} (range {} to {}){}{}.",
-                forecast.projected.map(|p| p.to_string()).unwrap_or_default(),
-                forecast.low.map(|p| p.to_string()).unwrap_or_default(),
-                forecast.high.map(|p| p.to_string()).unwrap_or_default(),
+                forecast.projected.map(cents).unwrap_or_default(),
+                forecast.low.map(cents).unwrap_or_default(),
+                forecast.high.map(cents).unwrap_or_default(),
                 forecast.crosses_on.as_ref().map(|c| format!("; the budget is reached on {c}")).unwrap_or_default(),
-                forecast.days_left.as_ref().map(|c| format!("; {c} days of budget left at the current rate")).unwrap_or_default(),
+                forecast.budget_left_text().map(|t| format!("; {t}")).unwrap_or_default(),
                 cur = sc.currency
             ),
             10.0,
@@ -621,9 +657,29 @@ fn breakdowns(d: &mut Doc, req: &ExportRequest, sc: &Scope, f: &Figures) {
 
 /// Alerts fired, price versions used, and how to verify the figures.
 fn appendix(d: &mut Doc, sc: &Scope, f: &Figures) {
-    let Figures { alerts, prices, m, .. } = f;
+    let Figures { alerts, prices, m, groups, .. } = f;
     let ink = rgb(0.1, 0.1, 0.1);
     let muted = rgb(0.35, 0.38, 0.42);
+    d.new_page();
+    d.heading(&format!("Exact figures by {}", m.by.clone().unwrap_or_default()));
+    d.para(
+        &format!(
+            "Costs in {} to 9 decimal places, as stored and as the CSV and JSON exports give them. The report's other figures are these rounded half to even to the cent; the total is the exact sum of the rows.",
+            sc.currency
+        ),
+        8.5,
+        false,
+        muted.clone(),
+    );
+    let mut rows: Vec<Vec<String>> =
+        groups.iter().map(|g| vec![g.key.clone().unwrap_or_else(|| "(none)".into()), n(g.requests), g.cost.to_string()]).collect();
+    rows.push(vec!["Total".into(), n(m.totals.requests), m.totals.cost.clone()]);
+    d.table(
+        &["Key", "Requests", &format!("Cost {} (exact)", sc.currency)],
+        &[100.0, 30.0, 48.0],
+        &[Align::Left, Align::Right, Align::Right],
+        &rows,
+    );
     d.heading("Alerts fired in the period");
     if alerts.is_empty() {
         d.para("No budget alert fired in this period.", 10.0, false, ink.clone());
@@ -635,8 +691,8 @@ fn appendix(d: &mut Doc, sc: &Scope, f: &Figures) {
                     a.month.clone(),
                     format!("{}%", a.threshold),
                     format!("{}Z", a.fired_at.get(..19).unwrap_or(&a.fired_at)),
-                    a.spent.to_string(),
-                    a.amount.to_string(),
+                    cents(a.spent),
+                    cents(a.amount),
                     a.acknowledged_by.clone().unwrap_or_else(|| "no".into()),
                 ]
             })
@@ -699,24 +755,220 @@ fn appendix(d: &mut Doc, sc: &Scope, f: &Figures) {
     d.para("The same figures are exported with `argus-usage export --format csv --kind summary` for this period and filters; `argus-usage export verify` checks such a file.", 8.5, false, muted);
 }
 
-pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, progress: &mut dyn FnMut(u64, u64)) -> Result<Meta> {
-    let sc: Scope = scope(ops, req)?;
-    let f = gather(ops, req, &sc, progress)?;
-    let mut d = Doc::new(&format!("AI usage report: {}", sc.name))?;
-    title_page(&mut d, req, &sc, &f);
-    breakdowns(&mut d, req, &sc, &f);
-    progress(3, 4);
-    appendix(&mut d, &sc, &f);
-    let m = f.m;
-    let footer = format!(
+/// The most records a PDF lists: a listing is for reading, and beyond this
+/// CSV or JSON serve better (and open in a spreadsheet).
+pub const LISTING_LIMIT: i64 = 10_000;
+
+/// Refuses a records or audit PDF of more than [`LISTING_LIMIT`] rows,
+/// before anything is written.
+pub(crate) fn check_listing(ops: &mut Ops, req: &ExportRequest, sc: &Scope) -> Result<()> {
+    let count = match req.kind {
+        Kind::Audit => crate::audit::entries(ops, req, sc)?.len() as i64,
+        _ => ops.usage_summary_of(&req.org, &crate::tabular::query(req, &sc.from, &sc.to), None)?.requests,
+    };
+    refuse_long_listing(if req.kind == Kind::Audit { "entries of the audit log" } else { "records" }, count)
+}
+
+fn refuse_long_listing(what: &str, count: i64) -> Result<()> {
+    if count > LISTING_LIMIT {
+        let summary = if what == "records" { ", or ask for the report of totals (--kind summary)" } else { "" };
+        return Err(ReportError::Bad(format!(
+            "field `kind`: a PDF lists at most {} {what} and this period and these filters select {}; export them as CSV or JSON, or narrow the period or the filters{summary}",
+            n(LISTING_LIMIT),
+            n(count)
+        )));
+    }
+    Ok(())
+}
+
+/// A records PDF: the cover and every record of the period, one line each,
+/// in time order (the rows and checksum of the records CSV).
+fn write_listing(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, progress: &mut dyn FnMut(u64, u64)) -> Result<Meta> {
+    let sc = scope(ops, req)?;
+    check_listing(ops, req, &sc)?;
+    let now = ops.now();
+    let mut acc = crate::tabular::Acc::default();
+    let mut rows = Vec::new();
+    let tz = sc.tz;
+    ops.scan_records(&req.org, &crate::tabular::query(req, &sc.from, &sc.to), 1, |_, r| {
+        acc.record(r, &crate::tabular::record_cells(r, tz));
+        let at = crate::tabular::fmt_in(&r.occurred_at, tz);
+        rows.push(vec![
+            at.get(..19).unwrap_or(&at).replace('T', " "),
+            format!("{}/{}", r.provider, r.model),
+            r.operation.clone(),
+            r.investigation.clone().unwrap_or_default(),
+            r.user.clone().unwrap_or_default(),
+            group_thousands(&r.input_tokens.to_string()),
+            group_thousands(&r.output_tokens.to_string()),
+            r.cost.map(|c| c.to_string()).unwrap_or_else(|| "unpriced".into()),
+        ]);
+        Ok(())
+    })?;
+    progress(1, 2);
+    let m = meta(
+        req,
+        &sc,
+        now,
+        acc.count,
+        acc.totals(&sc.currency),
+        acc.prices.iter().copied().collect(),
+        std::mem::take(&mut acc.hasher).finish(),
+    );
+    let mut d = Doc::new(&format!("AI usage records: {}", sc.name), "AI usage records", now)?;
+    cover(&mut d, "AI usage records", req, &sc, &m);
+    if !rows.is_empty() {
+        d.heading(&format!("Records, in time order ({})", m.period.timezone));
+        d.para(&format!("Each record's cost in {} is exact, to 9 decimal places.", sc.currency), 8.5, false, rgb(0.35, 0.38, 0.42));
+        d.table(
+            &["Time", "Provider/model", "Operation", "Investigation", "User", "In tok.", "Out tok.", "Cost"],
+            &[36.0, 31.0, 19.0, 22.0, 16.0, 15.0, 15.0, 24.0],
+            &[Align::Left, Align::Left, Align::Left, Align::Left, Align::Left, Align::Right, Align::Right, Align::Right],
+            &rows,
+        );
+    }
+    d.heading("Verification");
+    d.para(&format!("SHA-256 of the {} records in canonical form: {}", n(m.record_count), m.sha256), 8.5, false, rgb(0.1, 0.1, 0.1));
+    d.para("The same rows and checksum are exported with `argus-usage export --format csv --kind records` for this period and filters; `argus-usage export verify` checks this file against its metadata file.", 8.5, false, rgb(0.35, 0.38, 0.42));
+    out.write_all(&d.finish(&footer(req, &m)))?;
+    progress(2, 2);
+    Ok(m)
+}
+
+/// What an audit entry changed, for reading: the fields whose values differ
+/// (`field: before → after`), or the value created or removed; long values
+/// are cut (the CSV and JSON have them whole).
+fn change_text(before: &Option<serde_json::Value>, after: &Option<serde_json::Value>) -> String {
+    use serde_json::Value;
+    let short = |v: &Value| {
+        let t = match v {
+            Value::String(s) => s.clone(),
+            other => other.to_string(),
+        };
+        if t.chars().count() > 120 {
+            format!("{}…", t.chars().take(120).collect::<String>())
+        } else {
+            t
+        }
+    };
+    match (before, after) {
+        (Some(Value::Object(b)), Some(Value::Object(a))) => {
+            let mut keys: Vec<&String> = b.keys().chain(a.keys()).collect();
+            keys.sort();
+            keys.dedup();
+            let parts: Vec<String> = keys
+                .into_iter()
+                .filter(|k| b.get(*k) != a.get(*k))
+                .map(|k| {
+                    let side = |v: Option<&Value>| v.map(short).unwrap_or_else(|| "(none)".into());
+                    format!("{k}: {} → {}", side(b.get(k)), side(a.get(k)))
+                })
+                .collect();
+            if parts.is_empty() {
+                "no field changed".into()
+            } else {
+                parts.join("; ")
+            }
+        }
+        (None, Some(a)) => format!("created: {}", short(a)),
+        (Some(b), None) => format!("removed: {}", short(b)),
+        (Some(b), Some(a)) => format!("{} → {}", short(b), short(a)),
+        (None, None) => String::new(),
+    }
+}
+
+/// An audit PDF: the entries of the period and filters, oldest first, each
+/// with what it changed (the rows and checksum of the audit CSV).
+fn write_audit_listing(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, progress: &mut dyn FnMut(u64, u64)) -> Result<Meta> {
+    let sc = scope(ops, req)?;
+    let entries = crate::audit::entries(ops, req, &sc)?;
+    refuse_long_listing("entries of the audit log", entries.len() as i64)?;
+    progress(1, 2);
+    let now = ops.now();
+    let m = crate::audit::audit_meta(req, &sc, now, &entries);
+    let mut d = Doc::new(&format!("Audit log: {}", sc.name), "Audit log", now)?;
+    let ink = rgb(0.1, 0.1, 0.1);
+    let muted = rgb(0.35, 0.38, 0.42);
+    d.fill_rect(0.0, 0.0, W, 9.0, rgb(0.12, 0.30, 0.47));
+    d.y = 24.0;
+    d.para("Audit log", 22.0, true, rgb(0.12, 0.30, 0.47));
+    d.para(&format!("{} ({})", sc.name, req.org), 14.0, true, ink.clone());
+    d.y += 2.0;
+    d.para(
+        &format!("Period: {} to {} (time zone {}; the end is exclusive)", m.period.from, m.period.to, m.period.timezone),
+        10.0,
+        false,
+        ink.clone(),
+    );
+    let a = &req.audit;
+    let filters: Vec<String> = [("actor contains", &a.actor), ("action contains", &a.action), ("object contains", &a.object)]
+        .iter()
+        .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} {v}")))
+        .collect();
+    d.para(
+        &format!("Filters: {}", if filters.is_empty() { "none (every entry)".to_string() } else { filters.join(", ") }),
+        10.0,
+        false,
+        ink.clone(),
+    );
+    d.para(&format!("Generated {} by {}", m.generated_at, m.generator), 10.0, false, muted.clone());
+    d.para(&format!("{} entries, oldest first.", n(m.record_count)), 10.0, true, ink.clone());
+    if entries.is_empty() {
+        d.para("No entry of the audit log matches this period and these filters.", 11.0, true, ink.clone());
+    } else {
+        let rows: Vec<Vec<String>> = entries
+            .iter()
+            .map(|e| {
+                let at = crate::tabular::fmt_in(&e.at, sc.tz);
+                vec![
+                    e.id.to_string(),
+                    at.get(..19).unwrap_or(&at).replace('T', " "),
+                    e.actor.clone(),
+                    e.action.clone(),
+                    e.object.clone(),
+                    change_text(&e.before, &e.after),
+                ]
+            })
+            .collect();
+        d.table(
+            &["Id", "Time", "Actor", "Action", "Object", "Change"],
+            &[12.0, 36.0, 26.0, 24.0, 26.0, 54.0],
+            &[Align::Right, Align::Left, Align::Left, Align::Left, Align::Left, Align::Left],
+            &rows,
+        );
+    }
+    d.heading("Verification");
+    d.para(&format!("SHA-256 of the {} entries in canonical form: {}", n(m.record_count), m.sha256), 8.5, false, ink);
+    d.para("The same rows and checksum are exported with `argus-usage export --format csv --kind audit` for this period and filters; `argus-usage export verify` checks this file against its metadata file.", 8.5, false, muted);
+    out.write_all(&d.finish(&footer(req, &m)))?;
+    progress(2, 2);
+    Ok(m)
+}
+
+fn footer(req: &ExportRequest, m: &Meta) -> String {
+    format!(
         "{} · {} to {} · sha256 {}…",
         req.org,
         m.period.from.get(..10).unwrap_or(""),
         m.period.to.get(..10).unwrap_or(""),
-        &m.sha256[..16]
-    );
-    let bytes = d.finish(&footer);
-    out.write_all(&bytes)?;
+        m.sha256.get(..16).unwrap_or("")
+    )
+}
+
+pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, progress: &mut dyn FnMut(u64, u64)) -> Result<Meta> {
+    match req.kind {
+        Kind::Records => return write_listing(ops, req, out, progress),
+        Kind::Audit => return write_audit_listing(ops, req, out, progress),
+        Kind::Summary => {}
+    }
+    let sc: Scope = scope(ops, req)?;
+    let f = gather(ops, req, &sc, progress)?;
+    let mut d = Doc::new(&format!("AI usage report: {}", sc.name), "AI usage and cost report", ops.now())?;
+    title_page(&mut d, req, &sc, &f);
+    breakdowns(&mut d, req, &sc, &f);
+    progress(3, 4);
+    appendix(&mut d, &sc, &f);
+    out.write_all(&d.finish(&footer(req, &f.m)))?;
     progress(4, 4);
-    Ok(m)
+    Ok(f.m)
 }

@@ -65,16 +65,17 @@ fn refs<const N: usize>(cells: &[Option<String>; N]) -> Vec<Option<&str>> {
     cells.iter().map(|c| c.as_deref()).collect()
 }
 
+/// Count, totals, price versions and checksum of the records exported.
 #[derive(Default)]
-struct Acc {
-    hasher: Hasher,
-    count: i64,
+pub(crate) struct Acc {
+    pub(crate) hasher: Hasher,
+    pub(crate) count: i64,
     t: argus_domain::analytics::Totals,
-    prices: BTreeSet<i64>,
+    pub(crate) prices: BTreeSet<i64>,
 }
 
 impl Acc {
-    fn record(&mut self, r: &RecordView, cells: &[Option<String>; RECORD_COLUMNS.len()]) {
+    pub(crate) fn record(&mut self, r: &RecordView, cells: &[Option<String>; RECORD_COLUMNS.len()]) {
         self.hasher.row(&refs(cells));
         self.count += 1;
         let tokens = argus_domain::price::Tokens {
@@ -90,7 +91,7 @@ impl Acc {
         }
     }
 
-    fn totals(&self, currency: &str) -> Totals {
+    pub(crate) fn totals(&self, currency: &str) -> Totals {
         Totals::of(&self.t, currency)
     }
 }
@@ -110,7 +111,12 @@ pub(crate) struct Scope {
 pub(crate) fn scope(ops: &mut Ops, req: &ExportRequest) -> Result<Scope> {
     let org = ops.org_get(&req.org)?;
     let tz = parse_timezone("timezone", &org.timezone).map_err(|e| ReportError::Bad(e.to_string()))?;
-    let s = ops.usage_summary(&req.org, req.from.as_deref(), req.to.as_deref(), None)?;
+    // The period of the request; the audit log's without a start is the whole log.
+    let from = match (req.kind, req.from.clone()) {
+        (Kind::Audit, None) => Some(fmt_instant(argus_domain::time::accepted_range().0)),
+        (_, from) => from,
+    };
+    let s = ops.usage_summary(&req.org, from.as_deref(), req.to.as_deref(), None)?;
     Ok(Scope { name: org.name, currency: org.currency, tz, timezone: org.timezone, from: s.from, to: s.to, fx_rates: s.fx_rates })
 }
 
@@ -128,8 +134,10 @@ pub(crate) fn meta(
         org_name: sc.name.clone(),
         kind: req.kind,
         by: if req.kind == Kind::Summary { Some(req.by.clone().unwrap_or_else(|| "provider".into())) } else { None },
+        audit_filters: (req.kind == Kind::Audit).then(|| req.audit.clone()),
         period: Period { from: fmt_in(&sc.from, sc.tz), to: fmt_in(&sc.to, sc.tz), timezone: sc.timezone.clone() },
-        filters: req.filters.clone(),
+        // An audit export is not filtered by the record filters.
+        filters: if req.kind == Kind::Audit { Default::default() } else { req.filters.clone() },
         generated_at: fmt_instant(now),
         generator: generator(),
         record_count: count,
@@ -137,14 +145,16 @@ pub(crate) fn meta(
         price_ids,
         fx_rates: sc.fx_rates.clone(),
         sha256,
+        file_sha256: None,
         canonical_form: match req.kind {
             Kind::Records => format!("argus-usage/records/v1: sha256 over each row as a compact JSON array of the {} column values (strings, null when empty), each followed by \\n", RECORD_COLUMNS.len()),
             Kind::Summary => "argus-usage/summary/v1: sha256 over each group as a compact JSON array of the 6 column values (strings, null when empty), each followed by \\n".into(),
+            Kind::Audit => "argus-usage/audit/v1: sha256 over each entry as a compact JSON array of the 7 column values (strings, before and after as compact JSON, null when empty), each followed by \\n".into(),
         },
     }
 }
 
-fn fmt_in(s: &str, tz: chrono_tz::Tz) -> String {
+pub(crate) fn fmt_in(s: &str, tz: chrono_tz::Tz) -> String {
     DateTime::parse_from_rfc3339(s).map(|d| fmt_instant_in(d.with_timezone(&Utc), tz)).unwrap_or_else(|_| s.to_string())
 }
 
@@ -171,7 +181,7 @@ fn csv_row(w: &mut csv::Writer<&mut dyn Write>, cells: &[Option<String>]) -> Res
         .map_err(|e| ReportError::Bad(format!("cannot write CSV: {e}")))
 }
 
-fn meta_comments(out: &mut dyn Write, m: &Meta) -> Result<()> {
+pub(crate) fn meta_comments(out: &mut dyn Write, m: &Meta) -> Result<()> {
     let json = serde_json::to_string_pretty(m).map_err(|e| ReportError::Bad(e.to_string()))?;
     for line in json.lines() {
         writeln!(out, "# {line}")?;
@@ -184,6 +194,7 @@ pub(crate) fn write(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, pro
     match req.kind {
         Kind::Summary => write_summary(ops, req, &sc, out, progress),
         Kind::Records => write_records(ops, req, &sc, out, progress),
+        Kind::Audit => crate::audit::write(ops, req, &sc, out, progress),
     }
 }
 

@@ -1,5 +1,6 @@
 //! Verification of a CSV or JSON export against its metadata: the checksum
 //! over the rows, the row count and the totals, recomputed from the file.
+use crate::audit::AUDIT_COLUMNS;
 use crate::canonical::{unneutralise, Hasher, RECORD_COLUMNS, RECORD_EDITIONS, SUMMARY_COLUMNS};
 use crate::{Kind, Meta, ReportError, Result};
 use argus_domain::Money;
@@ -67,6 +68,8 @@ impl Sums {
                 self.cost += money(4)?.unwrap_or(Money::ZERO);
                 self.unpriced += int(5)?;
             }
+            // The audit log has no totals: its rows and checksum are checked.
+            Kind::Audit => {}
         }
         Ok(())
     }
@@ -80,23 +83,71 @@ fn cells_of_json(kind: Kind, v: &serde_json::Value) -> Vec<Option<String>> {
             &RECORD_COLUMNS[..n.unwrap_or(RECORD_COLUMNS.len())]
         }
         Kind::Summary => &SUMMARY_COLUMNS,
+        Kind::Audit => &AUDIT_COLUMNS,
     };
     cols.iter()
         .map(|c| match v.get(*c) {
             None | Some(serde_json::Value::Null) => None,
+            // An audit entry's values before and after are JSON in the file, compact JSON in its rows.
+            Some(x) if kind == Kind::Audit && matches!(*c, "before" | "after") => Some(x.to_string()),
             Some(serde_json::Value::String(s)) => Some(s.clone()),
             Some(other) => Some(other.to_string()),
         })
         .collect()
 }
 
-fn sidecar(path: &Path) -> PathBuf {
+/// Where the metadata of the export at `path` is written: `PATH.meta.json`.
+pub(crate) fn sidecar(path: &Path) -> PathBuf {
     PathBuf::from(format!("{}.meta.json", path.display()))
 }
 
+/// SHA-256 of a file's bytes, read in pieces.
+pub(crate) fn file_sha256(path: &Path) -> Result<String> {
+    use sha2::{Digest, Sha256};
+    let mut f = std::fs::File::open(path).map_err(|e| ReportError::Bad(format!("cannot open {}: {e}", path.display())))?;
+    let mut h = Sha256::new();
+    std::io::copy(&mut f, &mut h)?;
+    Ok(hex::encode(h.finalize()))
+}
+
+fn read_sidecar(path: &Path) -> Result<Meta> {
+    let side = sidecar(path);
+    let f = std::fs::File::open(&side)
+        .map_err(|_| ReportError::Bad(format!("no metadata: {} is missing (it is written beside every export)", side.display())))?;
+    serde_json::from_reader(BufReader::new(f)).map_err(|e| ReportError::Bad(format!("{} is not valid metadata: {e}", side.display())))
+}
+
+/// A PDF: its bytes against the file checksum of its metadata file (the
+/// figures it shows are those of the metadata's rows).
+fn verify_pdf(path: &Path) -> Result<Verification> {
+    let meta = read_sidecar(path)?;
+    let sha = file_sha256(path)?;
+    let mut problems = Vec::new();
+    match meta.file_sha256.as_deref() {
+        Some(expected) if expected == sha => {}
+        Some(expected) => {
+            problems.push(format!("the file's checksum is {sha}, the metadata says {expected}: the PDF was changed or is another one"))
+        }
+        None => problems.push("the metadata has no file_sha256; it was not written beside this PDF by argus-usage export".into()),
+    }
+    Ok(Verification {
+        file: path.display().to_string(),
+        ok: problems.is_empty(),
+        kind: meta.kind,
+        record_count: meta.record_count,
+        sha256: sha,
+        expected_sha256: meta.file_sha256.unwrap_or_default(),
+        problems,
+    })
+}
+
 /// Verifies the export at `path` (`.csv` with its `.meta.json` sidecar or
-/// leading `#` lines, or `.json`).
+/// leading `#` lines, `.json`, or `.pdf` with its sidecar). For a PDF the
+/// checksums compared are the file's; otherwise the rows'.
 pub fn verify(path: &Path) -> Result<Verification> {
+    if path.extension().is_some_and(|e| e.eq_ignore_ascii_case("pdf")) {
+        return verify_pdf(path);
+    }
     let open = |p: &Path| std::fs::File::open(p).map_err(|e| ReportError::Bad(format!("cannot open {}: {e}", p.display())));
     let mut sums = Sums::default();
     let mut problems = Vec::new();
@@ -107,7 +158,11 @@ pub fn verify(path: &Path) -> Result<Verification> {
             .map_err(|e| ReportError::Bad(format!("{} is not valid JSON: {e}", path.display())))?;
         meta = serde_json::from_value(v.get("meta").cloned().unwrap_or_default())
             .map_err(|e| ReportError::Bad(format!("the export has no valid \"meta\": {e}")))?;
-        let key = if meta.kind == Kind::Records { "records" } else { "groups" };
+        let key = match meta.kind {
+            Kind::Records => "records",
+            Kind::Summary => "groups",
+            Kind::Audit => "entries",
+        };
         for row in v.get(key).and_then(|x| x.as_array()).map(Vec::as_slice).unwrap_or(&[]) {
             if let Err(e) = sums.row(meta.kind, &cells_of_json(meta.kind, row)) {
                 problems.push(e);
@@ -131,16 +186,15 @@ pub fn verify(path: &Path) -> Result<Verification> {
         meta = if header_lines > 0 {
             serde_json::from_str(&comment).map_err(|e| ReportError::Bad(format!("the metadata lines are not valid: {e}")))?
         } else {
-            let side = sidecar(path);
-            serde_json::from_reader(BufReader::new(
-                open(&side)
-                    .map_err(|_| ReportError::Bad(format!("no metadata: {} is missing and the file has no # lines", side.display())))?,
-            ))
-            .map_err(|e| ReportError::Bad(format!("{} is not valid metadata: {e}", side.display())))?
+            read_sidecar(path).map_err(|e| ReportError::Bad(format!("{e}; or the CSV has no # lines")))?
         };
         let mut rdr =
             csv::ReaderBuilder::new().comment(if header_lines > 0 { Some(b'#') } else { None }).from_reader(BufReader::new(open(path)?));
-        let expected: &[&str] = if meta.kind == Kind::Records { &RECORD_COLUMNS } else { &SUMMARY_COLUMNS };
+        let expected: &[&str] = match meta.kind {
+            Kind::Records => &RECORD_COLUMNS,
+            Kind::Summary => &SUMMARY_COLUMNS,
+            Kind::Audit => &AUDIT_COLUMNS,
+        };
         let headers = rdr.headers().map_err(|e| ReportError::Bad(format!("cannot read the CSV header: {e}")))?.clone();
         let found = headers.iter().collect::<Vec<_>>();
         // Records exports of earlier editions have the first columns only.

@@ -3,8 +3,9 @@
 //! verification catches a changed digit, the PDF says what it must.
 use argus_domain::time::{Clock, ManualClock};
 use argus_domain::Money;
+use argus_ops::controls::BudgetChange;
 use argus_ops::Ops;
-use argus_reports::{export, verify, ExportRequest, Filters, Format, Kind};
+use argus_reports::{verify, ExportRequest, Filters, Format, Kind};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use std::path::{Path, PathBuf};
@@ -36,6 +37,7 @@ fn req(format: Format, kind: Kind, filters: Filters) -> ExportRequest {
         from: Some("2026-11-01".into()),
         to: Some("2026-12-01".into()),
         filters,
+        audit: Default::default(),
         kind,
         by: Some("provider".into()),
         format,
@@ -43,14 +45,11 @@ fn req(format: Format, kind: Kind, filters: Filters) -> ExportRequest {
     }
 }
 
+/// An export written as `argus-usage export` writes it: the file, and its
+/// metadata file beside it (unless a CSV carries it as comment lines).
 fn write(ops: &mut Ops, r: &ExportRequest, path: &Path) -> argus_reports::Meta {
-    let mut f = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-    let m = export(ops, r, &mut f, &mut |_, _| {}).unwrap();
-    drop(f);
-    if r.format == Format::Csv && !r.meta_comments {
-        std::fs::write(format!("{}.meta.json", path.display()), serde_json::to_string_pretty(&m).unwrap()).unwrap();
-    }
-    m
+    let never = std::sync::atomic::AtomicBool::new(false);
+    argus_reports::export_file(ops, r, path, &mut |_, _| {}, &never).unwrap().meta
 }
 
 #[test]
@@ -66,10 +65,8 @@ fn totals_reconcile_with_the_summary_in_every_format() {
                 (s.cost.to_string().as_str(), s.requests, s.unpriced_requests),
                 "{ext} {kind:?}"
             );
-            if format != Format::Pdf {
-                let v = verify(&path).unwrap();
-                assert!(v.ok, "an untouched export verifies: {:?}", v.problems);
-            }
+            let v = verify(&path).unwrap();
+            assert!(v.ok, "an untouched export verifies, PDFs included ({ext} {kind:?}): {:?}", v.problems);
         }
     }
     // With a filter, the same totals as the records that match.
@@ -218,7 +215,15 @@ fn the_pdf_shows_the_totals_the_period_and_the_unpriced_warning() {
     let path = dir.path().join("r.pdf");
     let m = write(&mut ops, &req(Format::Pdf, Kind::Summary, Filters::default()), &path);
     let text = pdftotext(&path);
-    assert!(text.contains(&m.totals.cost), "the total cost {} is printed", m.totals.cost);
+    let cents = m.totals.cost.parse::<Money>().unwrap().to_cents_grouped();
+    assert!(text.contains(&format!("{cents} {}", m.totals.currency)), "the total cost {} is printed to the cent: {cents}", m.totals.cost);
+    assert!(
+        text.contains("Exact figures by provider") && text.contains(&m.totals.cost),
+        "the exact total {} is in the appendix",
+        m.totals.cost
+    );
+    let requests = argus_domain::money::group_thousands(&m.totals.requests.to_string());
+    assert!(requests.contains(',') && text.contains(&requests), "counts are grouped: {requests}");
     assert!(text.contains("2026-11-01T00:00:00+01:00") && text.contains("Europe/Berlin"), "the period with its time zone");
     assert!(text.contains("UNPRICED"), "the unpriced warning");
     assert!(text.contains("Page 1 of") && text.contains(&m.sha256[..16]), "page numbers and the checksum in the footer");
@@ -250,4 +255,114 @@ fn a_pdf_of_an_empty_period_at_the_first_accepted_day_is_written() {
     let r = ExportRequest { from: None, to: Some("2000-01-01T00:00:00Z".into()), ..req(Format::Pdf, Kind::Summary, Filters::default()) };
     let m = write(&mut ops, &r, &dir.path().join("empty.pdf"));
     assert_eq!(m.record_count, 0, "an empty period has no rows");
+}
+
+fn pdfinfo(path: &Path) -> String {
+    let out = std::process::Command::new("pdfinfo").arg("-isodates").arg(path).output().expect("pdfinfo (poppler-utils) runs");
+    assert!(out.status.success(), "pdfinfo failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn a_pdf_carries_its_creation_date_and_verifies_until_a_byte_changes() {
+    let (dir, mut ops) = setup();
+    let path = dir.path().join("r.pdf");
+    write(&mut ops, &req(Format::Pdf, Kind::Summary, Filters::default()), &path);
+    let info = pdfinfo(&path);
+    assert!(info.lines().any(|l| l.starts_with("CreationDate:") && l.contains("2026-11-27T12:00:00")), "the clock's time: {info}");
+    assert!(info.lines().any(|l| l.starts_with("Creator:") && l.contains("argus-usage")), "{info}");
+    assert!(verify(&path).unwrap().ok);
+    let mut bytes = std::fs::read(&path).unwrap();
+    let at = bytes.len() / 2;
+    bytes[at] ^= 1;
+    std::fs::write(&path, bytes).unwrap();
+    let v = verify(&path).unwrap();
+    assert!(!v.ok && v.problems.iter().any(|p| p.contains("was changed")), "{:?}", v.problems);
+    std::fs::remove_file(format!("{}.meta.json", path.display())).unwrap();
+    let e = verify(&path).unwrap_err().to_string();
+    assert!(e.contains("r.pdf.meta.json is missing"), "{e}");
+}
+
+#[test]
+fn a_records_pdf_lists_the_records_of_the_csv_and_refuses_a_listing_too_long_to_read() {
+    let (dir, mut ops) = setup();
+    let f = Filters { investigation_contains: Some("hyperlink".into()), ..Filters::default() };
+    let path = dir.path().join("records.pdf");
+    let m = write(&mut ops, &req(Format::Pdf, Kind::Records, f.clone()), &path);
+    assert_eq!(m.kind, Kind::Records);
+    assert_eq!(m.record_count, 1);
+    let csv = write(&mut ops, &req(Format::Csv, Kind::Records, f), &dir.path().join("records.csv"));
+    assert_eq!(csv.sha256, m.sha256, "the rows of the records CSV");
+    let text = pdftotext(&path);
+    assert!(text.contains("AI usage records") && text.contains("openai/gpt-4o") && text.contains("HYPERLINK"), "{text}");
+    assert!(text.contains("2026-11-10 11:00:00"), "the record's time in the organisation's zone: {text}");
+    assert!(verify(&path).unwrap().ok);
+
+    // More records than a PDF lists: refused before a byte is written.
+    let many: Vec<serde_json::Value> = (0..10_001)
+        .map(|i| {
+            json!({"id": format!("many-{i}"), "org": "demo", "provider": "openai", "model": "gpt-4o", "operation": "chat",
+            "input_tokens": 1, "output_tokens": 1, "occurred_at": "2026-11-20T10:00:00Z"})
+        })
+        .collect();
+    ops.record_batch("demo", many, None).unwrap();
+    let mut long = req(Format::Pdf, Kind::Records, Filters::default());
+    long.from = Some("2026-11-20".into());
+    long.to = Some("2026-11-21".into());
+    let out = dir.path().join("long.pdf");
+    let never = std::sync::atomic::AtomicBool::new(false);
+    let e = argus_reports::export_file(&mut ops, &long, &out, &mut |_, _| {}, &never).unwrap_err().to_string();
+    let selected = ops.usage_summary("demo", long.from.as_deref(), long.to.as_deref(), None).unwrap().requests;
+    let selected = argus_domain::money::group_thousands(&selected.to_string());
+    assert!(e.contains("at most 10,000 records") && e.contains(&format!("select {selected};")) && e.contains("CSV or JSON"), "{e}");
+    assert!(!out.exists(), "no file");
+    assert!(argus_reports::check(&mut ops, &long).is_err(), "the server's check before a download refuses it too");
+}
+
+#[test]
+fn the_pdf_says_the_budget_wont_run_out_when_the_rate_does_not_reach_it() {
+    let (dir, mut ops) = setup();
+    ops.budget_set("demo", None, &BudgetChange { amount: Some("1000000".into()), ..Default::default() }).unwrap();
+    let path = dir.path().join("b.pdf");
+    write(&mut ops, &req(Format::Pdf, Kind::Summary, Filters::default()), &path);
+    let text = pdftotext(&path).split_whitespace().collect::<Vec<_>>().join(" ");
+    assert!(text.contains("won't run out this month"), "{text}");
+    assert!(text.contains("Budget 1,000,000.00 USD"), "{text}");
+}
+
+#[test]
+fn the_audit_log_exports_with_its_checksum_in_every_format() {
+    let (dir, mut ops) = setup();
+    ops.budget_set("demo", None, &BudgetChange { amount: Some("500".into()), ..Default::default() }).unwrap();
+    ops.budget_set("demo", None, &BudgetChange { amount: Some("750".into()), hard_limit: Some(true), ..Default::default() }).unwrap();
+    let all = ops.audit_query("demo", &Default::default()).unwrap().entries;
+    let budget_sets = all.iter().filter(|e| e.action.contains("budget")).count();
+    assert!(budget_sets >= 2, "{all:?}");
+    let mut r = req(Format::Csv, Kind::Audit, Filters::default());
+    r.from = None;
+    r.to = None;
+    r.audit.action = Some("BUDGET".into());
+    for (format, ext) in [(Format::Csv, "csv"), (Format::Json, "json"), (Format::Pdf, "pdf")] {
+        r.format = format;
+        let path = dir.path().join(format!("audit.{ext}"));
+        let m = write(&mut ops, &r, &path);
+        assert_eq!((m.kind, m.record_count), (Kind::Audit, budget_sets as i64), "{ext}");
+        assert_eq!(m.audit_filters.as_ref().and_then(|a| a.action.as_deref()), Some("BUDGET"));
+        let v = verify(&path).unwrap();
+        assert!(v.ok, "{ext}: {:?}", v.problems);
+    }
+    let text = pdftotext(&dir.path().join("audit.pdf"));
+    assert!(text.contains("Audit log") && text.contains("amount: 500") && text.contains("750"), "a field-level change: {text}");
+    // The CSV opens as a table: the header, then one row an entry.
+    let path = dir.path().join("audit.csv");
+    r.format = Format::Csv;
+    write(&mut ops, &r, &path);
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_path(&path).unwrap().records().map(Result::unwrap).collect();
+    assert_eq!(rows.len(), budget_sets);
+    assert!(rows.iter().all(|row| row[3].contains("budget")));
+    // One changed character of an entry is caught.
+    let text = std::fs::read_to_string(&path).unwrap().replacen("750", "751", 1);
+    std::fs::write(&path, text).unwrap();
+    let v = verify(&path).unwrap();
+    assert!(!v.ok && v.problems.iter().any(|p| p.contains("checksum")), "{:?}", v.problems);
 }

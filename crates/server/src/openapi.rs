@@ -44,7 +44,7 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("get", "/orgs/{org}/tokens", "configure", "Tokens of the organisation (never the tokens themselves)"),
     ("post", "/orgs/{org}/tokens", "configure", "Make a token: {role, name}; the token is in the answer, once"),
     ("delete", "/orgs/{org}/tokens/{id}", "configure", "Revoke a token"),
-    ("get", "/orgs/{org}/reports", "read", "An export, streamed: format=csv|json|pdf, kind=records|summary, by, from, to, provider, model, operation, investigation, user; the same files as `argus-usage export` (a CSV carries its metadata as leading # lines)"),
+    ("get", "/orgs/{org}/reports", "read", "An export: format=csv|json|pdf, kind=records|summary|audit, by, from, to, the record filters (records, summary) or actor, action, object (audit); the same files as `argus-usage export`. A CSV is streamed with its metadata as leading # lines, a JSON carries it inside; a PDF (a report of totals, or a listing of at most 10,000 records) is sent whole with its metadata, file checksum included, as percent-encoded JSON in the x-argus-meta header"),
     ("get", "/orgs/{org}/webhook", "configure", "Where alerts are POSTed"),
     ("put", "/orgs/{org}/webhook", "configure", "Set the webhook: {url}; the answer carries the signing secret (HMAC-SHA256 of the body, header X-Argus-Signature: sha256=HEX)"),
 ];

@@ -637,8 +637,23 @@ impl std::io::Write for ChannelWriter {
     }
 }
 
+/// Every byte outside `A-Z a-z 0-9 - _ . ~` as `%XX` (what JavaScript's
+/// `decodeURIComponent` undoes): JSON of any script in a header.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() * 2);
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
 /// The same files as `argus-usage export`, streamed. A CSV carries its
-/// metadata as leading `#` lines (there is no sidecar over HTTP).
+/// metadata as leading `#` lines (the console splits them into the metadata
+/// file); a PDF is sent whole with its metadata in `x-argus-meta`.
 async fn reports(
     State(app): State<App>,
     axum::extract::ConnectInfo(peer): axum::extract::ConnectInfo<std::net::SocketAddr>,
@@ -646,8 +661,8 @@ async fn reports(
     Path(org): Path<String>,
     Q(q): Q<argus_reports::ReportParams>,
 ) -> Result<Response, ApiError> {
-    use argus_reports::Kind;
-    let actor = auth.allow(&org, Access::Read)?;
+    // The audit log's export needs the role that reads the audit log.
+    let actor = auth.allow(&org, if q.kind.as_deref() == Some("audit") { Access::Audit } else { Access::Read })?;
     // Downloads are bounded per token, per address and in all, below the
     // pool's size: stalled downloads can never take every store connection.
     let slot = app.downloads.acquire(auth.0.token_id, peer.ip()).map_err(|why| ApiError {
@@ -657,19 +672,37 @@ async fn reports(
     let stall = app.download_stall;
     let req = q.request(&org, true).map_err(|e| ApiError::bad_input(e.to_string(), None))?;
     let (format, file_name) = (req.format, req.default_file_name());
-    // Check the request (organisation, period, grouping) before the answer starts.
+    // Check the request (organisation, period, grouping, length) before the answer starts.
     let check = req.clone();
     app.pool
         .run(&actor, move |ops| {
-            ops.usage_summary(
-                &check.org,
-                check.from.as_deref(),
-                check.to.as_deref(),
-                check.by.as_deref().filter(|_| check.kind == Kind::Summary),
-            )
-            .map(|_| ())
+            argus_reports::check(ops, &check).map_err(|e| match e {
+                argus_reports::ReportError::Ops(o) => o,
+                other => argus_ops::OpsError::new(ErrorCode::BadInput, other.to_string()),
+            })
         })
         .await?;
+    if format == argus_reports::Format::Pdf {
+        // A PDF is made in memory anyway: sent whole, with its metadata (and
+        // the file's checksum) in `x-argus-meta`, percent-encoded JSON, which
+        // the console saves beside it as FILE.meta.json for `export verify`.
+        let (bytes, meta) = app
+            .pool
+            .run(&actor, move |ops| {
+                let _slot = slot;
+                argus_reports::export_bytes(ops, &req).map_err(|e| argus_ops::OpsError::new(ErrorCode::Internal, e.to_string()))
+            })
+            .await?;
+        let mut res = axum::body::Body::from(bytes).into_response();
+        res.headers_mut().insert("content-type", HeaderValue::from_static(format.content_type()));
+        if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"{file_name}\"")) {
+            res.headers_mut().insert("content-disposition", v);
+        }
+        if let Ok(v) = HeaderValue::from_str(&percent_encode(&serde_json::to_string(&meta).unwrap_or_default())) {
+            res.headers_mut().insert("x-argus-meta", v);
+        }
+        return Ok(res);
+    }
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Result<bytes::Bytes, std::io::Error>>(8);
     let pool = app.pool.clone();
     tokio::spawn(async move {

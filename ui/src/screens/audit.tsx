@@ -1,6 +1,6 @@
 import { useContext, useState } from "preact/hooks";
 import { AppCtx } from "../ctx";
-import { Empty, ErrorBox, Loading, useLoad } from "../ui";
+import { Empty, ErrorBox, ExportDone, FormatSelect, Loading, Progress, formatParams, useJob, useLoad } from "../ui";
 import { dateTime } from "../format";
 import { fieldDiff } from "../state";
 import type { AuditQuery } from "../types";
@@ -46,6 +46,7 @@ export function Audit() {
         <button type="submit">Apply</button>
         <button type="button" class="secondary" onClick={() => apply(EMPTY)}>Reset</button>
       </form>
+      <AuditExport filter={filter} />
       <ErrorBox error={page.error} />
       {page.loading && !page.data ? <Loading what="the audit log" /> : null}
       {page.data ? (
@@ -95,5 +96,32 @@ export function Audit() {
         <button disabled={!page.data?.has_more} onClick={() => setCursors([...cursors, page.data?.next_after ?? before])}>Older →</button>
       </div>
     </section>
+  );
+}
+
+/** Exports the entries the applied filters select (every page, oldest first), with the checksum metadata of every export. */
+function AuditExport({ filter }: { filter: Filter }) {
+  const { backend, org } = useContext(AppCtx);
+  const [format, setFormat] = useState("csv");
+  const { job, ev, error, run } = useJob(backend);
+  const start = async (e: Event) => {
+    e.preventDefault();
+    const params: Record<string, unknown> = { org: org.slug, kind: "audit", ...formatParams(format) };
+    for (const k of FIELDS) if (filter[k].trim()) params[k] = filter[k].trim();
+    await run("export", params);
+  };
+  const result = ev?.state === "done" ? ev.result : null;
+  return (
+    <form class="inline export-view" aria-label="Export these entries" onSubmit={start}>
+      <span>Export these entries (every page):</span>
+      <label>
+        <span class="sr-only">Format</span>
+        <FormatSelect name="audit_format" value={format} onChange={setFormat} short />
+      </label>
+      <button type="submit" disabled={job !== null}>Export</button>
+      {job && ev ? <Progress done={ev.done} total={ev.total} label={ev.message} /> : null}
+      {result ? <ExportDone result={result} backend={backend} testid="audit-export-done" /> : null}
+      <ErrorBox error={error} />
+    </form>
   );
 }

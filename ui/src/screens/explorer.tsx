@@ -1,6 +1,6 @@
 import { useContext, useEffect, useMemo, useRef, useState } from "preact/hooks";
 import { AppCtx } from "../ctx";
-import { Empty, ErrorBox, Loading, Money, Progress, useJob, useLoad } from "../ui";
+import { Empty, ErrorBox, FormatSelect, Loading, Money, Progress, formatParams, useJob, useLoad } from "../ui";
 import { count, dateTime } from "../format";
 import { DIMENSIONS, FILTER_FIELDS, PRESETS, Pager, Preset, UsageView, drillView, filterQuery, hashOfView, presetRange, todayIn, viewFromHash } from "../state";
 import type { RecordQuery } from "../types";
@@ -254,7 +254,7 @@ function ExportView({ view, period }: { view: UsageView; period: { from: string;
   const start = async (e: Event) => {
     e.preventDefault();
     if (!period) return;
-    const params: Record<string, unknown> = { org: org.slug, format, kind, from: period.from, to: period.to, ...filterQuery(view) };
+    const params: Record<string, unknown> = { org: org.slug, ...formatParams(format), kind, from: period.from, to: period.to, ...filterQuery(view) };
     if (kind === "summary") params.by = view.by;
     await run("export", params);
   };
@@ -271,11 +271,7 @@ function ExportView({ view, period }: { view: UsageView; period: { from: string;
       </label>
       <label>
         <span class="sr-only">Format</span>
-        <select name="export_format" value={format} onChange={(e) => setFormat((e.target as HTMLSelectElement).value)}>
-          <option value="csv">CSV</option>
-          <option value="json">JSON</option>
-          <option value="pdf">PDF</option>
-        </select>
+        <FormatSelect name="export_format" value={format} onChange={setFormat} short />
       </label>
       <button type="submit" disabled={job !== null || !period}>Export</button>
       {job && ev ? (
@@ -287,7 +283,7 @@ function ExportView({ view, period }: { view: UsageView; period: { from: string;
       {ev?.state === "cancelled" ? <span class="muted" role="status">Cancelled: no file was written.</span> : null}
       {result ? (
         <span class="ok" role="status" data-testid="view-export-done">
-          {result.meta ? <>Wrote <code>{result.file}</code> ({count(result.meta.record_count)} rows, sha256 <code class="hash">{String(result.meta.sha256).slice(0, 12)}…</code>)</> : <>Downloaded <code>{result.file}</code></>}
+          {result.meta ? <>{result.bytes !== undefined ? "Downloaded" : "Wrote"} <code>{result.file}</code>{result.meta_file ? " and its metadata file" : ""} ({count(result.meta.record_count)} rows, sha256 <code class="hash">{String(result.meta.sha256).slice(0, 12)}…</code>)</> : <>Downloaded <code>{result.file}</code></>}
           {backend.openPath && result.file ? <> <button type="button" class="link" onClick={() => backend.openPath!(result.file)}>Open</button></> : null}
         </span>
       ) : null}

@@ -1,18 +1,19 @@
 import { useContext, useState } from "preact/hooks";
 import { AppCtx } from "../ctx";
-import { Card, ErrorBox, Progress, useJob } from "../ui";
-import { count, money } from "../format";
+import { Card, ErrorBox, ExportDone, FormatSelect, Progress, formatParams, useJob } from "../ui";
+import { todayIn } from "../state";
 
 export function Reports() {
   const { backend, org } = useContext(AppCtx);
-  const month = new Date().toISOString().slice(0, 7);
+  // The organisation's month, not the browser's.
+  const month = todayIn(org.timezone).slice(0, 7);
   const [p, setP] = useState<Record<string, string>>({ format: "csv", kind: "records", by: "provider", from: `${month}-01`, to: "", provider: "", operation: "", investigation: "", user: "" });
   const { job, ev, error, run } = useJob(backend);
   const start = async (e: Event) => {
     e.preventDefault();
     const params: Record<string, unknown> = { org: org.slug };
-    for (const [k, v] of Object.entries(p)) if (v.trim() && !(k === "by" && p.kind !== "summary")) params[k] = v.trim();
-    await run("export", params);
+    for (const [k, v] of Object.entries(p)) if (v.trim() && k !== "format" && !(k === "by" && p.kind !== "summary")) params[k] = v.trim();
+    await run("export", { ...params, ...formatParams(p.format) });
   };
   const set = (k: string) => (e: Event) => setP({ ...p, [k]: (e.target as HTMLInputElement).value });
   const result = ev?.state === "done" ? ev.result : null;
@@ -21,16 +22,12 @@ export function Reports() {
       <Card title="Export">
         <form class="form" onSubmit={start}>
           <label>Format
-            <select name="format" value={p.format} onChange={set("format")}>
-              <option value="csv">CSV (with a .meta.json)</option>
-              <option value="json">JSON</option>
-              <option value="pdf">PDF report</option>
-            </select>
+            <FormatSelect value={p.format} onChange={(format) => setP({ ...p, format })} />
           </label>
           <label>Content
             <select name="kind" value={p.kind} onChange={set("kind")}>
-              <option value="records">Every record</option>
-              <option value="summary">Totals by group</option>
+              <option value="records">Every record{p.format === "pdf" ? " (a PDF lists up to 10,000)" : ""}</option>
+              <option value="summary">Totals by group{p.format === "pdf" ? " (the report with charts)" : ""}</option>
             </select>
           </label>
           {p.kind === "summary" ? (
@@ -59,16 +56,7 @@ export function Reports() {
         {ev?.state === "cancelled" ? <p class="muted" role="status">Cancelled: no file was written.</p> : null}
         <ErrorBox error={error} />
         {result ? (
-          <div role="status" data-testid="export-done">
-            <p class="ok">
-              {result.meta
-                ? <>Wrote <code>{result.file}</code>: {count(result.meta.record_count)} rows, {count(result.meta.totals.requests)} requests, {money(result.meta.totals.cost, result.meta.totals.currency)}; sha256 <code class="hash">{result.meta.sha256}</code></>
-                : <>Downloaded <code>{result.file}</code> ({count(result.bytes)} bytes).</>}
-            </p>
-            {result.meta?.record_count === 0 ? <p class="muted">Nothing matched: the file says so and holds no rows.</p> : null}
-            {backend.openPath && result.file ? <button onClick={() => backend.openPath!(result.file)}>Open the file</button> : null}
-            <p class="muted">Check it any time with <code>argus-usage export verify FILE</code>.</p>
-          </div>
+          <ExportDone result={result} backend={backend} testid="export-done" />
         ) : !job && !error ? <p class="muted">Choose the period and the filters, then export. Long exports show their progress here and can be cancelled.</p> : null}
       </Card>
     </div>
