@@ -104,8 +104,8 @@ impl StoredDim {
         [StoredDim::Total, StoredDim::Provider, StoredDim::Model, StoredDim::Operation, StoredDim::Investigation, StoredDim::User];
 }
 
-/// The rollups of `agg_cube` (migrations/0011_cube.sql), which answer
-/// filtered and two-grouping summaries. The numbers are stored.
+/// The rollups of `agg_cube` (migrations/0011_cube.sql, 0012_pairs.sql),
+/// which answer filtered and two-grouping summaries. The numbers are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Shape {
     /// A local day by provider, model, operation, status and investigation.
@@ -116,13 +116,18 @@ pub enum Shape {
     MonthInvestigation = 3,
     /// [`Shape::DayUser`] by local month.
     MonthUser = 4,
+    /// A local day by investigation and user (no kind of call).
+    DayPair = 5,
+    /// [`Shape::DayPair`] by local month.
+    MonthPair = 6,
 }
 
 impl Shape {
-    pub const ALL: [Shape; 4] = [Shape::DayInvestigation, Shape::DayUser, Shape::MonthInvestigation, Shape::MonthUser];
+    pub const ALL: [Shape; 6] =
+        [Shape::DayInvestigation, Shape::DayUser, Shape::MonthInvestigation, Shape::MonthUser, Shape::DayPair, Shape::MonthPair];
 
     pub fn is_monthly(self) -> bool {
-        matches!(self, Shape::MonthInvestigation | Shape::MonthUser)
+        matches!(self, Shape::MonthInvestigation | Shape::MonthUser | Shape::MonthPair)
     }
 
     /// The period of a local day in this shape: the day itself, or the
@@ -136,11 +141,17 @@ impl Shape {
     }
 
     pub fn has_investigation(self) -> bool {
-        matches!(self, Shape::DayInvestigation | Shape::MonthInvestigation)
+        !matches!(self, Shape::DayUser | Shape::MonthUser)
     }
 
     pub fn has_user(self) -> bool {
-        matches!(self, Shape::DayUser | Shape::MonthUser)
+        !matches!(self, Shape::DayInvestigation | Shape::MonthInvestigation)
+    }
+
+    /// Whether its rows are by the kind of call too (provider, model,
+    /// operation, status); those of the pairs hold `''` there.
+    pub fn has_kind(self) -> bool {
+        !matches!(self, Shape::DayPair | Shape::MonthPair)
     }
 }
 

@@ -220,13 +220,20 @@ impl Folded {
 
 /// The rollups that answer filter `what` and groupings `by`, by day and by
 /// month: those with investigations, or with users, when the question
-/// involves one of them at most (no monthly one when it groups by day or
-/// week); none when it involves both.
+/// involves one of them at most; the pairs of both when it involves both
+/// and nothing of the kind of call (no monthly one when it groups by day
+/// or week); none when it involves both and a kind of call.
 fn shapes_for(what: &RecordFilter, by: &[Dim]) -> Option<(Shape, Option<Shape>)> {
     let inv = what.investigation.is_some() || what.investigation_contains.is_some() || by.contains(&Dim::Investigation);
     let user = what.user.is_some() || what.user_contains.is_some() || by.contains(&Dim::User);
+    let kind = what.provider.is_some()
+        || what.model.is_some()
+        || what.operation.is_some()
+        || what.status.is_some()
+        || by.iter().any(|d| matches!(d, Dim::Provider | Dim::Model | Dim::Operation));
     let (day, month) = match (inv, user) {
-        (true, true) => return None,
+        (true, true) if kind => return None,
+        (true, true) => (Shape::DayPair, Shape::MonthPair),
         (true, false) => (Shape::DayInvestigation, Shape::MonthInvestigation),
         (false, _) => (Shape::DayUser, Shape::MonthUser),
     };

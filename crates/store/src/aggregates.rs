@@ -45,7 +45,10 @@ impl Delta {
         key.clear();
         let inv = if shape.has_investigation() { p.investigation.unwrap_or_default() } else { "" };
         let user = if shape.has_user() { p.user.unwrap_or_default() } else { "" };
-        for (i, part) in [p.provider, p.model, p.operation, p.status, inv, user].into_iter().enumerate() {
+        let kind = |x: &'static str, part| if shape.has_kind() { part } else { x };
+        for (i, part) in
+            [kind("", p.provider), kind("", p.model), kind("", p.operation), kind("", p.status), inv, user].into_iter().enumerate()
+        {
             if i > 0 {
                 key.push(SEP);
             }

@@ -39,6 +39,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0009_billing_terms", include_str!("../../../migrations/0009_billing_terms.sql")),
     ("0010_fx", include_str!("../../../migrations/0010_fx.sql")),
     ("0011_cube", include_str!("../../../migrations/0011_cube.sql")),
+    ("0012_pairs", include_str!("../../../migrations/0012_pairs.sql")),
 ];
 
 /// The schema version this binary knows (the number of migrations).
