@@ -711,7 +711,8 @@ fn appendix(d: &mut Doc, sc: &Scope, f: &Figures) {
             vec![
                 p.id.to_string(),
                 format!("{}/{}", p.provider, p.model),
-                p.effective_from.clone(),
+                // A version from a midnight UTC reads as its date.
+                p.effective_from.strip_suffix("T00:00:00Z").unwrap_or(&p.effective_from).to_string(),
                 format!("{} {}", p.input_per_mtok, p.currency),
                 p.output_per_mtok.clone(),
                 p.cached_input_per_mtok.clone().unwrap_or_else(|| "=input".into()),
@@ -725,7 +726,7 @@ fn appendix(d: &mut Doc, sc: &Scope, f: &Figures) {
         d.para("Rates per million tokens, in each version's currency.", 8.5, false, muted.clone());
         d.table(
             &["Id", "Model", "Effective from", "Input", "Output", "Cached", "Source"],
-            &[10.0, 42.0, 34.0, 14.0, 14.0, 14.0, 50.0],
+            &[10.0, 42.0, 24.0, 18.0, 14.0, 14.0, 56.0],
             &[Align::Right, Align::Left, Align::Left, Align::Right, Align::Right, Align::Right, Align::Left],
             &rows,
         );
