@@ -494,6 +494,119 @@ fn separate_processes_never_overshoot_a_quota_or_a_hard_limit() {
     assert_eq!(s["reserved"], "0.90", "the three reservations are held: {s}");
 }
 
+/// Many processes admitting calls of one investigation against its hard
+/// limit: exactly the headroom is admitted, the refusal names the scope, and
+/// calls of another investigation are not held by it.
+#[test]
+fn separate_processes_never_overshoot_an_investigations_hard_limit() {
+    let (_d, db) = temp();
+    run_json(&db, &["org", "create", "acme", "--json"]);
+    run_json(&db, &["budget", "set", "--org", "acme", "--amount", "1000", "--json"]);
+    let set =
+        run_json(&db, &["budget", "set", "--org", "acme", "--scope", "investigation:INV-7", "--amount", "1", "--hard-limit", "--json"]);
+    assert_eq!(set["scope"], "investigation:INV-7");
+    let inv7 = ["--org", "acme", "--provider", "openai", "--investigation", "INV-7", "--estimated-cost", "0.30"];
+    let (allowed, refused) = admit_at_once(&db, 24, &inv7);
+    assert_eq!((allowed, refused), (3, 21), "exactly the headroom of INV-7 is admitted");
+    let (code, out, _) = run(&db, &[&["admit"][..], &inv7[..], &["--json"]].concat());
+    assert_eq!(code, 2);
+    let a: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!((a["code"].as_str(), a["scope"].as_str()), (Some("budget_exceeded"), Some("investigation:INV-7")), "{a}");
+    assert!(a["message"].as_str().unwrap().contains("investigation:INV-7"), "the message names the scope: {a}");
+    let other = ["--org", "acme", "--provider", "openai", "--investigation", "INV-8", "--estimated-cost", "0.30"];
+    let (allowed, _) = admit_at_once(&db, 6, &other);
+    assert_eq!(allowed, 6, "another investigation is not held by INV-7's budget");
+    let s = run_json(&db, &["budget", "status", "--org", "acme", "--scope", "investigation:INV-7", "--json"]);
+    assert_eq!((s["scope"].as_str(), s["reserved"].as_str()), (Some("investigation:INV-7"), Some("0.90")), "{s}");
+    let org = run_json(&db, &["budget", "status", "--org", "acme", "--json"]);
+    assert_eq!(org["reserved"], "2.70", "the organisation holds all nine calls in flight: {org}");
+    let list = run_json(&db, &["budget", "list", "--org", "acme", "--json"]);
+    let scopes: Vec<&str> = list["budgets"].as_array().unwrap().iter().map(|b| b["scope"].as_str().unwrap()).collect();
+    assert_eq!(scopes, ["org", "investigation:INV-7"]);
+}
+
+/// Forecast and spike alerts with the clock moved from outside the
+/// processes (libfaketime, at FAKE_NOW, 2026-11-27): the day's spend comes
+/// from four processes at once, and each alert fires exactly once.
+#[test]
+fn forecast_and_spike_alerts_fire_once_across_processes() {
+    let (d, db) = temp();
+    run_json(&db, &["org", "create", "acme", "--timezone", "UTC", "--json"]);
+    let prices = d.path().join("p.csv");
+    std::fs::write(
+        &prices,
+        "provider,model,effective_from,currency,input_per_mtok,output_per_mtok\ntest,unit,2026-01-01T00:00:00Z,USD,1,0\n",
+    )
+    .unwrap();
+    run(&db, &["prices", "import", "--org", "acme", prices.to_str().unwrap()]);
+    run_json(
+        &db,
+        &[
+            "budget",
+            "set",
+            "--org",
+            "acme",
+            "--scope",
+            "investigation:INV-1",
+            "--amount",
+            "100",
+            "--thresholds",
+            "1000",
+            "--spike-factor",
+            "3",
+            "--json",
+        ],
+    );
+    run_json(&db, &["budget", "set", "--org", "acme", "--scope", "user:ann", "--amount", "21", "--thresholds", "1000", "--json"]);
+    // One unit a day for the 14 days before the 27th.
+    let line = |id: &str, units: f64, day: u32| {
+        format!(
+            "{{\"id\":\"{id}\",\"org\":\"acme\",\"provider\":\"test\",\"model\":\"unit\",\"operation\":\"chat\",\"investigation\":\"INV-1\",\"user\":\"ann\",\"input_tokens\":{},\"output_tokens\":0,\"occurred_at\":\"2026-11-{day:02}T10:00:00Z\"}}\n",
+            (units * 1_000_000.0) as u64
+        )
+    };
+    let history: String = (13..=26).map(|day| line(&format!("h{day}"), 1.0, day)).collect();
+    let file = d.path().join("h.jsonl");
+    std::fs::write(&file, history).unwrap();
+    run_json(&db, &["ingest", file.to_str().unwrap(), "--json"]);
+    assert!(run_json(&db, &["alerts", "list", "--org", "acme", "--json"])["alerts"].as_array().unwrap().is_empty());
+    // Today: 4 x 1.5 from four processes at once: 6 > 3 x the median of 1.
+    let children: Vec<_> = (0..4)
+        .map(|i| {
+            let f = d.path().join(format!("t{i}.jsonl"));
+            std::fs::write(&f, line(&format!("t{i}"), 1.5, 27)).unwrap();
+            cmd(&db).args(["ingest", f.to_str().unwrap(), "--json"]).stdout(Stdio::null()).spawn().unwrap()
+        })
+        .collect();
+    for mut c in children {
+        assert!(c.wait().unwrap().success());
+    }
+    let alerts = run_json(&db, &["alerts", "list", "--org", "acme", "--json"]);
+    let got: Vec<(String, String, Option<String>)> = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| (a["scope"].as_str().unwrap().into(), a["kind"].as_str().unwrap().into(), a["day"].as_str().map(str::to_string)))
+        .collect();
+    // ann: 20 spent of 21 by the 27th at noon, at about a unit a day: over 21 by the month's end.
+    assert_eq!(
+        got,
+        [
+            ("investigation:INV-1".to_string(), "spike".to_string(), Some("2026-11-27".to_string())),
+            ("user:ann".to_string(), "forecast".to_string(), None)
+        ],
+        "{alerts}"
+    );
+    let forecast = run_json(&db, &["forecast", "--org", "acme", "--scope", "user:ann", "--json"]);
+    assert_eq!(forecast["scope"], "user:ann");
+    assert!(forecast["projected"].as_str().unwrap().parse::<f64>().unwrap() > 21.0, "{forecast}");
+    // Recording more the same day fires neither again.
+    let f = d.path().join("more.jsonl");
+    std::fs::write(&f, line("more", 0.5, 27)).unwrap();
+    run_json(&db, &["ingest", f.to_str().unwrap(), "--json"]);
+    assert_eq!(run_json(&db, &["alerts", "list", "--org", "acme", "--json"])["alerts"].as_array().unwrap().len(), 2);
+}
+
 /// What a newcomer mistypes gets our message, naming the field and the fix,
 /// not the argument parser's.
 #[test]

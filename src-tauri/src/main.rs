@@ -85,8 +85,8 @@ async fn usage_records(app: AppHandle, org: String, query: RecordQuery) -> Resul
 }
 
 #[tauri::command(rename_all = "snake_case")]
-async fn budget_status(app: AppHandle, org: String, month: Option<String>) -> Result<BudgetStatus, OpsError> {
-    run(app, move |ops| ops.budget_status(&org, month.as_deref())).await
+async fn budget_status(app: AppHandle, org: String, month: Option<String>, scope: Option<String>) -> Result<BudgetStatus, OpsError> {
+    run(app, move |ops| ops.budget_status_of(&org, scope.as_deref(), month.as_deref())).await
 }
 
 #[tauri::command(rename_all = "snake_case")]
@@ -101,8 +101,9 @@ async fn budget_set(
     month: String,
     body: BudgetChange,
     if_version: Option<i64>,
+    scope: Option<String>,
 ) -> Result<BudgetView, OpsError> {
-    let change = BudgetChange { if_version, ..body };
+    let change = BudgetChange { if_version, scope, ..body };
     let handle = app.clone();
     let set = run(app, move |ops| ops.budget_set(&org, Some(&month), &change)).await?;
     // A lowered budget fires the thresholds it crosses at once: raise them as notifications.
@@ -189,8 +190,8 @@ async fn route_preview(app: AppHandle, org: String, operation: Option<String>) -
 }
 
 #[tauri::command(rename_all = "snake_case")]
-async fn forecast(app: AppHandle, org: String, month: Option<String>) -> Result<Forecast, OpsError> {
-    run(app, move |ops| ops.forecast(&org, month.as_deref())).await
+async fn forecast(app: AppHandle, org: String, month: Option<String>, scope: Option<String>) -> Result<Forecast, OpsError> {
+    run(app, move |ops| ops.forecast_of(&org, scope.as_deref(), month.as_deref())).await
 }
 
 #[tauri::command(rename_all = "snake_case")]

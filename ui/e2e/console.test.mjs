@@ -82,6 +82,11 @@ async function downloadsOf(selector, n) {
   return files;
 }
 
+/** An amount as the console shows it in dollars: to the cent, thousands grouped. */
+function money2(amount) {
+  return "$" + Number(amount).toLocaleString("en-US", { minimumFractionDigits: 2, maximumFractionDigits: 2 });
+}
+
 async function go(screen) {
   await page.goto(`${base}/#/${screen}`);
   await page.waitForLoadState("networkidle");
@@ -254,6 +259,26 @@ test("a read-only role sees no editing controls, and sign-in errors say what to 
   await p.waitForSelector("main :text('Price history')");
   assert.equal(await p.locator("text=Add version").count() + (await p.locator("text=Import rates").count()), 0);
   await ctx.close();
+});
+
+test("a scoped budget is set in the Budgets screen and shows the scope's spend", async () => {
+  await go("budgets");
+  const inv = cliJson("usage", "summary", "--org", "demo", "--by", "investigation", "--from", `${MONTH}-01`).groups[0].key;
+  await page.selectOption("select[name=scope_kind]", "investigation");
+  await page.fill("input[name=scope_value]", inv);
+  await page.fill("input[name=scope_amount]", "2");
+  await page.fill("input[name=scope_spike]", "5");
+  await page.click("form[aria-label='Set a scoped budget'] button[type=submit]");
+  await page.waitForSelector(`[data-testid=scoped-budgets] >> text=investigation:${inv}`);
+  const status = cliJson("budget", "status", "--org", "demo", "--scope", `investigation:${inv}`);
+  assert.equal(status.amount, "2.00");
+  const row = await page.locator("[data-testid=scoped-budgets] tbody tr", { hasText: inv }).textContent();
+  assert.ok(row.includes(money2(status.spent)), `the row shows the scope's spend ${status.spent}: ${row}`);
+  const listed = cliJson("budget", "list", "--org", "demo").budgets.find((b) => b.scope === `investigation:${inv}`);
+  assert.equal(listed.spike_factor, "5");
+  // Its forecast is among the budgets most at risk on the Overview.
+  await go("overview");
+  await page.waitForSelector(`[data-testid=budgets-at-risk] >> text=investigation:${inv}`);
 });
 
 test("the audit log shows the newest change first, filtered, field by field", async () => {

@@ -22,9 +22,10 @@ export interface Backend {
   /** The summary of a period; with `filter`, of the records it selects (as `records`). */
   summary(org: string, from?: string, to?: string, by?: string, filter?: RecordQuery): Promise<Summary>;
   records(org: string, q: RecordQuery): Promise<RecordsPage>;
-  budgetStatus(org: string, month?: string): Promise<BudgetStatus>;
+  /** The month's status of the organisation's budget, or of a scope's (`KIND:VALUE`). */
+  budgetStatus(org: string, month?: string, scope?: string): Promise<BudgetStatus>;
   budgets(org: string): Promise<BudgetView[]>;
-  budgetSet(org: string, month: string, body: BudgetChange, ifVersion?: number): Promise<BudgetView>;
+  budgetSet(org: string, month: string, body: BudgetChange, ifVersion?: number, scope?: string): Promise<BudgetView>;
   alerts(org: string): Promise<AlertView[]>;
   alertAck(org: string, id: number): Promise<AlertView>;
   providers(org: string): Promise<ProviderView[]>;
@@ -37,7 +38,7 @@ export interface Backend {
   aliases(org: string): Promise<AliasView[]>;
   aliasSet(org: string, name: string, targets: string[]): Promise<AliasView>;
   aliasRemove(org: string, name: string): Promise<void>;
-  forecast(org: string, month?: string): Promise<Forecast>;
+  forecast(org: string, month?: string, scope?: string): Promise<Forecast>;
   prices(org: string): Promise<PriceView[]>;
   pricesCheck(org: string): Promise<PriceCheck>;
   fxList(org: string): Promise<FxRateView[]>;
@@ -94,9 +95,9 @@ export async function tauriBackend(): Promise<Backend> {
     info: () => call("app_info"),
     summary: (org, from, to, by, filter) => call("usage_summary", { org, query: { ...filter, from, to }, by }),
     records: (org, query) => call("usage_records", { org, query }),
-    budgetStatus: (org, month) => call("budget_status", { org, month }),
+    budgetStatus: (org, month, scope) => call("budget_status", { org, month, scope }),
     budgets: (org) => call("budgets", { org }),
-    budgetSet: (org, month, body, if_version) => call("budget_set", { org, month, body, if_version }),
+    budgetSet: (org, month, body, if_version, scope) => call("budget_set", { org, month, body, if_version, scope }),
     alerts: (org) => call("alerts_list", { org }),
     alertAck: (org, id) => call("alerts_ack", { org, id }),
     providers: (org) => call("provider_list", { org }),
@@ -108,7 +109,7 @@ export async function tauriBackend(): Promise<Backend> {
     aliases: (org) => call("alias_list", { org }),
     aliasSet: (org, name, targets) => call("alias_set", { org, name, targets }),
     aliasRemove: (org, name) => call("alias_remove", { org, name }),
-    forecast: (org, month) => call("forecast", { org, month }),
+    forecast: (org, month, scope) => call("forecast", { org, month, scope }),
     prices: (org) => call("prices_list", { org }),
     pricesCheck: (org) => call("prices_check", { org }),
     fxList: (org) => call("fx_list", { org }),
@@ -187,9 +188,9 @@ export function httpBackend(login: HttpLogin): Backend {
     },
     summary: (org, from, to, by, filter) => req("GET", `${o(org)}/usage/summary${qs({ ...filter, from, to, by })}`),
     records: (org, q) => req("GET", `${o(org)}/records${qs({ ...q })}`),
-    budgetStatus: (org, month) => req("GET", `${o(org)}/budget-status${qs({ month })}`),
+    budgetStatus: (org, month, scope) => req("GET", `${o(org)}/budget-status${qs({ month, scope })}`),
     budgets: async (org) => (await req<{ budgets: BudgetView[] }>("GET", `${o(org)}/budgets`)).budgets,
-    budgetSet: (org, month, body, v) => req("PUT", `${o(org)}/budgets/${month}`, body, v),
+    budgetSet: (org, month, body, v, scope) => req("PUT", `${o(org)}/budgets/${month}${qs({ scope })}`, body, v),
     alerts: async (org) => (await req<{ alerts: AlertView[] }>("GET", `${o(org)}/alerts`)).alerts,
     alertAck: (org, id) => req("POST", `${o(org)}/alerts/${id}/ack`, {}),
     providers: async (org) => (await req<{ providers: ProviderView[] }>("GET", `${o(org)}/providers`)).providers,
@@ -201,7 +202,7 @@ export function httpBackend(login: HttpLogin): Backend {
     aliases: async (org) => (await req<{ aliases: AliasView[] }>("GET", `${o(org)}/aliases`)).aliases,
     aliasSet: (org, name, targets) => req("PUT", `${o(org)}/aliases/${encodeURIComponent(name)}`, { targets }),
     aliasRemove: async (org, name) => void (await req("DELETE", `${o(org)}/aliases/${encodeURIComponent(name)}`)),
-    forecast: (org, month) => req("GET", `${o(org)}/forecast${qs({ month })}`),
+    forecast: (org, month, scope) => req("GET", `${o(org)}/forecast${qs({ month, scope })}`),
     prices: async (org) => (await req<{ prices: PriceView[] }>("GET", `${o(org)}/prices`)).prices,
     pricesCheck: (org) => req("GET", `${o(org)}/prices/check`),
     fxList: async (org) => (await req<{ rates: FxRateView[] }>("GET", `${o(org)}/fx`)).rates,

@@ -2,6 +2,7 @@
 //! routes and forecasts.
 use crate::table::Table;
 use crate::{print_json, AlertsCmd, AliasCmd, BudgetCmd, ProviderCmd};
+use argus_domain::budget::CallKeys;
 use argus_domain::FieldError;
 use argus_ops::api::{Forecast, Route};
 use argus_ops::controls::{BudgetChange, ProviderChange};
@@ -22,8 +23,10 @@ fn limit(field: &str, v: Option<String>) -> Result<Option<Option<i64>>, OpsError
 
 pub(crate) fn budget(ops: &mut Ops, c: BudgetCmd) -> Result<ExitCode, OpsError> {
     match c {
-        BudgetCmd::Set { org, amount, month, thresholds, hard_limit, no_hard_limit, json } => {
+        BudgetCmd::Set { org, scope, amount, month, thresholds, hard_limit, no_hard_limit, spike_factor, json } => {
             let change = BudgetChange {
+                scope,
+                spike_factor: spike_factor.map(|f| if f == "none" || f == "off" { None } else { Some(f) }),
                 amount,
                 thresholds_text: thresholds,
                 hard_limit: if hard_limit {
@@ -41,8 +44,9 @@ pub(crate) fn budget(ops: &mut Ops, c: BudgetCmd) -> Result<ExitCode, OpsError> 
             } else {
                 let thresholds: Vec<String> = b.thresholds.iter().map(|t| format!("{t}%")).collect();
                 println!(
-                    "budget of {} for {}: {} {}, alerts at {}, hard limit {} (version {})",
+                    "budget of {}{} for {}: {} {}, alerts at {}, hard limit {} (version {})",
                     b.org,
+                    if b.scope == "org" { String::new() } else { format!(" {}", b.scope) },
                     b.month,
                     b.amount,
                     b.currency,
@@ -52,15 +56,16 @@ pub(crate) fn budget(ops: &mut Ops, c: BudgetCmd) -> Result<ExitCode, OpsError> 
                 );
             }
         }
-        BudgetCmd::Status { org, month, json } => {
-            let s = ops.budget_status(&org, month.as_deref())?;
+        BudgetCmd::Status { org, scope, month, json } => {
+            let s = ops.budget_status_of(&org, scope.as_deref(), month.as_deref())?;
+            let org = if s.scope == "org" { s.org.clone() } else { format!("{} {}", s.org, s.scope) };
             if json {
                 print_json(&s);
             } else {
                 match (&s.amount, &s.percent) {
                     (Some(a), p) => println!(
                         "{} {}: spent {} of {} {} ({}%), remaining {}{}",
-                        s.org,
+                        org,
                         s.month,
                         s.spent,
                         a,
@@ -70,8 +75,13 @@ pub(crate) fn budget(ops: &mut Ops, c: BudgetCmd) -> Result<ExitCode, OpsError> 
                         if s.blocked { "; BLOCKED by the hard limit" } else { "" }
                     ),
                     (None, _) => println!(
-                        "{} {}: spent {} {}; no budget set (set one with `argus-usage budget set --org {} --amount 1000`)",
-                        s.org, s.month, s.spent, s.currency, s.org
+                        "{} {}: spent {} {}; no budget set (set one with `argus-usage budget set --org {}{} --amount 1000`)",
+                        org,
+                        s.month,
+                        s.spent,
+                        s.currency,
+                        s.org,
+                        if s.scope == "org" { String::new() } else { format!(" --scope {}", s.scope) }
                     ),
                 }
                 if s.unpriced_requests > 0 {
@@ -89,11 +99,12 @@ pub(crate) fn budget(ops: &mut Ops, c: BudgetCmd) -> Result<ExitCode, OpsError> 
             } else if list.is_empty() {
                 println!("no budgets; set one with `argus-usage budget set --org {org} --amount 1000`");
             } else {
-                let mut t = Table::new(&["month", "amount", "thresholds", "hard limit", "version"]);
-                t.right_align(&[1, 4]);
+                let mut t = Table::new(&["scope", "month", "amount", "thresholds", "hard limit", "version"]);
+                t.right_align(&[2, 5]);
                 for b in list {
                     let th: Vec<String> = b.thresholds.iter().map(|x| x.to_string()).collect();
                     t.row(vec![
+                        b.scope,
                         b.month,
                         b.amount.to_string(),
                         th.join(","),
@@ -117,11 +128,13 @@ pub(crate) fn alerts(ops: &mut Ops, c: AlertsCmd) -> Result<ExitCode, OpsError> 
             } else if list.is_empty() {
                 println!("no alerts have fired");
             } else {
-                let mut t = Table::new(&["id", "month", "threshold", "fired_at", "spent", "amount", "acknowledged"]);
-                t.right_align(&[0, 2, 4, 5]);
+                let mut t = Table::new(&["id", "scope", "kind", "month", "threshold", "fired_at", "spent", "amount", "acknowledged"]);
+                t.right_align(&[0, 4, 6, 7]);
                 for a in list {
                     t.row(vec![
                         a.id.to_string(),
+                        a.scope,
+                        a.kind,
                         a.month,
                         format!("{}%", a.threshold),
                         a.fired_at,
@@ -304,8 +317,15 @@ pub(crate) fn print_forecast(f: &Forecast) {
 }
 
 /// `admit`: exit 0 when allowed, 2 when refused.
-pub(crate) fn admit(ops: &mut Ops, org: &str, provider: &str, estimated_cost: Option<&str>, json: bool) -> Result<ExitCode, OpsError> {
-    let a = ops.admit(org, provider, estimated_cost)?;
+pub(crate) fn admit(
+    ops: &mut Ops,
+    org: &str,
+    provider: &str,
+    estimated_cost: Option<&str>,
+    keys: &CallKeys<'_>,
+    json: bool,
+) -> Result<ExitCode, OpsError> {
+    let a = ops.admit_call(org, provider, estimated_cost, keys)?;
     if json {
         print_json(&a);
     } else if a.allowed {
@@ -320,12 +340,12 @@ pub(crate) fn admit(ops: &mut Ops, org: &str, provider: &str, estimated_cost: Op
 pub(crate) fn route(
     ops: &mut Ops,
     org: &str,
-    operation: Option<&str>,
+    keys: &CallKeys<'_>,
     dry_run: bool,
     estimated_cost: Option<&str>,
     json: bool,
 ) -> Result<ExitCode, OpsError> {
-    let r = ops.route(org, operation, dry_run, estimated_cost)?;
+    let r = ops.route_call(org, keys, dry_run, estimated_cost)?;
     if json {
         print_json(&r);
     } else {
@@ -334,8 +354,8 @@ pub(crate) fn route(
     Ok(if r.chosen.is_some() { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }
 
-pub(crate) fn forecast(ops: &mut Ops, org: &str, month: Option<&str>, json: bool) -> Result<ExitCode, OpsError> {
-    let f = ops.forecast(org, month)?;
+pub(crate) fn forecast(ops: &mut Ops, org: &str, scope: Option<&str>, month: Option<&str>, json: bool) -> Result<ExitCode, OpsError> {
+    let f = ops.forecast_of(org, scope, month)?;
     if json {
         print_json(&f);
     } else {

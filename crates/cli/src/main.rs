@@ -12,6 +12,7 @@ mod ledger;
 mod sync;
 mod table;
 
+use argus_domain::budget::CallKeys;
 use argus_domain::time::Clock;
 use argus_ops::analytics::RecordQuery;
 use argus_ops::{default_db_path, Ops, OpsError, SystemClock};
@@ -97,6 +98,13 @@ enum Cmd {
         /// Estimated cost of the call, held against the budget until its record arrives.
         #[arg(long)]
         estimated_cost: Option<String>,
+        /// The call's investigation, user and operation: the budgets scoped to them apply too.
+        #[arg(long)]
+        investigation: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
+        #[arg(long)]
+        operation: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -106,6 +114,11 @@ enum Cmd {
         org: String,
         #[arg(long)]
         operation: Option<String>,
+        /// The call's investigation and user: the budgets scoped to them apply too.
+        #[arg(long)]
+        investigation: Option<String>,
+        #[arg(long)]
+        user: Option<String>,
         /// Show the choice without admitting it.
         #[arg(long)]
         dry_run: bool,
@@ -118,6 +131,9 @@ enum Cmd {
     Forecast {
         #[arg(long)]
         org: String,
+        /// KIND:VALUE: the projection of a scope's spend against its budget.
+        #[arg(long)]
+        scope: Option<String>,
         #[arg(long)]
         month: Option<String>,
         #[arg(long)]
@@ -301,10 +317,15 @@ enum TokenCmd {
 
 #[derive(Subcommand)]
 pub(crate) enum BudgetCmd {
-    /// Set the default monthly budget, or one month's with --month.
+    /// Set the default monthly budget, or one month's with --month; of the
+    /// organisation, or of one scope with --scope.
     Set {
         #[arg(long)]
         org: String,
+        /// KIND:VALUE (investigation:INV-7, user:ann, operation:chat,
+        /// provider:openai); without it, the organisation's budget.
+        #[arg(long)]
+        scope: Option<String>,
         #[arg(long)]
         amount: Option<String>,
         /// YYYY-MM; without it, the default for every month without its own.
@@ -317,19 +338,26 @@ pub(crate) enum BudgetCmd {
         hard_limit: bool,
         #[arg(long)]
         no_hard_limit: bool,
+        /// Alert when a day costs more than this many times the median day
+        /// of the 14 before (such as 5); `none` turns spike alerts off.
+        #[arg(long)]
+        spike_factor: Option<String>,
         #[arg(long)]
         json: bool,
     },
-    /// Month-to-date spend against the budget.
+    /// Month-to-date spend against the budget (of a scope with --scope).
     Status {
         #[arg(long)]
         org: String,
+        /// KIND:VALUE; without it, the organisation's budget.
+        #[arg(long)]
+        scope: Option<String>,
         #[arg(long)]
         month: Option<String>,
         #[arg(long)]
         json: bool,
     },
-    /// List budgets.
+    /// List every budget: the organisation's and each scope's.
     List {
         #[arg(long)]
         org: String,
@@ -653,13 +681,25 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
         Cmd::Alerts(c) => controls::alerts(ops, c).map_err(e),
         Cmd::Provider(c) => controls::provider(ops, c).map_err(e),
         Cmd::Alias(c) => controls::alias(ops, c).map_err(e),
-        Cmd::Admit { org, provider, estimated_cost, json } => {
-            controls::admit(ops, &org, &provider, estimated_cost.as_deref(), json).map_err(e)
+        Cmd::Admit { org, provider, estimated_cost, investigation, user, operation, json } => {
+            let keys = CallKeys {
+                operation: operation.as_deref(),
+                investigation: investigation.as_deref(),
+                user: user.as_deref(),
+                ..Default::default()
+            };
+            controls::admit(ops, &org, &provider, estimated_cost.as_deref(), &keys, json).map_err(e)
         }
-        Cmd::Route { org, operation, dry_run, estimated_cost, json } => {
-            controls::route(ops, &org, operation.as_deref(), dry_run, estimated_cost.as_deref(), json).map_err(e)
+        Cmd::Route { org, operation, investigation, user, dry_run, estimated_cost, json } => {
+            let keys = CallKeys {
+                operation: operation.as_deref(),
+                investigation: investigation.as_deref(),
+                user: user.as_deref(),
+                ..Default::default()
+            };
+            controls::route(ops, &org, &keys, dry_run, estimated_cost.as_deref(), json).map_err(e)
         }
-        Cmd::Forecast { org, month, json } => controls::forecast(ops, &org, month.as_deref(), json).map_err(e),
+        Cmd::Forecast { org, scope, month, json } => controls::forecast(ops, &org, scope.as_deref(), month.as_deref(), json).map_err(e),
         Cmd::Serve { listen, ui, allow_private_targets, upstream_timeout_s, auth_failure_limit } => {
             let limits = ServeLimits { upstream_timeout_s, auth_failure_limit };
             serve(ops, &listen, ui, allow_private_targets, limits).map_err(e)

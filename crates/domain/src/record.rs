@@ -86,6 +86,10 @@ pub mod patterns {
     /// One call's estimated cost: at most 10000, 9 decimals.
     pub const ESTIMATE: &str = r"^([0-9]{1,4}(\.[0-9]{1,9})?|10000(\.0{1,9})?)$";
     pub const MONTH: &str = r"^2[01][0-9]{2}-(0[1-9]|1[0-2])$";
+    /// A budget's scope as the API takes it: `org`, `investigation:TEXT`,
+    /// `user:TEXT`, `operation:SLUG` or `provider:SLUG`; at most 270
+    /// characters in all (with `maxLength`). Token scopes are not taken yet.
+    pub const SCOPE: &str = r"^(org|(investigation|user):[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*|(operation|provider):[a-z0-9]([a-z0-9_-]|\.[a-z0-9_-])*\.?)$";
     /// A date (YYYY-MM-DD).
     pub const DATE: &str = r"^2[01][0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$";
     /// A whole number from 1, as text.

@@ -331,6 +331,14 @@ pub struct DemoReport {
 #[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct BudgetView {
     pub org: String,
+    /// What the budget covers: `org`, or `KIND:VALUE` (investigation, user,
+    /// operation or provider), e.g. `investigation:INV-2026-0440`.
+    #[serde(default = "org_scope")]
+    pub scope: String,
+    /// A spike alert fires when a day's spend exceeds this many times the
+    /// median daily spend of the 14 days before; `null`: off.
+    #[serde(default)]
+    pub spike_factor: Option<String>,
     /// `YYYY-MM`, or `default` for the monthly amount of months without their own.
     pub month: String,
     pub currency: String,
@@ -356,9 +364,27 @@ pub struct AlertView {
     #[cfg_attr(test, ts(type = "number"))]
     pub id: i64,
     pub org: String,
+    /// The budget's scope: `org`, or `KIND:VALUE`.
+    #[serde(default = "org_scope")]
+    pub scope: String,
+    /// `threshold` (spend reached `threshold` % of the amount), `forecast`
+    /// (the month-end projection, in `spent`, first exceeded the amount;
+    /// `crosses_on` is when the amount is reached at that rate) or `spike`
+    /// (`day`'s spend, in `spent`, exceeded the spike factor times the
+    /// median of the 14 days before).
+    #[serde(default = "threshold_kind")]
+    pub kind: String,
     pub month: String,
+    /// The percent of a threshold alert; 0 for the other kinds.
     pub threshold: u32,
+    /// The day of a spike alert (YYYY-MM-DD).
+    #[serde(default)]
+    pub day: Option<String>,
+    /// A forecast alert's date the amount is reached at the current rate.
+    #[serde(default)]
+    pub crosses_on: Option<String>,
     pub fired_at: String,
+    /// Spend at the threshold; the projection of a forecast; the day's spend of a spike.
     #[cfg_attr(test, ts(type = "string"))]
     pub spent: Money,
     #[cfg_attr(test, ts(type = "string"))]
@@ -371,6 +397,8 @@ pub struct AlertView {
 #[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct BudgetStatus {
     pub org: String,
+    /// `org`, or the `KIND:VALUE` of a scoped budget.
+    pub scope: String,
     pub month: String,
     pub currency: String,
     /// `null` when the organisation has no budget for the month.
@@ -449,6 +477,9 @@ pub struct Admission {
     pub amount: Option<Money>,
     #[cfg_attr(test, ts(type = "string | null"))]
     pub spent: Option<Money>,
+    /// The scope whose hard limit refused the call (`org`, or `KIND:VALUE`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -478,6 +509,8 @@ pub struct Route {
 #[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct Forecast {
     pub org: String,
+    /// `org`, or the `KIND:VALUE` of a scoped budget.
+    pub scope: String,
     pub month: String,
     pub currency: String,
     #[cfg_attr(test, ts(type = "string"))]
@@ -743,4 +776,12 @@ pub struct FxUsed {
     pub rate: String,
     #[cfg_attr(test, ts(type = "number"))]
     pub records: i64,
+}
+
+fn org_scope() -> String {
+    "org".into()
+}
+
+fn threshold_kind() -> String {
+    "threshold".into()
 }

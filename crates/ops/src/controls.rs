@@ -7,7 +7,7 @@
 use crate::api::{Admission, AlertView, BudgetSet, BudgetStatus, BudgetView, Candidate, Forecast, HealthView, ProviderView, Route};
 use crate::orgs::{self, Org};
 use crate::{Ops, OpsError, Result};
-use argus_domain::budget::{check_amount, check_thresholds, parse_thresholds, percent, reached, DEFAULT_THRESHOLDS};
+use argus_domain::budget::{check_amount, check_thresholds, parse_thresholds, percent, reached, CallKeys, Scope, DEFAULT_THRESHOLDS};
 use argus_domain::health::Health;
 use argus_domain::projection::{project, ProjectionInput};
 use argus_domain::quota::{self, QuotaCheck};
@@ -32,6 +32,10 @@ pub(crate) fn alert_view(org: &Org, a: &AlertRow) -> AlertView {
     AlertView {
         id: a.id,
         org: org.row.slug.clone(),
+        scope: a.scope.clone(),
+        kind: a.kind.clone(),
+        day: (!a.day.is_empty()).then(|| a.day.clone()),
+        crosses_on: a.crosses_on.clone(),
         month: a.month.clone(),
         threshold: a.threshold,
         fired_at: fmt_instant(from_nanos(a.fired_at)),
@@ -45,6 +49,8 @@ pub(crate) fn alert_view(org: &Org, a: &AlertRow) -> AlertView {
 fn budget_view(org: &Org, b: &BudgetRow) -> BudgetView {
     BudgetView {
         org: org.row.slug.clone(),
+        scope: b.scope.clone(),
+        spike_factor: b.spike_factor.clone(),
         month: b.month.clone(),
         currency: org.row.currency.clone(),
         amount: Money::from_nanos(b.amount_nanos),
@@ -65,30 +71,197 @@ fn month_spend(r: &Reader<'_>, org: &Org, m: Month) -> Result<i128> {
     Ok(store::spend(r, org.row.id, a, b)?)
 }
 
+/// The scope a front end names (`None`: the organisation), checked.
+pub(crate) fn scope_of(s: Option<&str>) -> Result<Scope> {
+    let scope = s.map(|s| Scope::parse("scope", s)).transpose()?.unwrap_or(Scope::Org);
+    if let Scope::Token(_) = scope {
+        return Err(FieldError::new(
+            "scope",
+            "token scopes are not available yet: records do not carry the token that sent them; use investigation, user, operation or provider",
+        )
+        .into());
+    }
+    Ok(scope)
+}
+
+/// Spend of `scope` in local month `m`: the organisation's from the daily
+/// aggregates, a scope's from the monthly rollups (`agg_cube`), exact.
+fn scope_spend(r: &Reader<'_>, org: &Org, scope: &Scope, m: Month) -> Result<i128> {
+    match scope {
+        Scope::Org => month_spend(r, org, m),
+        s => Ok(scope_totals(r, org, s, m)?.cost_nanos),
+    }
+}
+
+/// The totals of a scope's calls in local month `m`, from the monthly
+/// rollups (`agg_cube`); the organisation's from the daily aggregates.
+fn scope_totals(r: &Reader<'_>, org: &Org, scope: &Scope, m: Month) -> Result<argus_domain::analytics::Totals> {
+    use argus_domain::analytics::{RecordFilter, Shape, StoredDim, Totals};
+    let (shape, what) = match scope {
+        Scope::Org => {
+            let (d0, d1) = month_days(m);
+            let mut t = Totals::default();
+            for (_, _, x) in argus_store::aggregates::rows(r, org.row.id, StoredDim::Total, d0, d1)? {
+                t.add(&x);
+            }
+            return Ok(t);
+        }
+        Scope::Investigation(v) => (Shape::MonthInvestigation, RecordFilter { investigation: Some(v.clone()), ..Default::default() }),
+        Scope::User(v) => (Shape::MonthUser, RecordFilter { user: Some(v.clone()), ..Default::default() }),
+        Scope::Operation(v) => (Shape::MonthInvestigation, RecordFilter { operation: Some(v.clone()), ..Default::default() }),
+        Scope::Provider(v) => (Shape::MonthInvestigation, RecordFilter { provider: Some(v.clone()), ..Default::default() }),
+        Scope::Token(_) => return Ok(Totals::default()),
+    };
+    let period = day_number(m.first_day());
+    let mut t = Totals::default();
+    argus_store::aggregates::cube_rows(r, org.row.id, shape, period, period + 1, &what, |row| t.add(&row.totals))?;
+    Ok(t)
+}
+
+/// What calls in flight hold against `scope` in month `m`.
+fn scope_reserved(r: &Reader<'_>, org: &Org, scope: &Scope, m: Month, now: DateTime<Utc>) -> Result<i128> {
+    Ok(match scope.parts() {
+        None => store::reserved(r, org.row.id, &m.to_string(), to_nanos(now))?,
+        Some((kind, value)) => store::reserved_matching(r, org.row.id, &m.to_string(), to_nanos(now), kind, value)?,
+    })
+}
+
+/// The organisation's scope, then every scope with a budget.
+fn all_scopes(r: &Reader<'_>, org: &Org) -> Result<Vec<Scope>> {
+    let mut out = vec![Scope::Org];
+    for s in store::budget_scopes(r, org.row.id)? {
+        match Scope::parse("scope", &s) {
+            Ok(scope) => out.push(scope),
+            Err(e) => tracing::warn!(scope = %s, error = %e, "a stored budget's scope is not valid; it is skipped"),
+        }
+    }
+    Ok(out)
+}
+
 /// Fires every threshold the month's spend has reached and that has not
-/// fired yet. Runs in the writer's transaction: with the UNIQUE constraint
-/// on alerts, each fires exactly once whatever the path and the process.
+/// fired yet, of the organisation's budget and of each scope's. Runs in
+/// the writer's transaction: with the UNIQUE constraint on alerts, each
+/// fires exactly once whatever the path and the process.
 pub(crate) fn check_alerts(w: &Writer<'_>, org: &Org, m: Month, now: i64) -> Result<Vec<AlertView>> {
     let r = w.reader();
     if argus_store::sync::is_linked(&r, org.row.id)? {
         // A linked store takes its alerts from the server, which fired them.
         return Ok(Vec::new());
     }
-    let Some(b) = store::budget_for(&r, org.row.id, &m.to_string())? else {
+    let mut fired = Vec::new();
+    for scope in all_scopes(&r, org)? {
+        fired.extend(check_scope_alerts(w, org, &scope, m, now)?);
+    }
+    Ok(fired)
+}
+
+fn check_scope_alerts(w: &Writer<'_>, org: &Org, scope: &Scope, m: Month, now: i64) -> Result<Vec<AlertView>> {
+    let r = w.reader();
+    let key = scope.to_string();
+    let Some(b) = store::budget_for(&r, org.row.id, &key, &m.to_string())? else {
         return Ok(Vec::new());
     };
-    let spent = month_spend(&r, org, m)?;
+    let spent = scope_spend(&r, org, scope, m)?;
     let mut fired = Vec::new();
     for t in reached(&b.thresholds, spent, i128::from(b.amount_nanos)) {
-        if let Some(a) = store::fire_alert(w, org.row.id, &m.to_string(), t, now, spent, b.amount_nanos)? {
-            tracing::info!(org = %org.row.slug, month = %m, threshold = t, "budget alert fired");
-            let view = alert_view(org, &a);
-            // The webhook outbox is written in the same transaction as the alert.
-            if argus_store::server::webhook(&r, org.row.id)?.is_some() {
-                let payload = serde_json::json!({"type": "budget_alert", "alert": view}).to_string();
-                argus_store::server::enqueue_delivery(w, org.row.id, a.id, &payload, now)?;
+        let new = store::NewAlert {
+            scope: &key,
+            kind: "threshold",
+            month: &m.to_string(),
+            threshold: t,
+            day: "",
+            crosses_on: None,
+            at: now,
+            spent_nanos: spent,
+            amount_nanos: b.amount_nanos,
+        };
+        if let Some(a) = store::fire_alert(w, org.row.id, &new)? {
+            tracing::info!(org = %org.row.slug, scope = %key, month = %m, threshold = t, "budget alert fired");
+            fired.push(deliver(w, org, &a)?);
+        }
+    }
+    fired.extend(check_forecast_and_spike(w, org, scope, m, &b, now)?);
+    Ok(fired)
+}
+
+/// An alert just fired, as shown, with its webhook delivery queued in the
+/// same transaction (the outbox), when the organisation has a webhook.
+fn deliver(w: &Writer<'_>, org: &Org, a: &AlertRow) -> Result<AlertView> {
+    let view = alert_view(org, a);
+    if argus_store::server::webhook(&w.reader(), org.row.id)?.is_some() {
+        let payload = serde_json::json!({"type": "budget_alert", "alert": view}).to_string();
+        argus_store::server::enqueue_delivery(w, org.row.id, a.id, &payload, a.fired_at)?;
+    }
+    Ok(view)
+}
+
+/// The forecast alert of the month `m` (once a month: the projection, with
+/// enough data, first exceeds the amount while spend is still below it) and the spike alert of today
+/// (once a day: today's spend exceeds the budget's spike factor times the
+/// median daily spend of the 14 days before; not when that median is 0,
+/// which leaves no normal day to compare with). Only for the current month:
+/// both speak of "now".
+fn check_forecast_and_spike(w: &Writer<'_>, org: &Org, scope: &Scope, m: Month, b: &BudgetRow, now: i64) -> Result<Vec<AlertView>> {
+    let r = w.reader();
+    let at = from_nanos(now);
+    let today = local_date(org.tz, at);
+    if Month::of_date(today) != m {
+        return Ok(Vec::new());
+    }
+    let key = scope.to_string();
+    let month = m.to_string();
+    let mut fired = Vec::new();
+    let f = forecast_in(&r, org, scope, m, at)?;
+    let amount = Money::from_nanos(b.amount_nanos);
+    // A forecast warns before the amount is reached; once spent, the 100 % threshold speaks.
+    if let Some(projected) = f.projected.filter(|p| f.enough_data && *p > amount && f.spent < amount) {
+        let new = store::NewAlert {
+            scope: &key,
+            kind: "forecast",
+            month: &month,
+            threshold: 0,
+            day: "",
+            crosses_on: f.crosses_on.as_deref(),
+            at: now,
+            spent_nanos: projected.nanos_i128(),
+            amount_nanos: b.amount_nanos,
+        };
+        if let Some(a) = store::fire_alert(w, org.row.id, &new)? {
+            tracing::info!(org = %org.row.slug, scope = %key, month = %m, projected = %projected, "forecast alert fired");
+            fired.push(deliver(w, org, &a)?);
+        }
+    }
+    if let Some(factor) = b.spike_factor.as_deref().and_then(|s| Decimal::from_str_exact(s).ok()) {
+        let d = day_number(today);
+        let mut days = vec![0i128; 15];
+        for (day, n) in scope_daily(&r, org, scope, d - 14, d + 1)? {
+            if let Some(slot) = days.get_mut((day - (d - 14)) as usize) {
+                *slot += n;
             }
-            fired.push(view);
+        }
+        let today_spend = days[14];
+        let mut before = days[..14].to_vec();
+        before.sort_unstable();
+        // The median of 14 days: the mean of the 7th and 8th, exactly (in halves of nano-units).
+        let median_x2 = before[6] + before[7];
+        let over = Decimal::from_i128_with_scale(today_spend * 2, 0) > factor * Decimal::from_i128_with_scale(median_x2, 0);
+        if median_x2 > 0 && over {
+            let day = argus_domain::time::day_key(today);
+            let new = store::NewAlert {
+                scope: &key,
+                kind: "spike",
+                month: &month,
+                threshold: 0,
+                day: &day,
+                crosses_on: None,
+                at: now,
+                spent_nanos: today_spend,
+                amount_nanos: b.amount_nanos,
+            };
+            if let Some(a) = store::fire_alert(w, org.row.id, &new)? {
+                tracing::info!(org = %org.row.slug, scope = %key, day = %day, "spike alert fired");
+                fired.push(deliver(w, org, &a)?);
+            }
         }
     }
     Ok(fired)
@@ -210,7 +383,7 @@ pub(crate) enum Block {
     Disabled,
     CoolingDown(DateTime<Utc>),
     RateLimited { window: &'static str, limit: i64, until: DateTime<Utc> },
-    Budget { month: Month, amount: Money, spent: Money, reserved: Money },
+    Budget { scope: Scope, month: Month, amount: Money, spent: Money, reserved: Money },
 }
 
 fn quota_block(r: &Reader<'_>, org: &Org, p: &ProviderRow, now: DateTime<Utc>) -> Result<Option<Block>> {
@@ -224,22 +397,28 @@ fn quota_block(r: &Reader<'_>, org: &Org, p: &ProviderRow, now: DateTime<Utc>) -
     Ok(None)
 }
 
-pub(crate) fn budget_block(r: &Reader<'_>, org: &Org, now: DateTime<Utc>, estimate: i64) -> Result<Option<Block>> {
+/// The hard limit a call with `keys` and cost `estimate` would overshoot:
+/// the organisation's, or that of a scope the call matches (the first, in
+/// the order of [`all_scopes`]).
+pub(crate) fn budget_block(r: &Reader<'_>, org: &Org, now: DateTime<Utc>, estimate: i64, keys: &CallKeys<'_>) -> Result<Option<Block>> {
     let m = Month::of_date(local_date(org.tz, now));
-    let Some(b) = store::budget_for(r, org.row.id, &m.to_string())? else { return Ok(None) };
-    if !b.hard_limit {
-        return Ok(None);
-    }
-    let spent = month_spend(r, org, m)?;
-    let reserved = store::reserved(r, org.row.id, &m.to_string(), to_nanos(now))?;
-    let amount = i128::from(b.amount_nanos);
-    if spent + reserved >= amount || spent + reserved + i128::from(estimate) > amount {
-        return Ok(Some(Block::Budget {
-            month: m,
-            amount: Money::from_nanos(b.amount_nanos),
-            spent: Money::from_nanos_i128(spent),
-            reserved: Money::from_nanos_i128(reserved),
-        }));
+    for scope in all_scopes(r, org)?.into_iter().filter(|s| s.matches(keys)) {
+        let Some(b) = store::budget_for(r, org.row.id, &scope.to_string(), &m.to_string())? else { continue };
+        if !b.hard_limit {
+            continue;
+        }
+        let spent = scope_spend(r, org, &scope, m)?;
+        let reserved = scope_reserved(r, org, &scope, m, now)?;
+        let amount = i128::from(b.amount_nanos);
+        if spent + reserved >= amount || spent + reserved + i128::from(estimate) > amount {
+            return Ok(Some(Block::Budget {
+                scope,
+                month: m,
+                amount: Money::from_nanos(b.amount_nanos),
+                spent: Money::from_nanos_i128(spent),
+                reserved: Money::from_nanos_i128(reserved),
+            }));
+        }
     }
     Ok(None)
 }
@@ -259,16 +438,46 @@ pub(crate) fn block_message(org: &Org, provider: &str, b: &Block, now: DateTime<
             format!("the {window} quota of {limit} requests for {provider} is used up in the rolling window; a slot frees at {}", fmt_instant(*until)),
             Some(quota::retry_after_secs(now, *until)),
         ),
-        Block::Budget { month, amount, spent, reserved } => (
+        Block::Budget { scope, month, amount, spent, reserved } => (
             "budget_exceeded".into(),
             format!(
-                "the hard limit of organisation {} for {month} is reached: budget {amount} {cur}, spent {spent} {cur}, reserved for calls in flight {reserved} {cur}",
-                org.row.slug,
+                "the hard limit of {} for {month} is reached: budget {amount} {cur}, spent {spent} {cur}, reserved for calls in flight {reserved} {cur}",
+                match scope {
+                    Scope::Org => format!("organisation {}", org.row.slug),
+                    s => format!("the budget of {s} in organisation {}", org.row.slug),
+                },
                 cur = org.row.currency
             ),
             None,
         ),
     }
+}
+
+/// A spike factor: a decimal from 1 to 9999.9999, at most 4 decimals
+/// (`"5"`, `"2.5"`), as the API documents it; written back normalised.
+fn check_spike_factor(s: &str) -> std::result::Result<String, FieldError> {
+    let bad = || {
+        FieldError::new("spike_factor", format!("{s:?} is not a spike factor; give a number from 1 to 9999.9999 such as 5 (alert when a day costs five times a normal day), or none to turn spike alerts off"))
+    };
+    let digits_ok = s.split_once('.').map_or(s.len() <= 4, |(i, f)| i.len() <= 4 && !f.is_empty() && f.len() <= 4);
+    if !digits_ok || !argus_domain::money::is_plain_decimal(s) || s.starts_with('0') || s.starts_with('-') {
+        return Err(bad());
+    }
+    let d = Decimal::from_str_exact(s).map_err(|_| bad())?;
+    Ok(d.normalize().to_string())
+}
+
+/// The operation is a slug, the investigation and user text as a record's.
+fn check_keys(keys: &CallKeys<'_>) -> std::result::Result<(), FieldError> {
+    if let Some(op) = keys.operation {
+        check_slug("operation", op)?;
+    }
+    for (field, v) in [("investigation", keys.investigation), ("user", keys.user)] {
+        if let Some(v) = v {
+            argus_domain::slug::check_text(field, v, 256)?;
+        }
+    }
+    Ok(())
 }
 
 fn parse_estimate(s: Option<&str>) -> std::result::Result<i64, FieldError> {
@@ -278,15 +487,24 @@ fn parse_estimate(s: Option<&str>) -> std::result::Result<i64, FieldError> {
     }
 }
 
-/// Records an admission and its reservation; returns the reservation id.
-pub(crate) fn admit_now(w: &Writer<'_>, org: &Org, provider: &str, now: DateTime<Utc>, estimate: i64) -> Result<String> {
+/// Records an admission and its reservation (with the call's keys, which
+/// scoped budgets match); returns the reservation id.
+pub(crate) fn admit_now(
+    w: &Writer<'_>,
+    org: &Org,
+    provider: &str,
+    keys: &CallKeys<'_>,
+    now: DateTime<Utc>,
+    estimate: i64,
+) -> Result<String> {
     let t = to_nanos(now);
     store::expire_reservations(w, org.row.id, t)?;
     store::add_admission(w, org.row.id, provider, t, to_nanos(now - Duration::hours(24)))?;
     let id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, now.timestamp().max(0) as u64, now.timestamp_subsec_nanos()))
         .to_string();
     let month = Month::of_date(local_date(org.tz, now));
-    store::add_reservation(w, &id, org.row.id, provider, &month.to_string(), estimate, t, to_nanos(now + RESERVATION_TTL))?;
+    let call = store::CallKeys { operation: keys.operation, investigation: keys.investigation, user: keys.user };
+    store::add_reservation(w, &id, org.row.id, provider, call, &month.to_string(), estimate, t, to_nanos(now + RESERVATION_TTL))?;
     Ok(id)
 }
 
@@ -322,10 +540,20 @@ pub struct BudgetChange {
     pub thresholds_text: Option<String>,
     #[cfg_attr(test, ts(optional))]
     pub hard_limit: Option<bool>,
+    /// Spike alerts: a day's spend above this many times the median of the
+    /// 14 days before (1 to 9999.9999); `null` turns them off, absent keeps.
+    #[serde(default, deserialize_with = "present")]
+    #[schemars(with = "Option<String>", regex(pattern = r"^[1-9][0-9]{0,3}(\.[0-9]{1,4})?$"))]
+    #[cfg_attr(test, ts(optional, type = "string | null"))]
+    pub spike_factor: Option<Option<String>>,
     /// Refuse unless the budget is at this version (0: must not exist).
     /// Over HTTP it is the `If-Match` header, never the body.
     #[serde(skip)]
     pub if_version: Option<i64>,
+    /// The budget's scope (`None`: the organisation's): `KIND:VALUE`. Over
+    /// HTTP it is the `scope` query parameter, never the body.
+    #[serde(skip)]
+    pub scope: Option<String>,
 }
 
 /// What `provider set` changes; `Some(None)` for a quota means none. As
@@ -379,11 +607,20 @@ impl Ops {
             (None, Some(s)) => Some(parse_thresholds("thresholds", s)?),
             _ => None,
         };
+        let scope = scope_of(change.scope.as_deref())?;
+        let scope_key = scope.to_string();
+        let spike = change.spike_factor.clone().map(|f| f.map(|f| check_spike_factor(&f)).transpose()).transpose()?;
         let now = self.now();
         let actor = self.actor.clone();
         self.store.write(|w| {
             let org = orgs::find(&w.reader(), org)?;
-            let before = store::budget(&w.reader(), org.row.id, &month_key)?;
+            if scope != Scope::Org && argus_store::sync::is_linked(&w.reader(), org.row.id)? {
+                return Err(OpsError::new(
+                    ErrorCode::BadInput,
+                    format!("organisation {} is linked to a server: set scoped budgets on the server (`argus-usage budget set` against its store, or PUT /budgets/MONTH?scope=...), and sync brings them here", org.row.slug),
+                ));
+            }
+            let before = store::budget(&w.reader(), org.row.id, &scope_key, &month_key)?;
             version_check("budget", before.as_ref().map(|b| b.version), change.if_version)?;
             let amount = match (amount, &before) {
                 (Some(a), _) => a,
@@ -393,10 +630,12 @@ impl Ops {
             let thresholds =
                 thresholds.clone().or_else(|| before.as_ref().map(|b| b.thresholds.clone())).unwrap_or_else(|| DEFAULT_THRESHOLDS.to_vec());
             let hard = change.hard_limit.or(before.as_ref().map(|b| b.hard_limit)).unwrap_or(false);
-            let after = store::put_budget(w, org.row.id, &month_key, nanos(amount), &thresholds, hard, to_nanos(now))?;
+            let spike = spike.clone().unwrap_or_else(|| before.as_ref().and_then(|b| b.spike_factor.clone()));
+            let after =
+                store::put_budget(w, org.row.id, &scope_key, &month_key, nanos(amount), &thresholds, hard, spike.as_deref(), to_nanos(now))?;
             let view = budget_view(&org, &after);
             if argus_store::sync::is_linked(&w.reader(), org.row.id)? {
-                let body = serde_json::json!({"amount": view.amount, "thresholds": view.thresholds, "hard_limit": view.hard_limit});
+                let body = serde_json::json!({"amount": view.amount, "thresholds": view.thresholds, "hard_limit": view.hard_limit, "spike_factor": view.spike_factor});
                 let object = crate::sync::wire::budget_object(&month_key);
                 argus_store::sync::enqueue(
                     w,
@@ -415,12 +654,19 @@ impl Ops {
                 to_nanos(now),
                 &actor,
                 "budget.set",
-                &format!("org/{}/budgets/{month_key}", org.row.slug),
+                &match &scope {
+                    Scope::Org => format!("org/{}/budgets/{month_key}", org.row.slug),
+                    s => format!("org/{}/budgets/{s}/{month_key}", org.row.slug),
+                },
                 before_json.as_deref(),
                 Some(&after_json),
             )?;
             let m = if month_key == "default" { Month::of_date(local_date(org.tz, now)) } else { Month::parse("month", &month_key)? };
-            let alerts_fired = check_alerts(w, &org, m, to_nanos(now))?;
+            let alerts_fired = if argus_store::sync::is_linked(&w.reader(), org.row.id)? {
+                Vec::new()
+            } else {
+                check_scope_alerts(w, &org, &scope, m, to_nanos(now))?
+            };
             Ok(BudgetSet { budget: view, alerts_fired })
         })
     }
@@ -433,40 +679,46 @@ impl Ops {
     }
 
     /// The budget of one month (`YYYY-MM` or `default`) as stored, if any.
-    pub fn budget_get(&mut self, org: &str, month: &str) -> Result<Option<BudgetView>> {
+    pub fn budget_get(&mut self, org: &str, scope: Option<&str>, month: &str) -> Result<Option<BudgetView>> {
         let key = if month == "default" { "default".to_string() } else { Month::parse("month", month)?.to_string() };
+        let scope = scope_of(scope)?.to_string();
         self.store.read(|r| {
             let org = orgs::find(r, org)?;
-            Ok(store::budget(r, org.row.id, &key)?.map(|b| budget_view(&org, &b)))
+            Ok(store::budget(r, org.row.id, &scope, &key)?.map(|b| budget_view(&org, &b)))
         })
     }
 
     /// Month-to-date spend against the budget (default: the current month).
     pub fn budget_status(&mut self, org: &str, month: Option<&str>) -> Result<BudgetStatus> {
+        self.budget_status_of(org, None, month)
+    }
+
+    /// [`Ops::budget_status`] of a scope's budget (`None`: the organisation's).
+    pub fn budget_status_of(&mut self, org: &str, scope: Option<&str>, month: Option<&str>) -> Result<BudgetStatus> {
         let now = self.now();
+        let scope = scope_of(scope)?;
+        let key = scope.to_string();
         self.store.read(|r| {
             let org = orgs::find(r, org)?;
             let m = match month {
                 Some(s) => Month::parse("month", s)?,
                 None => Month::of_date(local_date(org.tz, now)),
             };
-            let own = store::budget(r, org.row.id, &m.to_string())?;
+            let own = store::budget(r, org.row.id, &key, &m.to_string())?;
             let (b, source) = match own {
                 Some(b) => (Some(b), Some("month")),
-                None => (store::budget(r, org.row.id, "default")?, Some("default")),
+                None => (store::budget(r, org.row.id, &key, "default")?, Some("default")),
             };
             let source = b.as_ref().and(source);
-            let spent = Money::from_nanos_i128(month_spend(r, &org, m)?);
-            let reserved = Money::from_nanos_i128(store::reserved(r, org.row.id, &m.to_string(), to_nanos(now))?);
+            let spent = Money::from_nanos_i128(scope_spend(r, &org, &scope, m)?);
+            let reserved = Money::from_nanos_i128(scope_reserved(r, &org, &scope, m, now)?);
             let amount = b.as_ref().map(|b| Money::from_nanos(b.amount_nanos));
             let hard = b.as_ref().is_some_and(|b| b.hard_limit);
             let (d0, d1) = month_days(m);
-            let unpriced = argus_store::aggregates::rows(r, org.row.id, argus_domain::analytics::StoredDim::Total, d0, d1)?
-                .iter()
-                .map(|x| x.2.unpriced_requests)
-                .sum();
+            let unpriced = scope_totals(r, &org, &scope, m)?.unpriced_requests;
             Ok(BudgetStatus {
                 org: org.row.slug.clone(),
+                scope: key.clone(),
                 month: m.to_string(),
                 currency: org.row.currency.clone(),
                 amount,
@@ -478,7 +730,11 @@ impl Ops {
                 hard_limit: hard,
                 blocked: hard && amount.is_some_and(|a| spent + reserved >= a),
                 thresholds: b.as_ref().map(|b| b.thresholds.clone()).unwrap_or_default(),
-                alerts: store::alerts(r, org.row.id, Some(&m.to_string()))?.iter().map(|a| alert_view(&org, a)).collect(),
+                alerts: store::alerts(r, org.row.id, Some(&m.to_string()))?
+                    .iter()
+                    .filter(|a| a.scope == key)
+                    .map(|a| alert_view(&org, a))
+                    .collect(),
                 unpriced_requests: unpriced,
                 fx_rates: crate::fx::used(r, &org, (d0, d1))?,
             })
@@ -586,7 +842,17 @@ impl Ops {
     /// reservation holding `estimated_cost` against the budget until a
     /// record naming it settles it, or it expires.
     pub fn admit(&mut self, org: &str, provider: &str, estimated_cost: Option<&str>) -> Result<Admission> {
+        self.admit_call(org, provider, estimated_cost, &CallKeys::default())
+    }
+
+    /// [`Ops::admit`] of a call with its operation, investigation and user
+    /// (`keys`; its provider is `provider`): every budget that applies to it
+    /// is checked, the organisation's and each matching scope's, in one
+    /// transaction with the reservation.
+    pub fn admit_call(&mut self, org: &str, provider: &str, estimated_cost: Option<&str>, keys: &CallKeys<'_>) -> Result<Admission> {
         check_slug("provider", provider)?;
+        check_keys(keys)?;
+        let keys = CallKeys { provider: Some(provider), ..*keys };
         let estimate = parse_estimate(estimated_cost)?;
         let now = self.now();
         self.store.write(|w| {
@@ -598,7 +864,7 @@ impl Ops {
             } else if let Some(b) = quota_block(&r, &org, &p, now)? {
                 Some(b)
             } else {
-                budget_block(&r, &org, now, estimate)?
+                budget_block(&r, &org, now, estimate, &keys)?
             };
             let mut a = Admission {
                 allowed: block.is_none(),
@@ -611,12 +877,14 @@ impl Ops {
                 month: None,
                 amount: None,
                 spent: None,
+                scope: None,
             };
             match block {
-                None => a.reservation_id = Some(admit_now(w, &org, provider, now, estimate)?),
+                None => a.reservation_id = Some(admit_now(w, &org, provider, &keys, now, estimate)?),
                 Some(b) => {
                     let (code, message, retry) = block_message(&org, provider, &b, now);
-                    if let Block::Budget { month, amount, spent, .. } = &b {
+                    if let Block::Budget { scope, month, amount, spent, .. } = &b {
+                        a.scope = Some(scope.to_string());
                         a.month = Some(month.to_string());
                         a.amount = Some(*amount);
                         a.spent = Some(*spent);
@@ -633,18 +901,24 @@ impl Ops {
     /// Chooses the first available provider by priority and admits it in
     /// the same step (unless `dry_run`); lists every candidate with its state.
     pub fn route(&mut self, org: &str, operation: Option<&str>, dry_run: bool, estimated_cost: Option<&str>) -> Result<Route> {
-        if let Some(op) = operation {
-            check_slug("operation", op)?;
-        }
+        self.route_call(org, &CallKeys { operation, ..Default::default() }, dry_run, estimated_cost)
+    }
+
+    /// [`Ops::route`] of a call with its operation, investigation and user:
+    /// each candidate is checked against every budget the call would count
+    /// against with that provider.
+    pub fn route_call(&mut self, org: &str, keys: &CallKeys<'_>, dry_run: bool, estimated_cost: Option<&str>) -> Result<Route> {
+        check_keys(keys)?;
+        let operation = keys.operation;
         let estimate = parse_estimate(estimated_cost)?;
         let now = self.now();
         self.store.write(|w| {
             let org = orgs::find(&w.reader(), org)?;
             let r = w.reader();
-            let budget = budget_block(&r, &org, now, estimate)?;
             let mut candidates = Vec::new();
             let mut chosen: Option<String> = None;
             for (p, _) in all_providers(&r, &org)? {
+                let budget = budget_block(&r, &org, now, estimate, &CallKeys { provider: Some(&p.provider), ..*keys })?;
                 let block = candidate_block(&r, &org, &p, now, budget.as_ref())?;
                 let c = candidate_view(&org, &p, block.as_ref(), now);
                 if c.state == "available" && chosen.is_none() {
@@ -653,7 +927,7 @@ impl Ops {
                 candidates.push(c);
             }
             let reservation_id = match (&chosen, dry_run) {
-                (Some(p), false) => Some(admit_now(w, &org, p, now, estimate)?),
+                (Some(p), false) => Some(admit_now(w, &org, p, &CallKeys { provider: Some(p), ..*keys }, now, estimate)?),
                 _ => None,
             };
             Ok(Route { org: org.row.slug.clone(), operation: operation.map(str::to_string), chosen, reservation_id, dry_run, candidates })
@@ -662,50 +936,79 @@ impl Ops {
 
     /// Month-end projection (default: the current month).
     pub fn forecast(&mut self, org: &str, month: Option<&str>) -> Result<Forecast> {
+        self.forecast_of(org, None, month)
+    }
+
+    /// [`Ops::forecast`] of a scope's budget (`None`: the organisation's).
+    pub fn forecast_of(&mut self, org: &str, scope: Option<&str>, month: Option<&str>) -> Result<Forecast> {
         let now = self.now();
+        let scope = scope_of(scope)?;
         self.store.read(|r| {
             let org = orgs::find(r, org)?;
-            let today = local_date(org.tz, now);
             let m = match month {
                 Some(s) => Month::parse("month", s)?,
-                None => Month::of_date(today),
+                None => Month::of_date(local_date(org.tz, now)),
             };
-            let (d0, d1) = month_days(m);
-            let today_n = day_number(today);
-            // Days of the month so far: all of a past month, none of a future one.
-            let last = today_n.min(d1 - 1);
-            let mut daily = vec![Money::ZERO; (last - d0 + 1).max(0) as usize];
-            for (day, n) in store::daily_spend(r, org.row.id, d0, d1)? {
-                if let Some(slot) = daily.get_mut((day - d0) as usize) {
-                    *slot += Money::from_nanos_i128(n);
-                }
-            }
-            let frac = if today_n >= d1 {
-                Decimal::ONE
-            } else {
-                let start = argus_domain::time::day_start(org.tz, today_n);
-                let end = argus_domain::time::day_start(org.tz, today_n + 1);
-                Decimal::from((now - start).num_seconds().max(0)) / Decimal::from((end - start).num_seconds().max(1))
-            };
-            let b = store::budget_for(r, org.row.id, &m.to_string())?;
-            let amount = b.map(|b| Money::from_nanos(b.amount_nanos));
-            let p = project(&ProjectionInput { days_in_month: m.days(), daily, today_fraction: frac, amount });
-            Ok(Forecast {
-                org: org.row.slug.clone(),
-                month: m.to_string(),
-                currency: org.row.currency.clone(),
-                spent: p.spent,
-                projected: p.projected,
-                low: p.low,
-                high: p.high,
-                amount,
-                crosses_on: p.crosses_on_day.map(|d| argus_domain::time::day_key(day_date(d0 + d as i32 - 1))),
-                days_left: p.days_left.map(|d| d.to_string()),
-                daily_rate: p.daily_rate,
-                enough_data: p.enough_data,
-            })
+            forecast_in(r, &org, &scope, m, now)
         })
     }
+}
+
+/// Daily spend of `scope` over local days `[d0, d1)`: `(day, nano-units)`.
+fn scope_daily(r: &Reader<'_>, org: &Org, scope: &Scope, d0: i32, d1: i32) -> Result<Vec<(i32, i128)>> {
+    use argus_domain::analytics::{RecordFilter, Shape};
+    let (shape, what) = match scope {
+        Scope::Org | Scope::Token(_) => return Ok(store::daily_spend(r, org.row.id, d0, d1)?),
+        Scope::Investigation(v) => (Shape::DayInvestigation, RecordFilter { investigation: Some(v.clone()), ..Default::default() }),
+        Scope::User(v) => (Shape::DayUser, RecordFilter { user: Some(v.clone()), ..Default::default() }),
+        Scope::Operation(v) => (Shape::DayInvestigation, RecordFilter { operation: Some(v.clone()), ..Default::default() }),
+        Scope::Provider(v) => (Shape::DayInvestigation, RecordFilter { provider: Some(v.clone()), ..Default::default() }),
+    };
+    let mut by_day: std::collections::BTreeMap<i32, i128> = Default::default();
+    argus_store::aggregates::cube_rows(r, org.row.id, shape, d0, d1, &what, |row| {
+        *by_day.entry(row.period).or_default() += row.totals.cost_nanos
+    })?;
+    Ok(by_day.into_iter().collect())
+}
+
+/// The month-end projection of `scope`'s spend in month `m`, at `now`.
+fn forecast_in(r: &Reader<'_>, org: &Org, scope: &Scope, m: Month, now: DateTime<Utc>) -> Result<Forecast> {
+    let today = local_date(org.tz, now);
+    let (d0, d1) = month_days(m);
+    let today_n = day_number(today);
+    // Days of the month so far: all of a past month, none of a future one.
+    let last = today_n.min(d1 - 1);
+    let mut daily = vec![Money::ZERO; (last - d0 + 1).max(0) as usize];
+    for (day, n) in scope_daily(r, org, scope, d0, d1)? {
+        if let Some(slot) = daily.get_mut((day - d0) as usize) {
+            *slot += Money::from_nanos_i128(n);
+        }
+    }
+    let frac = if today_n >= d1 {
+        Decimal::ONE
+    } else {
+        let start = argus_domain::time::day_start(org.tz, today_n);
+        let end = argus_domain::time::day_start(org.tz, today_n + 1);
+        Decimal::from((now - start).num_seconds().max(0)) / Decimal::from((end - start).num_seconds().max(1))
+    };
+    let b = store::budget_for(r, org.row.id, &scope.to_string(), &m.to_string())?;
+    let amount = b.map(|b| Money::from_nanos(b.amount_nanos));
+    let p = project(&ProjectionInput { days_in_month: m.days(), daily, today_fraction: frac, amount });
+    Ok(Forecast {
+        org: org.row.slug.clone(),
+        scope: scope.to_string(),
+        month: m.to_string(),
+        currency: org.row.currency.clone(),
+        spent: p.spent,
+        projected: p.projected,
+        low: p.low,
+        high: p.high,
+        amount,
+        crosses_on: p.crosses_on_day.map(|d| argus_domain::time::day_key(day_date(d0 + d as i32 - 1))),
+        days_left: p.days_left.map(|d| d.to_string()),
+        daily_rate: p.daily_rate,
+        enough_data: p.enough_data,
+    })
 }
 
 fn provider_view(r: &Reader<'_>, org: &Org, p: &ProviderRow, configured: bool, now: DateTime<Utc>) -> Result<ProviderView> {

@@ -9,6 +9,7 @@ use crate::api::Candidate;
 use crate::controls::{admit_now, all_providers, budget_block, candidate_block, candidate_view, default_settings, observe_health};
 use crate::orgs::{self, Org};
 use crate::{Ops, OpsError, Result};
+use argus_domain::budget::CallKeys;
 use argus_domain::gateway::{Dialect, Endpoint};
 use argus_domain::price::{ServiceTier, Tokens};
 use argus_domain::slug::check_slug;
@@ -400,7 +401,7 @@ impl Ops {
                     Err(e) => Err(e.clone()),
                     Ok(s) => w.atomically(|w| {
                         let targets = s.targets(&a.model, a.endpoint, now)?;
-                        admit_in(w, s, &targets, &a.tried, &a.estimate, now)
+                        admit_in(w, s, &targets, &a.tried, &a.estimate, &a.keys(), now)
                     }),
                 });
             }
@@ -584,6 +585,7 @@ fn admit_in(
     targets: &[Target],
     tried: &[String],
     estimate: &Tokens,
+    keys: &CallKeys<'_>,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Choice> {
     let (org, book) = (&s.org, &s.book);
@@ -612,7 +614,8 @@ fn admit_in(
                 .and_then(|c| c.nanos())
                 .unwrap_or(0)
                 .min(argus_domain::budget::MAX_CALL_COST * 1_000_000_000);
-            let budget = budget_block(&r, org, now, cost)?;
+            let keys = CallKeys { provider: Some(&t.provider), ..*keys };
+            let budget = budget_block(&r, org, now, cost, &keys)?;
             let block = candidate_block(&r, org, &p, now, budget.as_ref())?;
             let mut c = candidate_view(org, &p, block.as_ref(), now);
             if c.state == "available" && !key_present(t) {
@@ -624,7 +627,7 @@ fn admit_in(
                 ));
             }
             if c.state == "available" && chosen.is_none() {
-                let id = admit_now(w, org, &t.provider, now, cost)?;
+                let id = admit_now(w, org, &t.provider, &keys, now, cost)?;
                 chosen = Some((t.clone(), id));
             }
             candidates.push(c);
@@ -650,6 +653,21 @@ pub struct Admit {
     pub endpoint: Endpoint,
     pub tried: Vec<String>,
     pub estimate: Tokens,
+    /// What scoped budgets match: the call's operation, investigation and user.
+    pub operation: Option<String>,
+    pub investigation: Option<String>,
+    pub user: Option<String>,
+}
+
+impl Admit {
+    fn keys(&self) -> CallKeys<'_> {
+        CallKeys {
+            operation: self.operation.as_deref(),
+            investigation: self.investigation.as_deref(),
+            user: self.user.as_deref(),
+            ..Default::default()
+        }
+    }
 }
 
 fn key_present(t: &Target) -> bool {

@@ -50,8 +50,9 @@ fn budget(f: &mut Fx, org: &str, amount: &str, hard: bool) {
     f.ops.budget_set(org, None, &BudgetChange { amount: Some(amount.into()), hard_limit: Some(hard), ..Default::default() }).unwrap();
 }
 
+/// The thresholds that fired (forecast and spike alerts aside).
 fn fired(f: &mut Fx, org: &str) -> Vec<u32> {
-    f.ops.alerts_list(org).unwrap().iter().map(|a| a.threshold).collect()
+    f.ops.alerts_list(org).unwrap().iter().filter(|a| a.kind == "threshold").map(|a| a.threshold).collect()
 }
 
 #[test]
@@ -84,7 +85,7 @@ fn thresholds_fire_one_at_a_time_and_several_at_once_exactly_once() {
     let path = f.dir.path().join("u.db");
     let mut again = Ops::open(&path, f.clock.clone() as Arc<dyn Clock>, "test").unwrap();
     again.record(&json!({"id": "r5", "org": "a", "provider": "test", "model": "unit", "operation": "chat", "input_tokens": 1_000_000, "output_tokens": 0, "occurred_at": "2026-11-06T10:00:00Z"})).unwrap();
-    assert_eq!(again.alerts_list("a").unwrap().len(), 3);
+    assert_eq!(again.alerts_list("a").unwrap().iter().filter(|a| a.kind == "threshold").count(), 3);
 
     let acked = f.ops.alerts_ack("a", a[0].id).unwrap();
     assert_eq!(acked.acknowledged_by.as_deref(), Some("test"));
@@ -99,14 +100,11 @@ fn lowering_a_budget_below_spend_fires_at_once_and_ingest_and_reprice_fire_too()
     assert!(fired(&mut f, "a").is_empty());
     let set = f.ops.budget_set("a", None, &BudgetChange { amount: Some("55".into()), ..Default::default() }).unwrap();
     assert_eq!(fired(&mut f, "a"), vec![80, 90], "50 of 55 is 90.9%: both fire as the budget is lowered");
-    let thresholds: Vec<u32> = set.alerts_fired.iter().map(|a| a.threshold).collect();
-    assert_eq!(thresholds, vec![80, 90], "budget_set returns the alerts it fired");
-    assert!(f
-        .ops
-        .budget_set("a", None, &BudgetChange { amount: Some("56".into()), ..Default::default() })
-        .unwrap()
-        .alerts_fired
-        .is_empty());
+    let thresholds: Vec<(&str, u32)> = set.alerts_fired.iter().map(|a| (a.kind.as_str(), a.threshold)).collect();
+    // 50 spent by the 20th: about 2.5 a day, so 75 by the month's end, over 55 while spend is below it.
+    assert_eq!(thresholds, [("threshold", 80), ("threshold", 90), ("forecast", 0)], "budget_set returns the alerts it fired");
+    let again = f.ops.budget_set("a", None, &BudgetChange { amount: Some("56".into()), ..Default::default() }).unwrap().alerts_fired;
+    assert!(again.iter().all(|a| a.kind != "threshold"), "no threshold fires twice: {again:?}");
 
     // Batch ingest fires.
     org(&mut f, "c", "UTC");
@@ -387,4 +385,192 @@ fn concurrent_admissions_and_writes_on_one_store() {
         h.join().unwrap();
     }
     assert_eq!(fired(&mut f, "c"), vec![80, 90, 100], "80 records of 1 against 50: each alert stored once");
+}
+
+fn scoped(f: &mut Fx, org: &str, scope: &str, amount: &str, thresholds: &[u32], hard: bool) {
+    let change = BudgetChange {
+        scope: Some(scope.into()),
+        amount: Some(amount.into()),
+        thresholds: Some(thresholds.to_vec()),
+        hard_limit: Some(hard),
+        ..Default::default()
+    };
+    f.ops.budget_set(org, None, &change).unwrap();
+}
+
+#[allow(clippy::too_many_arguments)]
+fn spend_of(f: &mut Fx, org: &str, id: &str, cost: u64, when: &str, inv: &str, user: &str, operation: &str, provider: &str) {
+    let v = json!({"id": id, "org": org, "provider": provider, "model": "unit", "operation": operation, "investigation": inv, "user": user,
+                   "input_tokens": cost * 1_000_000, "output_tokens": 0, "occurred_at": when});
+    f.ops.record(&v).unwrap();
+}
+
+/// A scope's spend is that of its calls alone, to the nano-unit (the same
+/// as the filtered summary); each scope's thresholds fire once, with their
+/// scope, whatever path records the calls; other scopes are untouched.
+#[test]
+fn scoped_budgets_count_their_calls_and_fire_their_own_alerts_once() {
+    let mut f = fx("2026-11-20T12:00:00Z");
+    org(&mut f, "a", "UTC");
+    f.ops
+        .prices_import(
+            "provider,model,effective_from,currency,input_per_mtok,output_per_mtok\nother,unit,2026-01-01T00:00:00Z,USD,1,0\n",
+            Some("a"),
+        )
+        .unwrap();
+    scoped(&mut f, "a", "investigation:INV-1", "10", &[50, 100], false);
+    scoped(&mut f, "a", "user:ann", "4", &[50], false);
+    scoped(&mut f, "a", "operation:kb", "3", &[100], false);
+    scoped(&mut f, "a", "provider:other", "2", &[100], false);
+    spend_of(&mut f, "a", "c1", 4, "2026-11-02T10:00:00Z", "INV-1", "bob", "chat", "test");
+    assert!(f.ops.alerts_list("a").unwrap().is_empty(), "40 % of INV-1: nothing yet");
+    spend_of(&mut f, "a", "c2", 2, "2026-11-03T10:00:00Z", "INV-1", "ann", "kb", "test");
+    let fired: Vec<(String, u32)> = f.ops.alerts_list("a").unwrap().iter().map(|a| (a.scope.clone(), a.threshold)).collect();
+    assert_eq!(fired, [("investigation:INV-1".to_string(), 50), ("user:ann".to_string(), 50)], "60 % of INV-1, 50 % of ann's");
+    spend_of(&mut f, "a", "c3", 1, "2026-11-04T10:00:00Z", "INV-2", "cy", "kb", "other");
+    spend_of(&mut f, "a", "c4", 1, "2026-11-04T11:00:00Z", "INV-2", "cy", "kb", "other");
+    let all = f.ops.alerts_list("a").unwrap();
+    let scopes: Vec<&str> = all.iter().map(|a| a.scope.as_str()).collect();
+    assert_eq!(scopes, ["investigation:INV-1", "user:ann", "operation:kb", "provider:other"], "kb reached 3 of 3, other 2 of 2");
+    assert!(all.iter().all(|a| a.kind == "threshold"));
+    // Recording the same calls again, or another path, fires nothing twice.
+    spend_of(&mut f, "a", "c4", 1, "2026-11-04T11:00:00Z", "INV-2", "cy", "kb", "other");
+    f.ops
+        .budget_set("a", None, &BudgetChange { scope: Some("operation:kb".into()), amount: Some("3".into()), ..Default::default() })
+        .unwrap();
+    assert_eq!(f.ops.alerts_list("a").unwrap().len(), 4, "each fires once");
+    // The spend of a scope is the filtered summary's, exactly.
+    for (scope, filter) in
+        [("investigation:INV-1", "investigation"), ("user:ann", "user"), ("operation:kb", "operation"), ("provider:other", "provider")]
+    {
+        let s = f.ops.budget_status_of("a", Some(scope), Some("2026-11")).unwrap();
+        let value = scope.split_once(':').unwrap().1.to_string();
+        let mut q = argus_ops::analytics::RecordQuery::of(Some("2026-11-01".into()), Some("2026-12-01".into()), Default::default());
+        match filter {
+            "investigation" => q.investigation = Some(value),
+            "user" => q.user = Some(value),
+            "operation" => q.operation = Some(value),
+            _ => q.provider = Some(value),
+        }
+        let sum = f.ops.usage_summary_of("a", &q, None).unwrap();
+        assert_eq!((s.scope.as_str(), s.spent), (scope, sum.cost), "{scope}");
+        assert_eq!(s.alerts.iter().map(|a| a.scope.as_str()).collect::<Vec<_>>(), [scope], "a scope's status lists its own alerts");
+    }
+    let org = f.ops.budget_status("a", Some("2026-11")).unwrap();
+    assert_eq!((org.scope.as_str(), org.amount), ("org", None), "the organisation has no budget of its own");
+    assert_eq!(org.spent.to_string(), "8.00");
+}
+
+/// Admission checks every budget that applies to a call: a scope's hard
+/// limit refuses its calls (naming the scope) and holds their reservations,
+/// route skips a provider whose scoped budget is spent.
+#[test]
+fn admission_and_routing_check_every_budget_that_applies() {
+    let mut f = fx("2026-11-20T12:00:00Z");
+    org(&mut f, "a", "UTC");
+    scoped(&mut f, "a", "user:ann", "1", &[100], true);
+    let keys = |user| argus_domain::budget::CallKeys { user: Some(user), ..Default::default() };
+    for _ in 0..3 {
+        assert!(f.ops.admit_call("a", "test", Some("0.30"), &keys("ann")).unwrap().allowed);
+    }
+    let refused = f.ops.admit_call("a", "test", Some("0.30"), &keys("ann")).unwrap();
+    assert_eq!((refused.allowed, refused.code.as_deref(), refused.scope.as_deref()), (false, Some("budget_exceeded"), Some("user:ann")));
+    assert!(refused.message.unwrap().contains("user:ann"));
+    assert!(f.ops.admit_call("a", "test", Some("0.30"), &keys("bob")).unwrap().allowed, "bob is not ann");
+    assert!(f.ops.admit("a", "test", Some("0.30")).unwrap().allowed, "a call without a user is not ann's");
+    // The reservations expire: the headroom is back.
+    f.clock.advance(Duration::minutes(16));
+    assert!(f.ops.admit_call("a", "test", Some("0.30"), &keys("ann")).unwrap().allowed);
+    // Spent by records: refused whatever the estimate.
+    spend_of(&mut f, "a", "x", 1, "2026-11-20T12:10:00Z", "INV-1", "ann", "chat", "test");
+    assert!(!f.ops.admit_call("a", "test", None, &keys("ann")).unwrap().allowed);
+
+    // A provider's budget spent: route falls back to the next provider.
+    for (p, prio) in [("test", 1), ("backup", 2)] {
+        f.ops.provider_set("a", p, &ProviderChange { priority: Some(prio), ..Default::default() }).unwrap();
+    }
+    scoped(&mut f, "a", "provider:test", "1", &[100], true);
+    let r = f.ops.route_call("a", &Default::default(), true, None).unwrap();
+    assert_eq!(r.chosen.as_deref(), Some("backup"), "{:?}", r.candidates);
+    assert_eq!(r.candidates[0].state, "budget_blocked");
+    assert!(r.candidates[0].reason.as_deref().unwrap_or_default().contains("provider:test"));
+}
+
+/// Forecast and spike alerts against hand-computed cases: each fires once
+/// (a month, a day), with its scope and kind, whatever records arrive after.
+#[test]
+fn forecast_and_spike_alerts_fire_once_against_hand_computed_cases() {
+    // 1 a day for the first 10 days of November, at noon UTC.
+    let mut f = fx("2026-11-01T00:00:00Z");
+    org(&mut f, "a", "UTC");
+    let change = BudgetChange {
+        scope: Some("investigation:INV-1".into()),
+        amount: Some("25".into()),
+        thresholds: Some(vec![1000]),
+        spike_factor: Some(Some("3".into())),
+        ..Default::default()
+    };
+    f.ops.budget_set("a", None, &change).unwrap();
+    for d in 1..=10 {
+        let when = format!("2026-11-{d:02}T12:00:00Z");
+        f.clock.set(at(&when));
+        spend_of(&mut f, "a", &format!("d{d}"), 1, &when, "INV-1", "ann", "chat", "test");
+    }
+    // On the 10th at noon: 10 spent, 9 complete days of 1 each, so a rate of
+    // 1 a day for the 20.5 days left: 30.5 projected > 25, reached on day 25.
+    let kinds =
+        |f: &mut Fx| f.ops.alerts_list("a").unwrap().into_iter().map(|a| (a.kind, a.scope, a.crosses_on, a.day)).collect::<Vec<_>>();
+    let inv = "investigation:INV-1".to_string();
+    let forecast = ("forecast".to_string(), inv.clone(), Some("2026-11-25".to_string()), None);
+    let fc = f.ops.forecast_of("a", Some("investigation:INV-1"), None).unwrap();
+    assert_eq!((fc.projected.map(|p| p.to_string()), fc.crosses_on.as_deref()), (Some("30.50".into()), Some("2026-11-25")));
+    let first_forecast_day = {
+        let list = f.ops.alerts_list("a").unwrap();
+        let fc = list.iter().find(|a| a.kind == "forecast").expect("a forecast alert");
+        fc.fired_at.clone()
+    };
+    assert!(first_forecast_day.starts_with("2026-11-0"), "it fired as soon as the projection passed 25: {first_forecast_day}");
+    assert_eq!(kinds(&mut f), std::slice::from_ref(&forecast), "no spike: every day cost the same");
+    // The 11th: 3.5 by the evening: not more than 3 times the median (1)? 3.5 > 3: a spike.
+    f.clock.set(at("2026-11-11T18:00:00Z"));
+    spend_of(&mut f, "a", "s1", 3, "2026-11-11T17:00:00Z", "INV-1", "ann", "chat", "test");
+    assert_eq!(kinds(&mut f), std::slice::from_ref(&forecast), "3 is not more than 3 times a median of 1");
+    let v = json!({"id": "s2", "org": "a", "provider": "test", "model": "unit", "operation": "chat", "investigation": "INV-1",
+                   "input_tokens": 500_000, "output_tokens": 0, "occurred_at": "2026-11-11T17:30:00Z"});
+    f.ops.record(&v).unwrap();
+    let spike = ("spike".to_string(), inv.clone(), None, Some("2026-11-11".to_string()));
+    assert_eq!(kinds(&mut f), [forecast.clone(), spike.clone()], "3.5 is more than 3 times 1");
+    // More spend the same day, and the next forecasts: nothing fires twice.
+    spend_of(&mut f, "a", "s3", 2, "2026-11-11T17:45:00Z", "INV-1", "ann", "chat", "test");
+    assert_eq!(kinds(&mut f).len(), 2);
+    // Another investigation without a budget: nothing of its own.
+    spend_of(&mut f, "a", "o1", 9, "2026-11-11T17:50:00Z", "INV-2", "ann", "chat", "test");
+    assert_eq!(kinds(&mut f).len(), 2);
+    // A median of 0 (a new scope): no spike, whatever it spends.
+    f.ops
+        .budget_set(
+            "a",
+            None,
+            &BudgetChange {
+                scope: Some("user:new".into()),
+                amount: Some("1000".into()),
+                spike_factor: Some(Some("2".into())),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    spend_of(&mut f, "a", "n1", 5, "2026-11-11T17:55:00Z", "INV-3", "new", "chat", "test");
+    assert!(f.ops.alerts_list("a").unwrap().iter().all(|a| a.scope != "user:new"));
+    // Bad factors are refused with what to write.
+    for bad in ["0.5", "abc", "12345", "1.23456", "-2"] {
+        let e = f
+            .ops
+            .budget_set(
+                "a",
+                None,
+                &BudgetChange { scope: Some("user:new".into()), spike_factor: Some(Some(bad.into())), ..Default::default() },
+            )
+            .unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("spike_factor"), "{bad}: {}", e.message);
+    }
 }

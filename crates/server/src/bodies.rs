@@ -59,12 +59,25 @@ impl SummaryQ {
     }
 }
 
+/// Which budget: the organisation's (no `scope`, or `org`) or a scope's.
 #[derive(Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct MonthQ {
+pub struct ScopeQ {
+    /// `org`, or `KIND:VALUE` with KIND investigation, user, operation or provider.
+    #[schemars(length(min = 3, max = 270), pattern(patterns::SCOPE))]
+    pub scope: Option<String>,
+}
+
+/// A budget's month-to-date status: the month and the scope.
+#[derive(Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StatusQ {
     /// YYYY-MM (default: the current month).
     #[schemars(pattern(patterns::MONTH))]
     pub month: Option<String>,
+    /// `org`, or `KIND:VALUE` with KIND investigation, user, operation or provider.
+    #[schemars(length(min = 3, max = 270), pattern(patterns::SCOPE))]
+    pub scope: Option<String>,
 }
 
 #[derive(Deserialize, JsonSchema)]
@@ -120,6 +133,14 @@ pub struct RepriceBody {
 pub struct AdmitBody {
     #[schemars(length(max = 64), pattern(patterns::SLUG))]
     pub provider: String,
+    /// The call's operation, investigation and user: the budgets scoped to
+    /// them apply too.
+    #[schemars(length(max = 64), pattern(patterns::SLUG))]
+    pub operation: Option<String>,
+    #[schemars(length(min = 1, max = 256), pattern(patterns::TEXT))]
+    pub investigation: Option<String>,
+    #[schemars(length(min = 1, max = 256), pattern(patterns::TEXT))]
+    pub user: Option<String>,
     /// At most 10000 (more than any one call could cost).
     #[schemars(pattern(patterns::ESTIMATE))]
     pub estimated_cost: Option<String>,
@@ -130,6 +151,10 @@ pub struct AdmitBody {
 pub struct RouteBody {
     #[schemars(length(max = 64), pattern(patterns::SLUG))]
     pub operation: Option<String>,
+    #[schemars(length(min = 1, max = 256), pattern(patterns::TEXT))]
+    pub investigation: Option<String>,
+    #[schemars(length(min = 1, max = 256), pattern(patterns::TEXT))]
+    pub user: Option<String>,
     #[serde(default)]
     pub dry_run: bool,
     #[schemars(pattern(patterns::ESTIMATE))]

@@ -256,7 +256,16 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
     loop {
         let choice = app
             .admitter
-            .admit(argus_ops::gateway::Admit { org: org.clone(), model: model.clone(), endpoint, tried: tried.clone(), estimate })
+            .admit(argus_ops::gateway::Admit {
+                org: org.clone(),
+                model: model.clone(),
+                endpoint,
+                tried: tried.clone(),
+                estimate,
+                operation: Some(attribution.operation.clone()),
+                investigation: attribution.investigation.clone(),
+                user: attribution.user.clone(),
+            })
             .await?;
         let Some((target, reservation)) = choice.chosen.clone() else {
             return Err(match last {

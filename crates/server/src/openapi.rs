@@ -17,10 +17,10 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("post", "/orgs/{org}/records", "ingest", "Record one call (an object) or many (an array), keys as an ingest line; an Idempotency-Key header makes records without an id safe to retry; answers accepted, duplicates, rejected by index, retry_safe, and the records with their costs"),
     ("get", "/orgs/{org}/records", "read", "Records after a sequence number (after_seq, limit, from, to, provider, model, operation, investigation, user); answers records, next_after_seq, has_more"),
     ("get", "/orgs/{org}/usage/summary", "read", "Totals and breakdown over a period (from, to, by); the same document as `argus-usage usage summary --json`"),
-    ("get", "/orgs/{org}/budgets", "read", "All budgets of the organisation, with versions"),
-    ("get", "/orgs/{org}/budgets/{month}", "read", "The budget of a month (YYYY-MM) or the default; ETag is its version"),
-    ("put", "/orgs/{org}/budgets/{month}", "configure", "Set a budget: {amount, thresholds, hard_limit}; If-Match: VERSION refuses a stale edit with 412"),
-    ("get", "/orgs/{org}/budget-status", "read", "Month-to-date spend against the budget (month)"),
+    ("get", "/orgs/{org}/budgets", "read", "Every budget of the organisation, its own and each scope's, with versions"),
+    ("get", "/orgs/{org}/budgets/{month}", "read", "The budget of a month (YYYY-MM) or the default, the organisation's or a scope's (?scope=KIND:VALUE); ETag is its version"),
+    ("put", "/orgs/{org}/budgets/{month}", "configure", "Set a budget: {amount, thresholds, hard_limit}, the organisation's or a scope's (?scope=investigation:INV-7, user:, operation:, provider:); If-Match: VERSION refuses a stale edit with 412"),
+    ("get", "/orgs/{org}/budget-status", "read", "Month-to-date spend against the budget (month; scope=KIND:VALUE for a scoped budget)"),
     ("get", "/orgs/{org}/alerts", "read", "Budget alerts fired"),
     ("post", "/orgs/{org}/alerts/{id}/ack", "configure", "Acknowledge an alert"),
     ("get", "/orgs/{org}/providers", "read", "Providers with settings, quota use and health"),
@@ -37,8 +37,8 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("post", "/orgs/{org}/fx", "configure", "Add the organisation's own exchange rates: a JSON array of {date, from, to, rate} (or CSV text `date,from,to,rate`), as `fx import --org`; answers added, unchanged, rejected and the records waiting for a rate"),
     ("get", "/orgs/{org}/prices/check", "read", "The models in the ledger that have no price, are priced by a deprecated row, or are priced through a fallback rate (`argus-usage prices check`)"),
     ("post", "/orgs/{org}/reprice", "read", "Re-cost records with the prices now known: {from, to, apply}; a preview unless apply (which needs admin)"),
-    ("post", "/orgs/{org}/admit", "ingest", "May a call to {provider} go ahead, holding {estimated_cost}? 200 with a reservation, 402 budget_exceeded, 429 rate_limited (Retry-After), 409 provider_disabled"),
-    ("post", "/orgs/{org}/route", "ingest", "Choose a provider by priority with fallback: {operation, dry_run}; candidates with their state"),
+    ("post", "/orgs/{org}/admit", "ingest", "May a call to {provider} (with its operation, investigation and user) go ahead, holding {estimated_cost}? Every budget that applies is checked. 200 with a reservation, 402 budget_exceeded (naming the scope), 429 rate_limited (Retry-After), 409 provider_disabled"),
+    ("post", "/orgs/{org}/route", "ingest", "Choose a provider by priority with fallback: {operation, investigation, user, dry_run}; candidates with their state"),
     ("get", "/orgs/{org}/forecast", "read", "Month-end projection (month)"),
     ("get", "/orgs/{org}/audit", "audit", "The audit log: oldest first after an entry id (after), or newest first before one (order=newest, before); parts of actor, action and object; a period (from, to)"),
     ("get", "/orgs/{org}/tokens", "configure", "Tokens of the organisation (never the tokens themselves)"),
@@ -137,14 +137,15 @@ fn contract(method: &str, path: &str) -> Option<Contract> {
         }
         ("get", "/orgs/{org}/usage/summary") => Contract { query: Some(of::<SummaryQ>), ..c(Answer::Json(200, of::<Summary>)) },
         ("get", "/orgs/{org}/budgets") => c(Answer::Json(200, of::<Budgets>)),
-        ("get", "/orgs/{org}/budgets/{month}") => c(Answer::Json(200, of::<BudgetView>)),
+        ("get", "/orgs/{org}/budgets/{month}") => Contract { query: Some(of::<ScopeQ>), ..c(Answer::Json(200, of::<BudgetView>)) },
         ("put", "/orgs/{org}/budgets/{month}") => Contract {
+            query: Some(of::<ScopeQ>),
             body: Some(of::<argus_ops::controls::BudgetChange>),
             statuses: &[412, 413],
             if_match: true,
             ..c(Answer::Json(200, of::<BudgetView>))
         },
-        ("get", "/orgs/{org}/budget-status") => Contract { query: Some(of::<MonthQ>), ..c(Answer::Json(200, of::<BudgetStatus>)) },
+        ("get", "/orgs/{org}/budget-status") => Contract { query: Some(of::<StatusQ>), ..c(Answer::Json(200, of::<BudgetStatus>)) },
         ("get", "/orgs/{org}/alerts") => c(Answer::Json(200, of::<Alerts>)),
         ("post", "/orgs/{org}/alerts/{id}/ack") => c(Answer::Json(200, of::<AlertView>)),
         ("get", "/orgs/{org}/providers") => c(Answer::Json(200, of::<Providers>)),
@@ -181,7 +182,7 @@ fn contract(method: &str, path: &str) -> Option<Contract> {
             Contract { body: Some(of::<AdmitBody>), statuses: &[402, 409, 413], ..c(Answer::Json(200, of::<Admission>)) }
         }
         ("post", "/orgs/{org}/route") => Contract { body: Some(of::<RouteBody>), statuses: &[413], ..c(Answer::Json(200, of::<Route>)) },
-        ("get", "/orgs/{org}/forecast") => Contract { query: Some(of::<MonthQ>), ..c(Answer::Json(200, of::<Forecast>)) },
+        ("get", "/orgs/{org}/forecast") => Contract { query: Some(of::<StatusQ>), ..c(Answer::Json(200, of::<Forecast>)) },
         ("get", "/orgs/{org}/audit") => Contract { query: Some(of::<argus_ops::api::AuditQuery>), ..c(Answer::Json(200, of::<AuditPage>)) },
         ("get", "/orgs/{org}/tokens") => c(Answer::Json(200, of::<Tokens>)),
         ("post", "/orgs/{org}/tokens") => {

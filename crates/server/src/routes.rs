@@ -349,12 +349,21 @@ async fn budgets(State(app): State<App>, auth: Auth, Path(org): Path<String>) ->
     Ok(Json(Budgets { budgets: list }).into_response())
 }
 
-async fn get_budget(State(app): State<App>, auth: Auth, Path((org, month)): Path<(String, String)>) -> Result<Response, ApiError> {
+async fn get_budget(
+    State(app): State<App>,
+    auth: Auth,
+    Path((org, month)): Path<(String, String)>,
+    Q(q): Q<ScopeQ>,
+) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Read)?;
     let m = month.clone();
-    match app.pool.run(&actor, move |ops| ops.budget_get(&org, &m)).await? {
+    let scope = q.scope.clone();
+    match app.pool.run(&actor, move |ops| ops.budget_get(&org, scope.as_deref(), &m)).await? {
         Some(b) => Ok(with_etag(b.version, b)),
-        None => Err(ApiError::new(ErrorCode::NotFound, format!("no budget is set for {month}; PUT one"))),
+        None => Err(ApiError::new(
+            ErrorCode::NotFound,
+            format!("no budget of {} is set for {month}; PUT one", q.scope.as_deref().unwrap_or("the organisation")),
+        )),
     }
 }
 
@@ -362,18 +371,19 @@ async fn put_budget(
     State(app): State<App>,
     auth: Auth,
     Path((org, month)): Path<(String, String)>,
+    Q(q): Q<ScopeQ>,
     headers: HeaderMap,
     Body(change): Body<BudgetChange>,
 ) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Configure)?;
-    let change = BudgetChange { if_version: if_match(&headers)?, ..change };
+    let change = BudgetChange { if_version: if_match(&headers)?, scope: q.scope, ..change };
     let view = app.pool.run(&actor, move |ops| ops.budget_set(&org, Some(&month), &change)).await?.budget;
     Ok(with_etag(view.version, view))
 }
 
-async fn budget_status(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<MonthQ>) -> Result<Response, ApiError> {
+async fn budget_status(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<StatusQ>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Read)?;
-    Ok(Json(app.pool.run(&actor, move |ops| ops.budget_status(&org, q.month.as_deref())).await?).into_response())
+    Ok(Json(app.pool.run(&actor, move |ops| ops.budget_status_of(&org, q.scope.as_deref(), q.month.as_deref())).await?).into_response())
 }
 
 async fn alerts(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
@@ -518,7 +528,18 @@ async fn reprice(State(app): State<App>, auth: Auth, Path(org): Path<String>, Bo
 
 async fn admit(State(app): State<App>, auth: Auth, Path(org): Path<String>, Body(b): Body<AdmitBody>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Ingest)?;
-    let a = app.pool.run(&actor, move |ops| ops.admit(&org, &b.provider, b.estimated_cost.as_deref())).await?;
+    let a = app
+        .pool
+        .run(&actor, move |ops| {
+            let keys = argus_domain::budget::CallKeys {
+                operation: b.operation.as_deref(),
+                investigation: b.investigation.as_deref(),
+                user: b.user.as_deref(),
+                ..Default::default()
+            };
+            ops.admit_call(&org, &b.provider, b.estimated_cost.as_deref(), &keys)
+        })
+        .await?;
     if a.allowed {
         return Ok(Json(a).into_response());
     }
@@ -536,13 +557,24 @@ async fn admit(State(app): State<App>, auth: Auth, Path(org): Path<String>, Body
 
 async fn route(State(app): State<App>, auth: Auth, Path(org): Path<String>, Body(b): Body<RouteBody>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Ingest)?;
-    Ok(Json(app.pool.run(&actor, move |ops| ops.route(&org, b.operation.as_deref(), b.dry_run, b.estimated_cost.as_deref())).await?)
-        .into_response())
+    let route = app
+        .pool
+        .run(&actor, move |ops| {
+            let keys = argus_domain::budget::CallKeys {
+                operation: b.operation.as_deref(),
+                investigation: b.investigation.as_deref(),
+                user: b.user.as_deref(),
+                ..Default::default()
+            };
+            ops.route_call(&org, &keys, b.dry_run, b.estimated_cost.as_deref())
+        })
+        .await?;
+    Ok(Json(route).into_response())
 }
 
-async fn forecast(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<MonthQ>) -> Result<Response, ApiError> {
+async fn forecast(State(app): State<App>, auth: Auth, Path(org): Path<String>, Q(q): Q<StatusQ>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Read)?;
-    Ok(Json(app.pool.run(&actor, move |ops| ops.forecast(&org, q.month.as_deref())).await?).into_response())
+    Ok(Json(app.pool.run(&actor, move |ops| ops.forecast_of(&org, q.scope.as_deref(), q.month.as_deref())).await?).into_response())
 }
 
 async fn audit(

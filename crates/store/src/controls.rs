@@ -5,12 +5,17 @@ use rusqlite::{params, OptionalExtension};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BudgetRow {
+    /// `org`, or `KIND:VALUE` (`argus_domain::budget::Scope`).
+    pub scope: String,
     pub month: String,
     pub amount_nanos: i64,
     pub thresholds: Vec<u32>,
     pub hard_limit: bool,
     pub version: i64,
     pub updated_at: i64,
+    /// A spike alert fires when a day's spend exceeds this many times the
+    /// median of the 14 days before (a decimal); `None`: off.
+    pub spike_factor: Option<String>,
 }
 
 fn budget_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BudgetRow> {
@@ -22,57 +27,83 @@ fn budget_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BudgetRow> {
         hard_limit: r.get(3)?,
         version: r.get(4)?,
         updated_at: r.get(5)?,
+        scope: r.get(6)?,
+        spike_factor: r.get(7)?,
     })
 }
 
-const BUDGET_COLS: &str = "month, amount_nanos, thresholds, hard_limit, version, updated_at";
+const BUDGET_COLS: &str = "month, amount_nanos, thresholds, hard_limit, version, updated_at, scope, spike_factor";
 
-pub fn budget(r: &Reader<'_>, org: OrgId, month: &str) -> Result<Option<BudgetRow>> {
+/// The budget of `scope` set for `month` (`YYYY-MM` or `default`).
+pub fn budget(r: &Reader<'_>, org: OrgId, scope: &str, month: &str) -> Result<Option<BudgetRow>> {
     Ok(r.c()
-        .prepare(&format!("SELECT {BUDGET_COLS} FROM budgets WHERE org_id = ?1 AND month = ?2"))?
-        .query_row(params![org.0, month], budget_row)
+        .prepare(&format!("SELECT {BUDGET_COLS} FROM budgets WHERE org_id = ?1 AND scope = ?2 AND month = ?3"))?
+        .query_row(params![org.0, scope, month], budget_row)
         .optional()?)
 }
 
-/// The budget in force for a month: its own, else the default.
-pub fn budget_for(r: &Reader<'_>, org: OrgId, month: &str) -> Result<Option<BudgetRow>> {
-    match budget(r, org, month)? {
+/// The budget of `scope` in force for a month: its own, else the scope's default.
+pub fn budget_for(r: &Reader<'_>, org: OrgId, scope: &str, month: &str) -> Result<Option<BudgetRow>> {
+    match budget(r, org, scope, month)? {
         Some(b) => Ok(Some(b)),
-        None => budget(r, org, "default"),
+        None => budget(r, org, scope, "default"),
     }
 }
 
+/// Every budget of the organisation: its own first, then each scope's;
+/// within a scope the default, then the months.
 pub fn budgets(r: &Reader<'_>, org: OrgId) -> Result<Vec<BudgetRow>> {
-    let mut st = r.c().prepare(&format!("SELECT {BUDGET_COLS} FROM budgets WHERE org_id = ?1 ORDER BY month = 'default' DESC, month"))?;
+    let mut st = r.c().prepare(&format!(
+        "SELECT {BUDGET_COLS} FROM budgets WHERE org_id = ?1 ORDER BY scope <> 'org', scope, month = 'default' DESC, month"
+    ))?;
     let rows = st.query_map([org.0], budget_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }
 
+/// The scopes other than the organisation's that have a budget.
+pub fn budget_scopes(r: &Reader<'_>, org: OrgId) -> Result<Vec<String>> {
+    let mut st = r.c().prepare("SELECT DISTINCT scope FROM budgets WHERE org_id = ?1 AND scope <> 'org' ORDER BY scope")?;
+    let rows = st.query_map([org.0], |x| x.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(rows)
+}
+
 /// Writes a budget, its version one more than before (1 when new).
+#[allow(clippy::too_many_arguments)]
 pub fn put_budget(
     w: &Writer<'_>,
     org: OrgId,
+    scope: &str,
     month: &str,
     amount_nanos: i64,
     thresholds: &[u32],
     hard_limit: bool,
+    spike_factor: Option<&str>,
     now: i64,
 ) -> Result<BudgetRow> {
     let t = serde_json::to_string(thresholds).unwrap_or_else(|_| "[]".into());
     w.c().execute(
-        "INSERT INTO budgets (org_id, month, amount_nanos, thresholds, hard_limit, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, 1, ?6)
-         ON CONFLICT (org_id, month) DO UPDATE SET amount_nanos = excluded.amount_nanos, thresholds = excluded.thresholds,
-           hard_limit = excluded.hard_limit, version = version + 1, updated_at = excluded.updated_at",
-        params![org.0, month, amount_nanos, t, hard_limit, now],
+        "INSERT INTO budgets (org_id, scope, month, amount_nanos, thresholds, hard_limit, version, updated_at, spike_factor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8)
+         ON CONFLICT (org_id, scope, month) DO UPDATE SET amount_nanos = excluded.amount_nanos, thresholds = excluded.thresholds,
+           hard_limit = excluded.hard_limit, version = version + 1, updated_at = excluded.updated_at, spike_factor = excluded.spike_factor",
+        params![org.0, scope, month, amount_nanos, t, hard_limit, now, spike_factor],
     )?;
-    budget(&w.reader(), org, month)?.ok_or_else(|| crate::StoreError::Corrupt("budget vanished".into()))
+    budget(&w.reader(), org, scope, month)?.ok_or_else(|| crate::StoreError::Corrupt("budget vanished".into()))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AlertRow {
     pub id: i64,
+    /// `org`, or the `KIND:VALUE` of a scoped budget.
+    pub scope: String,
+    /// `threshold`, `forecast` or `spike`.
+    pub kind: String,
     pub month: String,
+    /// The percent of a threshold alert; 0 for the other kinds.
     pub threshold: u32,
+    /// The day of a spike (`YYYY-MM-DD`); empty for the other kinds.
+    pub day: String,
+    /// A forecast's date the amount is reached at the current rate.
+    pub crosses_on: Option<String>,
     pub fired_at: i64,
     pub spent_nanos: i128,
     pub amount_nanos: i64,
@@ -80,7 +111,8 @@ pub struct AlertRow {
     pub acknowledged_by: Option<String>,
 }
 
-const ALERT_COLS: &str = "id, month, threshold, fired_at, spent_nanos, amount_nanos, acknowledged_at, acknowledged_by, spent_exa";
+const ALERT_COLS: &str =
+    "id, month, threshold, fired_at, spent_nanos, amount_nanos, acknowledged_at, acknowledged_by, spent_exa, scope, kind, day, crosses_on";
 
 fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
     Ok(AlertRow {
@@ -92,24 +124,35 @@ fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
         amount_nanos: r.get(5)?,
         acknowledged_at: r.get(6)?,
         acknowledged_by: r.get(7)?,
+        scope: r.get(9)?,
+        kind: r.get(10)?,
+        day: r.get(11)?,
+        crosses_on: r.get(12)?,
     })
 }
 
-/// Fires an alert unless it has fired already; returns it when new.
-pub fn fire_alert(
-    w: &Writer<'_>,
-    org: OrgId,
-    month: &str,
-    threshold: u32,
-    at: i64,
-    spent_nanos: i128,
-    amount_nanos: i64,
-) -> Result<Option<AlertRow>> {
-    let (exa, spent) = crate::wide::split(spent_nanos).ok_or_else(|| crate::wide::too_large("an alert's spend"))?;
+/// An alert to fire: what it is and what it found.
+#[derive(Debug, Clone)]
+pub struct NewAlert<'a> {
+    pub scope: &'a str,
+    pub kind: &'a str,
+    pub month: &'a str,
+    pub threshold: u32,
+    pub day: &'a str,
+    pub crosses_on: Option<&'a str>,
+    pub at: i64,
+    pub spent_nanos: i128,
+    pub amount_nanos: i64,
+}
+
+/// Fires an alert unless one of its scope, kind, month, threshold and day
+/// has fired already; returns it when new.
+pub fn fire_alert(w: &Writer<'_>, org: OrgId, a: &NewAlert<'_>) -> Result<Option<AlertRow>> {
+    let (exa, spent) = crate::wide::split(a.spent_nanos).ok_or_else(|| crate::wide::too_large("an alert's spend"))?;
     let n = w.c().execute(
-        "INSERT INTO alerts (org_id, month, threshold, fired_at, spent_nanos, amount_nanos, spent_exa) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
-         ON CONFLICT (org_id, month, threshold) DO NOTHING",
-        params![org.0, month, threshold, at, spent, amount_nanos, exa],
+        "INSERT INTO alerts (org_id, scope, kind, month, threshold, day, crosses_on, fired_at, spent_nanos, amount_nanos, spent_exa) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
+         ON CONFLICT (org_id, scope, kind, month, threshold, day) DO NOTHING",
+        params![org.0, a.scope, a.kind, a.month, a.threshold, a.day, a.crosses_on, a.at, spent, a.amount_nanos, exa],
     )?;
     if n == 0 {
         return Ok(None);
@@ -274,22 +317,52 @@ pub fn reserved(r: &Reader<'_>, org: OrgId, month: &str, now: i64) -> Result<i12
     Ok(total - due)
 }
 
+/// The keys of the call a reservation is for, which scoped budgets match.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct CallKeys<'a> {
+    pub operation: Option<&'a str>,
+    pub investigation: Option<&'a str>,
+    pub user: Option<&'a str>,
+}
+
 #[allow(clippy::too_many_arguments)]
 pub fn add_reservation(
     w: &Writer<'_>,
     id: &str,
     org: OrgId,
     provider: &str,
+    keys: CallKeys<'_>,
     month: &str,
     amount_nanos: i64,
     now: i64,
     expires_at: i64,
 ) -> Result<()> {
     w.c().prepare(
-        "INSERT INTO reservations (id, org_id, provider, month, amount_nanos, created_at, expires_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO reservations (id, org_id, provider, month, amount_nanos, created_at, expires_at, operation, investigation, user_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
     )?
-    .execute(params![id, org.0, provider, month, amount_nanos, now, expires_at])?;
+    .execute(params![id, org.0, provider, month, amount_nanos, now, expires_at, keys.operation, keys.investigation, keys.user])?;
     add_open(w, org, month, amount_nanos)
+}
+
+/// Sum of the open, unexpired reservations of a month whose call has
+/// `value` in `key` (`provider`, `operation`, `investigation` or `user`):
+/// what a scoped budget holds for calls in flight. Open reservations are
+/// the calls in flight, few; they are summed in two parts as in [`reserved`].
+pub fn reserved_matching(r: &Reader<'_>, org: OrgId, month: &str, now: i64, key: &str, value: &str) -> Result<i128> {
+    let col = match key {
+        "provider" => "provider",
+        "operation" => "operation",
+        "investigation" => "investigation",
+        "user" => "user_id",
+        other => return Err(crate::StoreError::Corrupt(format!("{other:?} is not a key of a reservation"))),
+    };
+    let sql = format!(
+        "SELECT ifnull(sum(amount_nanos / 1000000000), 0), ifnull(sum(amount_nanos % 1000000000), 0) FROM reservations
+         WHERE org_id = ?1 AND month = ?2 AND settled_at IS NULL AND expires_at > ?3 AND {col} = ?4"
+    );
+    Ok(r.c().prepare(&sql)?.query_row(params![org.0, month, now, value], |x| {
+        Ok(i128::from(x.get::<_, i64>(0)?) * 1_000_000_000 + i128::from(x.get::<_, i64>(1)?))
+    })?)
 }
 
 /// Closes the organisation's reservations past their expiry (without a record).

@@ -40,6 +40,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0010_fx", include_str!("../../../migrations/0010_fx.sql")),
     ("0011_cube", include_str!("../../../migrations/0011_cube.sql")),
     ("0012_pairs", include_str!("../../../migrations/0012_pairs.sql")),
+    ("0013_scopes", include_str!("../../../migrations/0013_scopes.sql")),
 ];
 
 /// The schema version this binary knows (the number of migrations).
@@ -212,6 +213,16 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<()> {
+        // Foreign keys are off while migrations rebuild tables (SQLite's
+        // way to change a table's keys; `PRAGMA foreign_keys` is a no-op
+        // inside a transaction) and checked before the commit.
+        self.conn.pragma_update(None, "foreign_keys", false)?;
+        let result = self.migrate_in_transaction();
+        self.conn.pragma_update(None, "foreign_keys", true)?;
+        result
+    }
+
+    fn migrate_in_transaction(&mut self) -> Result<()> {
         let path = self.path.display().to_string();
         let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
@@ -234,6 +245,12 @@ impl Store {
             tracing::info!(migration = name, "applying migration");
             tx.execute_batch(sql)?;
             tx.pragma_update(None, "user_version", (i + 1) as i64)?;
+        }
+        let broken: i64 = tx.query_row("SELECT count(*) FROM pragma_foreign_key_check", [], |r| r.get(0))?;
+        if broken > 0 {
+            return Err(StoreError::Corrupt(format!(
+                "the upgrade of {path} would break {broken} references between tables; nothing was changed"
+            )));
         }
         tx.commit()?;
         Ok(())

@@ -191,8 +191,8 @@ pub fn rebase(w: &Writer<'_>, id: i64, base_version: Option<i64>, now: i64) -> R
 pub fn put_budget_exact(w: &Writer<'_>, org: OrgId, b: &BudgetRow) -> Result<()> {
     let t = serde_json::to_string(&b.thresholds).unwrap_or_else(|_| "[]".into());
     w.c().execute(
-        "INSERT OR REPLACE INTO budgets (org_id, month, amount_nanos, thresholds, hard_limit, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![org.0, b.month, b.amount_nanos, t, b.hard_limit, b.version, b.updated_at],
+        "INSERT OR REPLACE INTO budgets (org_id, scope, month, amount_nanos, thresholds, hard_limit, version, updated_at, spike_factor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![org.0, b.scope, b.month, b.amount_nanos, t, b.hard_limit, b.version, b.updated_at, b.spike_factor],
     )?;
     Ok(())
 }
@@ -206,15 +206,15 @@ pub fn put_provider_exact(w: &Writer<'_>, org: OrgId, p: &ProviderRow) -> Result
     Ok(())
 }
 
-/// Writes an alert as the server has it, keyed by month and threshold.
+/// Writes an alert as the server has it, keyed by scope, kind, month and threshold.
 pub fn put_alert_exact(w: &Writer<'_>, org: OrgId, a: &AlertRow, remote_id: i64) -> Result<()> {
     let (exa, spent) = crate::wide::split(a.spent_nanos).ok_or_else(|| crate::wide::too_large("an alert's spend"))?;
     w.c().execute(
-        "INSERT INTO alerts (org_id, month, threshold, fired_at, spent_nanos, amount_nanos, acknowledged_at, acknowledged_by, remote_id, spent_exa) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)
-         ON CONFLICT (org_id, month, threshold) DO UPDATE SET fired_at = excluded.fired_at, spent_nanos = excluded.spent_nanos, spent_exa = excluded.spent_exa,
+        "INSERT INTO alerts (org_id, month, threshold, fired_at, spent_nanos, amount_nanos, acknowledged_at, acknowledged_by, remote_id, spent_exa, scope, kind, day, crosses_on) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)
+         ON CONFLICT (org_id, scope, kind, month, threshold, day) DO UPDATE SET fired_at = excluded.fired_at, spent_nanos = excluded.spent_nanos, spent_exa = excluded.spent_exa,
            amount_nanos = excluded.amount_nanos, acknowledged_at = excluded.acknowledged_at, acknowledged_by = excluded.acknowledged_by,
            remote_id = excluded.remote_id",
-        params![org.0, a.month, a.threshold, a.fired_at, spent, a.amount_nanos, a.acknowledged_at, a.acknowledged_by, remote_id, exa],
+        params![org.0, a.month, a.threshold, a.fired_at, spent, a.amount_nanos, a.acknowledged_at, a.acknowledged_by, remote_id, exa, a.scope, a.kind, a.day, a.crosses_on],
     )?;
     Ok(())
 }
@@ -248,8 +248,8 @@ pub fn put_remote_audit(
     Ok(())
 }
 
-pub fn delete_budget(w: &Writer<'_>, org: OrgId, month: &str) -> Result<()> {
-    w.c().execute("DELETE FROM budgets WHERE org_id = ?1 AND month = ?2", params![org.0, month])?;
+pub fn delete_budget(w: &Writer<'_>, org: OrgId, scope: &str, month: &str) -> Result<()> {
+    w.c().execute("DELETE FROM budgets WHERE org_id = ?1 AND scope = ?2 AND month = ?3", params![org.0, scope, month])?;
     Ok(())
 }
 

@@ -4,4 +4,8 @@ export type Admission = { allowed: boolean, reservation_id: string | null,
 /**
  * On refusal: `provider_disabled`, `rate_limited` or `budget_exceeded`.
  */
-code: string | null, message: string | null, retry_after_s: number | null, org: string, provider: string, month: string | null, amount: string | null, spent: string | null, };
+code: string | null, message: string | null, retry_after_s: number | null, org: string, provider: string, month: string | null, amount: string | null, spent: string | null, 
+/**
+ * The scope whose hard limit refused the call (`org`, or `KIND:VALUE`).
+ */
+scope: string | null, };

@@ -4,4 +4,9 @@
  * What `budget set` changes; fields left `None` keep their value. As JSON
  * (the HTTP body and the window's): `{"amount", "thresholds", "hard_limit"}`.
  */
-export type BudgetChange = { amount?: string, thresholds?: Array<number>, hard_limit?: boolean, };
+export type BudgetChange = { amount?: string, thresholds?: Array<number>, hard_limit?: boolean, 
+/**
+ * Spike alerts: a day's spend above this many times the median of the
+ * 14 days before (1 to 9999.9999); `null` turns them off, absent keeps.
+ */
+spike_factor?: string | null, };

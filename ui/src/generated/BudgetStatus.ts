@@ -2,7 +2,11 @@
 import type { AlertView } from "./AlertView";
 import type { FxUsed } from "./FxUsed";
 
-export type BudgetStatus = { org: string, month: string, currency: string, 
+export type BudgetStatus = { org: string, 
+/**
+ * `org`, or the `KIND:VALUE` of a scoped budget.
+ */
+scope: string, month: string, currency: string, 
 /**
  * `null` when the organisation has no budget for the month.
  */

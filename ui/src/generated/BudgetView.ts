@@ -2,6 +2,16 @@
 
 export type BudgetView = { org: string, 
 /**
+ * What the budget covers: `org`, or `KIND:VALUE` (investigation, user,
+ * operation or provider), e.g. `investigation:INV-2026-0440`.
+ */
+scope: string, 
+/**
+ * A spike alert fires when a day's spend exceeds this many times the
+ * median daily spend of the 14 days before; `null`: off.
+ */
+spike_factor: string | null, 
+/**
  * `YYYY-MM`, or `default` for the monthly amount of months without their own.
  */
 month: string, currency: string, amount: string, thresholds: Array<number>, hard_limit: boolean, version: number, updated_at: string, };

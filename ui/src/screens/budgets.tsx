@@ -4,6 +4,7 @@ import { Card, ErrorBox, Loading, Money, useLoad } from "../ui";
 import { dateTime, percent } from "../format";
 import { budgetForm, overThresholds } from "../state";
 import { ApiError, BudgetView } from "../types";
+import type { AlertView } from "../types";
 
 export function Budgets() {
   const { backend, org, info, canEdit } = useContext(AppCtx);
@@ -25,11 +26,13 @@ export function Budgets() {
     if (!data.data || month !== null) return;
     const { status, budgets } = data.data;
     const source = status.budget_source ?? status.month;
-    edit(budgets.find((b) => b.month === source), source);
+    edit(budgets.find((b) => b.scope === "org" && b.month === source), source);
   }, [data.data]);
   if (data.loading && !data.data) return <Loading what="budgets" />;
   if (data.error) return <ErrorBox error={data.error} />;
-  const { status, budgets, alerts } = data.data!;
+  const { status, alerts } = data.data!;
+  // The organisation's own budgets; the scopes' are below, in their card.
+  const budgets = data.data!.budgets.filter((b) => b.scope === "org");
   const cur = org.currency;
   const target = month ?? status.month;
   const existing: BudgetView | undefined = budgets.find((b) => b.month === target);
@@ -138,6 +141,7 @@ export function Budgets() {
           </table>
         )}
       </Card>
+      <ScopedBudgets all={data.data!.budgets} month={status.month} onSaved={data.reload} />
       <Card title="Alerts" wide>
         {alerts.length === 0 ? (
           <p class="muted">No alerts have fired. They fire once per month and threshold when spend reaches it.</p>
@@ -149,8 +153,8 @@ export function Budgets() {
             <tbody>
               {alerts.map((a) => (
                 <tr key={a.id}>
-                  <td>The budget of {a.month}: <Money amount={a.amount} currency={cur} /></td>
-                  <td>{a.threshold}% reached</td>
+                  <td>{a.scope === "org" ? "The budget" : <>The budget of <strong>{a.scope}</strong></>} of {a.month}: <Money amount={a.amount} currency={cur} /></td>
+                  <td>{alertText(a)}</td>
                   <td class="num"><Money amount={a.spent} currency={cur} /></td>
                   <td>{dateTime(a.fired_at, org.timezone)}</td>
                   <td>
@@ -169,5 +173,125 @@ export function Budgets() {
         )}
       </Card>
     </div>
+  );
+}
+
+/** What an alert says, by its kind. */
+export function alertText(a: AlertView): string {
+  if (a.kind === "forecast") return `projected to end the month over budget${a.crosses_on ? `, crossing it on ${a.crosses_on}` : ""}`;
+  if (a.kind === "spike") return `a spike on ${a.day ?? "a day"}: several times a normal day`;
+  return `${a.threshold}% reached`;
+}
+
+const SCOPE_KINDS = ["investigation", "user", "operation", "provider"] as const;
+
+/**
+ * Budgets of one investigation, user, operation or provider: their spend and
+ * projection this month, and a form to set one (admins).
+ */
+function ScopedBudgets({ all, month, onSaved }: { all: BudgetView[]; month: string; onSaved: () => void }) {
+  const { backend, org, canEdit } = useContext(AppCtx);
+  const scopes = [...new Set(all.filter((b) => b.scope !== "org").map((b) => b.scope))];
+  const rows = useLoad(
+    () => Promise.all(scopes.map(async (scope) => ({ scope, status: await backend.budgetStatus(org.slug, month, scope), forecast: await backend.forecast(org.slug, month, scope) }))),
+    [org.slug, month, scopes.join("\n"), all.map((b) => b.version).join(",")],
+  );
+  const [kind, setKind] = useState<string>("investigation");
+  const [value, setValue] = useState("");
+  const [amount, setAmount] = useState("");
+  const [thresholds, setThresholds] = useState("80, 90, 100");
+  const [hard, setHard] = useState(false);
+  const [spike, setSpike] = useState("");
+  const [error, setError] = useState<ApiError | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
+  const cur = org.currency;
+  const editScope = (scope: string) => {
+    const [k, ...rest] = scope.split(":");
+    const b = all.find((x) => x.scope === scope && x.month === "default") ?? all.find((x) => x.scope === scope);
+    setKind(k);
+    setValue(rest.join(":"));
+    setAmount(b?.amount ?? "");
+    setThresholds(b ? b.thresholds.join(", ") : "80, 90, 100");
+    setHard(b?.hard_limit ?? false);
+    setSpike(b?.spike_factor ?? "");
+    setSaved(null);
+    setError(null);
+    document.querySelector<HTMLInputElement>('input[name="scope_value"]')?.focus();
+  };
+  const save = async (e: Event) => {
+    e.preventDefault();
+    const f = budgetForm(amount, thresholds, hard);
+    if (!value.trim()) return setError(new ApiError("bad_input", `Name the ${kind} this budget is for.`, "scope"));
+    if (f.error) return setError(new ApiError("bad_input", f.error, "amount"));
+    const scope = `${kind}:${value.trim()}`;
+    const existing = all.find((b) => b.scope === scope && b.month === "default");
+    try {
+      const b = await backend.budgetSet(org.slug, "default", { ...f.body!, spike_factor: spike.trim() ? spike.trim() : null }, existing ? existing.version : 0, scope);
+      setSaved(`Saved the budget of ${b.scope}: ${b.amount} ${b.currency} a month (version ${b.version}).`);
+      setError(null);
+      onSaved();
+    } catch (err) {
+      setError(err as ApiError);
+    }
+  };
+  return (
+    <Card title="Budgets of investigations, users, operations and providers" wide>
+      {scopes.length === 0 ? (
+        <p class="muted">None yet. A budget can cover one investigation, user, operation or provider: its calls count against it, and its hard limit refuses only them.</p>
+      ) : rows.error ? <ErrorBox error={rows.error} /> : !rows.data ? <Loading what="scoped budgets" /> : (
+        <table data-testid="scoped-budgets">
+          <thead>
+            <tr><th scope="col">Scope</th><th scope="col" class="num">Spent in {month}</th><th scope="col" class="num">Budget</th><th scope="col" class="num">Used</th><th scope="col" class="num">Projected</th><th scope="col">Hard limit</th><th scope="col">Alerts</th>{canEdit ? <th scope="col"><span class="sr-only">Edit</span></th> : null}</tr>
+          </thead>
+          <tbody>
+            {rows.data.map(({ scope, status, forecast }) => (
+              <tr key={scope}>
+                <td>{scope}</td>
+                <td class="num"><Money amount={status.spent} currency={cur} /></td>
+                <td class="num">{status.amount ? <Money amount={status.amount} currency={cur} /> : "—"}</td>
+                <td class="num">{percent(status.percent)}</td>
+                <td class="num">{forecast.enough_data && forecast.projected ? <><Money amount={forecast.projected} currency={cur} />{forecast.crosses_on ? <span class="muted"> (crosses {forecast.crosses_on})</span> : null}</> : <span class="muted">not enough data</span>}</td>
+                <td>{status.hard_limit ? (status.blocked ? "yes: blocked" : "yes") : "no"}</td>
+                <td>{status.alerts.length === 0 ? <span class="muted">none</span> : status.alerts.map(alertText).join("; ")}</td>
+                {canEdit ? <td><button class="secondary" aria-label={`Edit the budget of ${scope}`} onClick={() => editScope(scope)}>Edit</button></td> : null}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {canEdit ? (
+        <form onSubmit={save} class="form" aria-label="Set a scoped budget">
+          <label>
+            Scope
+            <select name="scope_kind" value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value)}>
+              {SCOPE_KINDS.map((k) => <option key={k} value={k}>{k}</option>)}
+            </select>
+          </label>
+          <label>
+            Which {kind}
+            <input name="scope_value" value={value} onInput={(e) => setValue((e.target as HTMLInputElement).value)} placeholder={kind === "investigation" ? "INV-2026-0440" : kind === "user" ? "ann@example.com" : kind === "operation" ? "chat" : "openai"} required />
+          </label>
+          <label>
+            Amount a month ({cur})
+            <input name="scope_amount" inputMode="decimal" value={amount} onInput={(e) => setAmount((e.target as HTMLInputElement).value)} placeholder="200" required />
+          </label>
+          <label>
+            Alert thresholds (%)
+            <input name="scope_thresholds" value={thresholds} onInput={(e) => setThresholds((e.target as HTMLInputElement).value)} />
+          </label>
+          <label>
+            Spike factor
+            <input name="scope_spike" inputMode="decimal" value={spike} onInput={(e) => setSpike((e.target as HTMLInputElement).value)} placeholder="off (e.g. 5)" />
+          </label>
+          <label class="check">
+            <input type="checkbox" name="scope_hard_limit" checked={hard} onChange={(e) => setHard((e.target as HTMLInputElement).checked)} />
+            Hard limit: refuse this scope's calls once its budget is spent
+          </label>
+          <button type="submit">Save scoped budget</button>
+          <ErrorBox error={error} />
+          {saved ? <p class="ok" role="status">{saved}</p> : null}
+        </form>
+      ) : null}
+    </Card>
   );
 }

@@ -6,6 +6,8 @@ import { age, compareDecimal, count, fromNanos, money, percent, subtractDecimal,
 import { addDays, dailySeries, defaultView, hashOfView, nextMonthStart, syncIsStale, todayIn, unusualDays } from "../state";
 import type { Forecast, GatewayDay, Group } from "../types";
 import type { Bar } from "../charts";
+import type { Backend } from "../backend";
+import { alertText } from "./budgets";
 
 /** The month's days: spend so far, unusual days marked, then the projection at the current daily rate. */
 function dailyBars(groups: Group[], month: string, today: string, forecast: Forecast): Bar[] {
@@ -49,14 +51,15 @@ export function Overview() {
       // A server older than the gateway has no such route: the card is left out.
       backend.gatewayToday(org.slug).catch(() => null),
     ]);
-    return { status, forecast, daily, providers, operations, investigations, gateway };
+    const atRisk = await budgetsAtRisk(backend, org.slug, status.month);
+    return { status, forecast, daily, providers, operations, investigations, gateway, atRisk };
   }, [org.slug]);
   useEffect(() => {
     if (data.data) requestAnimationFrame(() => requestAnimationFrame(() => backend.painted?.()));
   }, [data.data]);
   if (data.loading && !data.data) return <Loading what="the overview" />;
   if (data.error) return <ErrorBox error={data.error} />;
-  const { status, forecast, daily, providers, operations, investigations, gateway } = data.data!;
+  const { status, forecast, daily, providers, operations, investigations, gateway, atRisk } = data.data!;
   const cur = status.currency;
   const sync = info.sync;
   const top = [...investigations.groups].filter((g) => g.key !== null).sort((a, b) => compareDecimal(b.cost, a.cost)).slice(0, 5);
@@ -144,12 +147,26 @@ export function Overview() {
           <ul class="alerts">
             {unacked.map((a) => (
               <li key={a.id}>
-                <strong>{a.threshold}%</strong> of the {a.month} budget reached: {money(a.spent, cur)} of {money(a.amount, cur)} <a href="#/budgets">acknowledge</a>
+                {a.kind === "threshold" ? <><strong>{a.threshold}%</strong> of the {a.month} budget</> : <strong>{a.kind === "forecast" ? "Forecast" : "Spike"}</strong>}
+                {a.scope !== "org" ? <> of {a.scope}</> : null}: {a.kind === "threshold" ? <>reached, {money(a.spent, cur)} of {money(a.amount, cur)}</> : alertText(a)} <a href="#/budgets">acknowledge</a>
               </li>
             ))}
           </ul>
         )}
       </Card>
+      {atRisk.length > 0 ? (
+        <Card title="Budgets most at risk">
+          <ol class="at-risk" data-testid="budgets-at-risk">
+            {atRisk.slice(0, 5).map((r) => (
+              <li key={r.forecast.scope}>
+                <strong>{r.forecast.scope === "org" ? "The organisation" : r.forecast.scope}</strong>: projected {money(r.forecast.projected, cur)} of {money(r.forecast.amount, cur)} ({(Number(r.basisPoints) / 100).toFixed(0)}%)
+                {r.forecast.crosses_on ? <>, crossing on {r.forecast.crosses_on}</> : null}
+              </li>
+            ))}
+          </ol>
+          <p class="muted"><a href="#/budgets">All budgets</a></p>
+        </Card>
+      ) : null}
       <Card title="Daily spend" wide>
         <BarChart
           title="Daily spend this month"
@@ -239,4 +256,19 @@ function GatewayToday({ day }: { day: GatewayDay }) {
       </table>
     </>
   );
+}
+
+/**
+ * Every budget in force this month with a projection, the organisation's
+ * and each scope's, highest projected share of its amount first (exact:
+ * basis points from the decimal strings).
+ */
+async function budgetsAtRisk(backend: Backend, org: string, month: string): Promise<{ forecast: Forecast; basisPoints: bigint }[]> {
+  const budgets = await backend.budgets(org);
+  const scopes = [...new Set(budgets.map((b) => b.scope))];
+  const forecasts = await Promise.all(scopes.map((s) => backend.forecast(org, month, s)));
+  return forecasts
+    .filter((f) => f.enough_data && f.projected && f.amount && toNanos(f.amount) > 0n)
+    .map((f) => ({ forecast: f, basisPoints: (toNanos(f.projected!) * 10000n) / toNanos(f.amount!) }))
+    .sort((a, b) => (a.basisPoints < b.basisPoints ? 1 : a.basisPoints > b.basisPoints ? -1 : 0));
 }

@@ -39,7 +39,7 @@ impl Ops {
                     match object_of(&item.object) {
                         Some(Object::Budget(m)) => {
                             if value.is_null() {
-                                store::delete_budget(w, org.row.id, m)?;
+                                store::delete_budget(w, org.row.id, "org", m)?;
                             } else {
                                 let b: BudgetView =
                                     serde_json::from_value(value).map_err(|e| OpsError::new(ErrorCode::Store, e.to_string()))?;

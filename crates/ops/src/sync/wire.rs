@@ -152,6 +152,8 @@ pub(super) struct Config {
 
 pub(super) fn budget_row(b: &BudgetView) -> Result<BudgetRow> {
     Ok(BudgetRow {
+        scope: b.scope.clone(),
+        spike_factor: b.spike_factor.clone(),
         month: b.month.clone(),
         amount_nanos: money_nanos(b.amount)?,
         thresholds: b.thresholds.clone(),
@@ -177,6 +179,10 @@ pub(super) fn provider_row(p: &ProviderView, now: i64) -> ProviderRow {
 pub(super) fn alert_row(a: &AlertView) -> Result<AlertRow> {
     Ok(AlertRow {
         id: 0,
+        scope: a.scope.clone(),
+        kind: a.kind.clone(),
+        day: a.day.clone().unwrap_or_default(),
+        crosses_on: a.crosses_on.clone(),
         month: a.month.clone(),
         threshold: a.threshold,
         fired_at: to_nanos(parse_time("fired_at", &a.fired_at)?),
