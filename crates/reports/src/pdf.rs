@@ -501,13 +501,11 @@ fn gather(ops: &mut Ops, req: &ExportRequest, sc: &Scope, progress: &mut dyn FnM
     Ok(Figures { groups, daily, by_provider, by_operation, by_investigation, prices, m, last_month, status, forecast, alerts })
 }
 
-/// The top of the first page, for the report and the listing alike: title,
-/// organisation, period, filters, when and by what it was made, the totals
-/// and what they leave out.
-fn cover(d: &mut Doc, title: &str, req: &ExportRequest, sc: &Scope, m: &Meta) {
-    let totals = &m.totals;
+/// The band, title, organisation, period, filters (`none` when there are
+/// none) and when and by what the document was made: the head of every
+/// first page.
+fn masthead(d: &mut Doc, title: &str, req: &ExportRequest, sc: &Scope, m: &Meta, filters: &[String], none: &str) {
     let ink = rgb(0.1, 0.1, 0.1);
-    let muted = rgb(0.35, 0.38, 0.42);
     d.fill_rect(0.0, 0.0, W, 9.0, rgb(0.12, 0.30, 0.47));
     d.y = 24.0;
     d.para(title, 22.0, true, rgb(0.12, 0.30, 0.47));
@@ -519,6 +517,17 @@ fn cover(d: &mut Doc, title: &str, req: &ExportRequest, sc: &Scope, m: &Meta) {
         false,
         ink.clone(),
     );
+    d.para(&format!("Filters: {}", if filters.is_empty() { none.to_string() } else { filters.join(", ") }), 10.0, false, ink);
+    d.para(&format!("Generated {} by {}", m.generated_at, m.generator), 10.0, false, rgb(0.35, 0.38, 0.42));
+}
+
+/// The top of the first page, for the report and the listing alike: title,
+/// organisation, period, filters, when and by what it was made, the totals
+/// and what they leave out.
+fn cover(d: &mut Doc, title: &str, req: &ExportRequest, sc: &Scope, m: &Meta) {
+    let totals = &m.totals;
+    let ink = rgb(0.1, 0.1, 0.1);
+    let muted = rgb(0.35, 0.38, 0.42);
     let f = &req.filters;
     let filters: Vec<String> = [
         ("provider", &f.provider),
@@ -533,13 +542,7 @@ fn cover(d: &mut Doc, title: &str, req: &ExportRequest, sc: &Scope, m: &Meta) {
     .iter()
     .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} = {v}")))
     .collect();
-    d.para(
-        &format!("Filters: {}", if filters.is_empty() { "none (all usage)".to_string() } else { filters.join(", ") }),
-        10.0,
-        false,
-        ink.clone(),
-    );
-    d.para(&format!("Generated {} by {}", m.generated_at, m.generator), 10.0, false, muted.clone());
+    masthead(d, title, req, sc, m, &filters, "none (all usage)");
     d.y += 3.0;
 
     // Totals band.
@@ -890,29 +893,12 @@ fn write_audit_listing(ops: &mut Ops, req: &ExportRequest, out: &mut dyn Write, 
     let mut d = Doc::new(&format!("Audit log: {}", sc.name), "Audit log", now)?;
     let ink = rgb(0.1, 0.1, 0.1);
     let muted = rgb(0.35, 0.38, 0.42);
-    d.fill_rect(0.0, 0.0, W, 9.0, rgb(0.12, 0.30, 0.47));
-    d.y = 24.0;
-    d.para("Audit log", 22.0, true, rgb(0.12, 0.30, 0.47));
-    d.para(&format!("{} ({})", sc.name, req.org), 14.0, true, ink.clone());
-    d.y += 2.0;
-    d.para(
-        &format!("Period: {} to {} (time zone {}; the end is exclusive)", m.period.from, m.period.to, m.period.timezone),
-        10.0,
-        false,
-        ink.clone(),
-    );
     let a = &req.audit;
     let filters: Vec<String> = [("actor contains", &a.actor), ("action contains", &a.action), ("object contains", &a.object)]
         .iter()
         .filter_map(|(k, v)| v.as_ref().map(|v| format!("{k} {v}")))
         .collect();
-    d.para(
-        &format!("Filters: {}", if filters.is_empty() { "none (every entry)".to_string() } else { filters.join(", ") }),
-        10.0,
-        false,
-        ink.clone(),
-    );
-    d.para(&format!("Generated {} by {}", m.generated_at, m.generator), 10.0, false, muted.clone());
+    masthead(&mut d, "Audit log", req, &sc, &m, &filters, "none (every entry)");
     d.para(&format!("{} entries, oldest first.", n(m.record_count)), 10.0, true, ink.clone());
     if entries.is_empty() {
         d.para("No entry of the audit log matches this period and these filters.", 11.0, true, ink.clone());

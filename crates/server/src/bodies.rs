@@ -259,3 +259,17 @@ pub struct Me {
     /// The token's name (as in the audit log), never the token.
     pub token: String,
 }
+
+/// The keys of a call that scoped budgets match, from a body's fields.
+pub fn call_keys<'a>(
+    operation: &'a Option<String>,
+    investigation: &'a Option<String>,
+    user: &'a Option<String>,
+) -> argus_domain::budget::CallKeys<'a> {
+    argus_domain::budget::CallKeys {
+        operation: operation.as_deref(),
+        investigation: investigation.as_deref(),
+        user: user.as_deref(),
+        ..Default::default()
+    }
+}

@@ -531,13 +531,7 @@ async fn admit(State(app): State<App>, auth: Auth, Path(org): Path<String>, Body
     let a = app
         .pool
         .run(&actor, move |ops| {
-            let keys = argus_domain::budget::CallKeys {
-                operation: b.operation.as_deref(),
-                investigation: b.investigation.as_deref(),
-                user: b.user.as_deref(),
-                ..Default::default()
-            };
-            ops.admit_call(&org, &b.provider, b.estimated_cost.as_deref(), &keys)
+            ops.admit_call(&org, &b.provider, b.estimated_cost.as_deref(), &call_keys(&b.operation, &b.investigation, &b.user))
         })
         .await?;
     if a.allowed {
@@ -560,13 +554,7 @@ async fn route(State(app): State<App>, auth: Auth, Path(org): Path<String>, Body
     let route = app
         .pool
         .run(&actor, move |ops| {
-            let keys = argus_domain::budget::CallKeys {
-                operation: b.operation.as_deref(),
-                investigation: b.investigation.as_deref(),
-                user: b.user.as_deref(),
-                ..Default::default()
-            };
-            ops.route_call(&org, &keys, b.dry_run, b.estimated_cost.as_deref())
+            ops.route_call(&org, &call_keys(&b.operation, &b.investigation, &b.user), b.dry_run, b.estimated_cost.as_deref())
         })
         .await?;
     Ok(Json(route).into_response())
