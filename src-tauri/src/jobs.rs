@@ -74,12 +74,8 @@ impl Reporter {
 
 pub fn notify(app: &AppHandle, alerts: &[argus_ops::api::AlertView]) {
     for a in alerts {
-        let _ = app
-            .notification()
-            .builder()
-            .title(format!("Budget alert: {} reached {}%", a.org, a.threshold))
-            .body(format!("{} of {} spent in {}", a.spent, a.amount, a.month))
-            .show();
+        let (title, body) = a.words();
+        let _ = app.notification().builder().title(title).body(body).show();
     }
 }
 

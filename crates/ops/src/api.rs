@@ -393,6 +393,39 @@ pub struct AlertView {
     pub acknowledged_by: Option<String>,
 }
 
+impl AlertView {
+    /// The alert in words: a title and a line, for a notification (and the
+    /// alert channels to come).
+    pub fn words(&self) -> (String, String) {
+        let whose = if self.scope == "org" { self.org.clone() } else { format!("{} {}", self.org, self.scope) };
+        match self.kind.as_str() {
+            "forecast" => (
+                format!("Budget forecast: {whose} is on course to overspend"),
+                format!(
+                    "projected {} of {} in {}{}",
+                    self.spent,
+                    self.amount,
+                    self.month,
+                    self.crosses_on.as_deref().map(|d| format!(", crossing it on {d}")).unwrap_or_default()
+                ),
+            ),
+            "spike" => (
+                format!("Spend spike: {whose}"),
+                format!(
+                    "{} spent on {}, several times a normal day (budget {})",
+                    self.spent,
+                    self.day.as_deref().unwrap_or("a day"),
+                    self.amount
+                ),
+            ),
+            _ => (
+                format!("Budget alert: {whose} reached {}%", self.threshold),
+                format!("{} of {} spent in {}", self.spent, self.amount, self.month),
+            ),
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[cfg_attr(test, derive(ts_rs::TS), ts(export, export_to = "../../../ui/src/generated/"))]
 pub struct BudgetStatus {

@@ -530,6 +530,9 @@ fn forecast_and_spike_alerts_fire_once_against_hand_computed_cases() {
         fc.fired_at.clone()
     };
     assert!(first_forecast_day.starts_with("2026-11-0"), "it fired as soon as the projection passed 25: {first_forecast_day}");
+    let words = f.ops.alerts_list("a").unwrap()[0].words();
+    assert!(words.0.contains("a investigation:INV-1") && words.0.contains("on course to overspend"), "{words:?}");
+    assert!(words.1.contains("of 25.00 in 2026-11, crossing it on"), "{words:?}");
     assert_eq!(kinds(&mut f), std::slice::from_ref(&forecast), "no spike: every day cost the same");
     // The 11th: 3.5 by the evening: not more than 3 times the median (1)? 3.5 > 3: a spike.
     f.clock.set(at("2026-11-11T18:00:00Z"));
