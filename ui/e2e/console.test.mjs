@@ -58,7 +58,11 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** Clicks `selector` and saves the `n` downloads it brings into the test's folder: their paths, in order. */
+/**
+ * Clicks `selector` and saves the `n` downloads it brings into the test's
+ * folder: their paths, sorted (a file before its FILE.meta.json, whichever
+ * download the browser finished first).
+ */
 async function downloadsOf(selector, n) {
   const got = [];
   const all = new Promise((ok) => {
@@ -79,7 +83,7 @@ async function downloadsOf(selector, n) {
     await d.saveAs(file);
     files.push(file);
   }
-  return files;
+  return files.sort();
 }
 
 /** An amount as the console shows it in dollars: to the cent, thousands grouped. */
