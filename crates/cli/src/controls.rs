@@ -290,16 +290,17 @@ pub(crate) fn print_route(r: &Route) {
 }
 
 pub(crate) fn print_forecast(f: &Forecast) {
+    let whose = if f.scope == "org" { f.org.clone() } else { format!("{} {}", f.org, f.scope) };
     if !f.enough_data {
         println!(
             "{} {}: spent {} {} so far; not enough data to project yet (the first day of a month has no complete day)",
-            f.org, f.month, f.spent, f.currency
+            whose, f.month, f.spent, f.currency
         );
         return;
     }
     println!(
         "{} {}: spent {} {}; projected month end {} (range {} to {})",
-        f.org,
+        whose,
         f.month,
         f.spent,
         f.currency,

@@ -78,19 +78,23 @@ pub(crate) fn run(ops: &mut Ops, a: ExportArgs) -> Result<ExitCode, OpsError> {
     if a.json {
         print_json(&serde_json::json!({"file": out, "meta_file": sidecar, "meta": meta}));
     } else {
-        if meta.record_count == 0 {
+        if meta.kind == Kind::Audit {
+            println!("wrote {} ({} entries of the audit log; sha256 {})", out.display(), meta.record_count, &meta.sha256[..16]);
+        } else if meta.record_count == 0 {
             println!("no usage matches this period and these filters: the export says so and holds no rows");
         }
-        println!(
-            "wrote {} ({} rows; {} requests, cost {} {}, {} unpriced; sha256 {})",
-            out.display(),
-            meta.record_count,
-            meta.totals.requests,
-            meta.totals.cost,
-            meta.totals.currency,
-            meta.totals.unpriced_requests,
-            &meta.sha256[..16]
-        );
+        if meta.kind != Kind::Audit {
+            println!(
+                "wrote {} ({} rows; {} requests, cost {} {}, {} unpriced; sha256 {})",
+                out.display(),
+                meta.record_count,
+                meta.totals.requests,
+                meta.totals.cost,
+                meta.totals.currency,
+                meta.totals.unpriced_requests,
+                &meta.sha256[..16]
+            );
+        }
         if let Some(p) = sidecar {
             println!("metadata in {}", p.display());
         }

@@ -96,26 +96,36 @@ fn scope_spend(r: &Reader<'_>, org: &Org, scope: &Scope, m: Month) -> Result<i12
 /// The totals of a scope's calls in local month `m`, from the monthly
 /// rollups (`agg_cube`); the organisation's from the daily aggregates.
 fn scope_totals(r: &Reader<'_>, org: &Org, scope: &Scope, m: Month) -> Result<argus_domain::analytics::Totals> {
-    use argus_domain::analytics::{RecordFilter, Shape, StoredDim, Totals};
-    let (shape, what) = match scope {
-        Scope::Org => {
-            let (d0, d1) = month_days(m);
-            let mut t = Totals::default();
-            for (_, _, x) in argus_store::aggregates::rows(r, org.row.id, StoredDim::Total, d0, d1)? {
-                t.add(&x);
-            }
-            return Ok(t);
+    use argus_domain::analytics::{StoredDim, Totals};
+    if *scope == Scope::Org {
+        let (d0, d1) = month_days(m);
+        let mut t = Totals::default();
+        for (_, _, x) in argus_store::aggregates::rows(r, org.row.id, StoredDim::Total, d0, d1)? {
+            t.add(&x);
         }
-        Scope::Investigation(v) => (Shape::MonthInvestigation, RecordFilter { investigation: Some(v.clone()), ..Default::default() }),
-        Scope::User(v) => (Shape::MonthUser, RecordFilter { user: Some(v.clone()), ..Default::default() }),
-        Scope::Operation(v) => (Shape::MonthInvestigation, RecordFilter { operation: Some(v.clone()), ..Default::default() }),
-        Scope::Provider(v) => (Shape::MonthInvestigation, RecordFilter { provider: Some(v.clone()), ..Default::default() }),
-        Scope::Token(_) => return Ok(Totals::default()),
-    };
+        return Ok(t);
+    }
+    let Some((shape, what)) = scope_rollup(scope, true) else { return Ok(Totals::default()) };
     let period = day_number(m.first_day());
     let mut t = Totals::default();
     argus_store::aggregates::cube_rows(r, org.row.id, shape, period, period + 1, &what, |row| t.add(&row.totals))?;
     Ok(t)
+}
+
+/// The rollup that holds a scope's calls (by local month, or by local day)
+/// and the filter that selects them; `None` for the organisation (the
+/// daily aggregates hold it) and for tokens (not recorded yet).
+fn scope_rollup(scope: &Scope, monthly: bool) -> Option<(argus_domain::analytics::Shape, argus_domain::analytics::RecordFilter)> {
+    use argus_domain::analytics::{RecordFilter, Shape};
+    let (by_inv, by_user) = if monthly { (Shape::MonthInvestigation, Shape::MonthUser) } else { (Shape::DayInvestigation, Shape::DayUser) };
+    let f = RecordFilter::default();
+    Some(match scope {
+        Scope::Org | Scope::Token(_) => return None,
+        Scope::Investigation(v) => (by_inv, RecordFilter { investigation: Some(v.clone()), ..f }),
+        Scope::User(v) => (by_user, RecordFilter { user: Some(v.clone()), ..f }),
+        Scope::Operation(v) => (by_inv, RecordFilter { operation: Some(v.clone()), ..f }),
+        Scope::Provider(v) => (by_inv, RecordFilter { provider: Some(v.clone()), ..f }),
+    })
 }
 
 /// What calls in flight hold against `scope` in month `m`.
@@ -503,8 +513,7 @@ pub(crate) fn admit_now(
     let id = uuid::Uuid::new_v7(uuid::Timestamp::from_unix(uuid::NoContext, now.timestamp().max(0) as u64, now.timestamp_subsec_nanos()))
         .to_string();
     let month = Month::of_date(local_date(org.tz, now));
-    let call = store::CallKeys { operation: keys.operation, investigation: keys.investigation, user: keys.user };
-    store::add_reservation(w, &id, org.row.id, provider, call, &month.to_string(), estimate, t, to_nanos(now + RESERVATION_TTL))?;
+    store::add_reservation(w, &id, org.row.id, provider, keys, &month.to_string(), estimate, t, to_nanos(now + RESERVATION_TTL))?;
     Ok(id)
 }
 
@@ -956,14 +965,10 @@ impl Ops {
 
 /// Daily spend of `scope` over local days `[d0, d1)`: `(day, nano-units)`.
 fn scope_daily(r: &Reader<'_>, org: &Org, scope: &Scope, d0: i32, d1: i32) -> Result<Vec<(i32, i128)>> {
-    use argus_domain::analytics::{RecordFilter, Shape};
-    let (shape, what) = match scope {
-        Scope::Org | Scope::Token(_) => return Ok(store::daily_spend(r, org.row.id, d0, d1)?),
-        Scope::Investigation(v) => (Shape::DayInvestigation, RecordFilter { investigation: Some(v.clone()), ..Default::default() }),
-        Scope::User(v) => (Shape::DayUser, RecordFilter { user: Some(v.clone()), ..Default::default() }),
-        Scope::Operation(v) => (Shape::DayInvestigation, RecordFilter { operation: Some(v.clone()), ..Default::default() }),
-        Scope::Provider(v) => (Shape::DayInvestigation, RecordFilter { provider: Some(v.clone()), ..Default::default() }),
-    };
+    if *scope == Scope::Org {
+        return Ok(store::daily_spend(r, org.row.id, d0, d1)?);
+    }
+    let Some((shape, what)) = scope_rollup(scope, false) else { return Ok(Vec::new()) };
     let mut by_day: std::collections::BTreeMap<i32, i128> = Default::default();
     argus_store::aggregates::cube_rows(r, org.row.id, shape, d0, d1, &what, |row| {
         *by_day.entry(row.period).or_default() += row.totals.cost_nanos

@@ -120,8 +120,8 @@ fn read_sidecar(path: &Path) -> Result<Meta> {
 /// A PDF: its bytes against the file checksum of its metadata file (the
 /// figures it shows are those of the metadata's rows).
 fn verify_pdf(path: &Path) -> Result<Verification> {
-    let meta = read_sidecar(path)?;
     let sha = file_sha256(path)?;
+    let meta = read_sidecar(path)?;
     let mut problems = Vec::new();
     match meta.file_sha256.as_deref() {
         Some(expected) if expected == sha => {}

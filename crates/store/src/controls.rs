@@ -317,21 +317,13 @@ pub fn reserved(r: &Reader<'_>, org: OrgId, month: &str, now: i64) -> Result<i12
     Ok(total - due)
 }
 
-/// The keys of the call a reservation is for, which scoped budgets match.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct CallKeys<'a> {
-    pub operation: Option<&'a str>,
-    pub investigation: Option<&'a str>,
-    pub user: Option<&'a str>,
-}
-
 #[allow(clippy::too_many_arguments)]
 pub fn add_reservation(
     w: &Writer<'_>,
     id: &str,
     org: OrgId,
     provider: &str,
-    keys: CallKeys<'_>,
+    keys: &argus_domain::budget::CallKeys<'_>,
     month: &str,
     amount_nanos: i64,
     now: i64,

@@ -239,7 +239,7 @@ fn totals_past_nine_billion_stay_exact_integers() {
     // (the bound on one estimate) would hold, in four steps.
     let step = 10_000 * 1_000_000_000i64 * 900_000; // 9 * 10^18 nano-units
     for i in 0..4 {
-        s.write(|w| controls::add_reservation(w, &format!("r{i}"), org, "openai", Default::default(), "2026-11", step, 0, i64::MAX))
+        s.write(|w| controls::add_reservation(w, &format!("r{i}"), org, "openai", &Default::default(), "2026-11", step, 0, i64::MAX))
             .unwrap();
     }
     assert_eq!(s.read(|r| controls::reserved(r, org, "2026-11", 1)).unwrap(), 4 * i128::from(step), "reservations sum exactly");
