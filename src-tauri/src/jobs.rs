@@ -194,6 +194,7 @@ fn export_job(Ctx { path, rw, cancel }: Ctx, params: serde_json::Value) -> Resul
         )
         .map_err(|e| match e {
             argus_reports::ReportError::Ops(o) => o,
+            argus_reports::ReportError::TooLong(m) => OpsError::new(ErrorCode::BadInput, m),
             other => OpsError::new(ErrorCode::Io, other.to_string()),
         })?;
         if let Ok(mut set) = rw.app.state::<AppState>().jobs.written.lock() {

@@ -11,7 +11,7 @@ fn err(e: ReportError) -> OpsError {
     match e {
         ReportError::Ops(o) => o,
         ReportError::Io(e) => OpsError::new(ErrorCode::Io, format!("cannot write the export: {e}; check the path and the free space")),
-        ReportError::Bad(m) => OpsError::new(ErrorCode::BadInput, m),
+        ReportError::Bad(m) | ReportError::TooLong(m) => OpsError::new(ErrorCode::BadInput, m),
     }
 }
 

@@ -38,6 +38,10 @@ pub enum ReportError {
     Io(#[from] std::io::Error),
     #[error("{0}")]
     Bad(String),
+    /// Too many rows for a PDF listing: a valid request that the store's
+    /// contents refuse (409 over HTTP).
+    #[error("{0}")]
+    TooLong(String),
 }
 
 pub type Result<T> = std::result::Result<T, ReportError>;

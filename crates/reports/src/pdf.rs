@@ -776,7 +776,7 @@ pub(crate) fn check_listing(ops: &mut Ops, req: &ExportRequest, sc: &Scope) -> R
 fn refuse_long_listing(what: &str, count: i64) -> Result<()> {
     if count > LISTING_LIMIT {
         let summary = if what == "records" { ", or ask for the report of totals (--kind summary)" } else { "" };
-        return Err(ReportError::Bad(format!(
+        return Err(ReportError::TooLong(format!(
             "field `kind`: a PDF lists at most {} {what} and this period and these filters select {}; export them as CSV or JSON, or narrow the period or the filters{summary}",
             n(LISTING_LIMIT),
             n(count)

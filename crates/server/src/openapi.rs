@@ -189,7 +189,9 @@ fn contract(method: &str, path: &str) -> Option<Contract> {
             Contract { body: Some(of::<TokenBody>), statuses: &[413], ..c(Answer::Json(201, of::<argus_ops::access::CreatedToken>)) }
         }
         ("delete", "/orgs/{org}/tokens/{id}") => c(Answer::Json(200, of::<argus_ops::access::TokenView>)),
-        ("get", "/orgs/{org}/reports") => Contract { query: Some(of::<argus_reports::ReportParams>), ..c(Answer::Report) },
+        ("get", "/orgs/{org}/reports") => {
+            Contract { query: Some(of::<argus_reports::ReportParams>), statuses: &[409], ..c(Answer::Report) }
+        }
         ("get", "/orgs/{org}/webhook") => c(Answer::Json(200, of::<argus_ops::access::WebhookView>)),
         ("put", "/orgs/{org}/webhook") => {
             Contract { body: Some(of::<WebhookBody>), statuses: &[413], ..c(Answer::Json(200, of::<WebhookSet>)) }

@@ -698,6 +698,7 @@ async fn reports(
         .run(&actor, move |ops| {
             argus_reports::check(ops, &check).map_err(|e| match e {
                 argus_reports::ReportError::Ops(o) => o,
+                argus_reports::ReportError::TooLong(m) => argus_ops::OpsError::new(ErrorCode::Conflict, m),
                 other => argus_ops::OpsError::new(ErrorCode::BadInput, other.to_string()),
             })
         })
