@@ -668,3 +668,109 @@ fn a_second_server_on_one_store_refuses_to_start() {
     again.kill().unwrap();
     again.wait().unwrap();
 }
+
+/// `alerts channel add/list/test/remove` as a user types them: a Slack
+/// channel to a loopback receiver (refused without --allow-private-targets),
+/// its URL's secret path never printed, a test message received, an SMTP URL
+/// with a password refused without echoing it, the changes in the audit log.
+#[test]
+fn alert_channels_from_the_command_line() {
+    let (_d, db) = temp();
+    run_json(&db, &["org", "create", "acme", "--json"]);
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/services/T0/B0/s3cr3t", l.local_addr().unwrap());
+    let got = std::thread::spawn(move || {
+        use std::io::{BufRead, BufReader, Read, Write};
+        let (sock, _) = l.accept().unwrap();
+        let mut r = BufReader::new(sock.try_clone().unwrap());
+        let (mut line, mut len) = (String::new(), 0usize);
+        r.read_line(&mut line).unwrap();
+        loop {
+            let mut h = String::new();
+            r.read_line(&mut h).unwrap();
+            if let Some(v) = h.to_ascii_lowercase().strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap();
+            }
+            if h == "\r\n" {
+                break;
+            }
+        }
+        let mut body = vec![0; len];
+        r.read_exact(&mut body).unwrap();
+        (&sock).write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").unwrap();
+        (line, String::from_utf8(body).unwrap())
+    });
+
+    let (code, _, err) = run(&db, &["alerts", "channel", "add", "--org", "acme", "--kind", "slack", "--url", &url]);
+    assert_eq!(code, 1);
+    assert!(err.contains("field `url`") && err.contains("--allow-private-targets"), "{err}");
+    let c = run_json(
+        &db,
+        &["alerts", "channel", "add", "--org", "acme", "--kind", "slack", "--url", &url, "--allow-private-targets", "--json"],
+    );
+    let id = c["id"].as_i64().unwrap().to_string();
+    let (code, out, _) = run(&db, &["alerts", "channel", "list", "--org", "acme"]);
+    assert!(code == 0 && out.contains("slack") && !out.contains("s3cr3t"), "{out}");
+    let (code, out, err) = run(&db, &["alerts", "channel", "test", "--org", "acme", &id, "--allow-private-targets"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("delivered"), "{out}");
+    let (line, body) = got.join().unwrap();
+    assert!(line.starts_with("POST /services/T0/B0/s3cr3t"), "{line}");
+    let v: Value = serde_json::from_str(&body).unwrap();
+    assert!(v["text"].as_str().unwrap().contains("test of an alert channel of acme"), "{body}");
+
+    let (code, _, err) = run(
+        &db,
+        &[
+            "alerts",
+            "channel",
+            "add",
+            "--org",
+            "acme",
+            "--kind",
+            "email",
+            "--to",
+            "b@example.com",
+            "--smtp",
+            "smtp://me:hunter2@mail.example.com:587",
+        ],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("field `smtp`") && err.contains("--smtp-user") && !err.contains("hunter2"), "{err}");
+    let (code, _, err) =
+        run(&db, &["alerts", "channel", "add", "--org", "acme", "--kind", "email", "--to", "nobody", "--smtp", "smtp://mail.example.com"]);
+    assert!(code == 1 && err.contains("field `to`") && err.contains("budgets@example.com"), "{err}");
+    let e = run_json(
+        &db,
+        &[
+            "alerts",
+            "channel",
+            "add",
+            "--org",
+            "acme",
+            "--kind",
+            "email",
+            "--to",
+            "b@example.com",
+            "--smtp",
+            "smtp://mail.example.com",
+            "--smtp-user",
+            "alerts",
+            "--json",
+        ],
+    );
+    assert_eq!((e["smtp"].as_str(), e["password_env"].as_str()), (Some("smtp://mail.example.com:587"), Some("ARGUS_USAGE_SMTP_PASSWORD")));
+
+    let (code, out, _) = run(&db, &["alerts", "channel", "remove", "--org", "acme", &id]);
+    assert!(code == 0 && out.contains("removed"), "{out}");
+    let (code, _, err) = run(&db, &["alerts", "channel", "remove", "--org", "acme", &id]);
+    assert!(code == 1 && err.contains("alerts channel list"), "{err}");
+    let list = run_json(&db, &["alerts", "channel", "list", "--org", "acme", "--json"]);
+    assert_eq!(list["channels"].as_array().unwrap().len(), 1);
+    let file = _d.path().join("audit.json");
+    let (code, _, err) = run(&db, &["export", "--org", "acme", "--kind", "audit", "--format", "json", "--out", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let audit = std::fs::read_to_string(&file).unwrap();
+    assert!(audit.contains("channel.add") && audit.contains("channel.remove"), "{audit}");
+    assert!(!audit.contains("s3cr3t"), "the Slack URL's secret path is not in the audit log");
+}

@@ -917,3 +917,141 @@ async fn half_sent_and_trickled_requests_are_cut_off() {
     assert_eq!(Client::new(&s.base, None).get("/health").await.unwrap().status, 200);
     s.stop().await;
 }
+
+/// A loopback SMTP server, as small as lettre needs (no STARTTLS offered, so
+/// the opportunistic TLS stays plain): each message's DATA is kept.
+async fn smtp_receiver() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("smtp://{}", l.local_addr().unwrap());
+    let mails = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let kept = mails.clone();
+    tokio::spawn(async move {
+        while let Ok((sock, _)) = l.accept().await {
+            let kept = kept.clone();
+            tokio::spawn(async move {
+                let (r, mut w) = sock.into_split();
+                let mut lines = BufReader::new(r).lines();
+                w.write_all(b"220 test ESMTP\r\n").await.unwrap();
+                let mut data: Option<String> = None;
+                while let Ok(Some(line)) = lines.next_line().await {
+                    if let Some(d) = data.as_mut() {
+                        if line == "." {
+                            kept.lock().unwrap().push(data.take().unwrap());
+                            w.write_all(b"250 queued\r\n").await.unwrap();
+                        } else {
+                            d.push_str(&line);
+                            d.push('\n');
+                        }
+                        continue;
+                    }
+                    let verb = line.split(' ').next().unwrap_or("").to_ascii_uppercase();
+                    let answer: &[u8] = match verb.as_str() {
+                        "EHLO" => b"250-test\r\n250 8BITMIME\r\n",
+                        "DATA" => {
+                            data = Some(String::new());
+                            b"354 go on\r\n"
+                        }
+                        "QUIT" => {
+                            w.write_all(b"221 bye\r\n").await.unwrap();
+                            break;
+                        }
+                        _ => b"250 ok\r\n",
+                    };
+                    w.write_all(answer).await.unwrap();
+                }
+            });
+        }
+    });
+    (url, mails)
+}
+
+/// Slack and e-mail channels: a threshold alert reaches a Slack-compatible
+/// receiver (a JSON `text`) and a loopback SMTP server once each, naming the
+/// organisation, the scope, the threshold, the amounts and the console; a
+/// removed channel gets nothing more; a test message goes at once; a
+/// password that is not in the environment is said to be missing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alerts_reach_slack_and_email_once() {
+    let texts = Arc::new(std::sync::Mutex::new(Vec::<Value>::new()));
+    let t2 = texts.clone();
+    let app = axum::Router::new().route(
+        "/services/T0/B0/secret",
+        axum::routing::post(move |body: String| {
+            let t = t2.clone();
+            async move {
+                t.lock().unwrap().push(serde_json::from_str(&body).unwrap());
+                "ok"
+            }
+        }),
+    );
+    let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let slack = format!("http://{}/services/T0/B0/secret", l.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(l, app).await.unwrap() });
+    let (smtp, mails) = smtp_receiver().await;
+
+    let s = start_custom(|c| {
+        c.allow_private_targets = true;
+        c.console_url = Some("https://argus.example.com".into());
+    })
+    .await;
+    let mut ops = s.ops();
+    use argus_ops::channels::ChannelSpec;
+    let sl = ops.channel_add("acme", &ChannelSpec { kind: "slack".into(), url: Some(slack.clone()), ..Default::default() }, true).unwrap();
+    assert!(!sl.target.contains("secret"), "a Slack URL's path is its secret, not shown: {}", sl.target);
+    let mail_spec =
+        ChannelSpec { kind: "email".into(), to: Some("budgets@example.com".into()), smtp: Some(smtp.clone()), ..Default::default() };
+    let em = ops.channel_add("acme", &mail_spec, true).unwrap();
+    assert_eq!(ops.channels_list("acme").unwrap().len(), 2);
+    assert!(ops.channels_list("other").unwrap().is_empty(), "channels are the organisation's");
+
+    let c = s.client("admin");
+    c.post("/orgs/acme/records", &record("ch1")).await.unwrap();
+    c.put("/orgs/acme/budgets/2026-11", &json!({"amount": "0.006", "thresholds": [50, 100]}), None).await.unwrap();
+    let wait = |n: usize| {
+        let (texts, mails) = (texts.clone(), mails.clone());
+        async move {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while (texts.lock().unwrap().len() + mails.lock().unwrap().len()) < n && std::time::Instant::now() < deadline {
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+        }
+    };
+    wait(2).await;
+    let text = texts.lock().unwrap()[0]["text"].as_str().unwrap().to_string();
+    assert_eq!(
+        text,
+        "Budget alert: acme reached 50%: 0.0035 of 0.006 spent in 2026-11 (USD). Open the console: https://argus.example.com/#/budgets"
+    );
+    let mail = mails.lock().unwrap()[0].clone();
+    assert!(mail.contains("To: budgets@example.com") && mail.contains("From: argus-usage@127.0.0.1"), "{mail}");
+    assert!(mail.contains("Subject: Argus Usage: Budget alert: acme reached 50%") && mail.contains("0.0035 of 0.006 spent"), "{mail}");
+
+    // The Slack channel removed, the 100 % threshold goes by e-mail only.
+    ops.channel_remove("acme", sl.id).unwrap();
+    c.post("/orgs/acme/records", &record("ch2")).await.unwrap();
+    wait(3).await;
+    for _ in 0..10 {
+        s.clock.advance(chrono::Duration::minutes(10));
+        tokio::time::sleep(std::time::Duration::from_millis(60)).await;
+    }
+    assert_eq!((texts.lock().unwrap().len(), mails.lock().unwrap().len()), (1, 2), "each alert once a channel, none to a removed one");
+    assert!(mails.lock().unwrap()[1].contains("reached 100%"));
+    let d = s.ops().deliveries("acme").unwrap();
+    assert_eq!(d.iter().filter(|x| x.channel_id == Some(em.id) && x.delivered_at.is_some()).count(), 2);
+
+    // A test message, sent at once; a password not in the environment is named.
+    let sender = argus_client::outbox::Sender::new(Arc::new(b"k".to_vec()), None, true);
+    let attempt = sender.send(&ops.channel_test("acme", em.id).unwrap()).await;
+    assert!(attempt.delivered(), "{attempt:?}");
+    assert!(mails.lock().unwrap()[2].contains("test of an alert channel of acme"));
+    let with_user = ChannelSpec { smtp_user: Some("alerts".into()), password_env: Some("ARGUS_TEST_UNSET_PASSWORD".into()), ..mail_spec };
+    let locked = ops.channel_add("acme", &with_user, true).unwrap();
+    let attempt = sender.send(&ops.channel_test("acme", locked.id).unwrap()).await;
+    assert_eq!(
+        attempt.describe(),
+        "the SMTP password is not set: put it in the environment variable ARGUS_TEST_UNSET_PASSWORD of the process that sends alerts"
+    );
+    assert!(ops.channel_test("acme", sl.id).is_err(), "a removed channel cannot be tested");
+    s.stop().await;
+}

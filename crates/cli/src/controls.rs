@@ -1,10 +1,11 @@
 //! The control commands: budgets, alerts, providers, and the printing of
 //! routes and forecasts.
 use crate::table::Table;
-use crate::{print_json, AlertsCmd, AliasCmd, BudgetCmd, ProviderCmd};
+use crate::{print_json, AlertsCmd, AliasCmd, BudgetCmd, ChannelCmd, ProviderCmd};
 use argus_domain::budget::CallKeys;
-use argus_domain::FieldError;
+use argus_domain::{ErrorCode, FieldError};
 use argus_ops::api::{Forecast, Route};
+use argus_ops::channels::ChannelSpec;
 use argus_ops::controls::{BudgetChange, ProviderChange};
 use argus_ops::gateway::UpstreamChange;
 use argus_ops::{Ops, OpsError};
@@ -152,6 +153,83 @@ pub(crate) fn alerts(ops: &mut Ops, c: AlertsCmd) -> Result<ExitCode, OpsError> 
                 print_json(&a);
             } else {
                 println!("alert {} acknowledged", a.id);
+            }
+        }
+        AlertsCmd::Channel(c) => return channel(ops, c),
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn channel(ops: &mut Ops, c: ChannelCmd) -> Result<ExitCode, OpsError> {
+    match c {
+        ChannelCmd::Add { org, kind, url, to, smtp, from, smtp_user, password_env, allow_private_targets, json } => {
+            let spec = ChannelSpec { kind, url, to, smtp, from, smtp_user, password_env };
+            let v = ops.channel_add(&org, &spec, allow_private_targets)?;
+            let secret = (v.kind == "webhook").then(|| {
+                crate::server_key_set().map(|k| argus_client::outbox::secret(&k, &argus_ops::channels::secret_label(&v.org, v.id)))
+            });
+            if json {
+                let mut out = serde_json::to_value(&v).unwrap_or_default();
+                if let Some(Some(s)) = &secret {
+                    out["secret"] = serde_json::Value::String(s.clone());
+                }
+                print_json(&out);
+            } else {
+                println!("channel {} added: {} to {}; `serve` delivers every new alert of {} there", v.id, v.kind, v.target, v.org);
+                match secret {
+                    Some(Some(s)) => println!("signing secret (X-Argus-Signature: sha256=HMAC of the body): {s}"),
+                    Some(None) => println!("note: set ARGUS_USAGE_SERVER_KEY (as serve has it) to see this webhook's signing secret here"),
+                    None => {}
+                }
+                if let Some(var) = &v.password_env {
+                    println!(
+                        "the SMTP password is read from {var} in the environment of the process that sends (serve, or the desktop app)"
+                    );
+                }
+            }
+        }
+        ChannelCmd::List { org, json } => {
+            let list = ops.channels_list(&org)?;
+            if json {
+                print_json(&serde_json::json!({ "channels": list }));
+            } else if list.is_empty() {
+                println!("no alert channels; add one with `argus-usage alerts channel add --org {org} --kind slack --url URL`");
+            } else {
+                let mut t = Table::new(&["id", "kind", "target", "created_at"]);
+                t.right_align(&[0]);
+                for c in list {
+                    t.row(vec![c.id.to_string(), c.kind, c.target, c.created_at]);
+                }
+                t.print();
+            }
+        }
+        ChannelCmd::Remove { org, id, json } => {
+            let v = ops.channel_remove(&org, id)?;
+            if json {
+                print_json(&v);
+            } else {
+                println!("channel {} removed ({} to {})", v.id, v.kind, v.target);
+            }
+        }
+        ChannelCmd::Test { org, id, allow_private_targets, json } => {
+            let due = ops.channel_test(&org, id)?;
+            let key = crate::server_key_set().unwrap_or_default();
+            let sender = argus_client::outbox::Sender::new(std::sync::Arc::new(key), None, allow_private_targets);
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| OpsError::new(ErrorCode::Io, format!("cannot start the runtime: {e}")))?;
+            let attempt = rt.block_on(sender.send(&due));
+            let delivered = attempt.delivered();
+            if json {
+                print_json(&serde_json::json!({"channel": id, "delivered": delivered, "status": attempt.describe()}));
+            } else if delivered {
+                println!("test message delivered to channel {id} ({})", attempt.describe());
+            } else {
+                eprintln!("error: the test message to channel {id} was not delivered: {}", attempt.describe());
+            }
+            if !delivered {
+                return Ok(ExitCode::FAILURE);
             }
         }
     }

@@ -151,6 +151,10 @@ enum Cmd {
         /// model server); refused by default.
         #[arg(long)]
         allow_private_targets: bool,
+        /// The console's address, for the links in Slack and e-mail alerts
+        /// (default: this server's, when it serves the UI with --ui).
+        #[arg(long)]
+        console_url: Option<String>,
         /// How long the gateway waits for a provider's answer to start
         /// before failing over to the next candidate.
         #[arg(long, default_value_t = 60)]
@@ -379,6 +383,65 @@ pub(crate) enum AlertsCmd {
         #[arg(long)]
         org: String,
         id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Where alerts go besides the webhook: Slack, e-mail, signed webhooks.
+    #[command(subcommand)]
+    Channel(ChannelCmd),
+}
+
+#[derive(Subcommand)]
+pub(crate) enum ChannelCmd {
+    /// Add a channel: `--kind slack --url URL`, `--kind email --to ADDR --smtp smtp://HOST:PORT [--from ADDR]
+    /// [--smtp-user USER [--password-env VAR]]` or `--kind webhook --url URL`. `serve` delivers to it.
+    Add {
+        #[arg(long)]
+        org: String,
+        /// slack, email or webhook.
+        #[arg(long)]
+        kind: String,
+        #[arg(long)]
+        url: Option<String>,
+        #[arg(long)]
+        to: Option<String>,
+        /// smtp://HOST:PORT (STARTTLS when the server offers it) or smtps://HOST:PORT.
+        #[arg(long)]
+        smtp: Option<String>,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        smtp_user: Option<String>,
+        /// The environment variable the password is read from when an e-mail is sent (default ARGUS_USAGE_SMTP_PASSWORD); it is never stored.
+        #[arg(long)]
+        password_env: Option<String>,
+        /// Allow this machine and private networks as the target (serve needs the same flag).
+        #[arg(long)]
+        allow_private_targets: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    List {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        json: bool,
+    },
+    Remove {
+        #[arg(long)]
+        org: String,
+        id: i64,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Send a test message to a channel now, from this machine, and say what came back.
+    Test {
+        #[arg(long)]
+        org: String,
+        id: i64,
+        /// Allow this machine and private networks as the target.
+        #[arg(long)]
+        allow_private_targets: bool,
         #[arg(long)]
         json: bool,
     },
@@ -654,6 +717,9 @@ fn wants_json(cmd: &Cmd) -> bool {
         Cmd::Usage(UsageCmd::Summary { json, .. } | UsageCmd::Records { json, .. }) => *json,
         Cmd::Budget(BudgetCmd::Set { json, .. } | BudgetCmd::Status { json, .. } | BudgetCmd::List { json, .. }) => *json,
         Cmd::Alerts(AlertsCmd::List { json, .. } | AlertsCmd::Ack { json, .. }) => *json,
+        Cmd::Alerts(AlertsCmd::Channel(
+            ChannelCmd::Add { json, .. } | ChannelCmd::List { json, .. } | ChannelCmd::Remove { json, .. } | ChannelCmd::Test { json, .. },
+        )) => *json,
         Cmd::Provider(ProviderCmd::Set { json, .. } | ProviderCmd::List { json, .. }) => *json,
         Cmd::Alias(AliasCmd::Set { json, .. } | AliasCmd::List { json, .. }) => *json,
         Cmd::Alias(AliasCmd::Remove { .. }) => false,
@@ -700,8 +766,16 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
             controls::route(ops, &org, &keys, dry_run, estimated_cost.as_deref(), json).map_err(e)
         }
         Cmd::Forecast { org, scope, month, json } => controls::forecast(ops, &org, scope.as_deref(), month.as_deref(), json).map_err(e),
-        Cmd::Serve { listen, ui, allow_private_targets, upstream_timeout_s, auth_failure_limit } => {
-            let limits = ServeLimits { upstream_timeout_s, auth_failure_limit };
+        Cmd::Serve { listen, ui, allow_private_targets, console_url, upstream_timeout_s, auth_failure_limit } => {
+            if let Some(u) = console_url
+                .as_deref()
+                .filter(|u| !(u.starts_with("http://") || u.starts_with("https://")) || u.contains(char::is_whitespace))
+            {
+                let m =
+                    format!("field `console_url`: {u:?} is not an http(s) URL; give the console's address, like https://argus.example.com");
+                return Err(e(OpsError { field: Some("console_url".into()), ..OpsError::new(argus_domain::ErrorCode::BadInput, m) }));
+            }
+            let limits = ServeLimits { upstream_timeout_s, auth_failure_limit, console_url };
             serve(ops, &listen, ui, allow_private_targets, limits).map_err(e)
         }
         Cmd::Export(a) => export::run(ops, a).map_err(e),
@@ -711,12 +785,17 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
     }
 }
 
+/// `ARGUS_USAGE_SERVER_KEY` when it is set (16 characters or more).
+pub(crate) fn server_key_set() -> Option<Vec<u8>> {
+    std::env::var("ARGUS_USAGE_SERVER_KEY").ok().filter(|k| k.len() >= 16).map(String::into_bytes)
+}
+
 /// The server key for webhook signatures: `ARGUS_USAGE_SERVER_KEY`, or a
 /// random one for this run (said plainly: secrets then change on restart).
 fn server_key() -> Vec<u8> {
-    match std::env::var("ARGUS_USAGE_SERVER_KEY") {
-        Ok(k) if k.len() >= 16 => k.into_bytes(),
-        _ => {
+    match server_key_set() {
+        Some(k) => k,
+        None => {
             eprintln!("note: ARGUS_USAGE_SERVER_KEY is not set (16 characters or more); webhook signing secrets will change when the server restarts");
             let mut k = uuid::Uuid::new_v4().as_bytes().to_vec();
             k.extend_from_slice(uuid::Uuid::new_v4().as_bytes());
@@ -729,6 +808,7 @@ fn server_key() -> Vec<u8> {
 struct ServeLimits {
     upstream_timeout_s: u64,
     auth_failure_limit: usize,
+    console_url: Option<String>,
 }
 
 fn serve(ops: &mut Ops, listen: &str, ui: Option<PathBuf>, allow_private_targets: bool, limits: ServeLimits) -> Result<ExitCode, OpsError> {
@@ -754,6 +834,10 @@ fn serve(ops: &mut Ops, listen: &str, ui: Option<PathBuf>, allow_private_targets
             }
             eprintln!("argus-usage: the console is at http://{addr}/");
             config.ui_dir = Some(dir);
+            config.console_url = Some(format!("http://{addr}"));
+        }
+        if let Some(u) = limits.console_url {
+            config.console_url = Some(u);
         }
         argus_server::run(listener, config, shutdown_signal()).await.map_err(|e| io(e.message))
     })?;

@@ -1,6 +1,8 @@
 //! The HTTP client side of Argus Usage: the only crate that touches reqwest.
 //!
 //! - [`webhook`] — delivery of signed alert payloads.
+//! - [`outbox`] — the alert outbox's delivery loop (webhooks, Slack, e-mail).
+//! - [`email`] — e-mail over SMTP (lettre).
 //! - [`api`] — a client of the server's HTTP API (tests, benchmarks).
 //! - [`remote`] — the sync's transport to the server (blocking).
 //! - [`upstream`] — the gateway's calls to the providers (streamed).
@@ -86,20 +88,25 @@ pub mod webhook {
 
     /// POSTs `body` (JSON) to `url` with the given signature header value.
     pub async fn post(client: &Client, url: &str, body: String, signature: &str, delivery_id: i64) -> Attempt {
+        send(client, url, body, Some(signature), delivery_id).await
+    }
+
+    /// POSTs `body` (JSON) unsigned, as a Slack incoming webhook takes it.
+    pub async fn post_plain(client: &Client, url: &str, body: String, delivery_id: i64) -> Attempt {
+        send(client, url, body, None, delivery_id).await
+    }
+
+    async fn send(client: &Client, url: &str, body: String, signature: Option<&str>, delivery_id: i64) -> Attempt {
         if !client.allow_private {
             if let Some(why) = refused_literal(url) {
                 return Attempt::Failed(format!("refused: the target is {why}"));
             }
         }
-        let res = client
-            .http
-            .post(url)
-            .header("content-type", "application/json")
-            .header("x-argus-signature", signature)
-            .header("x-argus-delivery", delivery_id.to_string())
-            .body(body)
-            .send()
-            .await;
+        let mut req = client.http.post(url).header("content-type", "application/json").header("x-argus-delivery", delivery_id.to_string());
+        if let Some(s) = signature {
+            req = req.header("x-argus-signature", s);
+        }
+        let res = req.body(body).send().await;
         match res {
             Ok(r) => Attempt::Status(r.status().as_u16()),
             Err(e) => Attempt::Failed(if e.is_timeout() {
@@ -114,6 +121,9 @@ pub mod webhook {
 }
 
 pub mod upstream;
+
+pub mod email;
+pub mod outbox;
 
 pub mod api {
     //! A small client of the server's API: JSON in, status and JSON out.

@@ -90,6 +90,10 @@ pub mod patterns {
     /// `user:TEXT`, `operation:SLUG` or `provider:SLUG`; at most 270
     /// characters in all (with `maxLength`). Token scopes are not taken yet.
     pub const SCOPE: &str = r"^(org|(investigation|user):[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*|(operation|provider):[a-z0-9]([a-z0-9_-]|\.[a-z0-9_-])*\.?)$";
+    /// `usage summary`'s `by`: one grouping, or two different ones
+    /// separated by a comma (each first grouping lists the seconds it takes,
+    /// so that a pattern without look-ahead leaves out `provider,provider`).
+    pub const GROUPINGS: &str = r"^(provider(,(model|operation|investigation|user|day|week|month))?|model(,(provider|operation|investigation|user|day|week|month))?|operation(,(provider|model|investigation|user|day|week|month))?|investigation(,(provider|model|operation|user|day|week|month))?|user(,(provider|model|operation|investigation|day|week|month))?|day(,(provider|model|operation|investigation|user|week|month))?|week(,(provider|model|operation|investigation|user|day|month))?|month(,(provider|model|operation|investigation|user|day|week))?)$";
     /// A date (YYYY-MM-DD).
     pub const DATE: &str = r"^2[01][0-9]{2}-(0[1-9]|1[0-2])-(0[1-9]|1[0-9]|2[0-8])$";
     /// A whole number from 1, as text.

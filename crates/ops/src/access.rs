@@ -235,21 +235,6 @@ impl Ops {
         })
     }
 
-    /// Deliveries due now: `(delivery, org slug, url, webhook version)`.
-    pub fn deliveries_due(&mut self, limit: i64) -> Result<Vec<(server::DeliveryRow, String, String, i64)>> {
-        let now = to_nanos(self.now());
-        self.store.read(|r| {
-            let mut out = Vec::new();
-            for d in server::due_deliveries(r, now, limit)? {
-                let org = argus_store::orgs::by_id(r, d.org_id)?;
-                if let (Some(org), Some(h)) = (org, server::webhook(r, d.org_id)?) {
-                    out.push((d, org.slug, h.url, h.version));
-                }
-            }
-            Ok(out)
-        })
-    }
-
     pub fn delivery_attempted(&mut self, id: i64, status: &str, delivered: bool, retry_in: chrono::Duration) -> Result<()> {
         let now = self.now();
         Ok(self.store.write(|w| server::record_attempt(w, id, status, delivered.then(|| to_nanos(now)), to_nanos(now + retry_in)))?)
@@ -270,7 +255,7 @@ impl Ops {
 
 /// A webhook URL the server may post to: http(s), no credentials, an HTTP
 /// port, and (unless `allow_private`) no internal host.
-fn check_webhook_url(raw: &str, allow_private: bool) -> Result<()> {
+pub(crate) fn check_webhook_url(raw: &str, allow_private: bool) -> Result<()> {
     let bad = |why: String| -> OpsError { FieldError::new("url", format!("{raw:?} {why}")).into() };
     if raw.len() > 2000 || raw.chars().any(char::is_whitespace) {
         return Err(bad("is not an http(s) URL; give it like https://hooks.example.com/argus".into()));

@@ -198,10 +198,11 @@ fn check_scope_alerts(w: &Writer<'_>, org: &Org, scope: &Scope, m: Month, now: i
 /// same transaction (the outbox), when the organisation has a webhook.
 fn deliver(w: &Writer<'_>, org: &Org, a: &AlertRow) -> Result<AlertView> {
     let view = alert_view(org, a);
+    let payload = serde_json::json!({"type": "budget_alert", "alert": view}).to_string();
     if argus_store::server::webhook(&w.reader(), org.row.id)?.is_some() {
-        let payload = serde_json::json!({"type": "budget_alert", "alert": view}).to_string();
-        argus_store::server::enqueue_delivery(w, org.row.id, a.id, &payload, a.fired_at)?;
+        argus_store::server::enqueue_delivery(w, org.row.id, a.id, None, &payload, a.fired_at)?;
     }
+    crate::channels::queue(w, org.row.id, a.id, &payload, a.fired_at)?;
     Ok(view)
 }
 
@@ -634,7 +635,17 @@ impl Ops {
             let amount = match (amount, &before) {
                 (Some(a), _) => a,
                 (None, Some(b)) => Money::from_nanos(b.amount_nanos),
-                (None, None) => return Err(FieldError::new("amount", "is required for a new budget; give it like --amount 1500").into()),
+                // A conflict with the store's state, not bad input: the same
+                // change is valid once the budget exists.
+                (None, None) => {
+                    return Err(OpsError {
+                        field: Some("amount".into()),
+                        ..OpsError::new(
+                            ErrorCode::Conflict,
+                            format!("field `amount`: is required, as no budget of {scope_key} is set for {month_key} yet; give it like --amount 1500"),
+                        )
+                    })
+                }
             };
             let thresholds =
                 thresholds.clone().or_else(|| before.as_ref().map(|b| b.thresholds.clone())).unwrap_or_else(|| DEFAULT_THRESHOLDS.to_vec());

@@ -15,6 +15,7 @@
 pub mod access;
 pub mod analytics;
 pub mod api;
+pub mod channels;
 pub mod controls;
 pub mod demo;
 pub mod fx;

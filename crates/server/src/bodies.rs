@@ -18,9 +18,7 @@ pub struct SummaryQ {
     #[schemars(pattern(patterns::TIME_OR_DATE))]
     pub to: Option<String>,
     /// One of provider, model, operation, investigation, user, day, week, month; or two of them separated by a comma.
-    #[schemars(regex(
-        pattern = r"^(provider|model|operation|investigation|user|day|week|month)(,(provider|model|operation|investigation|user|day|week|month))?$"
-    ))]
+    #[schemars(pattern(patterns::GROUPINGS))]
     pub by: Option<String>,
     /// Only the records of this provider (and so on: the filters of `GET /records`).
     #[schemars(length(max = 64), pattern(patterns::SLUG))]

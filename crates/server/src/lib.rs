@@ -76,6 +76,8 @@ pub struct Config {
     /// Webhooks may target this machine and private networks (an
     /// on-premises relay); off by default.
     pub allow_private_targets: bool,
+    /// The console's address, for the links in Slack and e-mail alerts.
+    pub console_url: Option<String>,
     /// The store's server lock when the caller took it already (to refuse
     /// before saying it serves); else `run` takes it.
     pub lock: Option<Arc<StoreLock>>,
@@ -93,6 +95,7 @@ impl Config {
             checkpoint_every: std::time::Duration::from_millis(50),
             lock: None,
             allow_private_targets: false,
+            console_url: None,
             download_stall: std::time::Duration::from_secs(30),
             shutdown_grace: std::time::Duration::from_secs(10),
             header_read_timeout: std::time::Duration::from_secs(30),
@@ -139,7 +142,8 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
         app = app.fallback(move |uri: axum::http::Uri| static_files::serve(root.clone(), uri));
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    let worker = tokio::spawn(webhooks::worker(state, config.webhook_poll, stop_rx.clone()));
+    let sender = argus_client::outbox::Sender::new(state.server_key.clone(), config.console_url.clone(), config.allow_private_targets);
+    let worker = tokio::spawn(argus_client::outbox::worker(state, sender, config.webhook_poll, stop_rx.clone()));
     let checkpoints = tokio::spawn(pool::checkpointer(config.clone(), config.checkpoint_every, stop_rx));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, db = %config.db.display(), "argus-usage server listening");

@@ -41,6 +41,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0011_cube", include_str!("../../../migrations/0011_cube.sql")),
     ("0012_pairs", include_str!("../../../migrations/0012_pairs.sql")),
     ("0013_scopes", include_str!("../../../migrations/0013_scopes.sql")),
+    ("0014_channels", include_str!("../../../migrations/0014_channels.sql")),
 ];
 
 /// The schema version this binary knows (the number of migrations).

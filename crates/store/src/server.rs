@@ -82,12 +82,96 @@ pub fn put_webhook(w: &Writer<'_>, org: OrgId, url: &str, now: i64) -> Result<We
     webhook(&w.reader(), org)?.ok_or_else(|| crate::StoreError::Corrupt("webhook vanished".into()))
 }
 
-pub fn enqueue_delivery(w: &Writer<'_>, org: OrgId, alert_id: i64, payload: &str, now: i64) -> Result<()> {
+/// Queues an alert for the organisation's webhook (`channel` `None`) or one
+/// channel; an alert already queued for that channel is left as it is.
+pub fn enqueue_delivery(w: &Writer<'_>, org: OrgId, alert_id: i64, channel: Option<i64>, payload: &str, now: i64) -> Result<()> {
     w.c().execute(
-        "INSERT INTO webhook_deliveries (org_id, alert_id, payload, next_attempt_at) VALUES (?1, ?2, ?3, ?4)",
-        params![org.0, alert_id, payload, now],
+        "INSERT OR IGNORE INTO webhook_deliveries (org_id, alert_id, channel_id, payload, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![org.0, alert_id, channel, payload, now],
     )?;
     Ok(())
+}
+
+/// Where a channel sends: what `alerts channel add` took. Only the name of
+/// the variable holding an SMTP password is kept, never the password.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChannelTarget {
+    pub kind: String,
+    pub url: Option<String>,
+    pub email_to: Option<String>,
+    pub smtp: Option<String>,
+    pub email_from: Option<String>,
+    pub smtp_user: Option<String>,
+    pub password_env: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChannelRow {
+    pub id: i64,
+    pub org_id: OrgId,
+    pub target: ChannelTarget,
+    pub created_at: i64,
+    pub removed_at: Option<i64>,
+}
+
+const CHANNEL_COLS: &str = "id, org_id, kind, url, email_to, smtp, email_from, smtp_user, password_env, created_at, removed_at";
+
+fn channel_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChannelRow> {
+    Ok(ChannelRow {
+        id: r.get(0)?,
+        org_id: OrgId(r.get(1)?),
+        target: ChannelTarget {
+            kind: r.get(2)?,
+            url: r.get(3)?,
+            email_to: r.get(4)?,
+            smtp: r.get(5)?,
+            email_from: r.get(6)?,
+            smtp_user: r.get(7)?,
+            password_env: r.get(8)?,
+        },
+        created_at: r.get(9)?,
+        removed_at: r.get(10)?,
+    })
+}
+
+pub fn add_channel(w: &Writer<'_>, org: OrgId, t: &ChannelTarget, now: i64) -> Result<ChannelRow> {
+    w.c().execute(
+        "INSERT INTO alert_channels (org_id, kind, url, email_to, smtp, email_from, smtp_user, password_env, created_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        params![org.0, t.kind, t.url, t.email_to, t.smtp, t.email_from, t.smtp_user, t.password_env, now],
+    )?;
+    let id = w.c().last_insert_rowid();
+    channel(&w.reader(), id)?.ok_or_else(|| crate::StoreError::Corrupt("channel vanished".into()))
+}
+
+/// A channel by id, removed or not.
+pub fn channel(r: &Reader<'_>, id: i64) -> Result<Option<ChannelRow>> {
+    Ok(r.c().prepare(&format!("SELECT {CHANNEL_COLS} FROM alert_channels WHERE id = ?1"))?.query_row([id], channel_row).optional()?)
+}
+
+/// The organisation's channels in use, oldest first.
+pub fn channels(r: &Reader<'_>, org: OrgId) -> Result<Vec<ChannelRow>> {
+    let mut st =
+        r.c().prepare(&format!("SELECT {CHANNEL_COLS} FROM alert_channels WHERE org_id = ?1 AND removed_at IS NULL ORDER BY id"))?;
+    let rows = st.query_map([org.0], channel_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// Takes a channel out of use; its deliveries not yet made are dropped
+/// with it (marked `removed`). False when the organisation has no such channel.
+pub fn remove_channel(w: &Writer<'_>, org: OrgId, id: i64, now: i64) -> Result<bool> {
+    let n = w.c().execute(
+        "UPDATE alert_channels SET removed_at = ?3 WHERE id = ?1 AND org_id = ?2 AND removed_at IS NULL",
+        params![id, org.0, now],
+    )?;
+    if n > 0 {
+        w.c().execute(
+            "UPDATE webhook_deliveries SET last_status = 'channel removed', delivered_at = NULL, next_attempt_at = 9223372036854775807
+             WHERE channel_id = ?1 AND delivered_at IS NULL",
+            [id],
+        )?;
+    }
+    Ok(n > 0)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -99,9 +183,11 @@ pub struct DeliveryRow {
     pub attempts: i64,
     pub delivered_at: Option<i64>,
     pub last_status: Option<String>,
+    /// The channel, or `None` for the organisation's webhook.
+    pub channel_id: Option<i64>,
 }
 
-const DELIVERY_COLS: &str = "id, org_id, alert_id, payload, attempts, delivered_at, last_status";
+const DELIVERY_COLS: &str = "id, org_id, alert_id, payload, attempts, delivered_at, last_status, channel_id";
 
 fn delivery_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryRow> {
     Ok(DeliveryRow {
@@ -112,6 +198,7 @@ fn delivery_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryRow> {
         attempts: r.get(4)?,
         delivered_at: r.get(5)?,
         last_status: r.get(6)?,
+        channel_id: r.get(7)?,
     })
 }
 
