@@ -12,6 +12,7 @@ const RULES = [
   ["sqlx", ["argus-store"], "only the store touches a database driver"],
   ["reqwest", ["argus-client"], "only the client makes outbound HTTP calls"],
   ["keyring", ["argus-client"], "only the client reads the OS keyring"],
+  ["lettre", ["argus-client"], "only the client sends e-mail"],
   ["tauri", ["argus-desktop"], "only the desktop shell uses Tauri"],
   ["tauri-", ["argus-desktop"], "only the desktop shell uses Tauri"],
 ];

@@ -359,6 +359,45 @@ fn two_admins_edit_the_same_budget_and_a_conflict_is_resolved_either_way() {
     assert_eq!((openai["enabled"].as_bool(), openai["priority"].as_i64()), (Some(false), Some(3)));
 }
 
+/// Scoped budgets edited on linked desktops push with their scope, a
+/// stale one is a conflict of that scope alone, and the organisation's
+/// budget of the same month is never touched by them.
+#[test]
+fn scoped_budget_edits_push_from_a_linked_desktop() {
+    let (d, sdb, server) = setup(20);
+    let (a, b) = (d.path().join("a.db"), d.path().join("b.db"));
+    let (ta, tb) = (token(&sdb, "acme", "admin", "alice"), token(&sdb, "acme", "admin", "bob"));
+    link(&a, &server, &ta);
+    link(&b, &server, &tb);
+    ok(&sdb, None, &["budget", "set", "--org", "acme", "--month", "2026-12", "--amount", "1000"]);
+    json(&a, Some(&ta), &["sync", "--json"]);
+    json(&b, Some(&tb), &["sync", "--json"]);
+    let scope = "investigation:INV 7/a&b";
+    let scoped = |db: &Path| -> Value {
+        let list = json(db, None, &["budget", "list", "--org", "acme", "--json"]);
+        list["budgets"].as_array().unwrap().iter().find(|b| b["scope"] == scope).cloned().unwrap_or(Value::Null)
+    };
+
+    ok(&a, None, &["budget", "set", "--org", "acme", "--scope", scope, "--month", "2026-12", "--amount", "40", "--hard-limit"]);
+    ok(&b, None, &["budget", "set", "--org", "acme", "--scope", scope, "--month", "2026-12", "--amount", "50"]);
+    let r = json(&a, Some(&ta), &["sync", "--json"]);
+    assert_eq!((r["pushed"].as_i64(), r["conflicts"].as_i64()), (Some(1), Some(0)), "{r}");
+    let on_server = scoped(&sdb);
+    assert_eq!((on_server["amount"].as_str(), on_server["hard_limit"].as_bool()), (Some("40.00"), Some(true)));
+    assert_eq!(budget_on_server(&sdb, "2026-12")["amount"], "1000.00", "the organisation's budget is untouched");
+
+    let r = json(&b, Some(&tb), &["sync", "--json"]);
+    assert_eq!(r["conflicts"], 1, "{r}");
+    let c = status(&b)["conflicts"][0].clone();
+    assert_eq!(c["object"], format!("budget:2026-12:{scope}"));
+    assert_eq!((c["local"]["amount"].as_str(), c["server"]["amount"].as_str()), (Some("50.00"), Some("40.00")));
+    ok(&b, None, &["sync", "resolve", &c["id"].to_string(), "--keep", "server"]);
+    assert_eq!(scoped(&b)["amount"], "40.00");
+    json(&b, Some(&tb), &["sync", "--json"]);
+    assert_eq!(scoped(&b)["amount"], "40.00");
+    assert_eq!(budget_on_server(&b, "2026-12")["amount"], "1000.00");
+}
+
 #[test]
 fn a_token_without_admin_rights_cannot_push_and_the_edit_is_kept() {
     let (d, sdb, server) = setup(100);

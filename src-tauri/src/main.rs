@@ -8,6 +8,7 @@
 #![cfg_attr(not(debug_assertions), windows_subsystem = "windows")]
 
 mod jobs;
+mod outbox;
 
 include!("command_table.rs");
 
@@ -38,6 +39,8 @@ pub struct AppState {
     ops: Mutex<Result<Ops, OpsError>>,
     pub jobs: jobs::Jobs,
     started: Instant,
+    /// Keeps the alert delivery loop of a solo store running (see `outbox`).
+    outbox: Mutex<Option<tokio::sync::watch::Sender<bool>>>,
 }
 
 pub fn internal(msg: impl Into<String>) -> OpsError {
@@ -299,11 +302,20 @@ fn main() {
     }
     let path: PathBuf = std::env::var_os("ARGUS_USAGE_DB").map(Into::into).unwrap_or_else(default_db_path);
     let ops = open_ops(&path);
-    let state = AppState { path, ops: Mutex::new(ops), jobs: jobs::Jobs::default(), started };
+    let state = AppState { path, ops: Mutex::new(ops), jobs: jobs::Jobs::default(), started, outbox: Mutex::new(None) };
     let context = tauri::generate_context!("../tauri.conf.json");
     let result = tauri::Builder::default()
         .plugin(tauri_plugin_notification::init())
         .manage(state)
+        .setup(|app| {
+            // Alerts go out from the window while it runs (a solo store has no server to send them).
+            let state = app.state::<AppState>();
+            let stop = outbox::start(&state.path);
+            if let Ok(mut o) = state.outbox.lock() {
+                *o = stop;
+            }
+            Ok(())
+        })
         .invoke_handler(window_commands!(invoke_handler))
         .run(context);
     if let Err(e) = result {

@@ -10,6 +10,7 @@ import { execFileSync, spawn } from "node:child_process";
 import { mkdtempSync, mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { createServer } from "node:http";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Session, startDriver, stopDriver } from "./webdriver.mjs";
@@ -133,7 +134,21 @@ test("a reprice applies from the Prices screen after a new price version", async
   await until("the reprice to apply", () => JSON.parse(cli("usage", "summary", "--org", "acme", "--from", "2026-10-01", "--to", "2026-12-01", "--json")).unpriced_requests === 0, 60000);
 });
 
-test("a budget lowered below the month's spend raises desktop notifications", async () => {
+test("a budget lowered below the month's spend raises desktop notifications, and the window sends them to Slack", async () => {
+  // A Slack-compatible receiver on loopback: a solo store has no server, so
+  // the running window delivers its alerts to the channel.
+  const slack = [];
+  const receiver = createServer((req, res) => {
+    let body = "";
+    req.on("data", (d) => (body += d));
+    req.on("end", () => {
+      slack.push(JSON.parse(body).text);
+      res.end("ok");
+    });
+  });
+  await new Promise((ok) => receiver.listen(0, "127.0.0.1", ok));
+  const url = `http://127.0.0.1:${receiver.address().port}/services/T0/B0/x`;
+  cli("alerts", "channel", "add", "--org", "acme", "--kind", "slack", "--url", url, "--allow-private-targets");
   await s.exec("location.hash = '#/budgets'");
   await s.type(await s.find("input[name=amount]"), "0.01");
   await s.click(await s.find("form.form button[type=submit]"));
@@ -142,5 +157,9 @@ test("a budget lowered below the month's spend raises desktop notifications", as
   assert.ok(fired.length >= 1, "the lowered budget fired its thresholds");
   for (const a of fired) {
     await until(`a Notify call on the session bus for ${a.threshold}%`, () => notifications.join("").includes(`Budget alert: acme reached ${a.threshold}%`));
+    await until(`a Slack message for ${a.threshold}%`, () => slack.some((t) => t.startsWith(`Budget alert: acme reached ${a.threshold}%`)));
   }
+  await sleep(3000); // two more polls of the outbox: nothing is sent twice
+  assert.equal(slack.length, fired.length, `one message an alert: ${JSON.stringify(slack)}`);
+  receiver.close();
 });

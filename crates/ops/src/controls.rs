@@ -624,12 +624,6 @@ impl Ops {
         let actor = self.actor.clone();
         self.store.write(|w| {
             let org = orgs::find(&w.reader(), org)?;
-            if scope != Scope::Org && argus_store::sync::is_linked(&w.reader(), org.row.id)? {
-                return Err(OpsError::new(
-                    ErrorCode::BadInput,
-                    format!("organisation {} is linked to a server: set scoped budgets on the server (`argus-usage budget set` against its store, or PUT /budgets/MONTH?scope=...), and sync brings them here", org.row.slug),
-                ));
-            }
             let before = store::budget(&w.reader(), org.row.id, &scope_key, &month_key)?;
             version_check("budget", before.as_ref().map(|b| b.version), change.if_version)?;
             let amount = match (amount, &before) {
@@ -656,7 +650,7 @@ impl Ops {
             let view = budget_view(&org, &after);
             if argus_store::sync::is_linked(&w.reader(), org.row.id)? {
                 let body = serde_json::json!({"amount": view.amount, "thresholds": view.thresholds, "hard_limit": view.hard_limit, "spike_factor": view.spike_factor});
-                let object = crate::sync::wire::budget_object(&month_key);
+                let object = crate::sync::wire::budget_object(&scope_key, &month_key);
                 argus_store::sync::enqueue(
                     w,
                     org.row.id,

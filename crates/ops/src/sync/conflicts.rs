@@ -37,9 +37,9 @@ impl Ops {
                     let value: serde_json::Value =
                         item.server_value.as_deref().and_then(|s| serde_json::from_str(s).ok()).unwrap_or_default();
                     match object_of(&item.object) {
-                        Some(Object::Budget(m)) => {
+                        Some(Object::Budget(m, scope)) => {
                             if value.is_null() {
-                                store::delete_budget(w, org.row.id, "org", m)?;
+                                store::delete_budget(w, org.row.id, scope, m)?;
                             } else {
                                 let b: BudgetView =
                                     serde_json::from_value(value).map_err(|e| OpsError::new(ErrorCode::Store, e.to_string()))?;

@@ -205,7 +205,7 @@ pub(super) fn store_config(w: &Writer<'_>, org: &Org, c: &Config, now: i64) -> R
     store_prices(w, id, &c.prices, now)?;
     let r = w.reader();
     for b in &c.budgets {
-        if !store::has_edit(&r, id, &budget_object(&b.month))? {
+        if !store::has_edit(&r, id, &budget_object(&b.scope, &b.month))? {
             store::put_budget_exact(w, id, &budget_row(b)?)?;
         }
     }

@@ -20,7 +20,7 @@ impl Ops {
         };
         let body = item.payload.as_bytes();
         let answer = match object {
-            Object::Budget(m) => conn.call("PUT", &format!("/orgs/{slug}/budgets/{m}"), Some(body), item.base_version)?,
+            Object::Budget(m, scope) => conn.call("PUT", &budget_path(slug, m, scope), Some(body), item.base_version)?,
             Object::Provider(p) => conn.call("PUT", &format!("/orgs/{slug}/providers/{p}"), Some(body), item.base_version)?,
             Object::Prices => conn.call("POST", &format!("/orgs/{slug}/prices"), Some(body), item.base_version)?,
             Object::AlertAck(m, t) => {
@@ -77,8 +77,8 @@ impl Ops {
 pub(super) fn server_value(conn: &Conn<'_>, object: &Object<'_>) -> Result<(serde_json::Value, Option<i64>)> {
     let slug = &conn.org;
     match object {
-        Object::Budget(m) => {
-            let a = conn.call("GET", &format!("/orgs/{slug}/budgets/{m}"), None, None)?;
+        Object::Budget(m, scope) => {
+            let a = conn.call("GET", &budget_path(slug, m, scope), None, None)?;
             match a.status {
                 200 => {
                     let b: BudgetView = decode(&a.body, "budget")?;
@@ -111,7 +111,7 @@ pub(super) fn server_value(conn: &Conn<'_>, object: &Object<'_>) -> Result<(serd
 /// Takes the server's answer to a push as the local value.
 pub(super) fn apply_answer(w: &Writer<'_>, org: &Org, object: &Object<'_>, body: &[u8], now: i64) -> Result<()> {
     match object {
-        Object::Budget(_) => store::put_budget_exact(w, org.row.id, &budget_row(&decode::<BudgetView>(body, "budget")?)?)?,
+        Object::Budget(..) => store::put_budget_exact(w, org.row.id, &budget_row(&decode::<BudgetView>(body, "budget")?)?)?,
         Object::Provider(_) => store::put_provider_exact(w, org.row.id, &provider_row(&decode::<ProviderView>(body, "provider")?, now))?,
         Object::Prices => {
             let report: crate::api::PriceImportReport = decode(body, "prices")?;

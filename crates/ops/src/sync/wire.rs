@@ -228,7 +228,8 @@ pub(super) fn price_input(p: &PriceView) -> Result<PriceInput> {
 
 /// What an outbox object names, and how it is pushed.
 pub(super) enum Object<'a> {
-    Budget(&'a str),
+    /// A budget: its month (or `default`) and scope (`org`, or `KIND:VALUE`).
+    Budget(&'a str, &'a str),
     Provider(&'a str),
     Prices,
     AlertAck(&'a str, u32),
@@ -237,7 +238,11 @@ pub(super) enum Object<'a> {
 pub(super) fn object_of(s: &str) -> Option<Object<'_>> {
     let (kind, rest) = s.split_once(':')?;
     match kind {
-        "budget" => Some(Object::Budget(rest)),
+        // A month has no colon; a scope may have several.
+        "budget" => Some(match rest.split_once(':') {
+            Some((month, scope)) => Object::Budget(month, scope),
+            None => Object::Budget(rest, "org"),
+        }),
         "provider" => Some(Object::Provider(rest)),
         "prices" => Some(Object::Prices),
         "alert" => {
@@ -248,8 +253,22 @@ pub(super) fn object_of(s: &str) -> Option<Object<'_>> {
     }
 }
 
-pub(crate) fn budget_object(month: &str) -> String {
-    format!("budget:{month}")
+/// `budget:MONTH` for the organisation's budget (as before scopes), `budget:MONTH:KIND:VALUE` for a scope's.
+pub(crate) fn budget_object(scope: &str, month: &str) -> String {
+    if scope == "org" {
+        format!("budget:{month}")
+    } else {
+        format!("budget:{month}:{scope}")
+    }
+}
+
+/// The API path of a budget (`/orgs/SLUG/budgets/MONTH`, with `?scope=` for a scope's).
+pub(super) fn budget_path(slug: &str, month: &str, scope: &str) -> String {
+    if scope == "org" {
+        format!("/orgs/{slug}/budgets/{month}")
+    } else {
+        format!("/orgs/{slug}/budgets/{month}?scope={}", url::form_urlencoded::byte_serialize(scope.as_bytes()).collect::<String>())
+    }
 }
 pub(crate) fn provider_object(provider: &str) -> String {
     format!("provider:{provider}")
