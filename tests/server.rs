@@ -918,6 +918,20 @@ async fn half_sent_and_trickled_requests_are_cut_off() {
     s.stop().await;
 }
 
+/// A deliverer of its own over the store, as another process would run one.
+#[derive(Clone)]
+struct Rival(Arc<std::sync::Mutex<Ops>>);
+
+impl argus_client::outbox::Outbox for Rival {
+    async fn due(&self, limit: i64) -> Result<Vec<argus_ops::channels::Due>, String> {
+        self.0.lock().unwrap().deliveries_due(limit).map_err(|e| e.message)
+    }
+
+    async fn attempted(&self, id: i64, status: String, delivered: bool, retry_in: chrono::Duration) -> Result<(), String> {
+        self.0.lock().unwrap().delivery_attempted(id, &status, delivered, retry_in).map_err(|e| e.message)
+    }
+}
+
 /// A loopback SMTP server, as small as lettre needs (no STARTTLS offered, so
 /// the opportunistic TLS stays plain): each message's DATA is kept.
 async fn smtp_receiver() -> (String, Arc<std::sync::Mutex<Vec<String>>>) {
@@ -995,6 +1009,17 @@ async fn alerts_reach_slack_and_email_once() {
         c.console_url = Some("https://argus.example.com".into());
     })
     .await;
+    // A second deliverer on the same store (as a desktop window open on the
+    // served file would be): the deliverer lock lets one of them send.
+    let (_rival_stop, rival_rx) = tokio::sync::watch::channel(false);
+    let rival = Rival(Arc::new(std::sync::Mutex::new(s.ops())));
+    let (db, rival_sender) = (
+        s.db.clone(),
+        argus_client::outbox::Sender::new(Arc::new(b"rival-key-0123456789".to_vec()), Some("https://argus.example.com".into()), true),
+    );
+    tokio::spawn(
+        async move { argus_client::outbox::worker(&db, rival, rival_sender, std::time::Duration::from_millis(20), rival_rx).await },
+    );
     let mut ops = s.ops();
     use argus_ops::channels::ChannelSpec;
     let sl = ops.channel_add("acme", &ChannelSpec { kind: "slack".into(), url: Some(slack.clone()), ..Default::default() }, true).unwrap();

@@ -1,7 +1,9 @@
 //! A solo store's alerts delivered while the window runs: the loop of
 //! `serve` (`argus_client::outbox::worker`) over a connection of its own.
 //! A store linked to a server fires no alerts of its own (the server
-//! delivers them), so there is nothing queued to send for it.
+//! delivers them), so there is nothing queued to send for it; a store that
+//! `serve` serves on this machine too is delivered by one of the two (the
+//! deliverer lock, `argus_client::outbox::lock_path`).
 //!
 //! Targets on this machine or a private network are allowed: a channel got
 //! into this store only by its own user (`alerts channel add` refuses them
@@ -50,6 +52,8 @@ pub fn start(path: &std::path::Path) -> Option<tokio::sync::watch::Sender<bool>>
         .unwrap_or_else(|| format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).into_bytes());
     let sender = outbox::Sender::new(Arc::new(key), None, true);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
-    tauri::async_runtime::spawn(outbox::worker(Local(Arc::new(Mutex::new(ops))), sender, std::time::Duration::from_secs(2), stop_rx));
+    let db = path.to_path_buf();
+    let local = Local(Arc::new(Mutex::new(ops)));
+    tauri::async_runtime::spawn(async move { outbox::worker(&db, local, sender, std::time::Duration::from_secs(2), stop_rx).await });
     Some(stop_tx)
 }

@@ -94,10 +94,36 @@ const CONCURRENT: usize = 16;
 /// Deliveries of one organisation taken per poll (fairness across them).
 const PER_ORG: usize = 5;
 
-/// Delivers the outbox: each organisation's due deliveries in order, on a
-/// task of its own, organisations side by side (at most [`CONCURRENT`]), so
-/// that one organisation's silent endpoint never delays another's alerts.
-pub async fn worker<O: Outbox>(outbox: O, sender: Sender, poll: Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+/// The file whose OS lock makes one process at a time the deliverer of a
+/// store (`serve` and a desktop window open on the same file would
+/// otherwise both send every alert).
+pub fn lock_path(db: &std::path::Path) -> std::path::PathBuf {
+    std::path::PathBuf::from(format!("{}.outbox.lock", db.display()))
+}
+
+/// The deliverer's lock, if this process can take it now (released when
+/// the process ends, however it ends).
+fn take_lock(path: &std::path::Path) -> Option<std::fs::File> {
+    let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).ok()?;
+    f.try_lock().ok()?;
+    Some(f)
+}
+
+/// Delivers the outbox of the store at `db`: each organisation's due
+/// deliveries in order, on a task of its own, organisations side by side
+/// (at most [`CONCURRENT`]), so that one organisation's silent endpoint
+/// never delays another's alerts. Only while this process holds the
+/// store's deliverer lock ([`lock_path`]); another process holding it is
+/// asked again at every poll.
+pub async fn worker<O: Outbox>(
+    db: &std::path::Path,
+    outbox: O,
+    sender: Sender,
+    poll: Duration,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
+    let lock = lock_path(db);
+    let mut held: Option<std::fs::File> = None;
     let busy: Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Default::default();
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT));
     let mut tasks = tokio::task::JoinSet::new();
@@ -107,6 +133,12 @@ pub async fn worker<O: Outbox>(outbox: O, sender: Sender, poll: Duration, mut st
             _ = tokio::time::sleep(poll) => {}
         }
         while tasks.try_join_next().is_some() {}
+        if held.is_none() {
+            held = take_lock(&lock);
+            if held.is_none() {
+                continue; // another process delivers this store's alerts
+            }
+        }
         let due = match outbox.due(200).await {
             Ok(d) => d,
             Err(e) => {
@@ -146,4 +178,5 @@ pub async fn worker<O: Outbox>(outbox: O, sender: Sender, poll: Duration, mut st
     // Stopping: deliveries under way are abandoned unrecorded, so they are
     // attempted again after a restart (at least once, never lost).
     tasks.shutdown().await;
+    drop(held);
 }

@@ -143,7 +143,10 @@ pub async fn run(listener: TcpListener, config: Config, shutdown: impl Future<Ou
     }
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let sender = argus_client::outbox::Sender::new(state.server_key.clone(), config.console_url.clone(), config.allow_private_targets);
-    let worker = tokio::spawn(argus_client::outbox::worker(state, sender, config.webhook_poll, stop_rx.clone()));
+    let db = config.db.clone();
+    let poll = config.webhook_poll;
+    let outbox_stop = stop_rx.clone();
+    let worker = tokio::spawn(async move { argus_client::outbox::worker(&db, state, sender, poll, outbox_stop).await });
     let checkpoints = tokio::spawn(pool::checkpointer(config.clone(), config.checkpoint_every, stop_rx));
     if let Ok(addr) = listener.local_addr() {
         tracing::info!(%addr, db = %config.db.display(), "argus-usage server listening");
