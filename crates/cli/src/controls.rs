@@ -175,7 +175,10 @@ fn channel(ops: &mut Ops, c: ChannelCmd) -> Result<ExitCode, OpsError> {
                 }
                 print_json(&out);
             } else {
-                println!("channel {} added: {} to {}; `serve` delivers every new alert of {} there", v.id, v.kind, v.target, v.org);
+                println!(
+                    "channel {} added: {} to {}; every new alert of {} goes there (sent by `serve`, or by the desktop app while its window is open)",
+                    v.id, v.kind, v.target, v.org
+                );
                 match secret {
                     Some(Some(s)) => println!("signing secret (X-Argus-Signature: sha256=HMAC of the body): {s}"),
                     Some(None) => println!("note: set ARGUS_USAGE_SERVER_KEY (as serve has it) to see this webhook's signing secret here"),

@@ -252,10 +252,11 @@ fn check_env_name(raw: &str) -> Result<String> {
 /// A spec checked and made into what the store keeps.
 fn target_of_spec(spec: &ChannelSpec, allow_private: bool) -> Result<ChannelTarget> {
     let unused = |field: &str, kind: &str| -> OpsError {
+        let a = if kind == "email" { "an" } else { "a" };
         FieldError::new(
             field,
             format!(
-                "is not taken by a {kind} channel; leave it out (a {kind} channel takes {})",
+                "is not taken by {a} {kind} channel; leave it out ({a} {kind} channel takes {})",
                 match kind {
                     "email" => "--to, --smtp, --from, --smtp-user and --password-env",
                     _ => "--url",
