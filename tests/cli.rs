@@ -719,46 +719,15 @@ fn alert_channels_from_the_command_line() {
     let v: Value = serde_json::from_str(&body).unwrap();
     assert!(v["text"].as_str().unwrap().contains("test of an alert channel of acme"), "{body}");
 
-    let (code, _, err) = run(
-        &db,
-        &[
-            "alerts",
-            "channel",
-            "add",
-            "--org",
-            "acme",
-            "--kind",
-            "email",
-            "--to",
-            "b@example.com",
-            "--smtp",
-            "smtp://me:hunter2@mail.example.com:587",
-        ],
-    );
+    let add_email = |rest: &[&str]| run(&db, &[&["alerts", "channel", "add", "--org", "acme", "--kind", "email"], rest].concat());
+    let (code, _, err) = add_email(&["--to", "b@example.com", "--smtp", "smtp://me:hunter2@mail.example.com:587"]);
     assert_eq!(code, 1);
     assert!(err.contains("field `smtp`") && err.contains("--smtp-user") && !err.contains("hunter2"), "{err}");
-    let (code, _, err) =
-        run(&db, &["alerts", "channel", "add", "--org", "acme", "--kind", "email", "--to", "nobody", "--smtp", "smtp://mail.example.com"]);
+    let (code, _, err) = add_email(&["--to", "nobody", "--smtp", "smtp://mail.example.com"]);
     assert!(code == 1 && err.contains("field `to`") && err.contains("budgets@example.com"), "{err}");
-    let e = run_json(
-        &db,
-        &[
-            "alerts",
-            "channel",
-            "add",
-            "--org",
-            "acme",
-            "--kind",
-            "email",
-            "--to",
-            "b@example.com",
-            "--smtp",
-            "smtp://mail.example.com",
-            "--smtp-user",
-            "alerts",
-            "--json",
-        ],
-    );
+    let (code, out, err) = add_email(&["--to", "b@example.com", "--smtp", "smtp://mail.example.com", "--smtp-user", "alerts", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let e: Value = serde_json::from_str(&out).unwrap();
     assert_eq!((e["smtp"].as_str(), e["password_env"].as_str()), (Some("smtp://mail.example.com:587"), Some("ARGUS_USAGE_SMTP_PASSWORD")));
 
     let (code, out, _) = run(&db, &["alerts", "channel", "remove", "--org", "acme", &id]);
