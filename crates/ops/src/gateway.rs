@@ -176,13 +176,17 @@ fn alias_view(a: &AliasRow) -> AliasView {
 
 /// Checks a base URL: http or https, a host, no credentials, no query.
 fn check_base_url(s: &str) -> std::result::Result<String, FieldError> {
+    if s.len() > 2000 {
+        return Err(FieldError::new("base_url", format!("is {} characters long, more than the 2000 a base URL may have; give the provider's base URL, e.g. https://api.openai.com/v1", s.len())));
+    }
     let u = url::Url::parse(s).map_err(|e| {
         FieldError::new(
             "base_url",
             format!("{s:?} is not a URL ({e}); give the base URL the provider's SDK takes, e.g. https://api.openai.com/v1"),
         )
     })?;
-    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none() {
+    let odd_host = |h: &str| !h.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | ':' | '[' | ']'));
+    if !matches!(u.scheme(), "http" | "https") || u.host_str().is_none_or(odd_host) {
         return Err(FieldError::new("base_url", format!("{s:?} is not an http(s) URL with a host; e.g. https://api.anthropic.com")));
     }
     if !u.username().is_empty() || u.password().is_some() {
@@ -675,5 +679,20 @@ fn key_present(t: &Target) -> bool {
         // A local server may need no key.
         None => true,
         Some(k) => std::env::var_os(k).is_some_and(|v| !v.is_empty()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_base_url;
+
+    #[test]
+    fn a_base_url_is_checked_as_the_api_documents_it() {
+        assert_eq!(check_base_url("https://api.openai.com/v1/").unwrap(), "https://api.openai.com/v1");
+        assert!(check_base_url("http://127.0.0.1:8000/v1").is_ok(), "a local model server");
+        let long = format!("https://api.example.com/{}", "a".repeat(2000));
+        assert!(check_base_url(&long).unwrap_err().to_string().contains("more than the 2000"));
+        assert!(check_base_url("http://p.example***").is_err(), "no such host name");
+        assert!(check_base_url("https://user:pw@api.example.com").is_err());
     }
 }
