@@ -237,18 +237,6 @@ fn check_smtp(raw: &str, allow_private: bool) -> Result<(String, String)> {
     Ok((format!("{}://{host}:{port}", u.scheme()), host.trim_matches(|c| c == '[' || c == ']').to_string()))
 }
 
-fn check_env_name(raw: &str) -> Result<String> {
-    let ok = !raw.is_empty()
-        && raw.len() <= 128
-        && raw.chars().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
-        && !raw.starts_with(|c: char| c.is_ascii_digit());
-    if ok {
-        Ok(raw.to_string())
-    } else {
-        Err(FieldError::new("password_env", format!("{raw:?} is not an environment variable's name; give one like {PASSWORD_ENV}")).into())
-    }
-}
-
 /// A spec checked and made into what the store keeps.
 fn target_of_spec(spec: &ChannelSpec, allow_private: bool) -> Result<ChannelTarget> {
     let unused = |field: &str, kind: &str| -> OpsError {
@@ -317,7 +305,10 @@ fn target_of_spec(spec: &ChannelSpec, allow_private: bool) -> Result<ChannelTarg
                 u => u.map(str::to_string),
             };
             let password_env = match (&smtp_user, spec.password_env.as_deref()) {
-                (Some(_), Some(e)) => Some(check_env_name(e)?),
+                (Some(_), Some(e)) => {
+                    crate::gateway::check_env_name("password_env", e, PASSWORD_ENV, "password")?;
+                    Some(e.to_string())
+                }
                 (Some(_), None) => Some(PASSWORD_ENV.to_string()),
                 (None, Some(_)) => {
                     return Err(

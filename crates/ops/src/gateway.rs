@@ -203,15 +203,18 @@ fn check_base_url(s: &str) -> std::result::Result<String, FieldError> {
 
 /// An environment variable's name: letters, digits and `_`, not starting
 /// with a digit (the key itself is refused: it would be stored).
-fn check_env_name(s: &str) -> std::result::Result<(), FieldError> {
+/// Also the rule of an SMTP password's variable (`channels`): `field`
+/// names what is refused, `example` a good name, `secret` what must not be
+/// given instead.
+pub(crate) fn check_env_name(field: &str, s: &str, example: &str, secret: &str) -> std::result::Result<(), FieldError> {
     let ok = !s.is_empty()
         && s.len() <= 128
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
         && !s.starts_with(|c: char| c.is_ascii_digit());
     if !ok {
         return Err(FieldError::new(
-            "api_key_env",
-            "give the name of an environment variable of the serving process (e.g. OPENAI_API_KEY), not the key itself",
+            field,
+            format!("give the name of an environment variable of the serving process (e.g. {example}), not the {secret} itself"),
         ));
     }
     Ok(())
@@ -247,7 +250,7 @@ impl Ops {
             })
             .transpose()?;
         if let Some(k) = &change.api_key_env {
-            check_env_name(k)?;
+            check_env_name("api_key_env", k, "OPENAI_API_KEY", "key")?;
         }
         let now = self.now();
         let actor = self.actor.clone();
