@@ -253,6 +253,25 @@ impl Ops {
     }
 }
 
+/// An environment variable's name: letters, digits and `_`, not starting
+/// with a digit (the key itself is refused: it would be stored).
+/// Also the rule of an SMTP password's variable (`channels`): `field`
+/// names what is refused, `example` a good name, `secret` what must not be
+/// given instead.
+pub(crate) fn check_env_name(field: &str, s: &str, example: &str, secret: &str) -> std::result::Result<(), FieldError> {
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !s.starts_with(|c: char| c.is_ascii_digit());
+    if !ok {
+        return Err(FieldError::new(
+            field,
+            format!("give the name of an environment variable of the serving process (e.g. {example}), not the {secret} itself"),
+        ));
+    }
+    Ok(())
+}
+
 /// A webhook URL the server may post to: http(s), no credentials, an HTTP
 /// port, and (unless `allow_private`) no internal host.
 pub(crate) fn check_webhook_url(raw: &str, allow_private: bool) -> Result<()> {

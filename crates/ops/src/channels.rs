@@ -306,7 +306,7 @@ fn target_of_spec(spec: &ChannelSpec, allow_private: bool) -> Result<ChannelTarg
             };
             let password_env = match (&smtp_user, spec.password_env.as_deref()) {
                 (Some(_), Some(e)) => {
-                    crate::gateway::check_env_name("password_env", e, PASSWORD_ENV, "password")?;
+                    crate::access::check_env_name("password_env", e, PASSWORD_ENV, "password")?;
                     Some(e.to_string())
                 }
                 (Some(_), None) => Some(PASSWORD_ENV.to_string()),

@@ -201,25 +201,6 @@ fn check_base_url(s: &str) -> std::result::Result<String, FieldError> {
     Ok(s.trim_end_matches('/').to_string())
 }
 
-/// An environment variable's name: letters, digits and `_`, not starting
-/// with a digit (the key itself is refused: it would be stored).
-/// Also the rule of an SMTP password's variable (`channels`): `field`
-/// names what is refused, `example` a good name, `secret` what must not be
-/// given instead.
-pub(crate) fn check_env_name(field: &str, s: &str, example: &str, secret: &str) -> std::result::Result<(), FieldError> {
-    let ok = !s.is_empty()
-        && s.len() <= 128
-        && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !s.starts_with(|c: char| c.is_ascii_digit());
-    if !ok {
-        return Err(FieldError::new(
-            field,
-            format!("give the name of an environment variable of the serving process (e.g. {example}), not the {secret} itself"),
-        ));
-    }
-    Ok(())
-}
-
 /// An alias name: 1 to 128 letters, digits, `-`, `.`, `_` or `:`.
 fn check_alias_name(name: &str) -> std::result::Result<(), FieldError> {
     let ok = !name.is_empty() && name.len() <= 128 && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '.' | '_' | ':'));
@@ -250,7 +231,7 @@ impl Ops {
             })
             .transpose()?;
         if let Some(k) = &change.api_key_env {
-            check_env_name("api_key_env", k, "OPENAI_API_KEY", "key")?;
+            crate::access::check_env_name("api_key_env", k, "OPENAI_API_KEY", "key")?;
         }
         let now = self.now();
         let actor = self.actor.clone();
