@@ -284,6 +284,44 @@ async fn versions_refuse_stale_edits_and_admission_maps_to_402_and_429() {
     s.stop().await;
 }
 
+/// A `token:NAME` budget counts the records and reservations of the token
+/// of that name, whatever their other keys, and its hard limit refuses only
+/// that token's calls, naming the scope.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_budget_counts_only_what_its_token_sends() {
+    let s = start().await;
+    let admin = s.client("admin");
+    let ing = s.client("ingest");
+    let a = admin
+        .put("/orgs/acme/budgets/default?scope=token:ingest-token", &json!({"amount": "0.005", "hard_limit": true}), None)
+        .await
+        .unwrap();
+    assert_eq!((a.status, a.body["scope"].as_str()), (200, Some("token:ingest-token")), "{}", a.body);
+    let r = ing.post("/orgs/acme/records", &record("by-ingest")).await.unwrap(); // 0.0035
+    assert_eq!(r.body["records"][0]["token"], "ingest-token", "the record keeps the name of the token that sent it: {}", r.body);
+    // The same call sent again by another token is the same record, the first one's.
+    let again = admin.post("/orgs/acme/records", &record("by-ingest")).await.unwrap();
+    assert_eq!((again.body["duplicates"].as_u64(), again.body["records"][0]["token"].as_str()), (Some(1), Some("ingest-token")));
+    admin.post("/orgs/acme/records", &record("by-admin")).await.unwrap();
+    let st = admin.get("/orgs/acme/budget-status?scope=token:ingest-token").await.unwrap();
+    assert_eq!((st.body["spent"].as_str(), st.body["scope"].as_str()), (Some("0.0035"), Some("token:ingest-token")), "{}", st.body);
+    let org = admin.get("/orgs/acme/budget-status").await.unwrap();
+    assert_eq!(org.body["spent"], "0.007", "the organisation's budget counts both");
+    // 0.0035 spent + 0.001 held by a call in flight; another 0.001 would overshoot 0.005.
+    let held = ing.post("/orgs/acme/admit", &json!({"provider": "openai", "estimated_cost": "0.001"})).await.unwrap();
+    assert_eq!(held.status, 200, "{}", held.body);
+    let a = ing.post("/orgs/acme/admit", &json!({"provider": "openai", "estimated_cost": "0.001"})).await.unwrap();
+    assert_eq!((a.status, a.body["error"]["code"].as_str()), (402, Some("budget_exceeded")), "{}", a.body);
+    assert!(a.body["error"]["message"].as_str().unwrap().contains("token:ingest-token"), "names the scope: {}", a.body);
+    let r = ing.post("/orgs/acme/route", &json!({"operation": "chat", "dry_run": true, "estimated_cost": "0.001"})).await.unwrap();
+    assert_eq!(r.body["chosen"], Value::Null, "route checks the token's budget too: {}", r.body);
+    let other = admin.post("/orgs/acme/admit", &json!({"provider": "openai", "estimated_cost": "0.001"})).await.unwrap();
+    assert_eq!(other.status, 200, "another token's call is not this budget's: {}", other.body);
+    let r = admin.post("/orgs/acme/route", &json!({"operation": "chat", "dry_run": true, "estimated_cost": "0.001"})).await.unwrap();
+    assert!(r.body["chosen"].is_string(), "{}", r.body);
+    s.stop().await;
+}
+
 /// A receiver that fails twice, then accepts: the alert arrives, signed,
 /// and is acknowledged exactly once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

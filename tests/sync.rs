@@ -398,6 +398,34 @@ fn scoped_budget_edits_push_from_a_linked_desktop() {
     assert_eq!(budget_on_server(&b, "2026-12")["amount"], "1000.00");
 }
 
+/// Records sent over HTTP keep the name of their token, and sync carries
+/// it: a `token:NAME` budget reads the same spend on a linked desktop as
+/// on the server.
+#[test]
+fn token_budgets_read_the_same_on_a_linked_desktop() {
+    let (d, sdb, server) = setup(20);
+    let laptop = token(&sdb, "acme", "admin", "laptop");
+    let gw = token(&sdb, "acme", "ingest", "gateway-1");
+    let batch = serde_json::json!([
+        {"id": "t1", "provider": "openai", "model": "gpt-4o", "operation": "chat", "input_tokens": 1000, "output_tokens": 100, "occurred_at": "2026-10-05T10:00:00Z"},
+        {"id": "t2", "provider": "openai", "model": "gpt-4o", "operation": "chat", "input_tokens": 3000, "output_tokens": 700, "occurred_at": "2026-10-06T10:00:00Z"},
+    ]);
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let a = rt.block_on(argus_client::api::Client::new(&server.url(), Some(&gw)).post_records("acme", &batch)).unwrap();
+    assert_eq!(a.status, 200, "{}", a.body);
+    ok(&sdb, None, &["budget", "set", "--org", "acme", "--scope", "token:gateway-1", "--month", "2026-10", "--amount", "1"]);
+    let local = d.path().join("local.db");
+    link(&local, &server, &laptop);
+    json(&local, Some(&laptop), &["sync", "--json"]);
+    let args = ["budget", "status", "--org", "acme", "--scope", "token:gateway-1", "--month", "2026-10", "--json"];
+    let (on_server, on_desktop) = (json(&sdb, None, &args), json(&local, None, &args));
+    assert_ne!(on_server["spent"], "0.00", "{on_server}");
+    assert_eq!((&on_server["spent"], &on_server["amount"]), (&on_desktop["spent"], &on_desktop["amount"]), "{on_server} {on_desktop}");
+    let recs = json(&local, None, &["usage", "records", "--org", "acme", "--from", "2026-10-05", "--to", "2026-10-07", "--json"]);
+    let mine: Vec<_> = recs["records"].as_array().unwrap().iter().filter(|r| r["token"] == "gateway-1").map(|r| r["id"].clone()).collect();
+    assert_eq!(mine, ["t1", "t2"], "{recs}");
+}
+
 #[test]
 fn a_token_without_admin_rights_cannot_push_and_the_edit_is_kept() {
     let (d, sdb, server) = setup(100);

@@ -278,6 +278,25 @@ def test_a_hard_limit_refuses_without_calling_the_provider(gw):
     assert sum(f.count() for f in gw.fakes.values()) == 0 and gw.records() == []
 
 
+def test_a_token_budget_counts_and_refuses_only_that_tokens_calls(gw):
+    # Each call records the name of the token that sent it; `token:NAME` budgets count those.
+    ask(gw.openai(), max_tokens=5)
+    [rec] = gw.records()
+    assert rec["token"] == "ingest", "the record names the token that sent the call"
+    status = json.loads(cli(gw.db, "budget", "status", "--org", "acme", "--scope", "token:ingest", "--json").stdout)
+    assert Decimal(status["spent"]) == OPENAI_CALL_COST and status["scope"] == "token:ingest"
+    # Spent 0.0000223 of 0.00003: the next call's estimate (13 prompt tokens, 5 out) does not fit.
+    cli(gw.db, "budget", "set", "--org", "acme", "--scope", "token:ingest", "--amount", "0.00003", "--hard-limit")
+    with pytest.raises(openai.APIStatusError) as e:
+        ask(gw.openai(), max_tokens=5)
+    assert e.value.status_code == 402 and e.value.code == "budget_exceeded"
+    assert "token:ingest" in str(e.value.message), "the refusal names the scope that refused"
+    # Another token's calls are not this budget's.
+    ask(gw.openai("admin"), max_tokens=5)
+    assert sorted(r["token"] for r in gw.records()) == ["admin", "ingest"]
+    assert gw.fakes["alpha"].count() == 2
+
+
 def test_quotas_refuse_with_429_and_retry_after(gw):
     cli(gw.db, "provider", "set", "--org", "acme", "--provider", "alpha", "--hourly-limit", "2")
     ask(gw.openai())

@@ -105,6 +105,9 @@ enum Cmd {
         user: Option<String>,
         #[arg(long)]
         operation: Option<String>,
+        /// The name of the token the call is made for (its `token:NAME` budget applies too).
+        #[arg(long)]
+        token: Option<String>,
         #[arg(long)]
         json: bool,
     },
@@ -119,6 +122,9 @@ enum Cmd {
         investigation: Option<String>,
         #[arg(long)]
         user: Option<String>,
+        /// The name of the token the call is made for (its `token:NAME` budget applies too).
+        #[arg(long)]
+        token: Option<String>,
         /// Show the choice without admitting it.
         #[arg(long)]
         dry_run: bool,
@@ -747,21 +753,23 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
         Cmd::Alerts(c) => controls::alerts(ops, c).map_err(e),
         Cmd::Provider(c) => controls::provider(ops, c).map_err(e),
         Cmd::Alias(c) => controls::alias(ops, c).map_err(e),
-        Cmd::Admit { org, provider, estimated_cost, investigation, user, operation, json } => {
+        Cmd::Admit { org, provider, estimated_cost, investigation, user, operation, token, json } => {
             let keys = CallKeys {
                 operation: operation.as_deref(),
                 investigation: investigation.as_deref(),
                 user: user.as_deref(),
-                ..Default::default()
+                token: token.as_deref(),
+                provider: None,
             };
             controls::admit(ops, &org, &provider, estimated_cost.as_deref(), &keys, json).map_err(e)
         }
-        Cmd::Route { org, operation, investigation, user, dry_run, estimated_cost, json } => {
+        Cmd::Route { org, operation, investigation, user, token, dry_run, estimated_cost, json } => {
             let keys = CallKeys {
                 operation: operation.as_deref(),
                 investigation: investigation.as_deref(),
                 user: user.as_deref(),
-                ..Default::default()
+                token: token.as_deref(),
+                provider: None,
             };
             controls::route(ops, &org, &keys, dry_run, estimated_cost.as_deref(), json).map_err(e)
         }

@@ -97,11 +97,21 @@ pub enum StoredDim {
     Operation = 3,
     Investigation = 4,
     User = 5,
+    /// The name of the token that sent the call (`''` for none): what a
+    /// `token:NAME` budget spends (migrations/0015_record_tokens.sql).
+    Token = 6,
 }
 
 impl StoredDim {
-    pub const ALL: [StoredDim; 6] =
-        [StoredDim::Total, StoredDim::Provider, StoredDim::Model, StoredDim::Operation, StoredDim::Investigation, StoredDim::User];
+    pub const ALL: [StoredDim; 7] = [
+        StoredDim::Total,
+        StoredDim::Provider,
+        StoredDim::Model,
+        StoredDim::Operation,
+        StoredDim::Investigation,
+        StoredDim::User,
+        StoredDim::Token,
+    ];
 }
 
 /// The rollups of `agg_cube` (migrations/0011_cube.sql, 0012_pairs.sql),
@@ -172,6 +182,8 @@ pub struct KeyParts<'a> {
     /// Not a stored dimension of `agg_daily`; the rollups of filtered
     /// summaries key by it.
     pub status: &'a str,
+    /// The token that sent the call ([`StoredDim::Token`]); not in the rollups.
+    pub token: Option<&'a str>,
 }
 
 /// The stored key of a record in a stored dimension. Models are keyed as
@@ -196,6 +208,7 @@ pub fn push_stored_key(buf: &mut String, dim: StoredDim, p: &KeyParts<'_>) {
         StoredDim::Operation => buf.push_str(p.operation),
         StoredDim::Investigation => buf.push_str(p.investigation.unwrap_or_default()),
         StoredDim::User => buf.push_str(p.user.unwrap_or_default()),
+        StoredDim::Token => buf.push_str(p.token.unwrap_or_default()),
     }
 }
 

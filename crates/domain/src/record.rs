@@ -175,6 +175,12 @@ pub struct UsageInput {
     pub detail: CallDetail,
     /// How the provider processed the call (it bills the tiers differently).
     pub service_tier: ServiceTier,
+    /// The name of the API or gateway token that sent the call: set by the
+    /// server from the caller's token (never read from a line, which could
+    /// claim any), carried by sync; `None` for what a file or the command
+    /// line brings. Not part of the content: the same call sent by two
+    /// tokens is one record, the first one's.
+    pub token: Option<String>,
 }
 
 impl UsageInput {
@@ -187,6 +193,7 @@ impl UsageInput {
             investigation: self.investigation.as_deref(),
             user: self.user.as_deref(),
             status: &self.status,
+            token: self.token.as_deref(),
         }
     }
 }
@@ -433,6 +440,7 @@ fn finish(f: RawFields<'_>, mut errs: Vec<FieldError>) -> Result<UsageInput, Vec
             reservation_id,
             detail: CallDetail { upstream_model, first_byte_ms: first_byte, estimated: f.estimated.unwrap_or(false), attempt },
             service_tier,
+            token: None,
         }),
         _ => Err(vec![FieldError::new("", "is incomplete")]),
     }

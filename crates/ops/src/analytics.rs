@@ -268,6 +268,7 @@ fn filtered_fold(r: &Reader<'_>, org: &Org, from: DateTime<Utc>, to: DateTime<Ut
                 investigation: (!row.investigation.is_empty()).then_some(row.investigation),
                 user: (!row.user.is_empty()).then_some(row.user),
                 status: row.status,
+                token: None,
             };
             out.add(by, row.period, &parts, &row.totals);
         })?)
@@ -379,6 +380,7 @@ pub(crate) fn view(org: &Org, r: &StoredRecord) -> RecordView {
         source_currency: r.conversion.as_ref().map(|c| c.source_currency.clone()),
         fx_rate: r.conversion.as_ref().and_then(|c| c.rate).map(|(x, _)| x.normalize().to_string()),
         fx_date: r.conversion.as_ref().and_then(|c| c.rate).map(|(_, d)| d.format("%Y-%m-%d").to_string()),
+        token: r.token.clone(),
     }
 }
 

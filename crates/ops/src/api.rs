@@ -153,6 +153,10 @@ pub struct RecordView {
     pub fx_rate: Option<String>,
     #[serde(default)]
     pub fx_date: Option<String>,
+    /// The name of the API or gateway token that sent the call (`null`
+    /// for a file, the command line or the demo): what `token:NAME` budgets count.
+    #[serde(default)]
+    pub token: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default, schemars::JsonSchema)]

@@ -73,15 +73,7 @@ fn month_spend(r: &Reader<'_>, org: &Org, m: Month) -> Result<i128> {
 
 /// The scope a front end names (`None`: the organisation), checked.
 pub(crate) fn scope_of(s: Option<&str>) -> Result<Scope> {
-    let scope = s.map(|s| Scope::parse("scope", s)).transpose()?.unwrap_or(Scope::Org);
-    if let Scope::Token(_) = scope {
-        return Err(FieldError::new(
-            "scope",
-            "token scopes are not available yet: records do not carry the token that sent them; use investigation, user, operation or provider",
-        )
-        .into());
-    }
-    Ok(scope)
+    Ok(s.map(|s| Scope::parse("scope", s)).transpose()?.unwrap_or(Scope::Org))
 }
 
 /// Spend of `scope` in local month `m`: the organisation's from the daily
@@ -94,27 +86,36 @@ fn scope_spend(r: &Reader<'_>, org: &Org, scope: &Scope, m: Month) -> Result<i12
 }
 
 /// The totals of a scope's calls in local month `m`, from the monthly
-/// rollups (`agg_cube`); the organisation's from the daily aggregates.
+/// rollups (`agg_cube`); the organisation's and a token's from the daily
+/// aggregates.
 fn scope_totals(r: &Reader<'_>, org: &Org, scope: &Scope, m: Month) -> Result<argus_domain::analytics::Totals> {
     use argus_domain::analytics::{StoredDim, Totals};
-    if *scope == Scope::Org {
-        let (d0, d1) = month_days(m);
-        let mut t = Totals::default();
-        for (_, _, x) in argus_store::aggregates::rows(r, org.row.id, StoredDim::Total, d0, d1)? {
-            t.add(&x);
+    let (d0, d1) = month_days(m);
+    let mut t = Totals::default();
+    match scope {
+        Scope::Org => {
+            for (_, _, x) in argus_store::aggregates::rows(r, org.row.id, StoredDim::Total, d0, d1)? {
+                t.add(&x);
+            }
+            return Ok(t);
         }
-        return Ok(t);
+        Scope::Token(name) => {
+            for (_, x) in argus_store::aggregates::key_rows(r, org.row.id, StoredDim::Token, name, d0, d1)? {
+                t.add(&x);
+            }
+            return Ok(t);
+        }
+        _ => {}
     }
     let Some((shape, what)) = scope_rollup(scope, true) else { return Ok(Totals::default()) };
     let period = day_number(m.first_day());
-    let mut t = Totals::default();
     argus_store::aggregates::cube_rows(r, org.row.id, shape, period, period + 1, &what, |row| t.add(&row.totals))?;
     Ok(t)
 }
 
 /// The rollup that holds a scope's calls (by local month, or by local day)
-/// and the filter that selects them; `None` for the organisation (the
-/// daily aggregates hold it) and for tokens (not recorded yet).
+/// and the filter that selects them; `None` for the organisation and for
+/// tokens (the daily aggregates hold them).
 fn scope_rollup(scope: &Scope, monthly: bool) -> Option<(argus_domain::analytics::Shape, argus_domain::analytics::RecordFilter)> {
     use argus_domain::analytics::{RecordFilter, Shape};
     let (by_inv, by_user) = if monthly { (Shape::MonthInvestigation, Shape::MonthUser) } else { (Shape::DayInvestigation, Shape::DayUser) };
@@ -483,7 +484,7 @@ fn check_keys(keys: &CallKeys<'_>) -> std::result::Result<(), FieldError> {
     if let Some(op) = keys.operation {
         check_slug("operation", op)?;
     }
-    for (field, v) in [("investigation", keys.investigation), ("user", keys.user)] {
+    for (field, v) in [("investigation", keys.investigation), ("user", keys.user), ("token", keys.token)] {
         if let Some(v) = v {
             argus_domain::slug::check_text(field, v, 256)?;
         }
@@ -970,8 +971,13 @@ impl Ops {
 
 /// Daily spend of `scope` over local days `[d0, d1)`: `(day, nano-units)`.
 fn scope_daily(r: &Reader<'_>, org: &Org, scope: &Scope, d0: i32, d1: i32) -> Result<Vec<(i32, i128)>> {
-    if *scope == Scope::Org {
-        return Ok(store::daily_spend(r, org.row.id, d0, d1)?);
+    match scope {
+        Scope::Org => return Ok(store::daily_spend(r, org.row.id, d0, d1)?),
+        Scope::Token(name) => {
+            let rows = argus_store::aggregates::key_rows(r, org.row.id, argus_domain::analytics::StoredDim::Token, name, d0, d1)?;
+            return Ok(rows.into_iter().map(|(d, t)| (d, t.cost_nanos)).collect());
+        }
+        _ => {}
     }
     let Some((shape, what)) = scope_rollup(scope, false) else { return Ok(Vec::new()) };
     let mut by_day: std::collections::BTreeMap<i32, i128> = Default::default();

@@ -179,6 +179,7 @@ impl Ops {
                     reservation_id: None,
                     detail: Default::default(),
                     service_tier: Default::default(),
+                    token: None,
                 };
                 items.push(Item { line: n, parsed: Ok(input), fallback_id: String::new() });
             }

@@ -645,6 +645,8 @@ pub struct Admit {
     pub operation: Option<String>,
     pub investigation: Option<String>,
     pub user: Option<String>,
+    /// The name of the token that sent the call.
+    pub token: Option<String>,
 }
 
 impl Admit {
@@ -653,7 +655,8 @@ impl Admit {
             operation: self.operation.as_deref(),
             investigation: self.investigation.as_deref(),
             user: self.user.as_deref(),
-            ..Default::default()
+            token: self.token.as_deref(),
+            provider: None,
         }
     }
 }

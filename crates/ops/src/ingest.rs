@@ -332,25 +332,29 @@ impl Ops {
     /// with `idempotency_key`, derived from the key and its place in the
     /// batch, so that the same request sent again is recognised as a
     /// duplicate; without, a fresh one (the answer says a retry is not safe).
+    /// `token` names the token that sent them (each record keeps it: what
+    /// `token:NAME` budgets count).
     pub fn record_batch(
         &mut self,
         org: &str,
+        token: Option<&str>,
         values: Vec<serde_json::Value>,
         idempotency_key: Option<&str>,
     ) -> Result<crate::api::BatchReport> {
-        self.record_values(org, values, idempotency_key, true)
+        self.record_values(org, token, values, idempotency_key, true)
     }
 
     /// Records the gateway's calls, each with its id: as [`Ops::record_batch`],
     /// without reading the stored records back for the answer (`records`
     /// stays empty; the counts and the rejections are there).
-    pub fn record_calls(&mut self, org: &str, values: Vec<serde_json::Value>) -> Result<crate::api::BatchReport> {
-        self.record_values(org, values, None, false)
+    pub fn record_calls(&mut self, org: &str, token: &str, values: Vec<serde_json::Value>) -> Result<crate::api::BatchReport> {
+        self.record_values(org, Some(token), values, None, false)
     }
 
     fn record_values(
         &mut self,
         org: &str,
+        token: Option<&str>,
         values: Vec<serde_json::Value>,
         idempotency_key: Option<&str>,
         with_views: bool,
@@ -382,6 +386,7 @@ impl Ops {
                     },
                     None => UsageInput::from_json(&v),
                 };
+                let parsed = parsed.map(|p| UsageInput { token: token.map(str::to_string), ..p });
                 let fallback_id = match idempotency_key {
                     Some(k) => keyed_id(org, k, i),
                     None => uuid::Uuid::new_v7(uuid::Timestamp::from_unix(

@@ -305,7 +305,7 @@ fn a_records_pdf_lists_the_records_of_the_csv_and_refuses_a_listing_too_long_to_
             "input_tokens": 1, "output_tokens": 1, "occurred_at": "2026-11-20T10:00:00Z"})
         })
         .collect();
-    ops.record_batch("demo", many, None).unwrap();
+    ops.record_batch("demo", None, many, None).unwrap();
     let mut long = req(Format::Pdf, Kind::Records, Filters::default());
     long.from = Some("2026-11-20".into());
     long.to = Some("2026-11-21".into());

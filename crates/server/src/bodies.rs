@@ -263,11 +263,13 @@ pub fn call_keys<'a>(
     operation: &'a Option<String>,
     investigation: &'a Option<String>,
     user: &'a Option<String>,
+    token: &'a str,
 ) -> argus_domain::budget::CallKeys<'a> {
     argus_domain::budget::CallKeys {
         operation: operation.as_deref(),
         investigation: investigation.as_deref(),
         user: user.as_deref(),
-        ..Default::default()
+        token: Some(token),
+        provider: None,
     }
 }

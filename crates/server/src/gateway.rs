@@ -190,6 +190,8 @@ async fn call(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, header
 async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
     let auth = auth?;
     let org = auth.0.org.clone();
+    // The calls it records, and the reservations it makes, carry the token's name (`token:NAME` budgets).
+    let token = auth.0.name.clone();
     let actor = auth.allow(&org, Access::Ingest)?;
     let mut req: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad_input(format!("the body is not JSON: {e}; send the request as the provider's API takes it"), None))?;
@@ -263,6 +265,7 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
                 tried: tried.clone(),
                 estimate,
                 operation: Some(attribution.operation.clone()),
+                token: Some(token.clone()),
                 investigation: attribution.investigation.clone(),
                 user: attribution.user.clone(),
             })
@@ -355,7 +358,7 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
             let status = rules::record_status(res.status);
             let rec =
                 attempt.record(&Outcome { tokens: Tokens::default(), status, estimated: false, upstream_model: None, service_tier: None });
-            app.recorder.record(&org, rec).await?;
+            app.recorder.record(&org, &token, rec).await?;
             if let Some(secs) = retry {
                 let (o, p) = (org.clone(), target.provider.clone());
                 app.pool.run(&actor, move |ops| ops.gateway_retry_after(&o, &p, secs)).await?;
@@ -381,7 +384,7 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
             let named = parsed.as_ref().and_then(|v| v.get("model")).and_then(Value::as_str).map(str::to_string);
             let service_tier = parsed.as_ref().and_then(|v| rules::answer_service_tier(target.dialect, v));
             let rec = attempt.record(&Outcome { tokens, status, estimated, upstream_model: named.clone(), service_tier });
-            app.recorder.record(&org, rec).await?;
+            app.recorder.record(&org, &token, rec).await?;
             let upstream_model = named.unwrap_or_else(|| target.model.clone());
             tracing::debug!(org, provider = %target.provider, latency_ms = started.elapsed().as_millis() as u64, "gateway: served");
             return Ok(passthrough(res.status, &res.headers, body, &served_headers(&upstream_model)));
@@ -391,7 +394,7 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
         // read so that the provider's own figures are recorded).
         let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(32);
         let filter_usage = endpoint == Endpoint::ChatCompletions && !caller_wants_usage;
-        let (app2, org2, target2, attempt2) = (app.clone(), org.clone(), target.clone(), attempt.clone());
+        let (app2, org2, token2, target2, attempt2) = (app.clone(), org.clone(), token.clone(), target.clone(), attempt.clone());
         let mut upstream = res.body;
         tokio::spawn(async move {
             let mut usage = StreamUsage::default();
@@ -450,7 +453,7 @@ async fn serve(app: App, auth: Result<Auth, ApiError>, endpoint: Endpoint, heade
                 },
             };
             let rec = attempt2.record(&outcome);
-            if let Err(e) = app2.recorder.record(&org2, rec).await {
+            if let Err(e) = app2.recorder.record(&org2, &token2, rec).await {
                 tracing::error!(org = org2, error = %e.message, "gateway: a streamed call could not be recorded");
             }
         });

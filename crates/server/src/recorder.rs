@@ -3,7 +3,7 @@
 //! be committed before its answer is sent (nothing is lost by a crash after
 //! the answer), but the calls in flight share transactions: the recorder
 //! writes everything queued while the previous transaction ran in one
-//! `record_batch` an organisation, so the store's single writer is not the
+//! `record_calls` an organisation and token, so the store's single writer is not the
 //! bound on calls a second.
 use crate::error::ApiError;
 use crate::pool::Pool;
@@ -17,6 +17,8 @@ const BATCH: usize = 2000;
 
 struct Pending {
     org: String,
+    /// The name of the token that sent the call.
+    token: String,
     record: Value,
     done: oneshot::Sender<Result<(), ApiError>>,
 }
@@ -33,11 +35,12 @@ impl Recorder {
         Recorder { tx }
     }
 
-    /// Records one call (an ingest line) and returns once it is committed.
-    pub async fn record(&self, org: &str, record: Value) -> Result<(), ApiError> {
+    /// Records one call (an ingest line) sent with the token named `token`
+    /// and returns once it is committed.
+    pub async fn record(&self, org: &str, token: &str, record: Value) -> Result<(), ApiError> {
         let (done, wait) = oneshot::channel();
         self.tx
-            .send(Pending { org: org.to_string(), record, done })
+            .send(Pending { org: org.to_string(), token: token.to_string(), record, done })
             .await
             .map_err(|_| ApiError::internal("the server is shutting down".into()))?;
         wait.await.map_err(|_| ApiError::internal("the record could not be written".into()))?
@@ -59,13 +62,13 @@ async fn next_batch<T>(rx: &mut mpsc::Receiver<T>) -> Option<Vec<T>> {
 
 async fn worker(pool: Arc<Pool>, mut rx: mpsc::Receiver<Pending>) {
     while let Some(batch) = next_batch(&mut rx).await {
-        let mut by_org: HashMap<String, Vec<Pending>> = HashMap::new();
+        let mut by_caller: HashMap<(String, String), Vec<Pending>> = HashMap::new();
         for p in batch {
-            by_org.entry(p.org.clone()).or_default().push(p);
+            by_caller.entry((p.org.clone(), p.token.clone())).or_default().push(p);
         }
-        for (org, items) in by_org {
+        for ((org, token), items) in by_caller {
             let values: Vec<Value> = items.iter().map(|p| p.record.clone()).collect();
-            let res = pool.run("gateway", move |ops| ops.record_calls(&org, values)).await;
+            let res = pool.run("gateway", move |ops| ops.record_calls(&org, &token, values)).await;
             match res {
                 Ok(report) => {
                     for (i, p) in items.into_iter().enumerate() {

@@ -293,6 +293,7 @@ async fn post_records(
         ),
     };
     let actor = auth.allow(&org, Access::Ingest)?;
+    let token = auth.0.name.clone();
     let single = body.is_object();
     let values = match body {
         serde_json::Value::Array(v) => v,
@@ -305,7 +306,7 @@ async fn post_records(
         return Err(ApiError::new(ErrorCode::PayloadTooLarge, format!("{} records in one request; send at most 10000", values.len())));
     }
     let n = values.len();
-    let report = app.pool.run(&actor, move |ops| ops.record_batch(&org, values, key.as_deref())).await?;
+    let report = app.pool.run(&actor, move |ops| ops.record_batch(&org, Some(&token), values, key.as_deref())).await?;
     if report.accepted + report.duplicates == 0 && !report.rejected.is_empty() && (single || report.rejected.len() == n) {
         let first = &report.rejected[0];
         let code = if first.code == "conflict" { ErrorCode::Conflict } else { ErrorCode::BadInput };
@@ -528,10 +529,11 @@ async fn reprice(State(app): State<App>, auth: Auth, Path(org): Path<String>, Bo
 
 async fn admit(State(app): State<App>, auth: Auth, Path(org): Path<String>, Body(b): Body<AdmitBody>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Ingest)?;
+    let token = auth.0.name.clone();
     let a = app
         .pool
         .run(&actor, move |ops| {
-            ops.admit_call(&org, &b.provider, b.estimated_cost.as_deref(), &call_keys(&b.operation, &b.investigation, &b.user))
+            ops.admit_call(&org, &b.provider, b.estimated_cost.as_deref(), &call_keys(&b.operation, &b.investigation, &b.user, &token))
         })
         .await?;
     if a.allowed {
@@ -551,10 +553,11 @@ async fn admit(State(app): State<App>, auth: Auth, Path(org): Path<String>, Body
 
 async fn route(State(app): State<App>, auth: Auth, Path(org): Path<String>, Body(b): Body<RouteBody>) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Ingest)?;
+    let token = auth.0.name.clone();
     let route = app
         .pool
         .run(&actor, move |ops| {
-            ops.route_call(&org, &call_keys(&b.operation, &b.investigation, &b.user), b.dry_run, b.estimated_cost.as_deref())
+            ops.route_call(&org, &call_keys(&b.operation, &b.investigation, &b.user, &token), b.dry_run, b.estimated_cost.as_deref())
         })
         .await?;
     Ok(Json(route).into_response())

@@ -31,6 +31,7 @@ impl Delta {
             StoredDim::Operation => key.push_str(parts.operation),
             StoredDim::Investigation => key.push_str(parts.investigation.unwrap_or_default()),
             StoredDim::User => key.push_str(parts.user.unwrap_or_default()),
+            StoredDim::Token => key.push_str(parts.token.unwrap_or_default()),
             StoredDim::Model => key.push_str(&stored_key(dim, parts)),
         }
         let keys = map.entry((org, dim, day)).or_default();
@@ -284,29 +285,40 @@ pub fn cube_rows(
     Ok(())
 }
 
+const DAILY_COLS: &str = "day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests, cost_exa, cache_write_1h_tokens";
+
+fn daily_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i32, String, Totals)> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        Totals {
+            requests: r.get(2)?,
+            input_tokens: r.get(3)?,
+            output_tokens: r.get(4)?,
+            cached_input_tokens: r.get(5)?,
+            cache_write_tokens: r.get(6)?,
+            cache_write_1h_tokens: r.get(10)?,
+            cost_nanos: crate::wide::join(r.get(9)?, r.get(7)?),
+            unpriced_requests: r.get(8)?,
+        },
+    ))
+}
+
 /// Rows of one stored dimension for days `[from, to)`: `(day, key, totals)`.
 pub fn rows(r: &Reader<'_>, org: OrgId, dim: StoredDim, from_day: i32, to_day: i32) -> Result<Vec<(i32, String, Totals)>> {
-    let mut st = r.c().prepare(
-        "SELECT day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests, cost_exa, cache_write_1h_tokens
-         FROM agg_daily WHERE org_id = ?1 AND dim = ?2 AND day >= ?3 AND day < ?4",
-    )?;
+    let mut st = r.c().prepare(&format!("SELECT {DAILY_COLS} FROM agg_daily WHERE org_id = ?1 AND dim = ?2 AND day >= ?3 AND day < ?4"))?;
+    let rows = st.query_map(rusqlite::params![org.0, dim as i64, from_day, to_day], daily_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(rows)
+}
+
+/// The rows of one key of a stored dimension for days `[from, to)`, by
+/// day: `(day, totals)` (a `token:NAME` budget's spend).
+pub fn key_rows(r: &Reader<'_>, org: OrgId, dim: StoredDim, key: &str, from_day: i32, to_day: i32) -> Result<Vec<(i32, Totals)>> {
+    let mut st = r.c().prepare(&format!(
+        "SELECT {DAILY_COLS} FROM agg_daily WHERE org_id = ?1 AND dim = ?2 AND key = ?3 AND day >= ?4 AND day < ?5 ORDER BY day"
+    ))?;
     let rows = st
-        .query_map(rusqlite::params![org.0, dim as i64, from_day, to_day], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                Totals {
-                    requests: r.get(2)?,
-                    input_tokens: r.get(3)?,
-                    output_tokens: r.get(4)?,
-                    cached_input_tokens: r.get(5)?,
-                    cache_write_tokens: r.get(6)?,
-                    cache_write_1h_tokens: r.get(10)?,
-                    cost_nanos: crate::wide::join(r.get(9)?, r.get(7)?),
-                    unpriced_requests: r.get(8)?,
-                },
-            ))
-        })?
+        .query_map(rusqlite::params![org.0, dim as i64, key, from_day, to_day], |x| daily_row(x).map(|(d, _, t)| (d, t)))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     Ok(rows)
 }

@@ -330,14 +330,14 @@ pub fn add_reservation(
     expires_at: i64,
 ) -> Result<()> {
     w.c().prepare(
-        "INSERT INTO reservations (id, org_id, provider, month, amount_nanos, created_at, expires_at, operation, investigation, user_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        "INSERT INTO reservations (id, org_id, provider, month, amount_nanos, created_at, expires_at, operation, investigation, user_id, token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
     )?
-    .execute(params![id, org.0, provider, month, amount_nanos, now, expires_at, keys.operation, keys.investigation, keys.user])?;
+    .execute(params![id, org.0, provider, month, amount_nanos, now, expires_at, keys.operation, keys.investigation, keys.user, keys.token])?;
     add_open(w, org, month, amount_nanos)
 }
 
 /// Sum of the open, unexpired reservations of a month whose call has
-/// `value` in `key` (`provider`, `operation`, `investigation` or `user`):
+/// `value` in `key` (`provider`, `operation`, `investigation`, `user` or `token`):
 /// what a scoped budget holds for calls in flight. Open reservations are
 /// the calls in flight, few; they are summed in two parts as in [`reserved`].
 pub fn reserved_matching(r: &Reader<'_>, org: OrgId, month: &str, now: i64, key: &str, value: &str) -> Result<i128> {
@@ -346,6 +346,7 @@ pub fn reserved_matching(r: &Reader<'_>, org: OrgId, month: &str, now: i64, key:
         "operation" => "operation",
         "investigation" => "investigation",
         "user" => "user_id",
+        "token" => "token",
         other => return Err(crate::StoreError::Corrupt(format!("{other:?} is not a key of a reservation"))),
     };
     let sql = format!(

@@ -42,6 +42,7 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0012_pairs", include_str!("../../../migrations/0012_pairs.sql")),
     ("0013_scopes", include_str!("../../../migrations/0013_scopes.sql")),
     ("0014_channels", include_str!("../../../migrations/0014_channels.sql")),
+    ("0015_record_tokens", include_str!("../../../migrations/0015_record_tokens.sql")),
 ];
 
 /// The schema version this binary knows (the number of migrations).

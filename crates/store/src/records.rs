@@ -31,6 +31,8 @@ pub struct StoredRecord {
     pub service_tier: ServiceTier,
     /// How its cost was converted into the organisation's currency.
     pub conversion: Option<Conversion>,
+    /// The name of the token that sent it (`UsageInput::token`).
+    pub token: Option<String>,
 }
 
 fn conversion_of(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<Conversion>> {
@@ -83,11 +85,12 @@ impl StoredRecord {
             investigation: self.investigation.as_deref(),
             user: self.user.as_deref(),
             status: &self.status,
+            token: self.token.as_deref(),
         }
     }
 }
 
-const COLS: &str = "seq, org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, upstream_model, first_byte_ms, estimated, attempt, service_tier, cache_write_1h_tokens, source_cost_nanos, source_currency, fx_rate, fx_day";
+const COLS: &str = "seq, org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, upstream_model, first_byte_ms, estimated, attempt, service_tier, cache_write_1h_tokens, source_cost_nanos, source_currency, fx_rate, fx_day, token";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
     let n = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
@@ -117,6 +120,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
         },
         service_tier: tier_of(r.get(24)?)?,
         conversion: conversion_of(r, 26)?,
+        token: r.get(30)?,
     })
 }
 
@@ -157,8 +161,8 @@ impl<'w> Inserter<'w> {
         Ok(Inserter {
             conn,
             insert: conn.prepare(
-                "INSERT INTO records (org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, content_hash, upstream_model, first_byte_ms, estimated, attempt, service_tier, cache_write_1h_tokens, source_cost_nanos, source_currency, fx_rate, fx_day)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30)
+                "INSERT INTO records (org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, content_hash, upstream_model, first_byte_ms, estimated, attempt, service_tier, cache_write_1h_tokens, source_cost_nanos, source_currency, fx_rate, fx_day, token)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)
                  ON CONFLICT (org_id, id) DO NOTHING",
             )?,
             find: conn.prepare("SELECT seq, content_hash FROM records WHERE org_id = ?1 AND id = ?2")?,
@@ -200,6 +204,7 @@ impl<'w> Inserter<'w> {
             source_currency,
             fx_rate,
             fx_day,
+            n.input.token,
         ])?;
         if changed == 1 {
             return Ok(Insert::Inserted(Seq(self.conn.last_insert_rowid())));

@@ -208,7 +208,15 @@ fn totals_past_nine_billion_stay_exact_integers() {
     use argus_domain::analytics::{KeyParts, StoredDim, Totals};
     use argus_store::aggregates::{self, Delta};
     let (_d, mut s, org) = store();
-    let parts = KeyParts { provider: "openai", model: "gpt-4o", operation: "chat", investigation: Some("INV-1"), user: None, status: "ok" };
+    let parts = KeyParts {
+        provider: "openai",
+        model: "gpt-4o",
+        operation: "chat",
+        investigation: Some("INV-1"),
+        user: None,
+        status: "ok",
+        token: None,
+    };
     // Ten batches, each a little under 2^63 nano-units, and one refund.
     let big = i128::from(i64::MAX) - 12_345;
     let mut expected = 0i128;

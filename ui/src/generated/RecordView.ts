@@ -37,4 +37,9 @@ source_cost: string | null, source_currency: string | null,
 /**
  * The rate that converted it: 1 `source_currency` = `fx_rate` `currency`, published on `fx_date`.
  */
-fx_rate: string | null, fx_date: string | null, };
+fx_rate: string | null, fx_date: string | null, 
+/**
+ * The name of the API or gateway token that sent the call (`null`
+ * for a file, the command line or the demo): what `token:NAME` budgets count.
+ */
+token: string | null, };

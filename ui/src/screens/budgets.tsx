@@ -183,10 +183,10 @@ export function alertText(a: AlertView): string {
   return `${a.threshold}% reached`;
 }
 
-const SCOPE_KINDS = ["investigation", "user", "operation", "provider"] as const;
+const SCOPE_KINDS = ["investigation", "user", "operation", "provider", "token"] as const;
 
 /**
- * Budgets of one investigation, user, operation or provider: their spend and
+ * Budgets of one investigation, user, operation, provider or token: their spend and
  * projection this month, and a form to set one (admins).
  */
 function ScopedBudgets({ all, month, onSaved }: { all: BudgetView[]; month: string; onSaved: () => void }) {
@@ -235,9 +235,9 @@ function ScopedBudgets({ all, month, onSaved }: { all: BudgetView[]; month: stri
     }
   };
   return (
-    <Card title="Budgets of investigations, users, operations and providers" wide>
+    <Card title="Budgets of investigations, users, operations, providers and tokens" wide>
       {scopes.length === 0 ? (
-        <p class="muted">None yet. A budget can cover one investigation, user, operation or provider: its calls count against it, and its hard limit refuses only them.</p>
+        <p class="muted">None yet. A budget can cover one investigation, user, operation, provider or token (an API or gateway token, by its name): its calls count against it, and its hard limit refuses only them.</p>
       ) : rows.error ? <ErrorBox error={rows.error} /> : !rows.data ? <Loading what="scoped budgets" /> : (
         <table data-testid="scoped-budgets">
           <thead>
@@ -269,7 +269,7 @@ function ScopedBudgets({ all, month, onSaved }: { all: BudgetView[]; month: stri
           </label>
           <label>
             Which {kind}
-            <input name="scope_value" value={value} onInput={(e) => setValue((e.target as HTMLInputElement).value)} placeholder={kind === "investigation" ? "INV-2026-0440" : kind === "user" ? "ann@example.com" : kind === "operation" ? "chat" : "openai"} required />
+            <input name="scope_value" value={value} onInput={(e) => setValue((e.target as HTMLInputElement).value)} placeholder={kind === "investigation" ? "INV-2026-0440" : kind === "user" ? "ann@example.com" : kind === "operation" ? "chat" : kind === "provider" ? "openai" : "gateway-1"} required />
           </label>
           <label>
             Amount a month ({cur})

@@ -92,6 +92,7 @@ pub(super) fn record_input(org: &Org, r: &RecordView) -> Result<UsageInput> {
         },
         service_tier: ServiceTier::parse("service_tier", &r.service_tier)
             .map_err(|e| OpsError::new(ErrorCode::Incompatible, format!("the server sent record {}: {e}", r.id)))?,
+        token: r.token.clone(),
     })
 }
 
