@@ -643,6 +643,13 @@ fn mistyped_values_get_messages_that_say_what_to_do() {
     assert!(err.contains("\"XYZ\" is not an ISO 4217 currency code"), "{err}");
     let err = fails(&["org", "create", "beta", "--currency", "eur"]);
     assert!(err.contains("write it in capitals: \"EUR\""), "{err}");
+    // A URL is not a store: nothing is created under a folder named after its scheme.
+    let here = tempfile::tempdir().unwrap();
+    let out =
+        Command::new(BIN).current_dir(here.path()).args(["--db", "postgres://argus@127.0.0.1:5432/argus", "org", "list"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("PostgreSQL URL") && err.contains("SQLite file"), "{err}");
+    assert_eq!(std::fs::read_dir(here.path()).unwrap().count(), 0, "nothing was created");
 }
 
 /// A second server on a store another one serves would deliver every

@@ -93,6 +93,27 @@ pub fn default_db_path() -> PathBuf {
     dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("argus-usage").join("usage.db")
 }
 
+/// A store is a SQLite file: a URL (`postgres://...`, `file://...`) would
+/// otherwise become a folder named after its scheme with a new store in it.
+fn check_store_path(path: &Path) -> Result<()> {
+    let s = path.to_string_lossy();
+    let Some((scheme, _)) = s.split_once("://") else { return Ok(()) };
+    if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) {
+        let what = match scheme.to_ascii_lowercase().as_str() {
+            "postgres" | "postgresql" => "a PostgreSQL URL; this version keeps its store in a SQLite file only",
+            _ => "a URL, not a file path",
+        };
+        return Err(OpsError {
+            code: ErrorCode::BadInput,
+            message: format!(
+                "the store {s:?} is {what}; give the path of a SQLite file with --db or ARGUS_USAGE_DB (it is created if missing)"
+            ),
+            field: Some("db".into()),
+        });
+    }
+    Ok(())
+}
+
 /// An open store with its clock and the name changes are made under.
 pub struct Ops {
     pub(crate) store: Store,
@@ -104,6 +125,7 @@ impl Ops {
     /// Opens the store (applying migrations) and makes sure the built-in
     /// price catalogue is loaded.
     pub fn open(path: &Path, clock: Arc<dyn Clock>, actor: impl Into<String>) -> Result<Ops> {
+        check_store_path(path)?;
         let store = Store::open(path)?;
         let mut ops = Ops { store, clock, actor: actor.into() };
         prices::ensure_builtin_catalogue(&mut ops)?;
