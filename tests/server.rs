@@ -108,14 +108,24 @@ fn record(id: &str) -> Value {
 }
 
 /// What each route needs to succeed, for the role matrix.
-fn sample(method: &str, path: &str, alert: i64, token_id: i64) -> (String, Option<Value>) {
+fn sample(method: &str, path: &str, alert: i64, token_id: i64, channel: i64) -> (String, Option<Value>) {
     let with_query = if path.ends_with("/reports") { format!("{path}?format=csv") } else { path.to_string() };
     let p = with_query
         .replace("{org}", "acme")
         .replace("{month}", "default")
         .replace("{provider}", "openai")
         .replace("{name}", "smart")
-        .replace("{id}", &if path.contains("alerts") { alert } else { token_id }.to_string());
+        .replace(
+            "{id}",
+            &if path.contains("alerts") {
+                alert
+            } else if path.contains("alert-channels") {
+                channel
+            } else {
+                token_id
+            }
+            .to_string(),
+        );
     let body = match (method, path) {
         ("post", "/orgs/{org}/records") => Some(record("matrix")),
         ("put", "/orgs/{org}/budgets/{month}") => Some(json!({"amount": "1000"})),
@@ -134,6 +144,7 @@ fn sample(method: &str, path: &str, alert: i64, token_id: i64) -> (String, Optio
         ("post", "/orgs/{org}/route") => Some(json!({"operation": "chat", "dry_run": true})),
         ("post", "/orgs/{org}/tokens") => Some(json!({"role": "analyst", "name": "made"})),
         ("put", "/orgs/{org}/webhook") => Some(json!({"url": "http://127.0.0.1:1029/hook"})),
+        ("post", "/orgs/{org}/alert-channels") => Some(json!({"kind": "slack", "url": "http://127.0.0.1:1031/hook"})),
         _ => None,
     };
     (p, body)
@@ -165,7 +176,13 @@ async fn the_whole_access_matrix() {
     for (method, path, access, _) in argus_server::ROUTES {
         for role in ["ingest", "analyst", "auditor", "admin", "other", "revoked", "none"] {
             let token_id = s.ops().token_create("acme", "analyst", Some("victim")).unwrap().info.id;
-            let (p, body) = sample(method, path, alert, token_id);
+            let slack = argus_ops::channels::ChannelSpec {
+                kind: "slack".into(),
+                url: Some("http://127.0.0.1:1030/hook".into()),
+                ..Default::default()
+            };
+            let channel = s.ops().channel_add("acme", &slack, true).unwrap().id;
+            let (p, body) = sample(method, path, alert, token_id, channel);
             let mut c = s.client(role);
             if matches!(role, "revoked" | "none") {
                 failing += 1;
@@ -319,6 +336,47 @@ async fn a_token_budget_counts_only_what_its_token_sends() {
     assert_eq!(other.status, 200, "another token's call is not this budget's: {}", other.body);
     let r = admin.post("/orgs/acme/route", &json!({"operation": "chat", "dry_run": true, "estimated_cost": "0.001"})).await.unwrap();
     assert!(r.body["chosen"].is_string(), "{}", r.body);
+    s.stop().await;
+}
+
+/// Alert channels over HTTP, as the console's Budgets screen manages them:
+/// added (a webhook's answer carries its secret once), listed without
+/// secrets, removed; a kind the API does not know is refused naming it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn alert_channels_over_http() {
+    let s = start().await;
+    let admin = s.client("admin");
+    let a = admin
+        .post("/orgs/acme/alert-channels", &json!({"kind": "slack", "url": "http://127.0.0.1:1030/services/T0/B0/secret-path"}))
+        .await
+        .unwrap();
+    assert_eq!((a.status, a.body["kind"].as_str()), (201, Some("slack")), "{}", a.body);
+    assert!(a.body.get("secret").is_none());
+    let w = admin.post("/orgs/acme/alert-channels", &json!({"kind": "webhook", "url": "http://127.0.0.1:1031/hook"})).await.unwrap();
+    assert_eq!(w.status, 201, "{}", w.body);
+    assert_eq!(w.body["secret"].as_str().map(str::len), Some(64), "a webhook's signing secret, once: {}", w.body);
+    let e = admin
+        .post(
+            "/orgs/acme/alert-channels",
+            &json!({"kind": "email", "to": "budgets@example.com", "smtp": "smtp://mail.example.com:2525", "smtp_auth": {"user": "alerts"}}),
+        )
+        .await
+        .unwrap();
+    assert_eq!((e.status, e.body["password_env"].as_str()), (201, Some("ARGUS_USAGE_SMTP_PASSWORD")), "{}", e.body);
+    let list = admin.get("/orgs/acme/alert-channels").await.unwrap();
+    let text = list.body.to_string();
+    assert_eq!(list.body["channels"].as_array().map(Vec::len), Some(3), "{text}");
+    assert!(!text.contains("secret-path") && !text.contains(w.body["secret"].as_str().unwrap()), "no secret is listed: {text}");
+    let bad = admin.post("/orgs/acme/alert-channels", &json!({"kind": "sms", "to": "+15550100"})).await.unwrap();
+    assert_eq!(bad.status, 400, "{}", bad.body);
+    assert!(bad.body["error"]["message"].as_str().unwrap().contains("sms"), "{}", bad.body);
+    assert_eq!(s.client("analyst").get("/orgs/acme/alert-channels").await.unwrap().status, 403);
+    let id = a.body["id"].as_i64().unwrap();
+    let r = admin.send("DELETE", &format!("/orgs/acme/alert-channels/{id}"), None, &[]).await.unwrap();
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(admin.get("/orgs/acme/alert-channels").await.unwrap().body["channels"].as_array().map(Vec::len), Some(2));
+    let again = admin.send("DELETE", &format!("/orgs/acme/alert-channels/{id}"), None, &[]).await.unwrap();
+    assert_eq!(again.status, 404, "{}", again.body);
     s.stop().await;
 }
 

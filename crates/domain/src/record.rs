@@ -79,6 +79,12 @@ pub mod patterns {
     pub const HTTP_URL: &str = r"^https?://([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z]([a-z0-9-]{0,61}[a-z0-9])?(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(/[A-Za-z0-9._~-]*)*$";
     /// The same, on an HTTP port (80, 443, or 1024 and up), as webhooks take.
     pub const WEBHOOK_URL: &str = r"^https?://([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z]([a-z0-9-]{0,61}[a-z0-9])?(:(80|443|102[4-9]|10[3-9][0-9]|1[1-9][0-9]{2}|[2-9][0-9]{3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?(/[A-Za-z0-9._~-]*)*$";
+    /// An e-mail address as a channel takes it (`channels::check_address`).
+    pub const EMAIL: &str = r"^[A-Za-z0-9._%+-]{1,64}@([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]([a-z0-9-]{0,22}[a-z0-9])$";
+    /// An SMTP server: `smtp://HOST[:PORT]` (STARTTLS) or `smtps://HOST[:PORT]`, no path.
+    pub const SMTP_URL: &str = r"^smtps?://([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)*[a-z]([a-z0-9-]{0,61}[a-z0-9])?(:([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5]))?$";
+    /// The name of an environment variable (`access::check_env_name`).
+    pub const ENV_NAME: &str = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$";
     /// A budget amount: below a billion, 9 decimals.
     pub const MONEY: &str = r"^[0-9]{1,9}(\.[0-9]{1,9})?$";
     /// A rate per million tokens: at most 100000, 12 decimals.
@@ -89,7 +95,7 @@ pub mod patterns {
     /// A budget's scope as the API takes it: `org`, `investigation:TEXT`,
     /// `user:TEXT`, `operation:SLUG` or `provider:SLUG`; at most 270
     /// characters in all (with `maxLength`). Token scopes are not taken yet.
-    pub const SCOPE: &str = r"^(org|(investigation|user):[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*|(operation|provider):[a-z0-9]([a-z0-9_-]|\.[a-z0-9_-])*\.?)$";
+    pub const SCOPE: &str = r"^(org|(investigation|user|token):[^\x00-\x1f\x7f-\x9f]*[^\x00-\x20\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*|(operation|provider):[a-z0-9]([a-z0-9_-]|\.[a-z0-9_-])*\.?)$";
     /// `usage summary`'s `by`: one grouping, or two different ones
     /// separated by a comma (each first grouping lists the seconds it takes,
     /// so that a pattern without look-ahead leaves out `provider,provider`).

@@ -47,6 +47,9 @@ pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("get", "/orgs/{org}/reports", "read", "An export: format=csv|json|pdf, kind=records|summary|audit, by, from, to, the record filters (records, summary) or actor, action, object (audit); the same files as `argus-usage export`. A CSV is streamed with its metadata as leading # lines, a JSON carries it inside; a PDF (a report of totals, or a listing of at most 10,000 records) is sent whole with its metadata, file checksum included, as percent-encoded JSON in the x-argus-meta header"),
     ("get", "/orgs/{org}/webhook", "configure", "Where alerts are POSTed"),
     ("put", "/orgs/{org}/webhook", "configure", "Set the webhook: {url}; the answer carries the signing secret (HMAC-SHA256 of the body, header X-Argus-Signature: sha256=HEX)"),
+    ("get", "/orgs/{org}/alert-channels", "configure", "Where every alert also goes, once each: Slack-compatible webhooks, e-mail, signed webhooks (a Slack URL shown up to its host; never a password)"),
+    ("post", "/orgs/{org}/alert-channels", "configure", "Add a channel: {kind: slack, url}, {kind: webhook, url} (the answer carries its signing secret) or {kind: email, to, smtp, from, smtp_auth: {user, password_env}} (the password is read from that variable of the serving process)"),
+    ("delete", "/orgs/{org}/alert-channels/{id}", "configure", "Remove a channel; what it had not sent yet is dropped"),
 ];
 
 fn roles(access: &str) -> &'static str {
@@ -196,6 +199,11 @@ fn contract(method: &str, path: &str) -> Option<Contract> {
         ("put", "/orgs/{org}/webhook") => {
             Contract { body: Some(of::<WebhookBody>), statuses: &[413], ..c(Answer::Json(200, of::<WebhookSet>)) }
         }
+        ("get", "/orgs/{org}/alert-channels") => c(Answer::Json(200, of::<Channels>)),
+        ("post", "/orgs/{org}/alert-channels") => {
+            Contract { body: Some(of::<ChannelBody>), statuses: &[413], ..c(Answer::Json(201, of::<ChannelAdded>)) }
+        }
+        ("delete", "/orgs/{org}/alert-channels/{id}") => c(Answer::Json(200, of::<argus_ops::channels::ChannelView>)),
         _ => return None,
     })
 }

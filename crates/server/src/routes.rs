@@ -205,6 +205,8 @@ pub fn router(app: App, beside: Router<App>) -> Router {
         .route("/orgs/{org}/tokens", get(tokens).post(post_token))
         .route("/orgs/{org}/tokens/{id}", axum::routing::delete(revoke_token))
         .route("/orgs/{org}/webhook", get(get_webhook).put(put_webhook))
+        .route("/orgs/{org}/alert-channels", get(channels).post(post_channel))
+        .route("/orgs/{org}/alert-channels/{id}", axum::routing::delete(remove_channel))
         .route("/orgs/{org}/reports", get(reports))
         // Also when the console's files are served at `/`: an unknown API path is a JSON 404.
         .fallback(|| async { ApiError::new(ErrorCode::NotFound, "no such route; the routes are listed in /api/v1/openapi.json") });
@@ -615,6 +617,32 @@ async fn put_webhook(
     let w = app.pool.run(&actor, move |ops| ops.webhook_set(&org, &b.url, allow)).await?;
     let secret = crate::webhooks::secret(&app.server_key, &w.org, w.version);
     Ok(Json(WebhookSet { org: w.org, url: w.url, version: w.version, updated_at: w.updated_at, secret }).into_response())
+}
+
+async fn channels(State(app): State<App>, auth: Auth, Path(org): Path<String>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Configure)?;
+    Ok(Json(Channels { channels: app.pool.run(&actor, move |ops| ops.channels_list(&org)).await? }).into_response())
+}
+
+async fn post_channel(
+    State(app): State<App>,
+    auth: Auth,
+    Path(org): Path<String>,
+    Body(b): Body<ChannelBody>,
+) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Configure)?;
+    let allow = app.allow_private_targets;
+    let spec = b.spec();
+    let channel = app.pool.run(&actor, move |ops| ops.channel_add(&org, &spec, allow)).await?;
+    let secret = (channel.kind == "webhook")
+        .then(|| argus_client::outbox::secret(&app.server_key, &argus_ops::channels::secret_label(&channel.org, channel.id)));
+    Ok((StatusCode::CREATED, Json(ChannelAdded { channel, secret })).into_response())
+}
+
+async fn remove_channel(State(app): State<App>, auth: Auth, Path((org, id)): Path<(String, String)>) -> Result<Response, ApiError> {
+    let actor = auth.allow(&org, Access::Configure)?;
+    let id: i64 = id.parse().map_err(|_| ApiError::bad_input(format!("{id:?} is not a channel id"), Some("id".into())))?;
+    Ok(Json(app.pool.run(&actor, move |ops| ops.channel_remove(&org, id)).await?).into_response())
 }
 
 /// Sends what the export writes to the response body, 64 KiB at a time.
