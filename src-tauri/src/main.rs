@@ -22,6 +22,7 @@ macro_rules! invoke_handler {
 use argus_domain::ErrorCode;
 use argus_ops::analytics::RecordQuery;
 use argus_ops::api::*;
+use argus_ops::channels::{ChannelSpec, ChannelView};
 use argus_ops::controls::{BudgetChange, ProviderChange};
 use argus_ops::fx::{FxImportReport, FxRateView};
 use argus_ops::gateway::{AliasView, GatewayDay, UpstreamChange, UpstreamView};
@@ -180,6 +181,32 @@ async fn alias_list(app: AppHandle, org: String) -> Result<Vec<AliasView>, OpsEr
 #[tauri::command(rename_all = "snake_case")]
 async fn alias_set(app: AppHandle, org: String, name: String, targets: Vec<String>) -> Result<AliasView, OpsError> {
     run(app, move |ops| ops.alias_set(&org, &name, &targets.join(","))).await
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn channel_list(app: AppHandle, org: String) -> Result<Vec<ChannelView>, OpsError> {
+    run(app, move |ops| ops.channels_list(&org)).await
+}
+
+/// A channel of this store, sent by the window's outbox while it runs
+/// (targets on this machine or a private network allowed: see `outbox`).
+/// A signed webhook's secret comes with it when `ARGUS_USAGE_SERVER_KEY` is set,
+/// the key the window's outbox signs with.
+#[tauri::command(rename_all = "snake_case")]
+async fn channel_add(app: AppHandle, org: String, spec: ChannelSpec) -> Result<serde_json::Value, OpsError> {
+    let v = run(app, move |ops| ops.channel_add(&org, &spec, true)).await?;
+    let key = std::env::var("ARGUS_USAGE_SERVER_KEY").ok().filter(|k| k.len() >= 16);
+    let mut out = serde_json::to_value(&v).unwrap_or_default();
+    if let (Some(k), "webhook") = (key, v.kind.as_str()) {
+        out["secret"] =
+            serde_json::Value::String(argus_client::outbox::secret(k.as_bytes(), &argus_ops::channels::secret_label(&v.org, v.id)));
+    }
+    Ok(out)
+}
+
+#[tauri::command(rename_all = "snake_case")]
+async fn channel_remove(app: AppHandle, org: String, id: i64) -> Result<ChannelView, OpsError> {
+    run(app, move |ops| ops.channel_remove(&org, id)).await
 }
 
 #[tauri::command(rename_all = "snake_case")]

@@ -285,6 +285,29 @@ test("a scoped budget is set in the Budgets screen and shows the scope's spend",
   await page.waitForSelector(`[data-testid=budgets-at-risk] >> text=investigation:${inv}`);
 });
 
+test("alert channels are added and removed in the Budgets screen", async () => {
+  await go("budgets");
+  await page.selectOption("select[name=channel_kind]", "slack");
+  await page.fill("input[name=channel_url]", "https://hooks.example.com/services/T0/B0/e2e-secret-path");
+  await page.click("form[aria-label='Add an alert channel'] button[type=submit]");
+  await page.waitForSelector("[data-testid=channels] >> text=slack");
+  await page.selectOption("select[name=channel_kind]", "email");
+  await page.fill("input[name=channel_to]", "budgets@example.com");
+  await page.fill("input[name=channel_smtp]", "smtp://mail.example.com:2525");
+  await page.fill("input[name=channel_user]", "alerts");
+  await page.click("form[aria-label='Add an alert channel'] button[type=submit]");
+  await page.waitForSelector("text=The SMTP password is read from ARGUS_USAGE_SMTP_PASSWORD");
+  const listed = cliJson("alerts", "channel", "list", "--org", "demo").channels;
+  assert.deepEqual(listed.map((c) => c.kind), ["slack", "email"]);
+  const table = await page.locator("[data-testid=channels]").textContent();
+  assert.ok(!table.includes("e2e-secret-path"), `a Slack URL's secret path is never shown: ${table}`);
+  assert.ok(table.includes("budgets@example.com via smtp://mail.example.com:2525"), table);
+  await page.click(`button[aria-label^='Remove channel ${listed[0].id} ']`);
+  await page.waitForSelector(`text=Removed channel ${listed[0].id}.`);
+  assert.deepEqual(cliJson("alerts", "channel", "list", "--org", "demo").channels.map((c) => c.kind), ["email"]);
+  assert.equal(await page.locator("[data-testid=channels] tbody tr").count(), 1);
+});
+
 test("the audit log shows the newest change first, filtered, field by field", async () => {
   cli("budget", "set", "--org", "demo", "--month", "2027-02", "--amount", "777");
   await go("audit");

@@ -3,7 +3,7 @@
 // and the server's HTTP API in a browser. Both answer the same types.
 import type {
   AlertView, AppInfo, AuditQuery, BudgetChange, OrgView, AuditPage, BudgetStatus, BudgetView, DemoReport, Forecast, JobEvent, JobKind, PriceImportReport,
-  PriceView, ProviderChange, ProviderView, RecordQuery, UpstreamChange, UpstreamView, AliasView, GatewayDay, PriceCheck, FxRateView, FxImportReport, RecordsPage, RepriceReport, Route, Summary, SyncStatus,
+  PriceView, ProviderChange, ProviderView, RecordQuery, UpstreamChange, UpstreamView, AliasView, ChannelAdded, ChannelBody, ChannelView, GatewayDay, PriceCheck, FxRateView, FxImportReport, RecordsPage, RepriceReport, Route, Summary, SyncStatus,
 } from "./types";
 import { ApiError } from "./types";
 import { splitMetaLines } from "./state";
@@ -38,6 +38,10 @@ export interface Backend {
   aliases(org: string): Promise<AliasView[]>;
   aliasSet(org: string, name: string, targets: string[]): Promise<AliasView>;
   aliasRemove(org: string, name: string): Promise<void>;
+  /** Where every alert also goes (admins): Slack, e-mail, signed webhooks. */
+  channels(org: string): Promise<ChannelView[]>;
+  channelAdd(org: string, body: ChannelBody): Promise<ChannelAdded>;
+  channelRemove(org: string, id: number): Promise<void>;
   forecast(org: string, month?: string, scope?: string): Promise<Forecast>;
   prices(org: string): Promise<PriceView[]>;
   pricesCheck(org: string): Promise<PriceCheck>;
@@ -109,6 +113,15 @@ export async function tauriBackend(): Promise<Backend> {
     aliases: (org) => call("alias_list", { org }),
     aliasSet: (org, name, targets) => call("alias_set", { org, name, targets }),
     aliasRemove: (org, name) => call("alias_remove", { org, name }),
+    channels: (org) => call("channel_list", { org }),
+    channelAdd: (org, body) =>
+      call("channel_add", {
+        org,
+        spec: body.kind === "email"
+          ? { kind: "email", to: body.to, smtp: body.smtp, from: body.from ?? null, smtp_user: body.smtp_auth?.user ?? null, password_env: body.smtp_auth?.password_env ?? null }
+          : { kind: body.kind, url: body.url },
+      }),
+    channelRemove: async (org, id) => void (await call("channel_remove", { org, id })),
     forecast: (org, month, scope) => call("forecast", { org, month, scope }),
     prices: (org) => call("prices_list", { org }),
     pricesCheck: (org) => call("prices_check", { org }),
@@ -202,6 +215,9 @@ export function httpBackend(login: HttpLogin): Backend {
     aliases: async (org) => (await req<{ aliases: AliasView[] }>("GET", `${o(org)}/aliases`)).aliases,
     aliasSet: (org, name, targets) => req("PUT", `${o(org)}/aliases/${encodeURIComponent(name)}`, { targets }),
     aliasRemove: async (org, name) => void (await req("DELETE", `${o(org)}/aliases/${encodeURIComponent(name)}`)),
+    channels: async (org) => (await req<{ channels: ChannelView[] }>("GET", `${o(org)}/alert-channels`)).channels,
+    channelAdd: (org, body) => req("POST", `${o(org)}/alert-channels`, body),
+    channelRemove: async (org, id) => void (await req("DELETE", `${o(org)}/alert-channels/${id}`)),
     forecast: (org, month, scope) => req("GET", `${o(org)}/forecast${qs({ month, scope })}`),
     prices: async (org) => (await req<{ prices: PriceView[] }>("GET", `${o(org)}/prices`)).prices,
     pricesCheck: (org) => req("GET", `${o(org)}/prices/check`),

@@ -26,6 +26,14 @@ export type { ProviderView } from "./generated/ProviderView";
 export type { UpstreamChange } from "./generated/UpstreamChange";
 export type { UpstreamView } from "./generated/UpstreamView";
 export type { AliasView } from "./generated/AliasView";
+export type { ChannelView } from "./generated/ChannelView";
+/** A channel to add, as `POST /alert-channels` takes it. */
+export type ChannelBody =
+  | { kind: "slack"; url: string }
+  | { kind: "webhook"; url: string }
+  | { kind: "email"; to: string; smtp: string; from?: string; smtp_auth?: { user: string; password_env?: string } };
+/** A channel just added; a signed webhook's with its secret (shown once). */
+export type ChannelAdded = import("./generated/ChannelView").ChannelView & { secret?: string };
 export type { GatewayDay } from "./generated/GatewayDay";
 export type { PriceCheck } from "./generated/PriceCheck";
 export type { FxRateView } from "./generated/FxRateView";

@@ -4,7 +4,7 @@ import { Card, ErrorBox, Loading, Money, useLoad } from "../ui";
 import { dateTime, percent } from "../format";
 import { budgetForm, overThresholds } from "../state";
 import { ApiError, BudgetView } from "../types";
-import type { AlertView } from "../types";
+import type { AlertView, ChannelBody } from "../types";
 
 export function Budgets() {
   const { backend, org, info, canEdit } = useContext(AppCtx);
@@ -172,7 +172,111 @@ export function Budgets() {
           </table>
         )}
       </Card>
+      {canEdit ? <Channels /> : null}
     </div>
+  );
+}
+
+/**
+ * Where every alert also goes, once each (admins): Slack-compatible
+ * webhooks, e-mail and signed webhooks; added, listed without secrets,
+ * removed. Sent by the server (or, for a solo store, by this window while it runs).
+ */
+function Channels() {
+  const { backend, org, info } = useContext(AppCtx);
+  const list = useLoad(() => backend.channels(org.slug), [org.slug]);
+  const [kind, setKind] = useState<ChannelBody["kind"]>("slack");
+  const [url, setUrl] = useState("");
+  const [to, setTo] = useState("");
+  const [smtp, setSmtp] = useState("");
+  const [user, setUser] = useState("");
+  const [error, setError] = useState<ApiError | null>(null);
+  const [saved, setSaved] = useState<string | null>(null);
+  const linked = backend.kind === "tauri" && info.sync != null;
+  const add = async (e: Event) => {
+    e.preventDefault();
+    const body: ChannelBody = kind === "email"
+      ? { kind, to: to.trim(), smtp: smtp.trim(), ...(user.trim() ? { smtp_auth: { user: user.trim() } } : {}) }
+      : { kind, url: url.trim() };
+    try {
+      const c = await backend.channelAdd(org.slug, body);
+      setSaved(`Added channel ${c.id}: ${c.kind} to ${c.target}.${c.secret ? ` Its signing secret (shown once): ${c.secret}` : ""}${c.password_env ? ` The SMTP password is read from ${c.password_env} where alerts are sent from.` : ""}`);
+      setError(null);
+      setUrl(""); setTo(""); setSmtp(""); setUser("");
+      list.reload();
+    } catch (err) {
+      setError(err as ApiError);
+      setSaved(null);
+    }
+  };
+  const remove = async (id: number) => {
+    try {
+      await backend.channelRemove(org.slug, id);
+      setSaved(`Removed channel ${id}.`);
+      list.reload();
+      document.querySelector<HTMLSelectElement>('select[name="channel_kind"]')?.focus();
+    } catch (err) {
+      setError(err as ApiError);
+    }
+  };
+  return (
+    <Card title="Alert channels" wide>
+      {linked ? <p class="muted">This store is linked to a server: its alerts are fired and sent by the server, so channels are added there (in the browser console or with <code>argus-usage alerts channel add</code>).</p> : null}
+      {list.error ? <ErrorBox error={list.error} /> : !list.data ? <Loading what="alert channels" /> : list.data.length === 0 ? (
+        <p class="muted">No channels yet: alerts show here{backend.kind === "tauri" ? " and as desktop notifications" : ""}. Add a Slack-compatible incoming webhook or an e-mail address to reach people where they are.</p>
+      ) : (
+        <table data-testid="channels">
+          <thead>
+            <tr><th scope="col" class="num">Id</th><th scope="col">Kind</th><th scope="col">Sends to</th><th scope="col">Added</th><th scope="col"><span class="sr-only">Remove</span></th></tr>
+          </thead>
+          <tbody>
+            {list.data.map((c) => (
+              <tr key={c.id}>
+                <td class="num">{c.id}</td>
+                <td>{c.kind}</td>
+                <td>{c.target}</td>
+                <td>{dateTime(c.created_at, org.timezone)}</td>
+                <td><button class="secondary" aria-label={`Remove channel ${c.id} (${c.kind} to ${c.target})`} onClick={() => remove(c.id)}>Remove</button></td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      <form onSubmit={add} class="form" aria-label="Add an alert channel">
+        <label>
+          Kind
+          <select name="channel_kind" value={kind} onChange={(e) => setKind((e.target as HTMLSelectElement).value as ChannelBody["kind"])}>
+            <option value="slack">Slack (incoming webhook)</option>
+            <option value="email">E-mail (SMTP)</option>
+            <option value="webhook">Signed webhook</option>
+          </select>
+        </label>
+        {kind === "email" ? (
+          <>
+            <label>
+              Send to
+              <input name="channel_to" type="email" value={to} onInput={(e) => setTo((e.target as HTMLInputElement).value)} placeholder="budgets@example.com" required />
+            </label>
+            <label>
+              SMTP server
+              <input name="channel_smtp" value={smtp} onInput={(e) => setSmtp((e.target as HTMLInputElement).value)} placeholder="smtp://mail.example.com:587" required />
+            </label>
+            <label>
+              SMTP user (optional; the password is read from ARGUS_USAGE_SMTP_PASSWORD where alerts are sent from)
+              <input name="channel_user" value={user} onInput={(e) => setUser((e.target as HTMLInputElement).value)} placeholder="alerts@example.com" />
+            </label>
+          </>
+        ) : (
+          <label>
+            Webhook URL
+            <input name="channel_url" type="url" value={url} onInput={(e) => setUrl((e.target as HTMLInputElement).value)} placeholder={kind === "slack" ? "https://hooks.slack.com/services/..." : "https://alerts.example.com/argus"} required />
+          </label>
+        )}
+        <button type="submit">Add channel</button>
+        <ErrorBox error={error} />
+        {saved ? <p class="ok" role="status">{saved}</p> : null}
+      </form>
+    </Card>
   );
 }
 
