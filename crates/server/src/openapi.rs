@@ -349,7 +349,7 @@ pub fn openapi_document() -> Value {
         entry[*method] = op;
     }
     let schemas: Map<String, Value> = g.definitions().clone().into_iter().collect();
-    json!({
+    let mut doc = json!({
         "openapi": "3.0.3",
         "info": {"title": "Argus Usage", "version": env!("CARGO_PKG_VERSION"), "description": "Exact, auditable accounting of AI usage and cost. Money is a decimal string; times are RFC 3339."},
         "servers": [{"url": "/"}],
@@ -359,7 +359,25 @@ pub fn openapi_document() -> Value {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
             "schemas": schemas,
         }
-    })
+    });
+    enum_for_const(&mut doc);
+    doc
+}
+
+/// OpenAPI 3.0 has no `const` (JSON Schema's, which schemars writes for a
+/// tagged enum's tag): tools that follow 3.0 ignore it and take any value.
+/// A one-value `enum` says the same in 3.0.
+fn enum_for_const(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            if let Some(c) = m.remove("const") {
+                m.insert("enum".into(), Value::Array(vec![c]));
+            }
+            m.values_mut().for_each(enum_for_const);
+        }
+        Value::Array(a) => a.iter_mut().for_each(enum_for_const),
+        _ => {}
+    }
 }
 
 #[cfg(test)]
@@ -373,6 +391,7 @@ mod tests {
         }
         let doc = openapi_document();
         let text = doc.to_string();
+        assert!(!text.contains("\"const\""), "OpenAPI 3.0 has no const");
         let schemas = doc["components"]["schemas"].as_object().unwrap();
         for r in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
             let name = r.split('"').next().unwrap();
