@@ -481,6 +481,12 @@ async fn the_openapi_document_matches_the_routes() {
     let a = c.get("/nope").await.unwrap();
     assert_eq!((a.status, a.body["error"]["code"].as_str()), (404, Some("not_found")));
     assert_eq!(c.get("/health").await.unwrap().body["status"], "ok");
+    // A load balancer's checks: no token needed.
+    let anyone = Client::new(&s.base, None);
+    assert_eq!(anyone.get("/livez").await.unwrap().body["status"], "live");
+    let ready = anyone.get("/readyz").await.unwrap();
+    assert_eq!((ready.status, ready.body["status"].as_str()), (200, Some("ready")), "{}", ready.body);
+    assert!(ready.body["schema_version"].as_i64().unwrap() >= 15);
     s.stop().await;
 }
 

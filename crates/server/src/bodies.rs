@@ -177,6 +177,12 @@ pub struct WebhookBody {
 }
 
 #[derive(Serialize, JsonSchema)]
+pub struct Live {
+    /// Always `live`.
+    pub status: String,
+}
+
+#[derive(Serialize, JsonSchema)]
 pub struct Health {
     pub status: String,
     pub version: String,

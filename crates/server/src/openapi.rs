@@ -11,6 +11,8 @@ use serde_json::{json, Map, Value};
 /// `(method, path under /api/v1, access, summary)`.
 pub const ROUTES: &[(&str, &str, &str, &str)] = &[
     ("get", "/health", "none", "Health and versions of the server"),
+    ("get", "/livez", "none", "Liveness: the process answers (the store is not asked)"),
+    ("get", "/readyz", "none", "Readiness: the store answers a read within 2 s (503 not_ready if not); for a load balancer's health check"),
     ("get", "/openapi.json", "none", "This document"),
     ("get", "/orgs/{org}", "read", "The organisation: slug, name, currency, timezone (what a linked desktop store is created with)"),
     ("get", "/orgs/{org}/me", "any", "The token of the request: its organisation, role and name (what the console shows and hides)"),
@@ -130,6 +132,8 @@ fn contract(method: &str, path: &str) -> Option<Contract> {
     use argus_ops::api::*;
     Some(match (method, path) {
         ("get", "/health") => c(Answer::Json(200, of::<Health>)),
+        ("get", "/livez") => c(Answer::Json(200, of::<Live>)),
+        ("get", "/readyz") => c(Answer::Json(200, of::<Health>)),
         ("get", "/openapi.json") => c(Answer::Json(200, |_| json!({"type": "object"}))),
         ("get", "/orgs/{org}") => c(Answer::Json(200, of::<OrgView>)),
         ("post", "/orgs/{org}/records") => {

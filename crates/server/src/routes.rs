@@ -177,6 +177,8 @@ fn with_etag<T: serde::Serialize>(version: i64, body: T) -> Response {
 pub fn router(app: App, beside: Router<App>) -> Router {
     let api = Router::new()
         .route("/health", get(health))
+        .route("/livez", get(livez))
+        .route("/readyz", get(readyz))
         .route("/openapi.json", get(openapi))
         .route("/orgs/{org}", get(get_org))
         .route("/orgs/{org}/me", get(me))
@@ -257,6 +259,27 @@ async fn log_request(req: Request, next: Next) -> Response {
 async fn health(State(app): State<App>) -> Result<Json<Health>, ApiError> {
     let schema_version = app.pool.run("server", |ops| ops.schema_version()).await?;
     Ok(Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), api: "v1".into(), schema_version }))
+}
+
+/// Liveness for a load balancer or an orchestrator: the process answers
+/// (the store is not asked, so a slow store never gets a live server restarted).
+async fn livez() -> Json<Live> {
+    Json(Live { status: "live".into() })
+}
+
+/// Readiness: the store answers a read within 2 s (`not_ready`, 503, if
+/// not: send this instance no traffic until it is ready again). During a
+/// shutdown the listener is closed first, so a draining instance takes no
+/// new connection while its requests in flight finish.
+async fn readyz(State(app): State<App>) -> Result<Json<Health>, ApiError> {
+    let not_ready = |why: String| ApiError::new(ErrorCode::Timeout, why).with_code("not_ready", 503);
+    match tokio::time::timeout(std::time::Duration::from_secs(2), app.pool.run("server", |ops| ops.schema_version())).await {
+        Ok(Ok(schema_version)) => {
+            Ok(Json(Health { status: "ready".into(), version: env!("CARGO_PKG_VERSION").into(), api: "v1".into(), schema_version }))
+        }
+        Ok(Err(e)) => Err(not_ready(format!("the store cannot be read: {}", e.message))),
+        Err(_) => Err(not_ready("the store did not answer within 2 s".into())),
+    }
 }
 
 async fn openapi() -> Json<serde_json::Value> {
