@@ -652,6 +652,27 @@ fn mistyped_values_get_messages_that_say_what_to_do() {
     assert_eq!(std::fs::read_dir(here.path()).unwrap().count(), 0, "nothing was created");
 }
 
+/// Output into a pipe whose reader has gone (`... | head`) ends the
+/// command quietly, as a pipe's writer killed by SIGPIPE does (141), not
+/// with a panic.
+#[test]
+fn a_closed_pipe_ends_the_output_quietly() {
+    use std::io::Read;
+    let (_d, db) = temp();
+    run_json(&db, &["demo", "--json"]);
+    for args in
+        [&["usage", "records", "--org", "demo", "--limit", "5000"][..], &["usage", "records", "--org", "demo", "--limit", "5000", "--json"]]
+    {
+        let mut child = cmd(&db).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let mut first = [0u8; 16];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(141), "{args:?}: {err}");
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+    }
+}
+
 /// A second server on a store another one serves would deliver every
 /// webhook twice: it refuses to start, exits non-zero and names the holder.
 /// Once the first stops, the store can be served again.

@@ -8,7 +8,7 @@ pub(crate) fn token(ops: &mut Ops, c: TokenCmd) -> Result<ExitCode, OpsError> {
     match c {
         TokenCmd::Create { org, role, name } => {
             let t = ops.token_create(&org, &role, name.as_deref())?;
-            println!("{}", t.token);
+            outln!("{}", t.token);
             eprintln!(
                 "token {} ({}, role {}) made for {}; it is shown only now: keep it in a secret store",
                 t.info.id, t.info.name, t.info.role, t.info.org
@@ -36,7 +36,7 @@ pub(crate) fn token(ops: &mut Ops, c: TokenCmd) -> Result<ExitCode, OpsError> {
         }
         TokenCmd::Revoke { org, id } => {
             let t = ops.token_revoke(&org, id)?;
-            println!("token {} ({}) revoked", t.id, t.name);
+            outln!("token {} ({}) revoked", t.id, t.name);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -50,7 +50,7 @@ pub(crate) fn info(ops: &mut Ops, json: bool) -> Result<ExitCode, OpsError> {
     if json {
         print_json(&serde_json::json!({"db": path, "schema_version": version, "orgs": orgs}));
     } else {
-        println!("store: {path}\nschema version: {version}\norganisations: {}", orgs.len());
+        outln!("store: {path}\nschema version: {version}\norganisations: {}", orgs.len());
     }
     Ok(ExitCode::SUCCESS)
 }

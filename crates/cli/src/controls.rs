@@ -44,7 +44,7 @@ pub(crate) fn budget(ops: &mut Ops, c: BudgetCmd) -> Result<ExitCode, OpsError> 
                 print_json(&b);
             } else {
                 let thresholds: Vec<String> = b.thresholds.iter().map(|t| format!("{t}%")).collect();
-                println!(
+                outln!(
                     "budget of {}{} for {}: {} {}, alerts at {}, hard limit {} (version {})",
                     b.org,
                     if b.scope == "org" { String::new() } else { format!(" {}", b.scope) },
@@ -64,7 +64,7 @@ pub(crate) fn budget(ops: &mut Ops, c: BudgetCmd) -> Result<ExitCode, OpsError> 
                 print_json(&s);
             } else {
                 match (&s.amount, &s.percent) {
-                    (Some(a), p) => println!(
+                    (Some(a), p) => outln!(
                         "{} {}: spent {} of {} {} ({}%), remaining {}{}",
                         org,
                         s.month,
@@ -75,7 +75,7 @@ pub(crate) fn budget(ops: &mut Ops, c: BudgetCmd) -> Result<ExitCode, OpsError> 
                         s.remaining.map(|r| r.to_string()).unwrap_or_default(),
                         if s.blocked { "; BLOCKED by the hard limit" } else { "" }
                     ),
-                    (None, _) => println!(
+                    (None, _) => outln!(
                         "{} {}: spent {} {}; no budget set (set one with `argus-usage budget set --org {}{} --amount 1000`)",
                         org,
                         s.month,
@@ -86,10 +86,10 @@ pub(crate) fn budget(ops: &mut Ops, c: BudgetCmd) -> Result<ExitCode, OpsError> 
                     ),
                 }
                 if s.unpriced_requests > 0 {
-                    println!("WARNING: {} requests this month are unpriced and not in the spend", s.unpriced_requests);
+                    outln!("WARNING: {} requests this month are unpriced and not in the spend", s.unpriced_requests);
                 }
                 for a in &s.alerts {
-                    println!("alert {}: {}% reached at {} (spent {} of {})", a.id, a.threshold, a.fired_at, a.spent, a.amount);
+                    outln!("alert {}: {}% reached at {} (spent {} of {})", a.id, a.threshold, a.fired_at, a.spent, a.amount);
                 }
             }
         }
@@ -98,7 +98,7 @@ pub(crate) fn budget(ops: &mut Ops, c: BudgetCmd) -> Result<ExitCode, OpsError> 
             if json {
                 print_json(&serde_json::json!({ "budgets": list }));
             } else if list.is_empty() {
-                println!("no budgets; set one with `argus-usage budget set --org {org} --amount 1000`");
+                outln!("no budgets; set one with `argus-usage budget set --org {org} --amount 1000`");
             } else {
                 let mut t = Table::new(&["scope", "month", "amount", "thresholds", "hard limit", "version"]);
                 t.right_align(&[2, 5]);
@@ -127,7 +127,7 @@ pub(crate) fn alerts(ops: &mut Ops, c: AlertsCmd) -> Result<ExitCode, OpsError> 
             if json {
                 print_json(&serde_json::json!({ "alerts": list }));
             } else if list.is_empty() {
-                println!("no alerts have fired");
+                outln!("no alerts have fired");
             } else {
                 let mut t = Table::new(&["id", "scope", "kind", "month", "threshold", "fired_at", "spent", "amount", "acknowledged"]);
                 t.right_align(&[0, 4, 6, 7]);
@@ -152,7 +152,7 @@ pub(crate) fn alerts(ops: &mut Ops, c: AlertsCmd) -> Result<ExitCode, OpsError> 
             if json {
                 print_json(&a);
             } else {
-                println!("alert {} acknowledged", a.id);
+                outln!("alert {} acknowledged", a.id);
             }
         }
         AlertsCmd::Channel(c) => return channel(ops, c),
@@ -175,19 +175,17 @@ fn channel(ops: &mut Ops, c: ChannelCmd) -> Result<ExitCode, OpsError> {
                 }
                 print_json(&out);
             } else {
-                println!(
+                outln!(
                     "channel {} added: {} to {}; every new alert of {} goes there (sent by `serve`, or by the desktop app while its window is open)",
                     v.id, v.kind, v.target, v.org
                 );
                 match secret {
-                    Some(Some(s)) => println!("signing secret (X-Argus-Signature: sha256=HMAC of the body): {s}"),
-                    Some(None) => println!("note: set ARGUS_USAGE_SERVER_KEY (as serve has it) to see this webhook's signing secret here"),
+                    Some(Some(s)) => outln!("signing secret (X-Argus-Signature: sha256=HMAC of the body): {s}"),
+                    Some(None) => outln!("note: set ARGUS_USAGE_SERVER_KEY (as serve has it) to see this webhook's signing secret here"),
                     None => {}
                 }
                 if let Some(var) = &v.password_env {
-                    println!(
-                        "the SMTP password is read from {var} in the environment of the process that sends (serve, or the desktop app)"
-                    );
+                    outln!("the SMTP password is read from {var} in the environment of the process that sends (serve, or the desktop app)");
                 }
             }
         }
@@ -196,7 +194,7 @@ fn channel(ops: &mut Ops, c: ChannelCmd) -> Result<ExitCode, OpsError> {
             if json {
                 print_json(&serde_json::json!({ "channels": list }));
             } else if list.is_empty() {
-                println!("no alert channels; add one with `argus-usage alerts channel add --org {org} --kind slack --url URL`");
+                outln!("no alert channels; add one with `argus-usage alerts channel add --org {org} --kind slack --url URL`");
             } else {
                 let mut t = Table::new(&["id", "kind", "target", "created_at"]);
                 t.right_align(&[0]);
@@ -211,7 +209,7 @@ fn channel(ops: &mut Ops, c: ChannelCmd) -> Result<ExitCode, OpsError> {
             if json {
                 print_json(&v);
             } else {
-                println!("channel {} removed ({} to {})", v.id, v.kind, v.target);
+                outln!("channel {} removed ({} to {})", v.id, v.kind, v.target);
             }
         }
         ChannelCmd::Test { org, id, allow_private_targets, json } => {
@@ -227,7 +225,7 @@ fn channel(ops: &mut Ops, c: ChannelCmd) -> Result<ExitCode, OpsError> {
             if json {
                 print_json(&serde_json::json!({"channel": id, "delivered": delivered, "status": attempt.describe()}));
             } else if delivered {
-                println!("test message delivered to channel {id} ({})", attempt.describe());
+                outln!("test message delivered to channel {id} ({})", attempt.describe());
             } else {
                 eprintln!("error: the test message to channel {id} was not delivered: {}", attempt.describe());
             }
@@ -271,7 +269,7 @@ pub(crate) fn provider(ops: &mut Ops, c: ProviderCmd) -> Result<ExitCode, OpsErr
                 print_json(&v);
             } else {
                 if let Some(u) = &upstream {
-                    println!(
+                    outln!(
                         "{}: the gateway sends its calls to {} ({}), key from {}{}",
                         u.provider,
                         u.base_url,
@@ -280,7 +278,7 @@ pub(crate) fn provider(ops: &mut Ops, c: ProviderCmd) -> Result<ExitCode, OpsErr
                         if u.key_available || u.api_key_env.is_none() { "" } else { " (not set in this shell: set it where serve runs)" }
                     );
                 }
-                println!(
+                outln!(
                     "{}: {}, priority {}, hourly limit {}, daily limit {}",
                     p.provider,
                     if p.enabled { "enabled" } else { "disabled" },
@@ -304,7 +302,7 @@ pub(crate) fn provider(ops: &mut Ops, c: ProviderCmd) -> Result<ExitCode, OpsErr
                     .collect();
                 print_json(&serde_json::json!({ "providers": with }));
             } else if list.is_empty() {
-                println!("no providers yet; configure one with `argus-usage provider set --org {org} --provider openai --priority 1`");
+                outln!("no providers yet; configure one with `argus-usage provider set --org {org} --provider openai --priority 1`");
             } else {
                 let mut t = Table::new(&["priority", "provider", "enabled", "hour used/limit", "day used/limit", "health"]);
                 t.right_align(&[0, 3, 4]);
@@ -336,7 +334,7 @@ pub(crate) fn alias(ops: &mut Ops, c: AliasCmd) -> Result<ExitCode, OpsError> {
             if json {
                 print_json(&a);
             } else {
-                println!("{}: {} (tried in provider priority order)", a.name, a.targets.join(", "));
+                outln!("{}: {} (tried in provider priority order)", a.name, a.targets.join(", "));
             }
         }
         AliasCmd::List { org, json } => {
@@ -344,16 +342,16 @@ pub(crate) fn alias(ops: &mut Ops, c: AliasCmd) -> Result<ExitCode, OpsError> {
             if json {
                 print_json(&serde_json::json!({ "aliases": list }));
             } else if list.is_empty() {
-                println!("no aliases yet; make one with `argus-usage alias set --org {org} --name smart --targets openai/gpt-4o,anthropic/claude-sonnet-4-5`");
+                outln!("no aliases yet; make one with `argus-usage alias set --org {org} --name smart --targets openai/gpt-4o,anthropic/claude-sonnet-4-5`");
             } else {
                 for a in list {
-                    println!("{:<24} {}", a.name, a.targets.join(", "));
+                    outln!("{:<24} {}", a.name, a.targets.join(", "));
                 }
             }
         }
         AliasCmd::Remove { org, name } => {
             ops.alias_remove(&org, &name)?;
-            println!("alias {name} removed");
+            outln!("alias {name} removed");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -361,25 +359,28 @@ pub(crate) fn alias(ops: &mut Ops, c: AliasCmd) -> Result<ExitCode, OpsError> {
 
 pub(crate) fn print_route(r: &Route) {
     match (&r.chosen, &r.reservation_id) {
-        (Some(p), Some(id)) => println!("chosen: {p} (reservation {id})"),
-        (Some(p), None) => println!("would choose: {p} (dry run)"),
-        (None, _) => println!("no provider is available"),
+        (Some(p), Some(id)) => outln!("chosen: {p} (reservation {id})"),
+        (Some(p), None) => outln!("would choose: {p} (dry run)"),
+        (None, _) => outln!("no provider is available"),
     }
     for c in &r.candidates {
-        println!("  {:<14} {:<15} {}", c.provider, c.state, c.reason.clone().unwrap_or_default());
+        outln!("  {:<14} {:<15} {}", c.provider, c.state, c.reason.clone().unwrap_or_default());
     }
 }
 
 pub(crate) fn print_forecast(f: &Forecast) {
     let whose = if f.scope == "org" { f.org.clone() } else { format!("{} {}", f.org, f.scope) };
     if !f.enough_data {
-        println!(
+        outln!(
             "{} {}: spent {} {} so far; not enough data to project yet (the first day of a month has no complete day)",
-            whose, f.month, f.spent, f.currency
+            whose,
+            f.month,
+            f.spent,
+            f.currency
         );
         return;
     }
-    println!(
+    outln!(
         "{} {}: spent {} {}; projected month end {} (range {} to {})",
         whose,
         f.month,
@@ -390,7 +391,7 @@ pub(crate) fn print_forecast(f: &Forecast) {
         f.high.map(|m| m.to_string()).unwrap_or_default()
     );
     if let Some(a) = f.amount {
-        println!(
+        outln!(
             "budget {a}; crosses on {}; {}",
             f.crosses_on.clone().unwrap_or_else(|| "-".into()),
             f.budget_left_text().unwrap_or_else(|| "no rate yet to say how long it lasts".into())
@@ -411,9 +412,9 @@ pub(crate) fn admit(
     if json {
         print_json(&a);
     } else if a.allowed {
-        println!("allowed: reservation {}", a.reservation_id.clone().unwrap_or_default());
+        outln!("allowed: reservation {}", a.reservation_id.clone().unwrap_or_default());
     } else {
-        println!("refused ({}): {}", a.code.clone().unwrap_or_default(), a.message.clone().unwrap_or_default());
+        outln!("refused ({}): {}", a.code.clone().unwrap_or_default(), a.message.clone().unwrap_or_default());
     }
     Ok(if a.allowed { ExitCode::SUCCESS } else { ExitCode::from(2) })
 }

@@ -25,11 +25,11 @@ pub(crate) fn run(ops: &mut Ops, a: ExportArgs) -> Result<ExitCode, OpsError> {
         if json {
             print_json(&v);
         } else if v.ok {
-            println!("OK: {} matches its metadata ({} rows, sha256 {})", v.file, v.record_count, v.sha256);
+            outln!("OK: {} matches its metadata ({} rows, sha256 {})", v.file, v.record_count, v.sha256);
         } else {
-            println!("MISMATCH: {}", v.file);
+            outln!("MISMATCH: {}", v.file);
             for p in &v.problems {
-                println!("  - {p}");
+                outln!("  - {p}");
             }
         }
         return Ok(if v.ok { ExitCode::SUCCESS } else { ExitCode::from(1) });
@@ -79,12 +79,12 @@ pub(crate) fn run(ops: &mut Ops, a: ExportArgs) -> Result<ExitCode, OpsError> {
         print_json(&serde_json::json!({"file": out, "meta_file": sidecar, "meta": meta}));
     } else {
         if meta.kind == Kind::Audit {
-            println!("wrote {} ({} entries of the audit log; sha256 {})", out.display(), meta.record_count, &meta.sha256[..16]);
+            outln!("wrote {} ({} entries of the audit log; sha256 {})", out.display(), meta.record_count, &meta.sha256[..16]);
         } else if meta.record_count == 0 {
-            println!("no usage matches this period and these filters: the export says so and holds no rows");
+            outln!("no usage matches this period and these filters: the export says so and holds no rows");
         }
         if meta.kind != Kind::Audit {
-            println!(
+            outln!(
                 "wrote {} ({} rows; {} requests, cost {} {}, {} unpriced; sha256 {})",
                 out.display(),
                 meta.record_count,
@@ -96,7 +96,7 @@ pub(crate) fn run(ops: &mut Ops, a: ExportArgs) -> Result<ExitCode, OpsError> {
             );
         }
         if let Some(p) = sidecar {
-            println!("metadata in {}", p.display());
+            outln!("metadata in {}", p.display());
         }
     }
     Ok(ExitCode::SUCCESS)

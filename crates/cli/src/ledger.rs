@@ -13,7 +13,7 @@ pub(crate) fn org(ops: &mut Ops, c: OrgCmd) -> Result<ExitCode, OpsError> {
             if json {
                 print_json(&org);
             } else {
-                println!("created organisation {} ({}, {}, {})", org.slug, org.name, org.currency, org.timezone);
+                outln!("created organisation {} ({}, {}, {})", org.slug, org.name, org.currency, org.timezone);
             }
         }
         OrgCmd::List { json } => {
@@ -21,7 +21,7 @@ pub(crate) fn org(ops: &mut Ops, c: OrgCmd) -> Result<ExitCode, OpsError> {
             if json {
                 print_json(&serde_json::json!({"orgs": orgs}));
             } else if orgs.is_empty() {
-                println!("no organisations yet; create one with `argus-usage org create SLUG` or load the demo with `argus-usage demo`");
+                outln!("no organisations yet; create one with `argus-usage org create SLUG` or load the demo with `argus-usage demo`");
             } else {
                 let mut t = Table::new(&["slug", "name", "currency", "timezone"]);
                 for o in orgs {
@@ -58,18 +58,18 @@ pub(crate) fn prices(ops: &mut Ops, c: PricesCmd) -> Result<ExitCode, OpsError> 
             if json {
                 print_json(&report);
             } else {
-                println!("{} price versions added, {} already known, {} rejected", report.added, report.unchanged, report.rejected.len());
+                outln!("{} price versions added, {} already known, {} rejected", report.added, report.unchanged, report.rejected.len());
                 if let Some(entries) = report.entries {
                     let skipped: usize = report.skipped.iter().map(|s| s.entries).sum();
-                    println!("{entries} entries in the file, {skipped} skipped:");
+                    outln!("{entries} entries in the file, {skipped} skipped:");
                     let mut by: Vec<_> = report.skipped.iter().collect();
                     by.sort_by(|a, b| b.entries.cmp(&a.entries).then_with(|| a.reason.cmp(&b.reason)));
                     for s in by.iter().take(12) {
-                        println!("  {:>6}  {}", s.entries, s.reason);
+                        outln!("  {:>6}  {}", s.entries, s.reason);
                     }
                     if by.len() > 12 {
                         let rest: usize = by[12..].iter().map(|s| s.entries).sum();
-                        println!("  {rest:>6}  other reasons ({} more; --json lists them all)", by.len() - 12);
+                        outln!("  {rest:>6}  other reasons ({} more; --json lists them all)", by.len() - 12);
                     }
                 }
                 for r in &report.rejected {
@@ -85,7 +85,7 @@ pub(crate) fn prices(ops: &mut Ops, c: PricesCmd) -> Result<ExitCode, OpsError> 
             if json {
                 print_json(&check);
             } else if check.findings.is_empty() {
-                println!("all {} records of {} are priced by current versions with every rate they need", check.records, check.org);
+                outln!("all {} records of {} are priced by current versions with every rate they need", check.records, check.org);
             } else {
                 let mut t = Table::new(&["provider", "model", "tier", "problem", "records", "price", "last record"]);
                 t.right_align(&[4, 5]);
@@ -102,7 +102,7 @@ pub(crate) fn prices(ops: &mut Ops, c: PricesCmd) -> Result<ExitCode, OpsError> 
                 }
                 t.print();
                 for f in &check.findings {
-                    println!("{}/{} ({}): {}", f.provider, f.model, f.problem, f.detail);
+                    outln!("{}/{} ({}): {}", f.provider, f.model, f.problem, f.detail);
                 }
             }
         }
@@ -149,7 +149,7 @@ pub(crate) fn prices(ops: &mut Ops, c: PricesCmd) -> Result<ExitCode, OpsError> 
                     ]);
                 }
                 t.print();
-                println!("rates are per million tokens; prompt_above: a long-context tier's rates price every token of a call whose prompt exceeds it");
+                outln!("rates are per million tokens; prompt_above: a long-context tier's rates price every token of a call whose prompt exceeds it");
             }
         }
     }
@@ -164,12 +164,12 @@ pub(crate) fn fx(ops: &mut Ops, c: FxCmd) -> Result<ExitCode, OpsError> {
             if json {
                 print_json(&report);
             } else {
-                println!("{} rates added, {} already known, {} rejected", report.added, report.unchanged, report.rejected.len());
+                outln!("{} rates added, {} already known, {} rejected", report.added, report.unchanged, report.rejected.len());
                 for r in &report.rejected {
                     eprintln!("line {}: {}", r.line, r.error);
                 }
                 for w in &report.waiting {
-                    println!(
+                    outln!(
                         "{}: {} records are not converted yet; `argus-usage reprice --org {} --apply` converts those whose day now has a rate",
                         w.org, w.records, w.org
                     );
@@ -184,7 +184,7 @@ pub(crate) fn fx(ops: &mut Ops, c: FxCmd) -> Result<ExitCode, OpsError> {
             if json {
                 print_json(&serde_json::json!({"rates": list}));
             } else if list.is_empty() {
-                println!("no exchange rates yet; import them with `argus-usage fx import FILE` (CSV: date,from,to,rate)");
+                outln!("no exchange rates yet; import them with `argus-usage fx import FILE` (CSV: date,from,to,rate)");
             } else {
                 let mut t = Table::new(&["date", "from", "to", "rate", "scope"]);
                 t.right_align(&[3]);
@@ -192,7 +192,7 @@ pub(crate) fn fx(ops: &mut Ops, c: FxCmd) -> Result<ExitCode, OpsError> {
                     t.row(vec![x.date, x.from, x.to, x.rate, x.scope]);
                 }
                 t.print();
-                println!("1 `from` = `rate` `to`; a record's day takes the latest rate on or before it, once a rate of that day or later is known");
+                outln!("1 `from` = `rate` `to`; a record's day takes the latest rate on or before it, once a rate of that day or later is known");
             }
         }
     }
@@ -231,7 +231,7 @@ pub(crate) fn record(ops: &mut Ops, a: RecordArgs) -> Result<ExitCode, OpsError>
     } else {
         let cost =
             rec.cost.map(|c| format!("{c} {}", rec.currency)).unwrap_or_else(|| "UNPRICED (no price for this model at this time)".into());
-        println!("recorded {} (seq {}): {}", rec.id, rec.seq, cost);
+        outln!("recorded {} (seq {}): {}", rec.id, rec.seq, cost);
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -252,7 +252,7 @@ pub(crate) fn usage(ops: &mut Ops, c: UsageCmd) -> Result<ExitCode, OpsError> {
             if json {
                 print_json(&page);
             } else if page.records.is_empty() {
-                println!("no records match; widen the period or the filters");
+                outln!("no records match; widen the period or the filters");
             } else {
                 let mut t =
                     Table::new(&["seq", "occurred_at", "provider", "model", "operation", "investigation", "in", "out", "status", "cost"]);
@@ -277,7 +277,7 @@ pub(crate) fn usage(ops: &mut Ops, c: UsageCmd) -> Result<ExitCode, OpsError> {
                 }
                 t.print();
                 if page.has_more {
-                    println!("more records follow: add --after-seq {}", page.next_after_seq.unwrap_or(0));
+                    outln!("more records follow: add --after-seq {}", page.next_after_seq.unwrap_or(0));
                 }
             }
         }
@@ -314,14 +314,19 @@ pub(crate) fn reprice(
             ]);
         }
         t.print();
-        println!(
+        outln!(
             "{} of {} records change; total {} -> {} {} (difference {})",
-            r.changed, r.records, r.before_cost, r.after_cost, r.currency, r.difference
+            r.changed,
+            r.records,
+            r.before_cost,
+            r.after_cost,
+            r.currency,
+            r.difference
         );
         if r.applied {
-            println!("applied, and written to the audit log");
+            outln!("applied, and written to the audit log");
         } else if r.changed > 0 {
-            println!("this was a preview: run again with --apply to change the records");
+            outln!("this was a preview: run again with --apply to change the records");
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -332,8 +337,8 @@ pub(crate) fn demo(ops: &mut Ops, org: &str, json: bool) -> Result<ExitCode, Ops
     if json {
         print_json(&r);
     } else {
-        println!("created organisation {} with {} records from {} to {} ({} unpriced)", r.org, r.records, r.from, r.to, r.unpriced);
-        println!("try: argus-usage usage summary --org {} --by provider", r.org);
+        outln!("created organisation {} with {} records from {} to {} ({} unpriced)", r.org, r.records, r.from, r.to, r.unpriced);
+        outln!("try: argus-usage usage summary --org {} --by provider", r.org);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,18 @@
 //! `{"error": {"code", "message", "field"}}` on stdout) and exit with 1.
 #![forbid(unsafe_code)]
 
+/// `println!` for the command's output: when the reader has gone
+/// (`argus-usage usage records ... | head`), the process ends quietly with
+/// 141, as a writer killed by SIGPIPE does, instead of panicking.
+macro_rules! outln {
+    () => {
+        $crate::out_line(format_args!(""))
+    };
+    ($($t:tt)*) => {
+        $crate::out_line(format_args!($($t)*))
+    };
+}
+
 mod access;
 mod controls;
 mod export;
@@ -663,8 +675,24 @@ enum UsageCmd {
 
 pub(crate) fn print_json<T: Serialize>(v: &T) {
     let mut out = std::io::stdout().lock();
-    let _ = serde_json::to_writer_pretty(&mut out, v);
-    let _ = writeln!(out);
+    let written = serde_json::to_writer_pretty(&mut out, v).map_err(std::io::Error::from).and_then(|_| writeln!(out));
+    ended_if_gone(written);
+}
+
+/// One line of output (the `outln!` macro).
+pub(crate) fn out_line(args: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    ended_if_gone(out.write_fmt(args).and_then(|_| out.write_all(b"\n")));
+}
+
+/// Ends the process when standard output's reader has gone: nothing more
+/// can be said (every write it made is committed or not begun).
+fn ended_if_gone(written: std::io::Result<()>) {
+    if let Err(e) = written {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(141);
+        }
+    }
 }
 
 /// The outcome of a command: its exit code.
@@ -909,7 +937,7 @@ fn ingest(ops: &mut Ops, file: &str, json: bool) -> Result<ExitCode, OpsError> {
     if json {
         print_json(&report);
     } else {
-        println!(
+        outln!(
             "{} accepted, {} duplicates, {} rejected ({} conflicts), {} unpriced",
             report.accepted,
             report.duplicates,
@@ -925,16 +953,22 @@ fn ingest(ops: &mut Ops, file: &str, json: bool) -> Result<ExitCode, OpsError> {
 }
 
 fn print_summary(s: &argus_ops::api::Summary) {
-    println!("{} from {} to {} ({})", s.org, s.from, s.to, s.timezone);
-    println!(
+    outln!("{} from {} to {} ({})", s.org, s.from, s.to, s.timezone);
+    outln!(
         "cost {} {} over {} requests ({} input, {} output, {} cached input, {} cache write tokens)",
-        s.cost, s.currency, s.requests, s.input_tokens, s.output_tokens, s.cached_input_tokens, s.cache_write_tokens
+        s.cost,
+        s.currency,
+        s.requests,
+        s.input_tokens,
+        s.output_tokens,
+        s.cached_input_tokens,
+        s.cache_write_tokens
     );
     if s.unpriced_requests > 0 {
-        println!("WARNING: {} requests are unpriced (no price for their model at that time, or no exchange rate of their day yet) and not in the cost; add prices or rates and run `argus-usage reprice`", s.unpriced_requests);
+        outln!("WARNING: {} requests are unpriced (no price for their model at that time, or no exchange rate of their day yet) and not in the cost; add prices or rates and run `argus-usage reprice`", s.unpriced_requests);
     }
     let change = s.previous.cost_change_percent.as_deref().map(|p| format!(" ({p}%)")).unwrap_or_default();
-    println!("previous period: cost {} {} over {} requests{change}", s.previous.cost, s.currency, s.previous.requests);
+    outln!("previous period: cost {} {} over {} requests{change}", s.previous.cost, s.currency, s.previous.requests);
     if let Some(by) = &s.by {
         let dims: Vec<&str> = by.split(',').collect();
         let mut head = dims.clone();
@@ -953,7 +987,7 @@ fn print_summary(s: &argus_ops::api::Summary) {
             t.row(row);
         }
         if s.groups.is_empty() {
-            println!("no usage in this period");
+            outln!("no usage in this period");
         } else {
             t.print();
         }

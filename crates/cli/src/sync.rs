@@ -111,7 +111,7 @@ pub(crate) fn run(ops: &mut Ops, a: SyncArgs) -> Outcome {
             if json {
                 print_json(&serde_json::json!({"server": server, "org": view, "token": stored}));
             } else {
-                println!(
+                outln!(
                     "linked this store to {} at {server} ({}, {}); the token is in the {}. Pull the data with `argus-usage sync`",
                     view.slug,
                     view.currency,
@@ -134,9 +134,9 @@ pub(crate) fn run(ops: &mut Ops, a: SyncArgs) -> Outcome {
             if json {
                 print_json(&s);
             } else if keep == Keep::Local {
-                println!("kept the local edit; it is pushed with the next `argus-usage sync`");
+                outln!("kept the local edit; it is pushed with the next `argus-usage sync`");
             } else {
-                println!("kept the server's value; the local edit is dropped");
+                outln!("kept the server's value; the local edit is dropped");
             }
         }
         Some(SyncSub::Unlink) => match link::unlink(ops, &KeyringVault).map_err(e)? {
@@ -144,9 +144,9 @@ pub(crate) fn run(ops: &mut Ops, a: SyncArgs) -> Outcome {
                 if let Some(err) = removed {
                     eprintln!("note: the token could not be removed from the OS keyring: {err}");
                 }
-                println!("unlinked from {org} at {server}; the data stays here and the store is standalone");
+                outln!("unlinked from {org} at {server}; the data stays here and the store is standalone");
             }
-            None => println!("this store was not linked"),
+            None => outln!("this store was not linked"),
         },
         None => {
             let opts = SyncOptions { page: a.page, retries: a.retries, ..SyncOptions::default() };
@@ -205,40 +205,49 @@ fn sync_once(ops: &mut Ops, opts: &SyncOptions, json: bool) -> Result<SyncReport
 }
 
 fn print_report(r: &SyncReport) {
-    println!(
+    outln!(
         "synced {} from {}: {} new records in {} pages (cursor {}), {} edits pushed, {} conflicts, {} refused, {} audit entries, in {} ms",
-        r.org, r.server, r.records, r.pages, r.cursor, r.pushed, r.conflicts, r.refused, r.audit_entries, r.took_ms
+        r.org,
+        r.server,
+        r.records,
+        r.pages,
+        r.cursor,
+        r.pushed,
+        r.conflicts,
+        r.refused,
+        r.audit_entries,
+        r.took_ms
     );
     for a in &r.new_alerts {
-        println!("alert: {} reached {}% of the budget of {} ({} of {})", a.org, a.threshold, a.month, a.spent, a.amount);
+        outln!("alert: {} reached {}% of the budget of {} ({} of {})", a.org, a.threshold, a.month, a.spent, a.amount);
     }
     if r.conflicts > 0 {
-        println!("conflicts wait for you: see `argus-usage sync status` and `argus-usage sync resolve ID --keep local|server`");
+        outln!("conflicts wait for you: see `argus-usage sync status` and `argus-usage sync resolve ID --keep local|server`");
     }
 }
 
 fn print_status(s: &SyncStatus) {
     let (Some(server), Some(org)) = (&s.server, &s.org) else {
-        println!("this store is standalone; link it to a server with `argus-usage sync link --server URL --org SLUG`");
+        outln!("this store is standalone; link it to a server with `argus-usage sync link --server URL --org SLUG`");
         return;
     };
-    println!("server:          {server} (version {})", s.server_version.as_deref().unwrap_or("?"));
-    println!("organisation:    {org}");
-    println!("cursor:          {}", s.cursor.unwrap_or(0));
-    println!("last synced at:  {}", s.last_synced_at.as_deref().unwrap_or("never: run `argus-usage sync`"));
+    outln!("server:          {server} (version {})", s.server_version.as_deref().unwrap_or("?"));
+    outln!("organisation:    {org}");
+    outln!("cursor:          {}", s.cursor.unwrap_or(0));
+    outln!("last synced at:  {}", s.last_synced_at.as_deref().unwrap_or("never: run `argus-usage sync`"));
     if let Some(err) = &s.last_error {
-        println!("last error:      {err}");
+        outln!("last error:      {err}");
     }
-    println!("pending pushes:  {}", s.pending_pushes);
+    outln!("pending pushes:  {}", s.pending_pushes);
     for p in &s.pending {
         let why = p.last_error.as_deref().map(|x| format!(" ({x})")).unwrap_or_default();
-        println!("  {} {} {}{why}", p.id, p.object, p.state);
+        outln!("  {} {} {}{why}", p.id, p.object, p.state);
     }
-    println!("conflicts:       {}", s.conflicts.len());
+    outln!("conflicts:       {}", s.conflicts.len());
     for c in &s.conflicts {
-        println!("  {} {}\n    local:  {}\n    server: {}", c.id, c.object, c.local, c.server);
+        outln!("  {} {}\n    local:  {}\n    server: {}", c.id, c.object, c.local, c.server);
     }
     if !s.conflicts.is_empty() {
-        println!("resolve each with `argus-usage sync resolve ID --keep local|server`");
+        outln!("resolve each with `argus-usage sync resolve ID --keep local|server`");
     }
 }

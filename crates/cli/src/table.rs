@@ -43,7 +43,7 @@ impl Table {
                     },
                 )
                 .collect();
-            println!("{}", cells.join("  ").trim_end());
+            outln!("{}", cells.join("  ").trim_end());
         }
     }
 }
