@@ -148,7 +148,8 @@ fn contract(method: &str, path: &str) -> Option<Contract> {
         ("put", "/orgs/{org}/budgets/{month}") => Contract {
             query: Some(of::<ScopeQ>),
             body: Some(of::<argus_ops::controls::BudgetChange>),
-            statuses: &[412, 413],
+            // 409: a new budget (of a month, or of a scope) without an amount.
+            statuses: &[409, 412, 413],
             if_match: true,
             ..c(Answer::Json(200, of::<BudgetView>))
         },
@@ -324,7 +325,7 @@ pub fn openapi_document() -> Value {
                 402 => "Over the budget's hard limit (budget_exceeded)",
                 403 => "The token's role may not do this",
                 404 => "No such organisation for this token, or no such object",
-                409 => "A conflict (provider disabled, a record stored with other content, a linked store)",
+                409 => "A conflict (provider disabled, a record stored with other content, a linked store, a new budget without an amount)",
                 412 => "The object changed since the version in If-Match",
                 413 => "The body is too large",
                 429 => "Too many requests: a quota, failed authentications or downloads (Retry-After)",
