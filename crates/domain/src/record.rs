@@ -464,7 +464,13 @@ impl UsageInput {
         };
         let mut t = Typed { map, errs: Vec::new() };
         for k in map.keys() {
-            if !KEYS.contains(&k.as_str()) {
+            if k == "token" {
+                // Who sent a record is the token it came with, never what it says.
+                t.errs.push(FieldError::new(
+                    "token",
+                    "is not taken from a record: the server sets it to the name of the token that sends it; leave it out",
+                ));
+            } else if !KEYS.contains(&k.as_str()) {
                 t.errs.push(FieldError::new(k.as_str(), format!("is not a known key; the keys are {}", KEYS.join(", "))));
             }
         }
@@ -622,6 +628,7 @@ mod tests {
         check(json!({"occurred_at": "1999-12-31T23:59:59Z"}), "occurred_at", "outside");
         check(json!({"id": 42}), "id", "not a string");
         check(json!({"input_token": 3}), "input_token", "not a known key");
+        check(json!({"token": "gw-1"}), "token", "the server sets it to the name of the token that sends it");
         check(json!({"service_tier": "premium"}), "service_tier", "standard, batch, flex or priority");
         check(json!({"cache_write_1h_tokens": -3}), "cache_write_1h_tokens", "negative");
     }
