@@ -22,7 +22,7 @@ macro_rules! invoke_handler {
 use argus_domain::ErrorCode;
 use argus_ops::analytics::RecordQuery;
 use argus_ops::api::*;
-use argus_ops::channels::{ChannelSpec, ChannelView};
+use argus_ops::channels::{ChannelBody, ChannelSpec, ChannelView};
 use argus_ops::controls::{BudgetChange, ProviderChange};
 use argus_ops::fx::{FxImportReport, FxRateView};
 use argus_ops::gateway::{AliasView, GatewayDay, UpstreamChange, UpstreamView};
@@ -193,13 +193,12 @@ async fn channel_list(app: AppHandle, org: String) -> Result<Vec<ChannelView>, O
 /// A signed webhook's secret comes with it when `ARGUS_USAGE_SERVER_KEY` is set,
 /// the key the window's outbox signs with.
 #[tauri::command(rename_all = "snake_case")]
-async fn channel_add(app: AppHandle, org: String, spec: ChannelSpec) -> Result<serde_json::Value, OpsError> {
+async fn channel_add(app: AppHandle, org: String, body: ChannelBody) -> Result<serde_json::Value, OpsError> {
+    let spec = ChannelSpec::from(body);
     let v = run(app, move |ops| ops.channel_add(&org, &spec, true)).await?;
-    let key = std::env::var("ARGUS_USAGE_SERVER_KEY").ok().filter(|k| k.len() >= 16);
     let mut out = serde_json::to_value(&v).unwrap_or_default();
-    if let (Some(k), "webhook") = (key, v.kind.as_str()) {
-        out["secret"] =
-            serde_json::Value::String(argus_client::outbox::secret(k.as_bytes(), &argus_ops::channels::secret_label(&v.org, v.id)));
+    if let Some(s) = argus_client::outbox::server_key_from_env().and_then(|k| argus_client::outbox::channel_secret(&k, &v)) {
+        out["secret"] = serde_json::Value::String(s);
     }
     Ok(out)
 }

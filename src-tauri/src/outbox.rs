@@ -45,11 +45,8 @@ pub fn start(path: &std::path::Path) -> Option<tokio::sync::watch::Sender<bool>>
     let ops = crate::open_ops(path).ok()?;
     // Webhook channels are signed with ARGUS_USAGE_SERVER_KEY when it is set
     // (as `alerts channel add` shows the secret), else with a key of this run.
-    let key = std::env::var("ARGUS_USAGE_SERVER_KEY")
-        .ok()
-        .filter(|k| k.len() >= 16)
-        .map(String::into_bytes)
-        .unwrap_or_else(|| format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).into_bytes());
+    let key =
+        outbox::server_key_from_env().unwrap_or_else(|| format!("{:?}{}", std::time::SystemTime::now(), std::process::id()).into_bytes());
     let sender = outbox::Sender::new(Arc::new(key), None, true);
     let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
     let db = path.to_path_buf();

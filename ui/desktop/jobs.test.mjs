@@ -148,8 +148,12 @@ test("a budget lowered below the month's spend raises desktop notifications, and
   });
   await new Promise((ok) => receiver.listen(0, "127.0.0.1", ok));
   const url = `http://127.0.0.1:${receiver.address().port}/services/T0/B0/x`;
-  cli("alerts", "channel", "add", "--org", "acme", "--kind", "slack", "--url", url, "--allow-private-targets");
+  // Added in the window (the channel_add command), as its user would.
   await s.exec("location.hash = '#/budgets'");
+  await s.type(await s.find("input[name=channel_url]"), url);
+  await clickButton("Add channel");
+  await s.waitText("main", /Added channel \d+: slack/);
+  assert.ok(JSON.parse(cli("alerts", "channel", "list", "--org", "acme", "--json")).channels.some((c) => c.kind === "slack"));
   await s.type(await s.find("input[name=amount]"), "0.01");
   await s.click(await s.find("form.form button[type=submit]"));
   await s.waitText("p.ok", /Saved the budget/);

@@ -114,13 +114,7 @@ export async function tauriBackend(): Promise<Backend> {
     aliasSet: (org, name, targets) => call("alias_set", { org, name, targets }),
     aliasRemove: (org, name) => call("alias_remove", { org, name }),
     channels: (org) => call("channel_list", { org }),
-    channelAdd: (org, body) =>
-      call("channel_add", {
-        org,
-        spec: body.kind === "email"
-          ? { kind: "email", to: body.to, smtp: body.smtp, from: body.from ?? null, smtp_user: body.smtp_auth?.user ?? null, password_env: body.smtp_auth?.password_env ?? null }
-          : { kind: body.kind, url: body.url },
-      }),
+    channelAdd: (org, body) => call("channel_add", { org, body }),
     channelRemove: async (org, id) => void (await call("channel_remove", { org, id })),
     forecast: (org, month, scope) => call("forecast", { org, month, scope }),
     prices: (org) => call("prices_list", { org }),

@@ -165,9 +165,7 @@ fn channel(ops: &mut Ops, c: ChannelCmd) -> Result<ExitCode, OpsError> {
         ChannelCmd::Add { org, kind, url, to, smtp, from, smtp_user, password_env, allow_private_targets, json } => {
             let spec = ChannelSpec { kind, url, to, smtp, from, smtp_user, password_env };
             let v = ops.channel_add(&org, &spec, allow_private_targets)?;
-            let secret = (v.kind == "webhook").then(|| {
-                crate::server_key_set().map(|k| argus_client::outbox::secret(&k, &argus_ops::channels::secret_label(&v.org, v.id)))
-            });
+            let secret = (v.kind == "webhook").then(|| crate::server_key_set().and_then(|k| argus_client::outbox::channel_secret(&k, &v)));
             if json {
                 let mut out = serde_json::to_value(&v).unwrap_or_default();
                 if let Some(Some(s)) = &secret {

@@ -823,7 +823,7 @@ fn run(ops: &mut Ops, cmd: Cmd) -> Outcome {
 
 /// `ARGUS_USAGE_SERVER_KEY` when it is set (16 characters or more).
 pub(crate) fn server_key_set() -> Option<Vec<u8>> {
-    std::env::var("ARGUS_USAGE_SERVER_KEY").ok().filter(|k| k.len() >= 16).map(String::into_bytes)
+    argus_client::outbox::server_key_from_env()
 }
 
 /// The server key for webhook signatures: `ARGUS_USAGE_SERVER_KEY`, or a

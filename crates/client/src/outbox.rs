@@ -31,6 +31,20 @@ pub fn secret(server_key: &[u8], label: &str) -> String {
     hmac_hex(server_key, label.as_bytes())
 }
 
+/// The signing secret of a channel just added, for its user to see once:
+/// a signed webhook's (`None` for the other kinds, which sign nothing).
+pub fn channel_secret(server_key: &[u8], c: &argus_ops::channels::ChannelView) -> Option<String> {
+    (c.kind == "webhook").then(|| secret(server_key, &argus_ops::channels::secret_label(&c.org, c.id)))
+}
+
+/// `ARGUS_USAGE_SERVER_KEY` (16 characters or more), which webhook secrets
+/// are derived from, when this process has it: `serve` and the command
+/// line that shows a channel's secret must agree on it, and so does the
+/// desktop app that signs a solo store's webhooks.
+pub fn server_key_from_env() -> Option<Vec<u8>> {
+    std::env::var("ARGUS_USAGE_SERVER_KEY").ok().filter(|k| k.len() >= 16).map(String::into_bytes)
+}
+
 /// The `X-Argus-Signature` value of a body: `sha256=` HMAC-SHA256 hex.
 pub fn signature(secret: &str, body: &str) -> String {
     format!("sha256={}", hmac_hex(secret.as_bytes(), body.as_bytes()))

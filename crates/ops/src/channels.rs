@@ -11,6 +11,7 @@
 use crate::api::AlertView;
 use crate::orgs;
 use crate::{Ops, OpsError, Result};
+use argus_domain::record::patterns;
 use argus_domain::time::{fmt_instant, from_nanos, to_nanos};
 use argus_domain::{ErrorCode, FieldError};
 use argus_store::server::{self, ChannelRow, ChannelTarget};
@@ -44,6 +45,68 @@ pub struct ChannelSpec {
     /// The environment variable holding the SMTP password (default `ARGUS_USAGE_SMTP_PASSWORD`).
     #[serde(default)]
     pub password_env: Option<String>,
+}
+
+/// A channel to add as the API and the window send it (`POST
+/// /alert-channels`, the `channel_add` command): by its kind, with exactly
+/// what that kind takes (the command line's flags make a [`ChannelSpec`]).
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum ChannelBody {
+    /// A Slack-compatible incoming webhook: a JSON `text` per alert.
+    Slack {
+        #[schemars(length(max = 2000), pattern(patterns::WEBHOOK_URL))]
+        url: String,
+    },
+    /// A signed webhook, like the organisation's; the answer carries its secret.
+    Webhook {
+        #[schemars(length(max = 2000), pattern(patterns::WEBHOOK_URL))]
+        url: String,
+    },
+    /// An e-mail per alert over SMTP (STARTTLS when offered; `smtps://` for TLS from the start).
+    Email {
+        #[schemars(length(max = 254), pattern(patterns::EMAIL))]
+        to: String,
+        #[schemars(length(max = 500), pattern(patterns::SMTP_URL))]
+        smtp: String,
+        /// The sender (default `argus-usage@HOST`).
+        #[serde(default)]
+        #[schemars(length(max = 254), pattern(patterns::EMAIL))]
+        from: Option<String>,
+        /// Log in to the SMTP server; the password is read from the
+        /// environment of the process that sends, never sent or stored.
+        #[serde(default)]
+        smtp_auth: Option<SmtpAuth>,
+    },
+}
+
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SmtpAuth {
+    #[schemars(length(min = 1, max = 256), pattern(patterns::TEXT))]
+    pub user: String,
+    /// The variable holding the password (default `ARGUS_USAGE_SMTP_PASSWORD`).
+    #[serde(default)]
+    #[schemars(pattern(patterns::ENV_NAME))]
+    pub password_env: Option<String>,
+}
+
+impl From<ChannelBody> for ChannelSpec {
+    fn from(b: ChannelBody) -> ChannelSpec {
+        match b {
+            ChannelBody::Slack { url } => ChannelSpec { kind: "slack".into(), url: Some(url), ..Default::default() },
+            ChannelBody::Webhook { url } => ChannelSpec { kind: "webhook".into(), url: Some(url), ..Default::default() },
+            ChannelBody::Email { to, smtp, from, smtp_auth } => ChannelSpec {
+                kind: "email".into(),
+                to: Some(to),
+                smtp: Some(smtp),
+                from,
+                smtp_user: smtp_auth.as_ref().map(|a| a.user.clone()),
+                password_env: smtp_auth.and_then(|a| a.password_env),
+                url: None,
+            },
+        }
+    }
 }
 
 /// A channel as listed: where it sends, never a secret.

@@ -190,6 +190,13 @@ pub struct Health {
     pub schema_version: i64,
 }
 
+impl Health {
+    /// This build's health document, with `status` and the store's schema version.
+    pub fn of(status: &str, schema_version: i64) -> Health {
+        Health { status: status.into(), version: env!("CARGO_PKG_VERSION").into(), api: "v1".into(), schema_version }
+    }
+}
+
 #[derive(Serialize, JsonSchema)]
 pub struct Budgets {
     pub budgets: Vec<BudgetView>,
@@ -235,67 +242,6 @@ pub struct FxRates {
 #[derive(Serialize, JsonSchema)]
 pub struct Tokens {
     pub tokens: Vec<argus_ops::access::TokenView>,
-}
-
-/// `POST /alert-channels`: a channel by its kind, with what that kind takes.
-#[derive(Deserialize, JsonSchema)]
-#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
-pub enum ChannelBody {
-    /// A Slack-compatible incoming webhook: a JSON `text` per alert.
-    Slack {
-        #[schemars(length(max = 2000), pattern(patterns::WEBHOOK_URL))]
-        url: String,
-    },
-    /// A signed webhook, like the organisation's; the answer carries its secret.
-    Webhook {
-        #[schemars(length(max = 2000), pattern(patterns::WEBHOOK_URL))]
-        url: String,
-    },
-    /// An e-mail per alert over SMTP (STARTTLS when offered; `smtps://` for TLS from the start).
-    Email {
-        #[schemars(length(max = 254), pattern(patterns::EMAIL))]
-        to: String,
-        #[schemars(length(max = 500), pattern(patterns::SMTP_URL))]
-        smtp: String,
-        /// The sender (default `argus-usage@HOST`).
-        #[serde(default)]
-        #[schemars(length(max = 254), pattern(patterns::EMAIL))]
-        from: Option<String>,
-        /// Log in to the SMTP server; the password is read from the
-        /// environment of the process that sends, never sent or stored.
-        #[serde(default)]
-        smtp_auth: Option<SmtpAuth>,
-    },
-}
-
-#[derive(Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SmtpAuth {
-    #[schemars(length(min = 1, max = 256), pattern(patterns::TEXT))]
-    pub user: String,
-    /// The variable holding the password (default `ARGUS_USAGE_SMTP_PASSWORD`).
-    #[serde(default)]
-    #[schemars(pattern(patterns::ENV_NAME))]
-    pub password_env: Option<String>,
-}
-
-impl ChannelBody {
-    pub fn spec(self) -> argus_ops::channels::ChannelSpec {
-        use argus_ops::channels::ChannelSpec;
-        match self {
-            ChannelBody::Slack { url } => ChannelSpec { kind: "slack".into(), url: Some(url), ..Default::default() },
-            ChannelBody::Webhook { url } => ChannelSpec { kind: "webhook".into(), url: Some(url), ..Default::default() },
-            ChannelBody::Email { to, smtp, from, smtp_auth } => ChannelSpec {
-                kind: "email".into(),
-                to: Some(to),
-                smtp: Some(smtp),
-                from,
-                smtp_user: smtp_auth.as_ref().map(|a| a.user.clone()),
-                password_env: smtp_auth.and_then(|a| a.password_env),
-                url: None,
-            },
-        }
-    }
 }
 
 #[derive(Serialize, JsonSchema)]

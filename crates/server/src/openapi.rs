@@ -206,7 +206,7 @@ fn contract(method: &str, path: &str) -> Option<Contract> {
         }
         ("get", "/orgs/{org}/alert-channels") => c(Answer::Json(200, of::<Channels>)),
         ("post", "/orgs/{org}/alert-channels") => {
-            Contract { body: Some(of::<ChannelBody>), statuses: &[413], ..c(Answer::Json(201, of::<ChannelAdded>)) }
+            Contract { body: Some(of::<argus_ops::channels::ChannelBody>), statuses: &[413], ..c(Answer::Json(201, of::<ChannelAdded>)) }
         }
         ("delete", "/orgs/{org}/alert-channels/{id}") => c(Answer::Json(200, of::<argus_ops::channels::ChannelView>)),
         _ => return None,

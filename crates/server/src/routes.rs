@@ -6,6 +6,7 @@ use crate::openapi::openapi_document;
 use argus_domain::ErrorCode;
 use argus_ops::access::{Access, Principal};
 use argus_ops::analytics::RecordQuery;
+use argus_ops::channels::{ChannelBody, ChannelSpec};
 use argus_ops::controls::{BudgetChange, ProviderChange};
 use axum::extract::{FromRequest, FromRequestParts, MatchedPath, Path, Request, State};
 use axum::http::request::Parts;
@@ -258,7 +259,7 @@ async fn log_request(req: Request, next: Next) -> Response {
 
 async fn health(State(app): State<App>) -> Result<Json<Health>, ApiError> {
     let schema_version = app.pool.run("server", |ops| ops.schema_version()).await?;
-    Ok(Json(Health { status: "ok".into(), version: env!("CARGO_PKG_VERSION").into(), api: "v1".into(), schema_version }))
+    Ok(Json(Health::of("ok", schema_version)))
 }
 
 /// Liveness for a load balancer or an orchestrator: the process answers
@@ -274,9 +275,7 @@ async fn livez() -> Json<Live> {
 async fn readyz(State(app): State<App>) -> Result<Json<Health>, ApiError> {
     let not_ready = |why: String| ApiError::new(ErrorCode::Timeout, why).with_code("not_ready", 503);
     match tokio::time::timeout(std::time::Duration::from_secs(2), app.pool.run("server", |ops| ops.schema_version())).await {
-        Ok(Ok(schema_version)) => {
-            Ok(Json(Health { status: "ready".into(), version: env!("CARGO_PKG_VERSION").into(), api: "v1".into(), schema_version }))
-        }
+        Ok(Ok(schema_version)) => Ok(Json(Health::of("ready", schema_version))),
         Ok(Err(e)) => Err(not_ready(format!("the store cannot be read: {}", e.message))),
         Err(_) => Err(not_ready("the store did not answer within 2 s".into())),
     }
@@ -655,10 +654,9 @@ async fn post_channel(
 ) -> Result<Response, ApiError> {
     let actor = auth.allow(&org, Access::Configure)?;
     let allow = app.allow_private_targets;
-    let spec = b.spec();
+    let spec = ChannelSpec::from(b);
     let channel = app.pool.run(&actor, move |ops| ops.channel_add(&org, &spec, allow)).await?;
-    let secret = (channel.kind == "webhook")
-        .then(|| argus_client::outbox::secret(&app.server_key, &argus_ops::channels::secret_label(&channel.org, channel.id)));
+    let secret = argus_client::outbox::channel_secret(&app.server_key, &channel);
     Ok((StatusCode::CREATED, Json(ChannelAdded { channel, secret })).into_response())
 }
 
