@@ -32,7 +32,7 @@ fn run_json(db: &Path, args: &[&str]) -> Value {
 
 fn temp() -> (tempfile::TempDir, PathBuf) {
     let d = tempfile::tempdir().unwrap();
-    let db = d.path().join("usage.db");
+    let db = common::server_store(d.path(), "usage.db");
     (d, db)
 }
 

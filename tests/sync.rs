@@ -129,7 +129,7 @@ fn status(db: &Path) -> Value {
 
 fn setup(n: usize) -> (tempfile::TempDir, PathBuf, Server) {
     let d = tempfile::tempdir().unwrap();
-    let sdb = d.path().join("server.db");
+    let sdb = common::server_store(d.path(), "server.db");
     ok(&sdb, None, &["org", "create", "acme", "--currency", "EUR", "--timezone", "Europe/Paris"]);
     // USD list prices converted into EUR for the days up to mid-October;
     // later records stay unconverted (no rate of their day is known).
@@ -703,7 +703,7 @@ fn assert_absent(what: &str, secret: &str, dir: &Path, logs: &str) {
 #[test]
 fn the_server_keeps_tokens_and_webhook_secrets_out_of_its_store_and_logs() {
     let d = tempfile::tempdir().unwrap();
-    let sdb = d.path().join("server.db");
+    let sdb = common::server_store(d.path(), "server.db");
     ok(&sdb, None, &["org", "create", "acme"]);
     let admin = token(&sdb, "acme", "admin", "first");
     let mut c = cmd(&sdb, None);

@@ -3,7 +3,7 @@
 //! A store linked to a server fires no alerts of its own (the server
 //! delivers them), so there is nothing queued to send for it; a store that
 //! `serve` serves on this machine too is delivered by one of the two (the
-//! deliverer lock, `argus_client::outbox::lock_path`).
+//! deliverer lock, `argus_ops::DelivererLock`).
 //!
 //! Targets on this machine or a private network are allowed: a channel got
 //! into this store only by its own user (`alerts channel add` refuses them

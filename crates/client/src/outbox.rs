@@ -108,27 +108,28 @@ const CONCURRENT: usize = 16;
 /// Deliveries of one organisation taken per poll (fairness across them).
 const PER_ORG: usize = 5;
 
-/// The file whose OS lock makes one process at a time the deliverer of a
-/// store (`serve` and a desktop window open on the same file would
-/// otherwise both send every alert).
-pub fn lock_path(db: &std::path::Path) -> std::path::PathBuf {
-    std::path::PathBuf::from(format!("{}.outbox.lock", db.display()))
-}
-
-/// The deliverer's lock, if this process can take it now (released when
-/// the process ends, however it ends).
-fn take_lock(path: &std::path::Path) -> Option<std::fs::File> {
-    let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).ok()?;
-    f.try_lock().ok()?;
-    Some(f)
+/// The deliverer's lock ([`argus_ops::DelivererLock`]: a file lock, or a
+/// PostgreSQL advisory lock), if this process can take it now, on a
+/// blocking thread; `held` is asked whether it still holds it first.
+async fn lead(db: &std::path::Path, held: Option<argus_ops::DelivererLock>) -> Option<argus_ops::DelivererLock> {
+    let db = db.to_path_buf();
+    tokio::task::spawn_blocking(move || match held {
+        Some(l) if l.still_held() => Some(l),
+        _ => argus_ops::DelivererLock::try_take(&db),
+    })
+    .await
+    .ok()
+    .flatten()
 }
 
 /// Delivers the outbox of the store at `db`: each organisation's due
 /// deliveries in order, on a task of its own, organisations side by side
 /// (at most [`CONCURRENT`]), so that one organisation's silent endpoint
 /// never delays another's alerts. Only while this process holds the
-/// store's deliverer lock ([`lock_path`]); another process holding it is
-/// asked again at every poll.
+/// store's deliverer lock (`serve` and a desktop window open on the same
+/// file, or several servers on one PostgreSQL database, would otherwise
+/// each send every alert); another process holding it is asked again at
+/// every poll.
 pub async fn worker<O: Outbox>(
     db: &std::path::Path,
     outbox: O,
@@ -136,8 +137,7 @@ pub async fn worker<O: Outbox>(
     poll: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let lock = lock_path(db);
-    let mut held: Option<std::fs::File> = None;
+    let mut held: Option<argus_ops::DelivererLock> = None;
     let busy: Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Default::default();
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT));
     let mut tasks = tokio::task::JoinSet::new();
@@ -147,11 +147,9 @@ pub async fn worker<O: Outbox>(
             _ = tokio::time::sleep(poll) => {}
         }
         while tasks.try_join_next().is_some() {}
+        held = lead(db, held.take()).await;
         if held.is_none() {
-            held = take_lock(&lock);
-            if held.is_none() {
-                continue; // another process delivers this store's alerts
-            }
+            continue; // another process delivers this store's alerts
         }
         let due = match outbox.due(200).await {
             Ok(d) => d,

@@ -24,6 +24,9 @@ pub enum ErrorCode {
     Incompatible,
     /// A request took longer than the server allows (or an upstream did).
     Timeout,
+    /// The store's database cannot be reached now (PostgreSQL down or its
+    /// connection lost): try again shortly.
+    Unavailable,
     Store,
     Io,
     Internal,
@@ -47,6 +50,7 @@ impl ErrorCode {
             ErrorCode::Unreachable => "unreachable",
             ErrorCode::Incompatible => "incompatible",
             ErrorCode::Timeout => "timeout",
+            ErrorCode::Unavailable => "unavailable",
             ErrorCode::Store => "store",
             ErrorCode::Io => "io",
             ErrorCode::Internal => "internal",

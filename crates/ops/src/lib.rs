@@ -29,6 +29,7 @@ pub mod sync;
 
 use argus_domain::time::Clock;
 use argus_domain::{ErrorCode, FieldError};
+pub use argus_store::{is_postgres, DelivererLock};
 use argus_store::{Store, StoreError};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -69,6 +70,8 @@ impl From<StoreError> for OpsError {
     fn from(e: StoreError) -> OpsError {
         let code = match &e {
             StoreError::SchemaTooNew { .. } => ErrorCode::SchemaTooNew,
+            StoreError::Unavailable(_) => ErrorCode::Unavailable,
+            StoreError::BadUrl(_) => ErrorCode::BadInput,
             _ => ErrorCode::Store,
         };
         OpsError::new(code, e.to_string())
@@ -93,20 +96,20 @@ pub fn default_db_path() -> PathBuf {
     dirs::data_dir().unwrap_or_else(|| PathBuf::from(".")).join("argus-usage").join("usage.db")
 }
 
-/// A store is a SQLite file: a URL (`postgres://...`, `file://...`) would
-/// otherwise become a folder named after its scheme with a new store in it.
+/// A store is a SQLite file or a PostgreSQL URL: another URL (`file://`,
+/// `mysql://`) would otherwise become a folder named after its scheme with
+/// a new store in it.
 fn check_store_path(path: &Path) -> Result<()> {
+    if argus_store::is_postgres(path) {
+        return Ok(());
+    }
     let s = path.to_string_lossy();
     let Some((scheme, _)) = s.split_once("://") else { return Ok(()) };
     if !scheme.is_empty() && scheme.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')) {
-        let what = match scheme.to_ascii_lowercase().as_str() {
-            "postgres" | "postgresql" => "a PostgreSQL URL; this version keeps its store in a SQLite file only",
-            _ => "a URL, not a file path",
-        };
         return Err(OpsError {
             code: ErrorCode::BadInput,
             message: format!(
-                "the store {s:?} is {what}; give the path of a SQLite file with --db or ARGUS_USAGE_DB (it is created if missing)"
+                "the store {s:?} is a URL of a kind this version cannot open; give the path of a SQLite file (created if missing) or a PostgreSQL URL (postgres://USER@HOST:PORT/DATABASE) with --db or ARGUS_USAGE_DB"
             ),
             field: Some("db".into()),
         });
@@ -157,7 +160,18 @@ impl Ops {
         &self.actor
     }
 
+    /// The store's file, or its URL without the password.
     pub fn path(&self) -> &Path {
         self.store.path()
+    }
+
+    /// True for a PostgreSQL store, which several servers may share.
+    pub fn is_shared(&self) -> bool {
+        self.store.is_shared()
+    }
+
+    /// False once the store's connection was lost (a server opens another).
+    pub fn is_usable(&self) -> bool {
+        self.store.is_usable()
     }
 }

@@ -31,7 +31,7 @@ pub fn status_of(code: ErrorCode) -> StatusCode {
         ErrorCode::Forbidden => StatusCode::FORBIDDEN,
         ErrorCode::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
         ErrorCode::Unreachable | ErrorCode::Incompatible => StatusCode::BAD_GATEWAY,
-        ErrorCode::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorCode::Timeout | ErrorCode::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
         ErrorCode::SchemaTooNew | ErrorCode::Store | ErrorCode::Io | ErrorCode::Internal => StatusCode::INTERNAL_SERVER_ERROR,
     }
 }

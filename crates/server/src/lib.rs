@@ -216,8 +216,15 @@ async fn serve_connections(
 /// when the process ends, however it ends) and writes this process's id
 /// into it; refuses, naming the process that holds it, when another server
 /// serves the store.
+///
+/// A PostgreSQL store takes no such lock: several instances serve it by
+/// design (its writers serialise on an advisory lock, one instance at a
+/// time delivers the alerts).
 pub fn lock_store(db: &std::path::Path) -> Result<StoreLock, ApiError> {
     use std::io::{Read, Seek, Write};
+    if argus_ops::is_postgres(db) {
+        return Ok(StoreLock(None));
+    }
     let path = PathBuf::from(format!("{}.serve.lock", db.display()));
     let mut f = std::fs::OpenOptions::new()
         .read(true)
@@ -243,9 +250,9 @@ pub fn lock_store(db: &std::path::Path) -> Result<StoreLock, ApiError> {
     let _ = f.rewind();
     let _ = write!(f, "{}", std::process::id());
     let _ = f.flush();
-    Ok(StoreLock(f))
+    Ok(StoreLock(Some(f)))
 }
 
 /// The lock of a store served by this process (see [`lock_store`]).
 #[derive(Debug)]
-pub struct StoreLock(#[allow(dead_code)] std::fs::File);
+pub struct StoreLock(#[allow(dead_code)] Option<std::fs::File>);

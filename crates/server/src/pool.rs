@@ -82,13 +82,22 @@ pub struct Pool {
 
 impl Pool {
     pub fn open(c: &Config) -> Result<Pool, ApiError> {
-        let mut free = Vec::new();
-        for _ in 0..c.connections.max(1) {
-            let ops = Ops::open(&c.db, c.clock.clone(), "server").map_err(ApiError::from)?;
-            // Requests never pay for a checkpoint: `checkpointer` does them in the background.
-            ops.checkpoint_in_background().map_err(ApiError::from)?;
-            free.push(ops);
-        }
+        // On a thread of its own: a PostgreSQL connection must not be made
+        // (nor used) on the async runtime's threads.
+        let free = std::thread::scope(|s| {
+            s.spawn(|| -> Result<Vec<Ops>, ApiError> {
+                let mut free = Vec::new();
+                for _ in 0..c.connections.max(1) {
+                    let ops = Ops::open(&c.db, c.clock.clone(), "server").map_err(ApiError::from)?;
+                    // Requests never pay for a checkpoint: `checkpointer` does them in the background.
+                    ops.checkpoint_in_background().map_err(ApiError::from)?;
+                    free.push(ops);
+                }
+                Ok(free)
+            })
+            .join()
+            .unwrap_or_else(|_| Err(ApiError::internal("opening the store's connections failed unexpectedly".into())))
+        })?;
         Ok(Pool { permits: Semaphore::new(free.len()), free: Mutex::new(free), db: c.db.clone(), clock: c.clock.clone() })
     }
 
@@ -105,23 +114,30 @@ impl Pool {
     {
         let _permit = self.permits.acquire().await.map_err(|_| ApiError::internal("the server is shutting down".into()))?;
         let taken = self.free.lock().map_err(|_| ApiError::internal("pool lock poisoned".into()))?.pop();
-        let mut ops = match taken {
-            Some(o) => o,
-            None => Ops::open(&self.db, self.clock.clone(), "server")?,
-        };
-        ops.set_actor(actor);
+        let (db, clock, actor) = (self.db.clone(), self.clock.clone(), actor.to_string());
         let joined = tokio::task::spawn_blocking(move || {
+            // A connection lost (PostgreSQL restarted, the network) is
+            // replaced by a new one; while the database is away that fails
+            // fast, and the request with it (503 `unavailable`).
+            let mut ops = match taken {
+                Some(o) => o,
+                None => Ops::open(&db, clock, "server")?,
+            };
+            ops.set_actor(&actor);
             let out = f(&mut ops);
-            (ops, out)
+            Ok::<_, OpsError>((ops, out))
         })
         .await;
         match joined {
-            Ok((ops, out)) => {
-                if let Ok(mut free) = self.free.lock() {
-                    free.push(ops);
+            Ok(Ok((ops, out))) => {
+                if ops.is_usable() {
+                    if let Ok(mut free) = self.free.lock() {
+                        free.push(ops);
+                    }
                 }
                 out.map_err(ApiError::from)
             }
+            Ok(Err(e)) => Err(ApiError::from(e)),
             // The connection is lost with the panicked task; the next call opens a new one.
             Err(_) => Err(ApiError::internal("the operation failed unexpectedly".into())),
         }
@@ -130,6 +146,9 @@ impl Pool {
 
 /// Checkpoints the WAL every `every`, off the request path, until `stop`.
 pub async fn checkpointer(c: Config, every: std::time::Duration, mut stop: tokio::sync::watch::Receiver<bool>) {
+    if argus_ops::is_postgres(&c.db) {
+        return; // PostgreSQL checkpoints by itself
+    }
     let Ok(ops) = Ops::open(&c.db, c.clock.clone(), "checkpoint") else { return };
     let ops = Arc::new(Mutex::new(ops));
     let mut warn = Repeated::default();

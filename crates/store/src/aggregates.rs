@@ -1,5 +1,6 @@
 //! The daily aggregates, kept on write in the same transaction as the
 //! records they count.
+use crate::sql::{params, Row, Value};
 use crate::{Reader, Result, Writer};
 use argus_domain::analytics::{stored_key, KeyParts, RecordFilter, Shape, StoredDim, Totals};
 use argus_domain::ids::OrgId;
@@ -118,32 +119,32 @@ impl Delta {
     pub fn apply(self, w: &Writer<'_>) -> Result<()> {
         {
             let mut up = w.c().prepare(
-                "INSERT INTO agg_price_days (org_id, day, price_id, records) VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (org_id, day, price_id) DO UPDATE SET records = records + excluded.records",
+                "INSERT INTO agg_price_days AS t (org_id, day, price_id, records) VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (org_id, day, price_id) DO UPDATE SET records = t.records + excluded.records",
             )?;
             for ((org, day, price), n) in &self.prices {
                 if *n != 0 {
-                    up.execute(rusqlite::params![org.0, day, price, n])?;
+                    up.execute(params![org.0, day, price, n])?;
                 }
             }
             if self.prices.values().any(|n| *n < 0) {
-                w.c().execute("DELETE FROM agg_price_days WHERE records <= 0", [])?;
+                w.c().execute("DELETE FROM agg_price_days WHERE records <= 0", params![])?;
             }
             for ((org, day, currency, fx_day, rate), n) in &self.rates {
                 if *n != 0 {
                     w.c().execute(
-                        "INSERT INTO agg_fx_days (org_id, day, source_currency, fx_day, fx_rate, records) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                         ON CONFLICT (org_id, day, source_currency, fx_day, fx_rate) DO UPDATE SET records = records + excluded.records",
-                        rusqlite::params![org.0, day, currency, fx_day, rate, n],
+                        "INSERT INTO agg_fx_days AS t (org_id, day, source_currency, fx_day, fx_rate, records) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                         ON CONFLICT (org_id, day, source_currency, fx_day, fx_rate) DO UPDATE SET records = t.records + excluded.records",
+                        params![org.0, day, currency, fx_day, rate, n],
                     )?;
                 }
             }
             if self.rates.values().any(|n| *n < 0) {
-                w.c().execute("DELETE FROM agg_fx_days WHERE records <= 0", [])?;
+                w.c().execute("DELETE FROM agg_fx_days WHERE records <= 0", params![])?;
             }
         }
         let mut st = w.c().prepare(&format!(
-            "INSERT INTO agg_daily (org_id, dim, day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests, cost_exa, cache_write_1h_tokens)
+            "INSERT INTO agg_daily AS t (org_id, dim, day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests, cost_exa, cache_write_1h_tokens)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)
              ON CONFLICT (org_id, dim, day, key) DO UPDATE SET {ADD_TOTALS}"
         ))?;
@@ -153,7 +154,7 @@ impl Delta {
             }
             // Two parts (crate::wide): the sum of a day can never overflow.
             let (exa, cost) = crate::wide::split(t.cost_nanos).ok_or_else(|| crate::wide::too_large("a daily cost total"))?;
-            st.execute(rusqlite::params![
+            st.execute(params![
                 org.0,
                 dim as i64,
                 day,
@@ -170,7 +171,7 @@ impl Delta {
             ])?;
         }
         let mut st = w.c().prepare(&format!(
-            "INSERT INTO agg_cube (org_id, shape, period, provider, model, operation, status, investigation, user_id, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, cost_exa, cost_nanos, unpriced_requests)
+            "INSERT INTO agg_cube AS t (org_id, shape, period, provider, model, operation, status, investigation, user_id, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, cost_exa, cost_nanos, unpriced_requests)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
              ON CONFLICT (org_id, shape, period, provider, model, operation, status, investigation, user_id) DO UPDATE SET {ADD_TOTALS}"
         ))?;
@@ -182,7 +183,7 @@ impl Delta {
             let mut next = || parts.next().unwrap_or_default();
             let (provider, model, operation, status, inv, user) = (next(), next(), next(), next(), next(), next());
             let (exa, cost) = crate::wide::split(t.cost_nanos).ok_or_else(|| crate::wide::too_large("a rollup's cost total"))?;
-            st.execute(rusqlite::params![
+            st.execute(params![
                 org.0,
                 shape as i64,
                 period,
@@ -210,15 +211,15 @@ impl Delta {
 /// Adds a row's totals to the one kept (`excluded` is the row inserted): the
 /// upsert of `agg_daily` and `agg_cube` alike. Money in two parts
 /// (`crate::wide`), so no total can overflow.
-const ADD_TOTALS: &str = "requests = requests + excluded.requests,
-    input_tokens = input_tokens + excluded.input_tokens,
-    output_tokens = output_tokens + excluded.output_tokens,
-    cached_input_tokens = cached_input_tokens + excluded.cached_input_tokens,
-    cache_write_tokens = cache_write_tokens + excluded.cache_write_tokens,
-    cache_write_1h_tokens = cache_write_1h_tokens + excluded.cache_write_1h_tokens,
-    cost_nanos = (cost_nanos + excluded.cost_nanos) % 1000000000000000000,
-    cost_exa = cost_exa + excluded.cost_exa + (cost_nanos + excluded.cost_nanos) / 1000000000000000000,
-    unpriced_requests = unpriced_requests + excluded.unpriced_requests";
+const ADD_TOTALS: &str = "requests = t.requests + excluded.requests,
+    input_tokens = t.input_tokens + excluded.input_tokens,
+    output_tokens = t.output_tokens + excluded.output_tokens,
+    cached_input_tokens = t.cached_input_tokens + excluded.cached_input_tokens,
+    cache_write_tokens = t.cache_write_tokens + excluded.cache_write_tokens,
+    cache_write_1h_tokens = t.cache_write_1h_tokens + excluded.cache_write_1h_tokens,
+    cost_nanos = (t.cost_nanos + excluded.cost_nanos) % 1000000000000000000,
+    cost_exa = t.cost_exa + excluded.cost_exa + (t.cost_nanos + excluded.cost_nanos) / 1000000000000000000,
+    unpriced_requests = t.unpriced_requests + excluded.unpriced_requests";
 
 /// Separates the attributes of a rollup's key in [`Delta`].
 const SEP: char = '\u{1f}';
@@ -249,19 +250,15 @@ pub fn cube_rows(
     what: &RecordFilter,
     mut each: impl FnMut(&CubeRow<'_>),
 ) -> Result<()> {
-    use rusqlite::types::Value;
     let mut sql = String::from(
         "SELECT period, provider, model, operation, status, investigation, user_id, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cache_write_1h_tokens, cost_exa, cost_nanos, unpriced_requests
          FROM agg_cube WHERE org_id = ?1 AND shape = ?2 AND period >= ?3 AND period < ?4",
     );
-    let mut p = vec![Value::Integer(org.0), Value::Integer(shape as i64), Value::Integer(from.into()), Value::Integer(to.into())];
+    let mut p = vec![Value::Int(org.0), Value::Int(shape as i64), Value::Int(from.into()), Value::Int(to.into())];
     crate::records::what_sql(what, &mut sql, &mut p);
     let mut st = r.c().prepare(&sql)?;
-    let mut rows = st.query(rusqlite::params_from_iter(p))?;
-    while let Some(r) = rows.next()? {
-        let s = |i: usize| -> rusqlite::Result<&str> {
-            r.get_ref(i)?.as_str().map_err(|e| rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e)))
-        };
+    st.each(p, |r| {
+        let s = |i: usize| r.str(i);
         each(&CubeRow {
             period: r.get(0)?,
             provider: s(1)?,
@@ -281,13 +278,13 @@ pub fn cube_rows(
                 unpriced_requests: r.get(15)?,
             },
         });
-    }
-    Ok(())
+        Ok::<_, crate::StoreError>(())
+    })
 }
 
 const DAILY_COLS: &str = "day, key, requests, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, cost_nanos, unpriced_requests, cost_exa, cache_write_1h_tokens";
 
-fn daily_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i32, String, Totals)> {
+fn daily_row(r: &Row<'_>) -> Result<(i32, String, Totals)> {
     Ok((
         r.get(0)?,
         r.get(1)?,
@@ -307,7 +304,7 @@ fn daily_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<(i32, String, Totals)> {
 /// Rows of one stored dimension for days `[from, to)`: `(day, key, totals)`.
 pub fn rows(r: &Reader<'_>, org: OrgId, dim: StoredDim, from_day: i32, to_day: i32) -> Result<Vec<(i32, String, Totals)>> {
     let mut st = r.c().prepare(&format!("SELECT {DAILY_COLS} FROM agg_daily WHERE org_id = ?1 AND dim = ?2 AND day >= ?3 AND day < ?4"))?;
-    let rows = st.query_map(rusqlite::params![org.0, dim as i64, from_day, to_day], daily_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map(params![org.0, dim as i64, from_day, to_day], daily_row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -318,8 +315,8 @@ pub fn key_rows(r: &Reader<'_>, org: OrgId, dim: StoredDim, key: &str, from_day:
         "SELECT {DAILY_COLS} FROM agg_daily WHERE org_id = ?1 AND dim = ?2 AND key = ?3 AND day >= ?4 AND day < ?5 ORDER BY day"
     ))?;
     let rows = st
-        .query_map(rusqlite::params![org.0, dim as i64, key, from_day, to_day], |x| daily_row(x).map(|(d, _, t)| (d, t)))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .query_map(params![org.0, dim as i64, key, from_day, to_day], |x| daily_row(x).map(|(d, _, t)| (d, t)))?
+        .collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -327,6 +324,6 @@ pub fn key_rows(r: &Reader<'_>, org: OrgId, dim: StoredDim, key: &str, from_day:
 pub fn price_ids(r: &Reader<'_>, org: OrgId, from_day: i32, to_day: i32) -> Result<Vec<i64>> {
     let mut st =
         r.c().prepare("SELECT DISTINCT price_id FROM agg_price_days WHERE org_id = ?1 AND day >= ?2 AND day < ?3 AND records > 0")?;
-    let rows = st.query_map(rusqlite::params![org.0, from_day, to_day], |x| x.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
+    let rows = st.query_map(params![org.0, from_day, to_day], |x| x.get(0))?.collect::<Result<Vec<i64>>>()?;
     Ok(rows)
 }

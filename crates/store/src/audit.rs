@@ -1,4 +1,5 @@
 //! The audit log: who changed what, when, with the value before and after.
+use crate::sql::{params, Value};
 use crate::{Reader, Result, Writer};
 use argus_domain::ids::OrgId;
 
@@ -25,11 +26,11 @@ pub fn add(
     before: Option<&str>,
     after: Option<&str>,
 ) -> Result<i64> {
-    w.c().execute(
+    w.c().insert_id(
         "INSERT INTO audit (org_id, at, actor, action, object, before, after) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        rusqlite::params![org.map(|o| o.0), at, actor, action, object, before, after],
-    )?;
-    Ok(w.c().last_insert_rowid())
+        params![org.map(|o| o.0), at, actor, action, object, before, after],
+        "id",
+    )
 }
 
 pub fn list(r: &Reader<'_>, org: OrgId, after: i64, limit: i64) -> Result<Vec<AuditRow>> {
@@ -57,10 +58,10 @@ pub fn list_filtered(
     cursor: Option<i64>,
     limit: i64,
 ) -> Result<Vec<AuditRow>> {
-    use rusqlite::types::Value;
+    use Value;
     let mut sql =
         String::from("SELECT id, org_id, at, actor, action, object, before, after FROM audit WHERE (org_id = ?1 OR org_id IS NULL)");
-    let mut p = vec![Value::Integer(org.0)];
+    let mut p = vec![Value::Int(org.0)];
     let cond = crate::records::cond;
     for (col, v) in [("actor", &f.actor), ("action", &f.action), ("object", &f.object)] {
         if let Some(x) = v {
@@ -68,22 +69,22 @@ pub fn list_filtered(
         }
     }
     if let Some(x) = f.from {
-        cond(&mut sql, &mut p, "at >= ?", Value::Integer(x));
+        cond(&mut sql, &mut p, "at >= ?", Value::Int(x));
     }
     if let Some(x) = f.to {
-        cond(&mut sql, &mut p, "at < ?", Value::Integer(x));
+        cond(&mut sql, &mut p, "at < ?", Value::Int(x));
     }
     if let Some(c) = cursor {
-        cond(&mut sql, &mut p, if newest_first { "id < ?" } else { "id > ?" }, Value::Integer(c));
+        cond(&mut sql, &mut p, if newest_first { "id < ?" } else { "id > ?" }, Value::Int(c));
     }
     sql.push_str(if newest_first { " ORDER BY id DESC" } else { " ORDER BY id" });
     sql.push_str(&format!(" LIMIT {limit}"));
     let mut st = r.c().prepare(&sql)?;
     let rows = st
-        .query_map(rusqlite::params_from_iter(p), |r| {
+        .query_map(p, |r| {
             Ok(AuditRow {
                 id: r.get(0)?,
-                org_id: r.get::<_, Option<i64>>(1)?.map(OrgId),
+                org_id: r.get::<Option<i64>>(1)?.map(OrgId),
                 at: r.get(2)?,
                 actor: r.get(3)?,
                 action: r.get(4)?,
@@ -92,6 +93,6 @@ pub fn list_filtered(
                 after: r.get(7)?,
             })
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }

@@ -1,7 +1,7 @@
 //! Budgets, alerts, provider settings, admissions, reservations, health.
+use crate::sql::{params, Optional, Row};
 use crate::{Reader, Result, Writer};
 use argus_domain::ids::OrgId;
-use rusqlite::{params, OptionalExtension};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BudgetRow {
@@ -18,7 +18,7 @@ pub struct BudgetRow {
     pub spike_factor: Option<String>,
 }
 
-fn budget_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<BudgetRow> {
+fn budget_row(r: &Row<'_>) -> Result<BudgetRow> {
     let t: String = r.get(2)?;
     Ok(BudgetRow {
         month: r.get(0)?,
@@ -56,14 +56,14 @@ pub fn budgets(r: &Reader<'_>, org: OrgId) -> Result<Vec<BudgetRow>> {
     let mut st = r.c().prepare(&format!(
         "SELECT {BUDGET_COLS} FROM budgets WHERE org_id = ?1 ORDER BY scope <> 'org', scope, month = 'default' DESC, month"
     ))?;
-    let rows = st.query_map([org.0], budget_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map([org.0], budget_row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 
 /// The scopes other than the organisation's that have a budget.
 pub fn budget_scopes(r: &Reader<'_>, org: OrgId) -> Result<Vec<String>> {
     let mut st = r.c().prepare("SELECT DISTINCT scope FROM budgets WHERE org_id = ?1 AND scope <> 'org' ORDER BY scope")?;
-    let rows = st.query_map([org.0], |x| x.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+    let rows = st.query_map([org.0], |x| x.get(0))?.collect::<Result<Vec<String>>>()?;
     Ok(rows)
 }
 
@@ -82,9 +82,9 @@ pub fn put_budget(
 ) -> Result<BudgetRow> {
     let t = serde_json::to_string(thresholds).unwrap_or_else(|_| "[]".into());
     w.c().execute(
-        "INSERT INTO budgets (org_id, scope, month, amount_nanos, thresholds, hard_limit, version, updated_at, spike_factor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8)
+        "INSERT INTO budgets AS t (org_id, scope, month, amount_nanos, thresholds, hard_limit, version, updated_at, spike_factor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 1, ?7, ?8)
          ON CONFLICT (org_id, scope, month) DO UPDATE SET amount_nanos = excluded.amount_nanos, thresholds = excluded.thresholds,
-           hard_limit = excluded.hard_limit, version = version + 1, updated_at = excluded.updated_at, spike_factor = excluded.spike_factor",
+           hard_limit = excluded.hard_limit, version = t.version + 1, updated_at = excluded.updated_at, spike_factor = excluded.spike_factor",
         params![org.0, scope, month, amount_nanos, t, hard_limit, now, spike_factor],
     )?;
     budget(&w.reader(), org, scope, month)?.ok_or_else(|| crate::StoreError::Corrupt("budget vanished".into()))
@@ -114,7 +114,7 @@ pub struct AlertRow {
 const ALERT_COLS: &str =
     "id, month, threshold, fired_at, spent_nanos, amount_nanos, acknowledged_at, acknowledged_by, spent_exa, scope, kind, day, crosses_on";
 
-fn alert_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AlertRow> {
+fn alert_row(r: &Row<'_>) -> Result<AlertRow> {
     Ok(AlertRow {
         id: r.get(0)?,
         month: r.get(1)?,
@@ -149,21 +149,21 @@ pub struct NewAlert<'a> {
 /// has fired already; returns it when new.
 pub fn fire_alert(w: &Writer<'_>, org: OrgId, a: &NewAlert<'_>) -> Result<Option<AlertRow>> {
     let (exa, spent) = crate::wide::split(a.spent_nanos).ok_or_else(|| crate::wide::too_large("an alert's spend"))?;
-    let n = w.c().execute(
+    let Some(id) = w.c().insert_id_if_new(
         "INSERT INTO alerts (org_id, scope, kind, month, threshold, day, crosses_on, fired_at, spent_nanos, amount_nanos, spent_exa) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)
          ON CONFLICT (org_id, scope, kind, month, threshold, day) DO NOTHING",
         params![org.0, a.scope, a.kind, a.month, a.threshold, a.day, a.crosses_on, a.at, spent, a.amount_nanos, exa],
-    )?;
-    if n == 0 {
+        "id",
+    )?
+    else {
         return Ok(None);
-    }
-    let id = w.c().last_insert_rowid();
+    };
     Ok(w.c().query_row(&format!("SELECT {ALERT_COLS} FROM alerts WHERE id = ?1"), [id], alert_row).optional()?)
 }
 
 pub fn alerts(r: &Reader<'_>, org: OrgId, month: Option<&str>) -> Result<Vec<AlertRow>> {
     let mut st = r.c().prepare(&format!("SELECT {ALERT_COLS} FROM alerts WHERE org_id = ?1 AND (?2 IS NULL OR month = ?2) ORDER BY id"))?;
-    let rows = st.query_map(params![org.0, month], alert_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map(params![org.0, month], alert_row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -194,7 +194,7 @@ pub struct ProviderRow {
 
 const PROVIDER_COLS: &str = "provider, enabled, priority, hourly_limit, daily_limit, note, version, updated_at";
 
-fn provider_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ProviderRow> {
+fn provider_row(r: &Row<'_>) -> Result<ProviderRow> {
     Ok(ProviderRow {
         provider: r.get(0)?,
         enabled: r.get(1)?,
@@ -216,23 +216,23 @@ pub fn provider(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option<Pro
 
 pub fn providers(r: &Reader<'_>, org: OrgId) -> Result<Vec<ProviderRow>> {
     let mut st = r.c().prepare(&format!("SELECT {PROVIDER_COLS} FROM provider_settings WHERE org_id = ?1 ORDER BY priority, provider"))?;
-    let rows = st.query_map([org.0], provider_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map([org.0], provider_row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 
 /// Providers that appear in the organisation's usage.
 pub fn providers_seen(r: &Reader<'_>, org: OrgId) -> Result<Vec<String>> {
     let mut st = r.c().prepare("SELECT DISTINCT key FROM agg_daily WHERE org_id = ?1 AND dim = 1 ORDER BY key")?;
-    let rows = st.query_map([org.0], |x| x.get(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map([org.0], |x| x.get(0))?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 
 /// Writes a provider's settings, its version one more than before.
 pub fn put_provider(w: &Writer<'_>, org: OrgId, p: &ProviderRow, now: i64) -> Result<ProviderRow> {
     w.c().execute(
-        "INSERT INTO provider_settings (org_id, provider, enabled, priority, hourly_limit, daily_limit, note, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)
+        "INSERT INTO provider_settings AS t (org_id, provider, enabled, priority, hourly_limit, daily_limit, note, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1, ?8)
          ON CONFLICT (org_id, provider) DO UPDATE SET enabled = excluded.enabled, priority = excluded.priority, hourly_limit = excluded.hourly_limit,
-           daily_limit = excluded.daily_limit, note = excluded.note, version = version + 1, updated_at = excluded.updated_at",
+           daily_limit = excluded.daily_limit, note = excluded.note, version = t.version + 1, updated_at = excluded.updated_at",
         params![org.0, p.provider, p.enabled, p.priority, p.hourly_limit, p.daily_limit, p.note, now],
     )?;
     provider(&w.reader(), org, &p.provider)?.ok_or_else(|| crate::StoreError::Corrupt("provider settings vanished".into()))
@@ -291,10 +291,10 @@ fn add_open(w: &Writer<'_>, org: OrgId, month: &str, delta: i64) -> Result<()> {
     let (exa, nanos) = crate::wide::split(i128::from(delta)).ok_or_else(|| crate::wide::too_large("a reservation"))?;
     w.c()
         .prepare(
-            "INSERT INTO reservation_totals (org_id, month, open_nanos, open_exa) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO reservation_totals AS t (org_id, month, open_nanos, open_exa) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (org_id, month) DO UPDATE SET
-           open_nanos = (open_nanos + excluded.open_nanos) % 1000000000000000000,
-           open_exa = open_exa + excluded.open_exa + (open_nanos + excluded.open_nanos) / 1000000000000000000",
+           open_nanos = (t.open_nanos + excluded.open_nanos) % 1000000000000000000,
+           open_exa = t.open_exa + excluded.open_exa + (t.open_nanos + excluded.open_nanos) / 1000000000000000000",
         )?
         .execute(params![org.0, month, nanos, exa])?;
     Ok(())
@@ -312,8 +312,8 @@ pub fn reserved(r: &Reader<'_>, org: OrgId, month: &str, now: i64) -> Result<i12
     // Summed in two parts (whole units, and the nano-units below one), each
     // far from 2^63 whatever the number of reservations.
     let due: i128 = r.c()
-        .prepare("SELECT ifnull(sum(amount_nanos / 1000000000), 0), ifnull(sum(amount_nanos % 1000000000), 0) FROM reservations WHERE org_id = ?1 AND month = ?2 AND settled_at IS NULL AND expires_at <= ?3")?
-        .query_row(params![org.0, month, now], |x| Ok(i128::from(x.get::<_, i64>(0)?) * 1_000_000_000 + i128::from(x.get::<_, i64>(1)?)))?;
+        .prepare("SELECT coalesce(sum(amount_nanos / 1000000000), 0), coalesce(sum(amount_nanos % 1000000000), 0) FROM reservations WHERE org_id = ?1 AND month = ?2 AND settled_at IS NULL AND expires_at <= ?3")?
+        .query_row(params![org.0, month, now], |x| Ok(i128::from(x.get::<i64>(0)?) * 1_000_000_000 + i128::from(x.get::<i64>(1)?)))?;
     Ok(total - due)
 }
 
@@ -350,11 +350,11 @@ pub fn reserved_matching(r: &Reader<'_>, org: OrgId, month: &str, now: i64, key:
         other => return Err(crate::StoreError::Corrupt(format!("{other:?} is not a key of a reservation"))),
     };
     let sql = format!(
-        "SELECT ifnull(sum(amount_nanos / 1000000000), 0), ifnull(sum(amount_nanos % 1000000000), 0) FROM reservations
+        "SELECT coalesce(sum(amount_nanos / 1000000000), 0), coalesce(sum(amount_nanos % 1000000000), 0) FROM reservations
          WHERE org_id = ?1 AND month = ?2 AND settled_at IS NULL AND expires_at > ?3 AND {col} = ?4"
     );
     Ok(r.c().prepare(&sql)?.query_row(params![org.0, month, now, value], |x| {
-        Ok(i128::from(x.get::<_, i64>(0)?) * 1_000_000_000 + i128::from(x.get::<_, i64>(1)?))
+        Ok(i128::from(x.get::<i64>(0)?) * 1_000_000_000 + i128::from(x.get::<i64>(1)?))
     })?)
 }
 
@@ -364,7 +364,7 @@ pub fn expire_reservations(w: &Writer<'_>, org: OrgId, now: i64) -> Result<()> {
         .c()
         .prepare("SELECT id, month, amount_nanos FROM reservations WHERE org_id = ?1 AND settled_at IS NULL AND expires_at <= ?2")?
         .query_map(params![org.0, now], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?)))?
-        .collect::<rusqlite::Result<_>>()?;
+        .collect::<Result<_>>()?;
     for (id, month, amount) in due {
         w.c().prepare("UPDATE reservations SET settled_at = expires_at WHERE id = ?1")?.execute([&id])?;
         add_open(w, org, &month, -amount)?;
@@ -431,6 +431,6 @@ pub fn daily_spend(r: &Reader<'_>, org: OrgId, from_day: i32, to_day: i32) -> Re
         .prepare("SELECT day, cost_exa, cost_nanos FROM agg_daily WHERE org_id = ?1 AND dim = 0 AND day >= ?2 AND day < ?3 ORDER BY day")?;
     let rows = st
         .query_map(params![org.0, from_day, to_day], |x| Ok((x.get(0)?, crate::wide::join(x.get(1)?, x.get(2)?))))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }

@@ -1,4 +1,5 @@
 //! Exchange rates: never edited in place.
+use crate::sql::{params, Row};
 use crate::{Reader, Result, Writer};
 use argus_domain::fx::{FxBook, FxInput, FxRate};
 use argus_domain::ids::OrgId;
@@ -7,28 +8,28 @@ use rust_decimal::Decimal;
 
 const COLS: &str = "id, org_id, day, from_currency, to_currency, rate";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FxRate> {
+fn row(r: &Row<'_>) -> Result<FxRate> {
     let rate: String = r.get(5)?;
     Ok(FxRate {
         id: r.get(0)?,
-        org: r.get::<_, Option<i64>>(1)?.map(OrgId),
+        org: r.get::<Option<i64>>(1)?.map(OrgId),
         date: day_date(r.get(2)?),
         from: r.get(3)?,
         to: r.get(4)?,
         rate: Decimal::from_str_exact(&rate)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(5, rusqlite::types::Type::Text, Box::new(e)))?,
+            .map_err(|e| crate::sql::bad(e))?,
     })
 }
 
 /// Inserts a rate unless the identical one is stored; whether it was new.
 pub fn insert(w: &Writer<'_>, org: Option<OrgId>, x: &FxInput, now: i64) -> Result<(FxRate, bool)> {
-    let identity = rusqlite::params![org.map(|o| o.0), day_number(x.date), x.from, x.to, x.rate.normalize().to_string()];
+    let identity = params![org.map(|o| o.0), day_number(x.date), x.from, x.to, x.rate.normalize().to_string()];
     let n = w.c().execute(
         "INSERT INTO fx_rates (org_id, day, from_currency, to_currency, rate, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
-        rusqlite::params![org.map(|o| o.0), day_number(x.date), x.from, x.to, x.rate.normalize().to_string(), now],
+        params![org.map(|o| o.0), day_number(x.date), x.from, x.to, x.rate.normalize().to_string(), now],
     )?;
     let v = w.c().query_row(
-        &format!("SELECT {COLS} FROM fx_rates WHERE ifnull(org_id, 0) = ifnull(?1, 0) AND day = ?2 AND from_currency = ?3 AND to_currency = ?4 AND rate = ?5"),
+        &format!("SELECT {COLS} FROM fx_rates WHERE coalesce(org_id, 0) = coalesce(?1, 0) AND day = ?2 AND from_currency = ?3 AND to_currency = ?4 AND rate = ?5"),
         identity,
         row,
     )?;
@@ -41,7 +42,7 @@ pub fn list(r: &Reader<'_>, org: Option<OrgId>, to: Option<&str>) -> Result<Vec<
     let mut st = r.c().prepare(&format!(
         "SELECT {COLS} FROM fx_rates WHERE (org_id IS NULL OR org_id = ?1) AND (?2 IS NULL OR to_currency = ?2) ORDER BY from_currency, to_currency, day, id"
     ))?;
-    let rows = st.query_map(rusqlite::params![org.map(|o| o.0), to], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map(params![org.map(|o| o.0), to], row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -52,10 +53,12 @@ pub fn book(r: &Reader<'_>, org: OrgId, currency: &str) -> Result<FxBook> {
 
 /// Unconverted records, per organisation: `(org, records)`.
 pub fn unconverted(r: &Reader<'_>) -> Result<Vec<(OrgId, i64)>> {
-    let mut st = r.c().prepare(
-        "SELECT org_id, count(*) FROM records INDEXED BY records_unconverted WHERE cost_nanos IS NULL AND source_currency IS NOT NULL GROUP BY org_id",
-    )?;
-    let rows = st.query_map([], |x| Ok((OrgId(x.get(0)?), x.get(1)?)))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    // SQLite is told the partial index to use; PostgreSQL finds it itself.
+    let index = if r.c().is_pg() { "" } else { "INDEXED BY records_unconverted" };
+    let mut st = r.c().prepare(&format!(
+        "SELECT org_id, count(*) FROM records {index} WHERE cost_nanos IS NULL AND source_currency IS NOT NULL GROUP BY org_id"
+    ))?;
+    let rows = st.query_map(params![], |x| Ok((OrgId(x.get(0)?), x.get(1)?)))?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -67,7 +70,7 @@ pub fn used(r: &Reader<'_>, org: OrgId, from_day: i32, to_day: i32) -> Result<Ve
          GROUP BY source_currency, fx_day, fx_rate HAVING sum(records) > 0 ORDER BY source_currency, fx_day",
     )?;
     let rows = st
-        .query_map(rusqlite::params![org.0, from_day, to_day], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?, x.get(3)?)))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .query_map(params![org.0, from_day, to_day], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?, x.get(3)?)))?
+        .collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }

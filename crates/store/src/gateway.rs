@@ -1,8 +1,8 @@
 //! The gateway's configuration: upstreams (where an organisation's calls to
 //! a provider go) and model aliases.
+use crate::sql::{params, Optional, Row};
 use crate::{Reader, Result, Writer};
 use argus_domain::ids::OrgId;
-use rusqlite::{params, OptionalExtension};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UpstreamRow {
@@ -16,7 +16,7 @@ pub struct UpstreamRow {
 
 const UPSTREAM_COLS: &str = "provider, base_url, api, api_key_env, version, updated_at";
 
-fn upstream_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<UpstreamRow> {
+fn upstream_row(r: &Row<'_>) -> Result<UpstreamRow> {
     Ok(UpstreamRow {
         provider: r.get(0)?,
         base_url: r.get(1)?,
@@ -36,7 +36,7 @@ pub fn upstream(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option<Ups
 
 pub fn upstreams(r: &Reader<'_>, org: OrgId) -> Result<Vec<UpstreamRow>> {
     let mut st = r.c().prepare(&format!("SELECT {UPSTREAM_COLS} FROM upstreams WHERE org_id = ?1 ORDER BY provider"))?;
-    let rows = st.query_map([org.0], upstream_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map([org.0], upstream_row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -59,7 +59,7 @@ pub struct AliasRow {
     pub updated_at: i64,
 }
 
-fn alias_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AliasRow> {
+fn alias_row(r: &Row<'_>) -> Result<AliasRow> {
     let targets: String = r.get(1)?;
     Ok(AliasRow { name: r.get(0)?, targets: targets.split(',').map(str::to_string).collect(), updated_at: r.get(2)? })
 }
@@ -73,7 +73,7 @@ pub fn alias(r: &Reader<'_>, org: OrgId, name: &str) -> Result<Option<AliasRow>>
 
 pub fn aliases(r: &Reader<'_>, org: OrgId) -> Result<Vec<AliasRow>> {
     let mut st = r.c().prepare("SELECT name, targets, updated_at FROM model_aliases WHERE org_id = ?1 ORDER BY name")?;
-    let rows = st.query_map([org.0], alias_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map([org.0], alias_row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 

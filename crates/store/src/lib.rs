@@ -14,13 +14,16 @@ pub mod controls;
 pub mod fx;
 pub mod gateway;
 pub mod orgs;
+pub mod pg;
 pub mod prices;
 pub mod records;
 pub mod server;
+pub mod sql;
 pub mod sync;
 pub mod wide;
 
 use rusqlite::{Connection, OpenFlags, TransactionBehavior};
+use sql::{params, Optional, Sql};
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -45,6 +48,10 @@ pub const MIGRATIONS: &[(&str, &str)] = &[
     ("0015_record_tokens", include_str!("../../../migrations/0015_record_tokens.sql")),
 ];
 
+/// The migrations of a PostgreSQL store, in order: a numbering of their own
+/// (the first is the SQLite schema at version 15). Append only.
+pub const PG_MIGRATIONS: &[(&str, &str)] = &[("0001_schema", include_str!("../../../migrations/pg/0001_schema.sql"))];
+
 /// The schema version this binary knows (the number of migrations).
 pub fn known_schema_version() -> i64 {
     MIGRATIONS.len() as i64
@@ -56,17 +63,33 @@ pub enum StoreError {
     SchemaTooNew { path: String, found: i64, known: i64 },
     #[error("cannot open the store at {path}: {source}; check that the folder exists and is writable, or choose another with --db or ARGUS_USAGE_DB")]
     Open { path: String, source: rusqlite::Error },
+    #[error("{0}")]
+    BadUrl(String),
+    /// The database cannot be reached (PostgreSQL down, the connection
+    /// lost): worth trying again later.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("store error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("store error: {0}")]
+    Pg(String),
+    #[error("a query that expected a row found none")]
+    NoRows,
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
 
-/// An open store.
+/// The database behind a store.
+enum Backend {
+    Lite(Connection),
+    Pg(pg::Session),
+}
+
+/// An open store: a SQLite file, or a PostgreSQL database (`postgres://`).
 pub struct Store {
-    conn: Connection,
+    backend: Backend,
     path: PathBuf,
     /// Writers of this process queue here rather than in SQLite's busy
     /// handler, which sleeps (up to 100 ms) between retries.
@@ -82,60 +105,42 @@ fn write_lock_for(path: &Path) -> Arc<Mutex<()>> {
 }
 
 /// A read handle: queries only. Opaque outside this crate: every query is a
-/// function of one of the table modules, so no SQL and no rusqlite type
+/// function of one of the table modules, so no SQL and no driver type
 /// leaves argus-store.
-pub struct Reader<'a>(&'a Connection);
+pub struct Reader<'a>(Sql<'a>);
 
 impl Reader<'_> {
     pub(crate) fn c(&self) -> Sql<'_> {
-        Sql(self.0)
-    }
-}
-
-/// The connection as the table modules use it: every statement is prepared
-/// once a connection and kept (the parse was a seventh of the gateway's
-/// time per call). The statement cache holds [`STATEMENTS`]; dynamic SQL
-/// (`format!`) takes a place of its own a variant, least used first out.
-#[derive(Clone, Copy)]
-pub(crate) struct Sql<'a>(&'a Connection);
-
-/// Prepared statements kept a connection.
-const STATEMENTS: usize = 256;
-
-impl<'a> Sql<'a> {
-    pub(crate) fn prepare(self, sql: &str) -> rusqlite::Result<rusqlite::CachedStatement<'a>> {
-        self.0.prepare_cached(sql)
-    }
-
-    pub(crate) fn execute<P: rusqlite::Params>(self, sql: &str, params: P) -> rusqlite::Result<usize> {
-        self.0.prepare_cached(sql)?.execute(params)
-    }
-
-    pub(crate) fn query_row<T, P, F>(self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
-    where
-        P: rusqlite::Params,
-        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
-    {
-        self.0.prepare_cached(sql)?.query_row(params, f)
-    }
-
-    pub(crate) fn last_insert_rowid(self) -> i64 {
-        self.0.last_insert_rowid()
-    }
-
-    /// The connection itself, for statements held across calls.
-    pub(crate) fn conn(self) -> &'a Connection {
         self.0
     }
 }
 
-/// A write handle: an open `BEGIN IMMEDIATE` transaction. Everything done
-/// through it commits together or not at all.
-pub struct Writer<'a>(rusqlite::Transaction<'a>);
+/// Prepared statements kept a SQLite connection.
+const STATEMENTS: usize = 256;
+
+/// The advisory lock every PostgreSQL write transaction takes first: the
+/// writes of every instance on one database are serialised, as SQLite's
+/// are, so quotas, limits and budgets are checked against committed state
+/// and record numbers are allocated in commit order (the sync cursor).
+const PG_WRITE_LOCK: i64 = 0x4152_4755_5301;
+/// The advisory lock of migrations (instances starting at once apply them once).
+const PG_MIGRATE_LOCK: i64 = 0x4152_4755_5302;
+/// The advisory lock of the alert deliverer (one instance delivers).
+pub const PG_DELIVERER_LOCK: i64 = 0x4152_4755_5303;
+
+/// A write handle: an open transaction (`BEGIN IMMEDIATE` on SQLite; on
+/// PostgreSQL one holding [`PG_WRITE_LOCK`]). Everything done through it
+/// commits together or not at all.
+pub struct Writer<'a>(Tx<'a>);
+
+enum Tx<'a> {
+    Lite(rusqlite::Transaction<'a>),
+    Pg(&'a pg::Session),
+}
 
 impl<'a> Writer<'a> {
     pub fn reader(&self) -> Reader<'_> {
-        Reader(&self.0)
+        Reader(self.c())
     }
 
     /// Runs `f` in a savepoint of the transaction: what it wrote stays when
@@ -146,15 +151,15 @@ impl<'a> Writer<'a> {
     where
         E: From<StoreError>,
     {
-        self.c().execute("SAVEPOINT atomically", []).map_err(StoreError::from)?;
+        self.c().execute("SAVEPOINT atomically", params![]).map_err(StoreError::from)?;
         match f(self) {
             Ok(v) => {
-                self.c().execute("RELEASE atomically", []).map_err(StoreError::from)?;
+                self.c().execute("RELEASE SAVEPOINT atomically", params![]).map_err(StoreError::from)?;
                 Ok(v)
             }
             Err(e) => {
-                self.c().execute("ROLLBACK TO atomically", []).map_err(StoreError::from)?;
-                self.c().execute("RELEASE atomically", []).map_err(StoreError::from)?;
+                self.c().execute("ROLLBACK TO SAVEPOINT atomically", params![]).map_err(StoreError::from)?;
+                self.c().execute("RELEASE SAVEPOINT atomically", params![]).map_err(StoreError::from)?;
                 Err(e)
             }
         }
@@ -163,7 +168,10 @@ impl<'a> Writer<'a> {
 
 impl Writer<'_> {
     pub(crate) fn c(&self) -> Sql<'_> {
-        Sql(&self.0)
+        match &self.0 {
+            Tx::Lite(t) => Sql::Lite(t),
+            Tx::Pg(s) => Sql::Pg(s),
+        }
     }
 }
 
@@ -189,10 +197,19 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.execute_batch(SETTINGS)
 }
 
+/// True when `location` (a `--db`) names a PostgreSQL database.
+pub fn is_postgres(location: &Path) -> bool {
+    pg::is_url(&location.to_string_lossy())
+}
+
 impl Store {
     /// Opens (creating if needed) the store at `path` and applies pending
     /// migrations in one transaction. Refuses a store with a newer schema.
+    /// A `postgres://` URL opens a PostgreSQL database (which must exist).
     pub fn open(path: &Path) -> Result<Store> {
+        if is_postgres(path) {
+            return Store::open_pg(path);
+        }
         if let Some(dir) = path.parent() {
             if !dir.as_os_str().is_empty() && !dir.exists() {
                 std::fs::create_dir_all(dir).map_err(|e| StoreError::Open {
@@ -205,28 +222,68 @@ impl Store {
         let open_err = |source| StoreError::Open { path: path.display().to_string(), source };
         let conn = Connection::open_with_flags(path, flags).map_err(open_err)?;
         configure(&conn).map_err(open_err)?;
-        let mut store = Store { conn, path: path.to_path_buf(), write_lock: write_lock_for(path) };
+        let mut store = Store { backend: Backend::Lite(conn), path: path.to_path_buf(), write_lock: write_lock_for(path) };
         store.migrate()?;
         Ok(store)
     }
 
+    fn open_pg(url: &Path) -> Result<Store> {
+        let session = pg::Session::connect(&url.to_string_lossy())?;
+        let shown = PathBuf::from(session.shown());
+        let store = Store { backend: Backend::Pg(session), write_lock: write_lock_for(&shown), path: shown };
+        store.migrate_pg()?;
+        Ok(store)
+    }
+
+    /// Where the store is: its file, or its URL without the password.
     pub fn path(&self) -> &Path {
         &self.path
     }
 
+    /// True for a PostgreSQL store (shared by several server instances).
+    pub fn is_shared(&self) -> bool {
+        matches!(self.backend, Backend::Pg(_))
+    }
+
+    /// False once a PostgreSQL connection was lost (the server opens another).
+    pub fn is_usable(&self) -> bool {
+        match &self.backend {
+            Backend::Lite(_) => true,
+            Backend::Pg(s) => !s.is_broken(),
+        }
+    }
+
+    fn sql(&self) -> Sql<'_> {
+        match &self.backend {
+            Backend::Lite(c) => Sql::Lite(c),
+            Backend::Pg(s) => Sql::Pg(s),
+        }
+    }
+
+    fn lite(&mut self) -> Option<&mut Connection> {
+        match &mut self.backend {
+            Backend::Lite(c) => Some(c),
+            Backend::Pg(_) => None,
+        }
+    }
+
     fn migrate(&mut self) -> Result<()> {
+        let Some(conn) = self.lite() else { return self.migrate_pg() };
         // Foreign keys are off while migrations rebuild tables (SQLite's
         // way to change a table's keys; `PRAGMA foreign_keys` is a no-op
         // inside a transaction) and checked before the commit.
-        self.conn.pragma_update(None, "foreign_keys", false)?;
+        conn.pragma_update(None, "foreign_keys", false)?;
         let result = self.migrate_in_transaction();
-        self.conn.pragma_update(None, "foreign_keys", true)?;
+        if let Some(conn) = self.lite() {
+            conn.pragma_update(None, "foreign_keys", true)?;
+        }
         result
     }
 
     fn migrate_in_transaction(&mut self) -> Result<()> {
         let path = self.path.display().to_string();
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let Some(conn) = self.lite() else { return Ok(()) };
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let found: i64 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
         let known = known_schema_version();
         if found > known {
@@ -235,7 +292,7 @@ impl Store {
         if found > 0 && (found as usize) < MIGRATIONS.len() {
             // An upgrade of a store in use: the rollups of a large one take
             // minutes to build; say so rather than seem to hang.
-            let records: i64 = tx.query_row("SELECT ifnull(max(seq), 0) FROM records", [], |r| r.get(0))?;
+            let records: i64 = tx.query_row("SELECT coalesce(max(seq), 0) FROM records", [], |r| r.get(0))?;
             if records > 100_000 {
                 tracing::warn!(
                     "upgrading the store at {path} (schema {found} to {}, about {records} records): this can take minutes; if interrupted, nothing changes and the upgrade starts again on the next open",
@@ -258,28 +315,86 @@ impl Store {
         Ok(())
     }
 
+    /// PostgreSQL: the migrations of `migrations/pg/` in one transaction,
+    /// under an advisory lock, the version kept in `argus_schema`.
+    fn migrate_pg(&self) -> Result<()> {
+        let path = self.path.display().to_string();
+        let Backend::Pg(s) = &self.backend else { return Ok(()) };
+        let known = PG_MIGRATIONS.len() as i64;
+        s.begin("BEGIN")?;
+        let run = || -> Result<()> {
+            s.query("SELECT pg_advisory_xact_lock(?1)", params![PG_MIGRATE_LOCK])?;
+            s.batch("CREATE TABLE IF NOT EXISTS argus_schema (version BIGINT NOT NULL)")?;
+            let found = match s.query("SELECT version FROM argus_schema", params![])?.first().and_then(|r| r.first()) {
+                Some(v) => <i64 as sql::Get>::from_value(v).map_err(StoreError::Corrupt)?,
+                None => {
+                    s.execute("INSERT INTO argus_schema (version) VALUES (0)", params![])?;
+                    0
+                }
+            };
+            if found > known {
+                return Err(StoreError::SchemaTooNew { path: path.clone(), found, known });
+            }
+            for (i, (name, sql)) in PG_MIGRATIONS.iter().enumerate().skip(found as usize) {
+                tracing::info!(migration = name, "applying migration");
+                s.batch(sql)?;
+                s.execute("UPDATE argus_schema SET version = ?1", params![(i + 1) as i64])?;
+            }
+            Ok(())
+        };
+        match run() {
+            Ok(()) => s.end("COMMIT"),
+            Err(e) => {
+                let _ = s.end("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
     pub fn schema_version(&self) -> Result<i64> {
-        Ok(self.conn.pragma_query_value(None, "user_version", |r| r.get(0))?)
+        match &self.backend {
+            Backend::Lite(c) => Ok(c.pragma_query_value(None, "user_version", |r| r.get(0))?),
+            Backend::Pg(_) => self.sql().query_row("SELECT version FROM argus_schema", params![], |r| r.get(0)),
+        }
     }
 
     pub fn reader(&self) -> Reader<'_> {
-        Reader(&self.conn)
+        Reader(self.sql())
     }
 
-    /// Runs `f` in one `BEGIN IMMEDIATE` transaction, committed when `f`
-    /// returns `Ok`, rolled back otherwise. Other processes writing the same
-    /// store wait (busy timeout) rather than fail.
+    /// Runs `f` in one write transaction, committed when `f` returns `Ok`,
+    /// rolled back otherwise. Other processes writing the same store wait
+    /// (SQLite's busy timeout; PostgreSQL's advisory lock) rather than fail.
     pub fn write<T, E>(&mut self, f: impl FnOnce(&Writer<'_>) -> std::result::Result<T, E>) -> std::result::Result<T, E>
     where
         E: From<StoreError>,
     {
         let lock = self.write_lock.clone();
         let _queued = lock.lock().unwrap_or_else(|p| p.into_inner());
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
-        let w = Writer(tx);
-        let out = f(&w)?;
-        w.0.commit().map_err(StoreError::from)?;
-        Ok(out)
+        match &mut self.backend {
+            Backend::Lite(conn) => {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
+                let w = Writer(Tx::Lite(tx));
+                let out = f(&w)?;
+                let Tx::Lite(tx) = w.0 else { return Err(StoreError::Corrupt("a SQLite store's transaction changed kind".into()).into()) };
+                tx.commit().map_err(StoreError::from)?;
+                Ok(out)
+            }
+            Backend::Pg(s) => {
+                s.begin("BEGIN").map_err(StoreError::from)?;
+                let out = s.query("SELECT pg_advisory_xact_lock(?1)", params![PG_WRITE_LOCK]).map_err(E::from).and_then(|_| f(&Writer(Tx::Pg(s))));
+                match out {
+                    Ok(v) => {
+                        s.end("COMMIT").map_err(StoreError::from)?;
+                        Ok(v)
+                    }
+                    Err(e) => {
+                        let _ = s.end("ROLLBACK");
+                        Err(e)
+                    }
+                }
+            }
+        }
     }
 
     /// Runs `f` inside a read transaction, so that it sees one snapshot.
@@ -287,39 +402,91 @@ impl Store {
     where
         E: From<StoreError>,
     {
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(StoreError::from)?;
-        let out = f(&Reader(&tx))?;
-        tx.commit().map_err(StoreError::from)?;
-        Ok(out)
+        match &mut self.backend {
+            Backend::Lite(conn) => {
+                let tx = conn.transaction_with_behavior(TransactionBehavior::Deferred).map_err(StoreError::from)?;
+                let out = f(&Reader(Sql::Lite(&tx)))?;
+                tx.commit().map_err(StoreError::from)?;
+                Ok(out)
+            }
+            Backend::Pg(s) => {
+                s.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").map_err(StoreError::from)?;
+                let out = f(&Reader(Sql::Pg(s)));
+                let _ = s.end(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
+                out
+            }
+        }
     }
 
     /// Sets after how many WAL pages a commit checkpoints by itself; 0 turns
     /// that off, for a process that checkpoints in the background instead.
+    /// Nothing on PostgreSQL.
     pub fn set_autocheckpoint(&self, pages: i64) -> Result<()> {
-        self.conn.pragma_update(None, "wal_autocheckpoint", pages)?;
+        if let Backend::Lite(c) = &self.backend {
+            c.pragma_update(None, "wal_autocheckpoint", pages)?;
+        }
         Ok(())
     }
 
     /// A passive checkpoint: copies what it can from the WAL into the
-    /// database without blocking readers or writers.
+    /// database without blocking readers or writers. Nothing on PostgreSQL.
     pub fn checkpoint(&self) -> Result<()> {
-        self.conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        if let Backend::Lite(c) = &self.backend {
+            c.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))?;
+        }
         Ok(())
     }
 
-    /// `PRAGMA integrity_check`: "ok" when the file is sound.
+    /// `PRAGMA integrity_check`: "ok" when the file is sound (PostgreSQL
+    /// keeps its own: "ok" when a query answers).
     pub fn integrity_check(&self) -> Result<String> {
-        Ok(self.conn.query_row("PRAGMA integrity_check", [], |r| r.get(0))?)
+        match &self.backend {
+            Backend::Lite(c) => Ok(c.query_row("PRAGMA integrity_check", [], |r| r.get(0))?),
+            Backend::Pg(_) => self.sql().query_row("SELECT 'ok'", params![], |r| r.get(0)),
+        }
+    }
+}
+
+/// The lock that makes one process at a time the deliverer of a store's
+/// alerts: an OS lock on `DB.outbox.lock` for a file (released when the
+/// process ends, however it ends), a session advisory lock on a connection
+/// of its own for PostgreSQL (released when that session ends).
+pub enum DelivererLock {
+    File(std::fs::File),
+    Pg(pg::Session),
+}
+
+impl DelivererLock {
+    /// The lock, if this process can take it now. Blocking: call it from a
+    /// blocking thread.
+    pub fn try_take(location: &Path) -> Option<DelivererLock> {
+        if is_postgres(location) {
+            let s = pg::Session::connect(&location.to_string_lossy()).ok()?;
+            let held = s.query("SELECT pg_try_advisory_lock(?1)", params![PG_DELIVERER_LOCK]).ok()?;
+            let got = held.first().and_then(|r| r.first()).is_some_and(|v| *v == sql::Value::Int(1));
+            return got.then_some(DelivererLock::Pg(s));
+        }
+        let path = PathBuf::from(format!("{}.outbox.lock", location.display()));
+        let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).ok()?;
+        f.try_lock().ok()?;
+        Some(DelivererLock::File(f))
+    }
+
+    /// False once the lock is gone (its PostgreSQL session ended). Blocking.
+    pub fn still_held(&self) -> bool {
+        match self {
+            DelivererLock::File(_) => true,
+            DelivererLock::Pg(s) => s.query("SELECT 1", params![]).is_ok(),
+        }
     }
 }
 
 /// Store metadata (key/value).
 pub mod meta {
     use super::*;
-    use rusqlite::OptionalExtension;
 
     pub fn get(r: &Reader<'_>, key: &str) -> Result<Option<String>> {
-        Ok(r.c().query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0)).optional()?)
+        r.c().query_row("SELECT value FROM meta WHERE key = ?1", [key], |row| row.get(0)).optional()
     }
 
     pub fn set(w: &Writer<'_>, key: &str, value: &str) -> Result<()> {

@@ -1,7 +1,7 @@
 //! Organisations.
+use crate::sql::{params, Optional, Row};
 use crate::{Reader, Result, Writer};
 use argus_domain::ids::OrgId;
-use rusqlite::OptionalExtension;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OrgRow {
@@ -15,7 +15,7 @@ pub struct OrgRow {
 
 const COLS: &str = "id, slug, name, currency, timezone, created_at";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrgRow> {
+fn row(r: &Row<'_>) -> Result<OrgRow> {
     Ok(OrgRow { id: OrgId(r.get(0)?), slug: r.get(1)?, name: r.get(2)?, currency: r.get(3)?, timezone: r.get(4)?, created_at: r.get(5)? })
 }
 
@@ -23,7 +23,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<OrgRow> {
 pub fn insert(w: &Writer<'_>, slug: &str, name: &str, currency: &str, timezone: &str, now: i64) -> Result<Option<OrgRow>> {
     let n = w.c().execute(
         "INSERT INTO orgs (slug, name, currency, timezone, created_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (slug) DO NOTHING",
-        rusqlite::params![slug, name, currency, timezone, now],
+        params![slug, name, currency, timezone, now],
     )?;
     if n == 0 {
         return Ok(None);
@@ -41,6 +41,6 @@ pub fn by_id(r: &Reader<'_>, id: OrgId) -> Result<Option<OrgRow>> {
 
 pub fn list(r: &Reader<'_>) -> Result<Vec<OrgRow>> {
     let mut st = r.c().prepare(&format!("SELECT {COLS} FROM orgs ORDER BY slug"))?;
-    let rows = st.query_map([], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map(params![], row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }

@@ -1,4 +1,5 @@
 //! Price versions: never edited in place.
+use crate::sql::{bad, params, Row};
 use crate::{Reader, Result, StoreError, Writer};
 use argus_domain::ids::{OrgId, PriceId};
 use argus_domain::price::{PriceBook, PriceInput, PriceVersion, Rates, ServiceTier, Terms};
@@ -7,19 +8,16 @@ use rust_decimal::Decimal;
 
 const COLS: &str = "id, org_id, provider, model, effective_from, currency, input_per_mtok, output_per_mtok, cached_input_per_mtok, cache_write_per_mtok, source, cache_write_1h_per_mtok, service_tier, above_input_tokens, deprecation_date";
 
-fn bad<E: std::error::Error + Send + Sync + 'static>(e: E) -> rusqlite::Error {
-    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
-}
 
-fn dec(s: String) -> rusqlite::Result<Decimal> {
+fn dec(s: String) -> Result<Decimal> {
     Decimal::from_str_exact(&s).map_err(bad)
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PriceVersion> {
-    let opt = |i: usize| -> rusqlite::Result<Option<Decimal>> { r.get::<_, Option<String>>(i)?.map(dec).transpose() };
+fn row(r: &Row<'_>) -> Result<PriceVersion> {
+    let opt = |i: usize| -> Result<Option<Decimal>> { r.get::<Option<String>>(i)?.map(dec).transpose() };
     Ok(PriceVersion {
         id: PriceId(r.get(0)?),
-        org: r.get::<_, Option<i64>>(1)?.map(OrgId),
+        org: r.get::<Option<i64>>(1)?.map(OrgId),
         provider: r.get(2)?,
         model: r.get(3)?,
         effective_from: from_nanos(r.get(4)?),
@@ -33,10 +31,10 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PriceVersion> {
         },
         source: r.get(10)?,
         terms: Terms {
-            service_tier: ServiceTier::parse("service_tier", &r.get::<_, String>(12)?).map_err(bad)?,
-            above_input_tokens: r.get::<_, Option<i64>>(13)?.map(|n| n.max(0) as u64),
+            service_tier: ServiceTier::parse("service_tier", &r.get::<String>(12)?).map_err(bad)?,
+            above_input_tokens: r.get::<Option<i64>>(13)?.map(|n| n.max(0) as u64),
             deprecation_date: r
-                .get::<_, Option<String>>(14)?
+                .get::<Option<String>>(14)?
                 .map(|s| chrono::NaiveDate::parse_from_str(&s, "%Y-%m-%d").map_err(bad))
                 .transpose()?,
         },
@@ -55,7 +53,7 @@ pub fn insert(w: &Writer<'_>, org: Option<OrgId>, p: &PriceInput, now: i64) -> R
     let write_1h = p.rates.cache_write_1h_per_mtok.as_ref().map(s);
     let above = t.above_input_tokens.map(|n| n as i64);
     let retired = t.deprecation_date.map(|d| d.format("%Y-%m-%d").to_string());
-    let identity: [&dyn rusqlite::ToSql; 13] = [
+    let identity: [&dyn crate::sql::Param; 13] = [
         &org_id,
         &p.provider,
         &p.model,
@@ -71,7 +69,7 @@ pub fn insert(w: &Writer<'_>, org: Option<OrgId>, p: &PriceInput, now: i64) -> R
         &retired,
     ];
     let mut all = identity.to_vec();
-    all.extend([&p.source as &dyn rusqlite::ToSql, &now]);
+    all.extend([&p.source as &dyn crate::sql::Param, &now]);
     // The identity of migrations/0009's unique index: a version already
     // there is left as it is (its source and time of import too).
     let inserted = w.c().execute(
@@ -84,10 +82,10 @@ pub fn insert(w: &Writer<'_>, org: Option<OrgId>, p: &PriceInput, now: i64) -> R
         .c()
         .query_row(
             &format!(
-                "SELECT {COLS} FROM price_versions WHERE ifnull(org_id, 0) = ifnull(?1, 0) AND provider = ?2 AND model = ?3 AND effective_from = ?4 AND currency = ?5
-                 AND input_per_mtok = ?6 AND output_per_mtok = ?7 AND ifnull(cached_input_per_mtok, '') = ifnull(?8, '') AND ifnull(cache_write_per_mtok, '') = ifnull(?9, '')
-                 AND ifnull(cache_write_1h_per_mtok, '') = ifnull(?10, '') AND service_tier = ?11 AND ifnull(above_input_tokens, 0) = ifnull(?12, 0)
-                 AND ifnull(deprecation_date, '') = ifnull(?13, '')"
+                "SELECT {COLS} FROM price_versions WHERE coalesce(org_id, 0) = coalesce(?1, 0) AND provider = ?2 AND model = ?3 AND effective_from = ?4 AND currency = ?5
+                 AND input_per_mtok = ?6 AND output_per_mtok = ?7 AND coalesce(cached_input_per_mtok, '') = coalesce(?8, '') AND coalesce(cache_write_per_mtok, '') = coalesce(?9, '')
+                 AND coalesce(cache_write_1h_per_mtok, '') = coalesce(?10, '') AND service_tier = ?11 AND coalesce(above_input_tokens, 0) = coalesce(?12, 0)
+                 AND coalesce(deprecation_date, '') = coalesce(?13, '')"
             ),
             identity.as_slice(),
             row,
@@ -103,7 +101,7 @@ pub fn list(r: &Reader<'_>, org: Option<OrgId>, provider: Option<&str>) -> Resul
         "SELECT {COLS} FROM price_versions WHERE (org_id IS NULL OR org_id = ?1) AND (?2 IS NULL OR provider = ?2)
          ORDER BY provider, model, effective_from, id"
     ))?;
-    let rows = st.query_map(rusqlite::params![org.map(|o| o.0), provider], row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map(params![org.map(|o| o.0), provider], row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -111,7 +109,7 @@ pub fn list(r: &Reader<'_>, org: Option<OrgId>, provider: Option<&str>) -> Resul
 /// largest price version id, 0 when there is none. Versions are only ever
 /// added, so any addition changes it.
 pub fn version(r: &Reader<'_>, org: OrgId) -> Result<i64> {
-    Ok(r.c().query_row("SELECT ifnull(max(id), 0) FROM price_versions WHERE org_id IS NULL OR org_id = ?1", [org.0], |x| x.get(0))?)
+    Ok(r.c().query_row("SELECT coalesce(max(id), 0) FROM price_versions WHERE org_id IS NULL OR org_id = ?1", [org.0], |x| x.get(0))?)
 }
 
 /// The price book of an organisation in its currency.

@@ -1,11 +1,11 @@
 //! Usage records. Rows are never deleted; `seq` only grows.
+use crate::sql::{params, Optional, Row, Value};
 use crate::{Reader, Result, Writer};
 use argus_domain::analytics::{KeyParts, RecordFilter};
 use argus_domain::fx::Conversion;
 use argus_domain::ids::{OrgId, PriceId, Seq};
 use argus_domain::price::{ServiceTier, Tokens};
 use argus_domain::record::{CallDetail, UsageInput};
-use rusqlite::OptionalExtension;
 
 /// A record as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,12 +35,12 @@ pub struct StoredRecord {
     pub token: Option<String>,
 }
 
-fn conversion_of(r: &rusqlite::Row<'_>, at: usize) -> rusqlite::Result<Option<Conversion>> {
-    let (Some(cost), Some(currency)) = (r.get::<_, Option<i64>>(at)?, r.get::<_, Option<String>>(at + 1)?) else { return Ok(None) };
-    let rate = match (r.get::<_, Option<String>>(at + 2)?, r.get::<_, Option<i32>>(at + 3)?) {
+fn conversion_of(r: &Row<'_>, at: usize) -> Result<Option<Conversion>> {
+    let (Some(cost), Some(currency)) = (r.get::<Option<i64>>(at)?, r.get::<Option<String>>(at + 1)?) else { return Ok(None) };
+    let rate = match (r.get::<Option<String>>(at + 2)?, r.get::<Option<i32>>(at + 3)?) {
         (Some(x), Some(day)) => Some((
             rust_decimal::Decimal::from_str_exact(&x)
-                .map_err(|e| rusqlite::Error::FromSqlConversionFailure(at + 2, rusqlite::types::Type::Text, Box::new(e)))?,
+                .map_err(|e| crate::sql::bad(e))?,
             argus_domain::time::day_date(day),
         )),
         _ => None,
@@ -68,11 +68,11 @@ fn tier_sql(t: ServiceTier) -> Option<&'static str> {
     (t != ServiceTier::Standard).then(|| t.as_str())
 }
 
-fn tier_of(s: Option<String>) -> rusqlite::Result<ServiceTier> {
+fn tier_of(s: Option<String>) -> Result<ServiceTier> {
     match s {
         None => Ok(ServiceTier::Standard),
         Some(s) => ServiceTier::parse("service_tier", &s)
-            .map_err(|e| rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))),
+            .map_err(|e| crate::sql::bad(e)),
     }
 }
 
@@ -92,8 +92,8 @@ impl StoredRecord {
 
 const COLS: &str = "seq, org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, upstream_model, first_byte_ms, estimated, attempt, service_tier, cache_write_1h_tokens, source_cost_nanos, source_currency, fx_rate, fx_day, token";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
-    let n = |i: usize| -> rusqlite::Result<u64> { Ok(r.get::<_, i64>(i)?.max(0) as u64) };
+fn row(r: &Row<'_>) -> Result<StoredRecord> {
+    let n = |i: usize| -> Result<u64> { Ok(r.get::<i64>(i)?.max(0) as u64) };
     Ok(StoredRecord {
         seq: Seq(r.get(0)?),
         org_id: OrgId(r.get(1)?),
@@ -110,13 +110,13 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredRecord> {
         day: r.get(15)?,
         cost_nanos: r.get(16)?,
         currency: r.get(17)?,
-        price_id: r.get::<_, Option<i64>>(18)?.map(PriceId),
+        price_id: r.get::<Option<i64>>(18)?.map(PriceId),
         recorded_at: r.get(19)?,
         detail: CallDetail {
             upstream_model: r.get(20)?,
-            first_byte_ms: r.get::<_, Option<i64>>(21)?.map(|x| x.max(0) as u64),
-            estimated: r.get::<_, i64>(22)? != 0,
-            attempt: r.get::<_, Option<i64>>(23)?.map(|x| x.max(0) as u64),
+            first_byte_ms: r.get::<Option<i64>>(21)?.map(|x| x.max(0) as u64),
+            estimated: r.get::<i64>(22)? != 0,
+            attempt: r.get::<Option<i64>>(23)?.map(|x| x.max(0) as u64),
         },
         service_tier: tier_of(r.get(24)?)?,
         conversion: conversion_of(r, 26)?,
@@ -150,30 +150,27 @@ pub enum Insert {
 
 /// Inserts records with its statements prepared once, for batches.
 pub struct Inserter<'w> {
-    conn: &'w rusqlite::Connection,
-    insert: rusqlite::Statement<'w>,
-    find: rusqlite::Statement<'w>,
+    sql: crate::sql::Sql<'w>,
+    find: crate::sql::Stmt<'w>,
 }
+
+const INSERT: &str = "INSERT INTO records (org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, content_hash, upstream_model, first_byte_ms, estimated, attempt, service_tier, cache_write_1h_tokens, source_cost_nanos, source_currency, fx_rate, fx_day, token)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)
+                 ON CONFLICT (org_id, id) DO NOTHING";
 
 impl<'w> Inserter<'w> {
     pub fn new(w: &'w Writer<'_>) -> Result<Inserter<'w>> {
-        let conn: &rusqlite::Connection = w.c().conn();
-        Ok(Inserter {
-            conn,
-            insert: conn.prepare(
-                "INSERT INTO records (org_id, id, provider, model, operation, investigation, user_id, input_tokens, output_tokens, cached_input_tokens, cache_write_tokens, status, latency_ms, occurred_at, day, cost_nanos, currency, price_id, recorded_at, content_hash, upstream_model, first_byte_ms, estimated, attempt, service_tier, cache_write_1h_tokens, source_cost_nanos, source_currency, fx_rate, fx_day, token)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, ?20, ?21, ?22, ?23, ?24, ?25, ?26, ?27, ?28, ?29, ?30, ?31)
-                 ON CONFLICT (org_id, id) DO NOTHING",
-            )?,
-            find: conn.prepare("SELECT seq, content_hash FROM records WHERE org_id = ?1 AND id = ?2")?,
-        })
+        let sql = w.c();
+        Ok(Inserter { sql, find: sql.prepare("SELECT seq, content_hash FROM records WHERE org_id = ?1 AND id = ?2")? })
     }
 
     /// Inserts one record, or tells whether the id is a duplicate or a conflict.
     pub fn insert(&mut self, n: &NewRecord<'_>) -> Result<Insert> {
         let t = &n.input.tokens;
         let (source_cost, source_currency, fx_rate, fx_day) = conversion_sql(n.conversion);
-        let changed = self.insert.execute(rusqlite::params![
+        let inserted = self.sql.insert_id_if_new(
+            INSERT,
+            params![
             n.org.0,
             n.id,
             n.input.provider,
@@ -205,11 +202,13 @@ impl<'w> Inserter<'w> {
             fx_rate,
             fx_day,
             n.input.token,
-        ])?;
-        if changed == 1 {
-            return Ok(Insert::Inserted(Seq(self.conn.last_insert_rowid())));
+            ],
+            "seq",
+        )?;
+        if let Some(seq) = inserted {
+            return Ok(Insert::Inserted(Seq(seq)));
         }
-        let (seq, hash): (i64, Vec<u8>) = self.find.query_row(rusqlite::params![n.org.0, n.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let (seq, hash): (i64, Vec<u8>) = self.find.query_row(params![n.org.0, n.id], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok(if hash.as_slice() == &n.content_hash[..] { Insert::Duplicate(Seq(seq)) } else { Insert::Conflict(Seq(seq)) })
     }
 }
@@ -230,8 +229,8 @@ pub struct Filter {
     pub after_seq: Option<i64>,
 }
 
-fn filter_sql(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
-    use rusqlite::types::Value;
+fn filter_sql(f: &Filter) -> (String, Vec<Value>) {
+    use Value;
     let mut sql = String::from(" WHERE 1=1");
     let mut p: Vec<Value> = Vec::new();
     if let Some(o) = f.org {
@@ -239,24 +238,24 @@ fn filter_sql(f: &Filter) -> (String, Vec<rusqlite::types::Value>) {
         // cursor; the unary + keeps SQLite from choosing the (org_id,
         // occurred_at) index and sorting the organisation's whole history.
         let by_seq = f.after_seq.is_some() && f.from.is_none() && f.to.is_none();
-        cond(&mut sql, &mut p, if by_seq { "+org_id = ?" } else { "org_id = ?" }, Value::Integer(o.0));
+        cond(&mut sql, &mut p, if by_seq { "+org_id = ?" } else { "org_id = ?" }, Value::Int(o.0));
     }
     if let Some(x) = f.from {
-        cond(&mut sql, &mut p, "occurred_at >= ?", Value::Integer(x));
+        cond(&mut sql, &mut p, "occurred_at >= ?", Value::Int(x));
     }
     if let Some(x) = f.to {
-        cond(&mut sql, &mut p, "occurred_at < ?", Value::Integer(x));
+        cond(&mut sql, &mut p, "occurred_at < ?", Value::Int(x));
     }
     what_sql(&f.what, &mut sql, &mut p);
     if let Some(x) = f.after_seq {
-        cond(&mut sql, &mut p, "seq > ?", Value::Integer(x));
+        cond(&mut sql, &mut p, "seq > ?", Value::Int(x));
     }
     (sql, p)
 }
 
 /// Appends ` AND cond` to `sql`, with `?` where the parameter `v` goes
 /// (its number among `p`): the one condition builder of the store's queries.
-pub(crate) fn cond(sql: &mut String, p: &mut Vec<rusqlite::types::Value>, cond: &str, v: rusqlite::types::Value) {
+pub(crate) fn cond(sql: &mut String, p: &mut Vec<Value>, cond: &str, v: Value) {
     p.push(v);
     sql.push_str(" AND ");
     sql.push_str(&cond.replace('?', &format!("?{}", p.len())));
@@ -265,8 +264,8 @@ pub(crate) fn cond(sql: &mut String, p: &mut Vec<rusqlite::types::Value>, cond: 
 /// The conditions of a record filter, on the columns the records and the
 /// rollups (`agg_cube`) both have, appended to `sql` after its parameters
 /// `p`.
-pub(crate) fn what_sql(what: &RecordFilter, sql: &mut String, p: &mut Vec<rusqlite::types::Value>) {
-    use rusqlite::types::Value;
+pub(crate) fn what_sql(what: &RecordFilter, sql: &mut String, p: &mut Vec<Value>) {
+    use Value;
     for (col, v) in [
         ("provider", &what.provider),
         ("model", &what.model),
@@ -318,8 +317,8 @@ pub fn list_ordered(r: &Reader<'_>, f: &Filter, order: Order, after: Option<(i64
     }
     let (mut w, mut p) = filter_sql(&f);
     if let Some((at, seq)) = after {
-        p.push(rusqlite::types::Value::Integer(at));
-        p.push(rusqlite::types::Value::Integer(seq));
+        p.push(Value::Int(at));
+        p.push(Value::Int(seq));
         let op = if order == Order::TimeDesc { "<" } else { ">" };
         w.push_str(&format!(" AND (occurred_at, seq) {op} (?{}, ?{})", p.len() - 1, p.len()));
     }
@@ -329,7 +328,7 @@ pub fn list_ordered(r: &Reader<'_>, f: &Filter, order: Order, after: Option<(i64
         Order::TimeDesc => "occurred_at DESC, seq DESC",
     };
     let mut st = r.c().prepare(&format!("SELECT {COLS} FROM records{w} ORDER BY {by} LIMIT {limit}"))?;
-    let rows = st.query_map(rusqlite::params_from_iter(p), row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map(p, row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -337,7 +336,7 @@ pub fn list_ordered(r: &Reader<'_>, f: &Filter, order: Order, after: Option<(i64
 pub fn list(r: &Reader<'_>, f: &Filter, limit: i64) -> Result<Vec<StoredRecord>> {
     let (w, p) = filter_sql(f);
     let mut st = r.c().prepare(&format!("SELECT {COLS} FROM records{w} ORDER BY seq LIMIT {limit}"))?;
-    let rows = st.query_map(rusqlite::params_from_iter(p), row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map(p, row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -350,11 +349,7 @@ pub fn scan<E: From<crate::StoreError>>(
 ) -> std::result::Result<(), E> {
     let (w, p) = filter_sql(f);
     let mut st = r.c().prepare(&format!("SELECT {COLS} FROM records{w} ORDER BY occurred_at, seq")).map_err(crate::StoreError::from)?;
-    let mut rows = st.query(rusqlite::params_from_iter(p)).map_err(crate::StoreError::from)?;
-    while let Some(x) = rows.next().map_err(crate::StoreError::from)? {
-        each(row(x).map_err(crate::StoreError::from)?)?;
-    }
-    Ok(())
+    st.each(p, |x| each(row(x).map_err(E::from)?))
 }
 
 /// Sets the cost of a stored record, and its conversion (reprice).
@@ -368,7 +363,7 @@ pub fn set_cost(
     let (source_cost, source_currency, fx_rate, fx_day) = conversion_sql(conversion);
     w.c().execute(
         "UPDATE records SET cost_nanos = ?2, price_id = ?3, source_cost_nanos = ?4, source_currency = ?5, fx_rate = ?6, fx_day = ?7 WHERE seq = ?1",
-        rusqlite::params![seq.0, cost_nanos, price_id.map(|p| p.0), source_cost, source_currency, fx_rate, fx_day],
+        params![seq.0, cost_nanos, price_id.map(|p| p.0), source_cost, source_currency, fx_rate, fx_day],
     )?;
     Ok(())
 }
@@ -381,7 +376,7 @@ pub fn count(r: &Reader<'_>, org: OrgId) -> Result<i64> {
 /// Distinct price version ids of an organisation's records in `[from, to)`.
 pub fn price_ids(r: &Reader<'_>, org: OrgId, from: i64, to: i64) -> Result<Vec<i64>> {
     let mut st = r.c().prepare("SELECT DISTINCT price_id FROM records WHERE org_id = ?1 AND occurred_at >= ?2 AND occurred_at < ?3 AND price_id IS NOT NULL ORDER BY 1")?;
-    let rows = st.query_map(rusqlite::params![org.0, from, to], |x| x.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
+    let rows = st.query_map(params![org.0, from, to], |x| x.get(0))?.collect::<Result<Vec<i64>>>()?;
     Ok(rows)
 }
 
@@ -392,16 +387,16 @@ pub fn price_ids(r: &Reader<'_>, org: OrgId, from: i64, to: i64) -> Result<Vec<i
 pub fn gateway_attempts(r: &Reader<'_>, org: OrgId, from: i64, to: i64) -> Result<Vec<(String, u64, u64, u64)>> {
     let mut st = r.c().prepare(
         "SELECT provider,
-                sum(status IN ('ok', 'incomplete', 'client_error')),
-                sum(status NOT IN ('ok', 'incomplete', 'client_error')),
-                sum(attempt > 1 AND status IN ('ok', 'incomplete', 'client_error'))
+                sum(CASE WHEN status IN ('ok', 'incomplete', 'client_error') THEN 1 ELSE 0 END),
+                sum(CASE WHEN status NOT IN ('ok', 'incomplete', 'client_error') THEN 1 ELSE 0 END),
+                sum(CASE WHEN attempt > 1 AND status IN ('ok', 'incomplete', 'client_error') THEN 1 ELSE 0 END)
          FROM records WHERE org_id = ?1 AND occurred_at >= ?2 AND occurred_at < ?3 AND attempt IS NOT NULL
          GROUP BY provider ORDER BY provider",
     )?;
     let n = |x: i64| x.max(0) as u64;
     let rows = st
-        .query_map(rusqlite::params![org.0, from, to], |x| Ok((x.get(0)?, n(x.get(1)?), n(x.get(2)?), n(x.get(3)?))))?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .query_map(params![org.0, from, to], |x| Ok((x.get(0)?, n(x.get(1)?), n(x.get(2)?), n(x.get(3)?))))?
+        .collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -412,8 +407,8 @@ pub type PricingGroup = (String, String, ServiceTier, Option<PriceId>, i64, i64,
 
 pub fn pricing_groups(r: &Reader<'_>, org: OrgId) -> Result<Vec<PricingGroup>> {
     let mut st = r.c().prepare(
-        "SELECT provider, model, service_tier, price_id, count(*), sum(cached_input_tokens > 0), sum(cache_write_tokens > 0),
-                sum(cache_write_1h_tokens > 0), max(occurred_at)
+        "SELECT provider, model, service_tier, price_id, count(*), sum(CASE WHEN cached_input_tokens > 0 THEN 1 ELSE 0 END), sum(CASE WHEN cache_write_tokens > 0 THEN 1 ELSE 0 END),
+                sum(CASE WHEN cache_write_1h_tokens > 0 THEN 1 ELSE 0 END), max(occurred_at)
          FROM records WHERE org_id = ?1 GROUP BY provider, model, service_tier, price_id ORDER BY provider, model, service_tier, price_id",
     )?;
     let rows = st
@@ -422,7 +417,7 @@ pub fn pricing_groups(r: &Reader<'_>, org: OrgId) -> Result<Vec<PricingGroup>> {
                 x.get(0)?,
                 x.get(1)?,
                 tier_of(x.get(2)?)?,
-                x.get::<_, Option<i64>>(3)?.map(PriceId),
+                x.get::<Option<i64>>(3)?.map(PriceId),
                 x.get(4)?,
                 x.get(5)?,
                 x.get(6)?,
@@ -430,6 +425,6 @@ pub fn pricing_groups(r: &Reader<'_>, org: OrgId) -> Result<Vec<PricingGroup>> {
                 x.get(8)?,
             ))
         })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+        .collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }

@@ -1,7 +1,7 @@
 //! Tokens and webhook deliveries.
+use crate::sql::{params, Optional, Row};
 use crate::{Reader, Result, Writer};
 use argus_domain::ids::OrgId;
-use rusqlite::{params, OptionalExtension};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRow {
@@ -17,7 +17,7 @@ pub struct TokenRow {
 
 const TOKEN_COLS: &str = "t.id, t.org_id, o.slug, t.role, t.name, t.prefix, t.created_at, t.revoked_at";
 
-fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
+fn token_row(r: &Row<'_>) -> Result<TokenRow> {
     Ok(TokenRow {
         id: r.get(0)?,
         org_id: OrgId(r.get(1)?),
@@ -31,11 +31,11 @@ fn token_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<TokenRow> {
 }
 
 pub fn add_token(w: &Writer<'_>, org: OrgId, role: &str, name: &str, hash: &[u8], prefix: &str, now: i64) -> Result<TokenRow> {
-    w.c().execute(
+    let id = w.c().insert_id(
         "INSERT INTO tokens (org_id, role, name, hash, prefix, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![org.0, role, name, hash, prefix, now],
+        "id",
     )?;
-    let id = w.c().last_insert_rowid();
     Ok(w.c().query_row(&format!("SELECT {TOKEN_COLS} FROM tokens t JOIN orgs o ON o.id = t.org_id WHERE t.id = ?1"), [id], token_row)?)
 }
 
@@ -50,7 +50,7 @@ pub fn token_by_hash(r: &Reader<'_>, hash: &[u8]) -> Result<Option<TokenRow>> {
 pub fn tokens(r: &Reader<'_>, org: OrgId) -> Result<Vec<TokenRow>> {
     let mut st =
         r.c().prepare(&format!("SELECT {TOKEN_COLS} FROM tokens t JOIN orgs o ON o.id = t.org_id WHERE t.org_id = ?1 ORDER BY t.id"))?;
-    let rows = st.query_map([org.0], token_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map([org.0], token_row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -75,8 +75,8 @@ pub fn webhook(r: &Reader<'_>, org: OrgId) -> Result<Option<WebhookRow>> {
 
 pub fn put_webhook(w: &Writer<'_>, org: OrgId, url: &str, now: i64) -> Result<WebhookRow> {
     w.c().execute(
-        "INSERT INTO webhooks (org_id, url, version, updated_at) VALUES (?1, ?2, 1, ?3)
-         ON CONFLICT (org_id) DO UPDATE SET url = excluded.url, version = version + 1, updated_at = excluded.updated_at",
+        "INSERT INTO webhooks AS t (org_id, url, version, updated_at) VALUES (?1, ?2, 1, ?3)
+         ON CONFLICT (org_id) DO UPDATE SET url = excluded.url, version = t.version + 1, updated_at = excluded.updated_at",
         params![org.0, url, now],
     )?;
     webhook(&w.reader(), org)?.ok_or_else(|| crate::StoreError::Corrupt("webhook vanished".into()))
@@ -86,7 +86,7 @@ pub fn put_webhook(w: &Writer<'_>, org: OrgId, url: &str, now: i64) -> Result<We
 /// channel; an alert already queued for that channel is left as it is.
 pub fn enqueue_delivery(w: &Writer<'_>, org: OrgId, alert_id: i64, channel: Option<i64>, payload: &str, now: i64) -> Result<()> {
     w.c().execute(
-        "INSERT OR IGNORE INTO webhook_deliveries (org_id, alert_id, channel_id, payload, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+        "INSERT INTO webhook_deliveries (org_id, alert_id, channel_id, payload, next_attempt_at) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
         params![org.0, alert_id, channel, payload, now],
     )?;
     Ok(())
@@ -116,7 +116,7 @@ pub struct ChannelRow {
 
 const CHANNEL_COLS: &str = "id, org_id, kind, url, email_to, smtp, email_from, smtp_user, password_env, created_at, removed_at";
 
-fn channel_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChannelRow> {
+fn channel_row(r: &Row<'_>) -> Result<ChannelRow> {
     Ok(ChannelRow {
         id: r.get(0)?,
         org_id: OrgId(r.get(1)?),
@@ -135,12 +135,12 @@ fn channel_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ChannelRow> {
 }
 
 pub fn add_channel(w: &Writer<'_>, org: OrgId, t: &ChannelTarget, now: i64) -> Result<ChannelRow> {
-    w.c().execute(
+    let id = w.c().insert_id(
         "INSERT INTO alert_channels (org_id, kind, url, email_to, smtp, email_from, smtp_user, password_env, created_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
         params![org.0, t.kind, t.url, t.email_to, t.smtp, t.email_from, t.smtp_user, t.password_env, now],
+        "id",
     )?;
-    let id = w.c().last_insert_rowid();
     channel(&w.reader(), id)?.ok_or_else(|| crate::StoreError::Corrupt("channel vanished".into()))
 }
 
@@ -153,7 +153,7 @@ pub fn channel(r: &Reader<'_>, id: i64) -> Result<Option<ChannelRow>> {
 pub fn channels(r: &Reader<'_>, org: OrgId) -> Result<Vec<ChannelRow>> {
     let mut st =
         r.c().prepare(&format!("SELECT {CHANNEL_COLS} FROM alert_channels WHERE org_id = ?1 AND removed_at IS NULL ORDER BY id"))?;
-    let rows = st.query_map([org.0], channel_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map([org.0], channel_row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -189,7 +189,7 @@ pub struct DeliveryRow {
 
 const DELIVERY_COLS: &str = "id, org_id, alert_id, payload, attempts, delivered_at, last_status, channel_id";
 
-fn delivery_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DeliveryRow> {
+fn delivery_row(r: &Row<'_>) -> Result<DeliveryRow> {
     Ok(DeliveryRow {
         id: r.get(0)?,
         org_id: OrgId(r.get(1)?),
@@ -206,13 +206,13 @@ pub fn due_deliveries(r: &Reader<'_>, now: i64, limit: i64) -> Result<Vec<Delive
     let mut st = r.c().prepare(&format!(
         "SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE delivered_at IS NULL AND next_attempt_at <= ?1 ORDER BY next_attempt_at LIMIT ?2"
     ))?;
-    let rows = st.query_map(params![now, limit], delivery_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map(params![now, limit], delivery_row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 
 pub fn deliveries(r: &Reader<'_>, org: OrgId) -> Result<Vec<DeliveryRow>> {
     let mut st = r.c().prepare(&format!("SELECT {DELIVERY_COLS} FROM webhook_deliveries WHERE org_id = ?1 ORDER BY id"))?;
-    let rows = st.query_map([org.0], delivery_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map([org.0], delivery_row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 

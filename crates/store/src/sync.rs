@@ -1,10 +1,10 @@
 //! Sync state: the link to a server, the price-id map, the outbox of local
 //! edits, and writes that take the server's values exactly (its versions,
 //! its ids, its times).
+use crate::sql::{params, Optional, Row};
 use crate::controls::{AlertRow, BudgetRow, ProviderRow};
 use crate::{Reader, Result, Writer};
 use argus_domain::ids::OrgId;
-use rusqlite::{params, OptionalExtension};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LinkRow {
@@ -24,7 +24,7 @@ pub fn link(r: &Reader<'_>) -> Result<Option<LinkRow>> {
     Ok(r.c().prepare(
         "SELECT server, org_id, remote_org, cursor, audit_cursor, prices_version, linked_at, last_synced_at, last_error, server_version FROM sync_link WHERE id = 1",
     )?
-    .query_row([], |x| {
+    .query_row(params![], |x| {
         Ok(LinkRow {
             server: x.get(0)?,
             org_id: OrgId(x.get(1)?),
@@ -61,7 +61,7 @@ pub fn set_cursor(w: &Writer<'_>, cursor: i64) -> Result<()> {
 }
 
 pub fn set_audit_cursor(w: &Writer<'_>, cursor: i64) -> Result<()> {
-    w.c().execute("UPDATE sync_link SET audit_cursor = max(audit_cursor, ?1) WHERE id = 1", [cursor])?;
+    w.c().execute("UPDATE sync_link SET audit_cursor = CASE WHEN audit_cursor > ?1 THEN audit_cursor ELSE ?1 END WHERE id = 1", [cursor])?;
     Ok(())
 }
 
@@ -81,14 +81,14 @@ pub fn finish(w: &Writer<'_>, at: Option<i64>, error: Option<&str>, server_versi
 
 pub fn map_price(w: &Writer<'_>, org: OrgId, remote_id: i64, local_id: i64) -> Result<()> {
     w.c()
-        .prepare("INSERT OR REPLACE INTO remote_prices (org_id, remote_id, local_id) VALUES (?1, ?2, ?3)")?
+        .prepare("INSERT INTO remote_prices (org_id, remote_id, local_id) VALUES (?1, ?2, ?3) ON CONFLICT (org_id, remote_id) DO UPDATE SET local_id = excluded.local_id")?
         .execute(params![org.0, remote_id, local_id])?;
     Ok(())
 }
 
 pub fn price_map(r: &Reader<'_>, org: OrgId) -> Result<std::collections::HashMap<i64, i64>> {
     let mut st = r.c().prepare("SELECT remote_id, local_id FROM remote_prices WHERE org_id = ?1")?;
-    let rows = st.query_map([org.0], |x| Ok((x.get(0)?, x.get(1)?)))?.collect::<rusqlite::Result<_>>()?;
+    let rows = st.query_map([org.0], |x| Ok((x.get(0)?, x.get(1)?)))?.collect::<Result<_>>()?;
     Ok(rows)
 }
 
@@ -110,7 +110,7 @@ pub struct OutboxRow {
 const OUTBOX_COLS: &str =
     "id, object, payload, base_version, state, server_value, server_version, last_error, attempts, created_at, updated_at";
 
-fn outbox_row(x: &rusqlite::Row<'_>) -> rusqlite::Result<OutboxRow> {
+fn outbox_row(x: &Row<'_>) -> Result<OutboxRow> {
     Ok(OutboxRow {
         id: x.get(0)?,
         object: x.get(1)?,
@@ -141,7 +141,7 @@ pub fn enqueue(w: &Writer<'_>, org: OrgId, object: &str, payload: &str, base_ver
 
 pub fn outbox(r: &Reader<'_>, org: OrgId) -> Result<Vec<OutboxRow>> {
     let mut st = r.c().prepare(&format!("SELECT {OUTBOX_COLS} FROM sync_outbox WHERE org_id = ?1 ORDER BY id"))?;
-    let rows = st.query_map([org.0], outbox_row)?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let rows = st.query_map([org.0], outbox_row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }
 
@@ -191,7 +191,9 @@ pub fn rebase(w: &Writer<'_>, id: i64, base_version: Option<i64>, now: i64) -> R
 pub fn put_budget_exact(w: &Writer<'_>, org: OrgId, b: &BudgetRow) -> Result<()> {
     let t = serde_json::to_string(&b.thresholds).unwrap_or_else(|_| "[]".into());
     w.c().execute(
-        "INSERT OR REPLACE INTO budgets (org_id, scope, month, amount_nanos, thresholds, hard_limit, version, updated_at, spike_factor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO budgets (org_id, scope, month, amount_nanos, thresholds, hard_limit, version, updated_at, spike_factor) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (org_id, scope, month) DO UPDATE SET amount_nanos = excluded.amount_nanos, thresholds = excluded.thresholds, hard_limit = excluded.hard_limit,
+           version = excluded.version, updated_at = excluded.updated_at, spike_factor = excluded.spike_factor",
         params![org.0, b.scope, b.month, b.amount_nanos, t, b.hard_limit, b.version, b.updated_at, b.spike_factor],
     )?;
     Ok(())
@@ -200,7 +202,9 @@ pub fn put_budget_exact(w: &Writer<'_>, org: OrgId, b: &BudgetRow) -> Result<()>
 /// Writes a provider's settings exactly as the server has them.
 pub fn put_provider_exact(w: &Writer<'_>, org: OrgId, p: &ProviderRow) -> Result<()> {
     w.c().execute(
-        "INSERT OR REPLACE INTO provider_settings (org_id, provider, enabled, priority, hourly_limit, daily_limit, note, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO provider_settings (org_id, provider, enabled, priority, hourly_limit, daily_limit, note, version, updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+         ON CONFLICT (org_id, provider) DO UPDATE SET enabled = excluded.enabled, priority = excluded.priority, hourly_limit = excluded.hourly_limit,
+           daily_limit = excluded.daily_limit, note = excluded.note, version = excluded.version, updated_at = excluded.updated_at",
         params![org.0, p.provider, p.enabled, p.priority, p.hourly_limit, p.daily_limit, p.note, p.version, p.updated_at],
     )?;
     Ok(())
@@ -260,7 +264,7 @@ pub fn delete_provider(w: &Writer<'_>, org: OrgId, provider: &str) -> Result<()>
 
 /// Forgets the link and the outbox; the data stays.
 pub fn unlink(w: &Writer<'_>) -> Result<()> {
-    w.c().execute("DELETE FROM sync_outbox", [])?;
-    w.c().execute("DELETE FROM sync_link", [])?;
+    w.c().execute("DELETE FROM sync_outbox", params![])?;
+    w.c().execute("DELETE FROM sync_link", params![])?;
     Ok(())
 }
