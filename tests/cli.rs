@@ -643,12 +643,25 @@ fn mistyped_values_get_messages_that_say_what_to_do() {
     assert!(err.contains("\"XYZ\" is not an ISO 4217 currency code"), "{err}");
     let err = fails(&["org", "create", "beta", "--currency", "eur"]);
     assert!(err.contains("write it in capitals: \"EUR\""), "{err}");
-    // A URL is not a store: nothing is created under a folder named after its scheme.
+    // A URL of another kind is not a store: nothing is created under a
+    // folder named after its scheme.
     let here = tempfile::tempdir().unwrap();
     let out =
-        Command::new(BIN).current_dir(here.path()).args(["--db", "postgres://argus@127.0.0.1:5432/argus", "org", "list"]).output().unwrap();
+        Command::new(BIN).current_dir(here.path()).args(["--db", "mysql://argus@127.0.0.1:3306/argus", "org", "list"]).output().unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && err.contains("PostgreSQL URL") && err.contains("SQLite file"), "{err}");
+    // A PostgreSQL server that is not there: a clear error, fast, without the password.
+    let started = std::time::Instant::now();
+    let out = Command::new(BIN)
+        .current_dir(here.path())
+        .args(["--db", "postgres://argus:s3cret@127.0.0.1:1/argus", "org", "list"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot connect to postgres://argus@127.0.0.1:1/argus") && err.contains("check that the database runs"), "{err}");
+    assert!(!err.contains("s3cret"), "the password is never shown: {err}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
     assert_eq!(std::fs::read_dir(here.path()).unwrap().count(), 0, "nothing was created");
 }
 
@@ -680,6 +693,24 @@ fn a_closed_pipe_ends_the_output_quietly() {
 fn a_second_server_on_one_store_refuses_to_start() {
     let (_d, db) = temp();
     run_json(&db, &["org", "create", "acme", "--json"]);
+    if common::on_postgres() {
+        // Several servers on one PostgreSQL database is what it is for
+        // (tests/cluster.rs): the second starts beside the first.
+        let (mut servers, mut addrs) = (Vec::new(), Vec::new());
+        for _ in 0..2 {
+            let mut c = cmd(&db);
+            c.args(["serve", "--listen", "127.0.0.1:0"]);
+            let (child, addr) = common::spawn_server(c);
+            servers.push(child);
+            addrs.push(addr);
+        }
+        assert_ne!(addrs[0], addrs[1]);
+        for mut s in servers {
+            s.kill().unwrap();
+            s.wait().unwrap();
+        }
+        return;
+    }
     let mut c = cmd(&db);
     c.args(["serve", "--listen", "127.0.0.1:0"]);
     let (mut first, _addr) = common::spawn_server(c);

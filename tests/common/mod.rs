@@ -17,28 +17,18 @@ pub fn spawn_server(mut c: Command) -> (Child, String) {
     (child, addr)
 }
 
-/// The store of a test's server: `dir/file`, or, when the tests run against
-/// PostgreSQL (`ARGUS_TEST_PG` names a server's database, as
-/// scripts/test.sh sets it from scripts/pg.sh), a new database of its own.
+/// The store of a test's server: `dir/file`, or a new PostgreSQL database
+/// when the tests run against PostgreSQL (`argus_store::pg::test_store`).
 #[allow(dead_code)] // used by some of the test binaries that share this module
 pub fn server_store(dir: &std::path::Path, file: &str) -> std::path::PathBuf {
-    match std::env::var("ARGUS_TEST_PG") {
-        Ok(base) if !base.is_empty() => {
-            static N: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
-            let name = format!("t_{}_{n}_{nanos}", std::process::id());
-            std::path::PathBuf::from(argus_store::pg::create_database(&base, &name).expect("the tests' PostgreSQL answers"))
-        }
-        _ => dir.join(file),
-    }
+    argus_store::pg::test_store(dir, file)
 }
 
 /// True when the tests run against PostgreSQL (`ARGUS_TEST_PG`): the few
-/// that are about the SQLite file itself are skipped.
+/// that are about the SQLite file itself take another way.
 #[allow(dead_code)]
 pub fn on_postgres() -> bool {
-    std::env::var("ARGUS_TEST_PG").is_ok_and(|v| !v.is_empty())
+    argus_store::pg::testing_on_postgres()
 }
 
 /// Sets a closed SQLite file's schema version (`PRAGMA user_version`, the

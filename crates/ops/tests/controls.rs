@@ -12,7 +12,9 @@ fn at(s: &str) -> DateTime<Utc> {
 }
 
 struct Fx {
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+    /// The store: a file in `_dir`, or a PostgreSQL database (ARGUS_TEST_PG).
+    path: std::path::PathBuf,
     ops: Ops,
     clock: Arc<ManualClock>,
 }
@@ -20,8 +22,9 @@ struct Fx {
 fn fx(now: &str) -> Fx {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(at(now)));
-    let ops = Ops::open(&dir.path().join("u.db"), clock.clone() as Arc<dyn Clock>, "test").unwrap();
-    Fx { dir, ops, clock }
+    let path = argus_store::pg::test_store(dir.path(), "u.db");
+    let ops = Ops::open(&path, clock.clone() as Arc<dyn Clock>, "test").unwrap();
+    Fx { _dir: dir, path, ops, clock }
 }
 
 /// An organisation with a private model costing exactly 1.00 per million input tokens.
@@ -82,7 +85,7 @@ fn thresholds_fire_one_at_a_time_and_several_at_once_exactly_once() {
     assert_eq!(fired(&mut f, "b"), vec![80, 90, 100], "one record crossing three thresholds fires all three");
 
     // Restart: a new process on the same store fires nothing again.
-    let path = f.dir.path().join("u.db");
+    let path = f.path.clone();
     let mut again = Ops::open(&path, f.clock.clone() as Arc<dyn Clock>, "test").unwrap();
     again.record(&json!({"id": "r5", "org": "a", "provider": "test", "model": "unit", "operation": "chat", "input_tokens": 1_000_000, "output_tokens": 0, "occurred_at": "2026-11-06T10:00:00Z"})).unwrap();
     assert_eq!(again.alerts_list("a").unwrap().iter().filter(|a| a.kind == "threshold").count(), 3);
@@ -345,7 +348,7 @@ fn concurrent_admissions_and_writes_on_one_store() {
     let mut f = fx("2026-11-20T12:00:00Z");
     org(&mut f, "c", "UTC");
     f.ops.provider_set("c", "quota", &ProviderChange { hourly_limit: Some(Some(37)), ..Default::default() }).unwrap();
-    let path = f.dir.path().join("u.db");
+    let path = f.path.clone();
     let shared_clock = f.clock.clone();
     let run = |provider: &'static str, estimate: Option<&'static str>| -> usize {
         let handles: Vec<_> = (0..8)

@@ -162,7 +162,9 @@ pub fn fire_alert(w: &Writer<'_>, org: OrgId, a: &NewAlert<'_>) -> Result<Option
 }
 
 pub fn alerts(r: &Reader<'_>, org: OrgId, month: Option<&str>) -> Result<Vec<AlertRow>> {
-    let mut st = r.c().prepare(&format!("SELECT {ALERT_COLS} FROM alerts WHERE org_id = ?1 AND (?2 IS NULL OR month = ?2) ORDER BY id"))?;
+    let mut st = r
+        .c()
+        .prepare(&format!("SELECT {ALERT_COLS} FROM alerts WHERE org_id = ?1 AND (CAST(?2 AS TEXT) IS NULL OR month = ?2) ORDER BY id"))?;
     let rows = st.query_map(params![org.0, month], alert_row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)
 }

@@ -16,8 +16,7 @@ fn row(r: &Row<'_>) -> Result<FxRate> {
         date: day_date(r.get(2)?),
         from: r.get(3)?,
         to: r.get(4)?,
-        rate: Decimal::from_str_exact(&rate)
-            .map_err(|e| crate::sql::bad(e))?,
+        rate: Decimal::from_str_exact(&rate).map_err(|e| crate::sql::bad(e))?,
     })
 }
 
@@ -40,7 +39,7 @@ pub fn insert(w: &Writer<'_>, org: Option<OrgId>, x: &FxInput, now: i64) -> Resu
 /// only the shared ones when `org` is `None`; optionally into one currency.
 pub fn list(r: &Reader<'_>, org: Option<OrgId>, to: Option<&str>) -> Result<Vec<FxRate>> {
     let mut st = r.c().prepare(&format!(
-        "SELECT {COLS} FROM fx_rates WHERE (org_id IS NULL OR org_id = ?1) AND (?2 IS NULL OR to_currency = ?2) ORDER BY from_currency, to_currency, day, id"
+        "SELECT {COLS} FROM fx_rates WHERE (org_id IS NULL OR org_id = ?1) AND (CAST(?2 AS TEXT) IS NULL OR to_currency = ?2) ORDER BY from_currency, to_currency, day, id"
     ))?;
     let rows = st.query_map(params![org.map(|o| o.0), to], row)?.collect::<Result<Vec<_>>>()?;
     Ok(rows)

@@ -321,7 +321,7 @@ impl Store {
         let path = self.path.display().to_string();
         let Backend::Pg(s) = &self.backend else { return Ok(()) };
         let known = PG_MIGRATIONS.len() as i64;
-        s.begin("BEGIN")?;
+        s.batch("BEGIN")?;
         let run = || -> Result<()> {
             s.query("SELECT pg_advisory_xact_lock(?1)", params![PG_MIGRATE_LOCK])?;
             s.batch("CREATE TABLE IF NOT EXISTS argus_schema (version BIGINT NOT NULL)")?;
@@ -343,9 +343,9 @@ impl Store {
             Ok(())
         };
         match run() {
-            Ok(()) => s.end("COMMIT"),
+            Ok(()) => s.batch("COMMIT"),
             Err(e) => {
-                let _ = s.end("ROLLBACK");
+                let _ = s.batch("ROLLBACK");
                 Err(e)
             }
         }
@@ -381,15 +381,18 @@ impl Store {
                 Ok(out)
             }
             Backend::Pg(s) => {
-                s.begin("BEGIN").map_err(StoreError::from)?;
-                let out = s.query("SELECT pg_advisory_xact_lock(?1)", params![PG_WRITE_LOCK]).map_err(E::from).and_then(|_| f(&Writer(Tx::Pg(s))));
+                s.batch("BEGIN").map_err(StoreError::from)?;
+                let out = s
+                    .query("SELECT pg_advisory_xact_lock(?1)", params![PG_WRITE_LOCK])
+                    .map_err(E::from)
+                    .and_then(|_| f(&Writer(Tx::Pg(s))));
                 match out {
                     Ok(v) => {
-                        s.end("COMMIT").map_err(StoreError::from)?;
+                        s.batch("COMMIT").map_err(StoreError::from)?;
                         Ok(v)
                     }
                     Err(e) => {
-                        let _ = s.end("ROLLBACK");
+                        let _ = s.batch("ROLLBACK");
                         Err(e)
                     }
                 }
@@ -410,9 +413,9 @@ impl Store {
                 Ok(out)
             }
             Backend::Pg(s) => {
-                s.begin("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").map_err(StoreError::from)?;
+                s.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").map_err(StoreError::from)?;
                 let out = f(&Reader(Sql::Pg(s)));
-                let _ = s.end(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
+                let _ = s.batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
                 out
             }
         }

@@ -52,8 +52,6 @@ pub struct Session {
     worker: Option<std::thread::JoinHandle<()>>,
     statements: RefCell<HashMap<String, postgres::Statement>>,
     broken: Cell<bool>,
-    /// A transaction is open (`BEGIN` .. `COMMIT`/`ROLLBACK`).
-    in_tx: Cell<bool>,
     shown: String,
 }
 
@@ -71,9 +69,15 @@ impl Drop for Session {
 impl Session {
     pub fn connect(url: &str) -> Result<Session> {
         let shown = redact(url);
-        let unreachable = |e: String| StoreError::Unavailable(format!("cannot connect to {shown}: {e}; check that the database runs and that the URL (user, host, port, database) is right"));
+        let unreachable = |e: String| {
+            StoreError::Unavailable(format!(
+                "cannot connect to {shown}: {e}; check that the database runs and that the URL (user, host, port, database) is right"
+            ))
+        };
         let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
-            StoreError::BadUrl(format!("{shown} is not a PostgreSQL URL the driver understands ({e}); write it as postgres://USER[:PASSWORD]@HOST:PORT/DATABASE"))
+            StoreError::BadUrl(format!(
+                "{shown} is not a PostgreSQL URL the driver understands ({e}); write it as postgres://USER[:PASSWORD]@HOST:PORT/DATABASE"
+            ))
         })?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(CONNECT_TIMEOUT);
@@ -107,14 +111,7 @@ impl Session {
             })
             .map_err(|e| unreachable(format!("cannot start its thread: {e}")))?;
         ready.recv().map_err(|_| unreachable("the connection attempt failed".into()))?.map_err(unreachable)?;
-        Ok(Session {
-            jobs: Some(jobs),
-            worker: Some(worker),
-            statements: RefCell::default(),
-            broken: Cell::new(false),
-            in_tx: Cell::new(false),
-            shown,
-        })
+        Ok(Session { jobs: Some(jobs), worker: Some(worker), statements: RefCell::default(), broken: Cell::new(false), shown })
     }
 
     /// The URL without its password.
@@ -160,42 +157,15 @@ impl Session {
     }
 
     /// The statement of `sql`, prepared on first use. PostgreSQL infers
-    /// the parameters' types from where they stand; one it cannot (`?2 IS
-    /// NULL OR ...` alone) takes the type of the value given.
-    fn statement(&self, sql: &str, values: &[Value]) -> Result<postgres::Statement> {
+    /// each parameter's type from where it stands (a parameter standing
+    /// alone, `?2 IS NULL`, is written `CAST(?2 AS TEXT) IS NULL` in the
+    /// shared queries so that it can).
+    fn statement(&self, sql: &str) -> Result<postgres::Statement> {
         if let Some(st) = self.statements.borrow().get(sql) {
             return Ok(st.clone());
         }
         let text = numbered(sql);
-        // In a transaction, a failed prepare would abort it: try in a savepoint.
-        let in_tx = self.in_tx.get();
-        if in_tx {
-            self.batch("SAVEPOINT argus_prepare")?;
-        }
-        let t = text.clone();
-        let first = self.with(move |c| c.prepare(&t));
-        if in_tx {
-            self.batch(if first.is_ok() { "RELEASE SAVEPOINT argus_prepare" } else { "ROLLBACK TO SAVEPOINT argus_prepare" })?;
-        }
-        let st = match first {
-            Err(StoreError::Pg(m)) if m.ends_with("(42P08)") => {
-
-                // A missing value stands for a missing text filter (`?2 IS
-                // NULL OR provider = ?2`), the shared queries' only kind.
-                let types: Vec<Type> = values
-                    .iter()
-                    .map(|v| match v {
-                        Value::Int(_) => Type::INT8,
-                        Value::Real(_) => Type::FLOAT8,
-                        Value::Text(_) => Type::TEXT,
-                        Value::Blob(_) => Type::BYTEA,
-                        Value::Null => Type::TEXT,
-                    })
-                    .collect();
-                self.with(move |c| c.prepare_typed(&text, &types))?
-            }
-            other => other?,
-        };
+        let st = self.with(move |c| c.prepare(&text))?;
         let mut cache = self.statements.borrow_mut();
         if cache.len() >= STATEMENTS {
             cache.clear();
@@ -206,7 +176,7 @@ impl Session {
 
     pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<u64> {
         let values: Vec<Value> = params.iter().map(|p| p.value()).collect();
-        let st = self.statement(sql, &values)?;
+        let st = self.statement(sql)?;
         self.with(move |c| {
             let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
             c.execute(&st, &refs)
@@ -215,7 +185,7 @@ impl Session {
 
     pub fn query(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<Vec<Value>>> {
         let values: Vec<Value> = params.iter().map(|p| p.value()).collect();
-        let st = self.statement(sql, &values)?;
+        let st = self.statement(sql)?;
         self.with(move |c| {
             let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
             let rows = c.query(&st, &refs)?;
@@ -226,19 +196,6 @@ impl Session {
     pub fn batch(&self, sql: &str) -> Result<()> {
         let sql = sql.to_string();
         self.with(move |c| c.batch_execute(&sql))
-    }
-
-    /// Opens a transaction (`BEGIN ...`).
-    pub fn begin(&self, sql: &str) -> Result<()> {
-        self.batch(sql)?;
-        self.in_tx.set(true);
-        Ok(())
-    }
-
-    /// Ends the transaction: `COMMIT` or `ROLLBACK`.
-    pub fn end(&self, sql: &str) -> Result<()> {
-        self.in_tx.set(false);
-        self.batch(sql)
     }
 }
 
@@ -251,6 +208,30 @@ pub fn create_database(url: &str, name: &str) -> Result<String> {
     }
     Session::connect(url)?.batch(&format!("CREATE DATABASE {name}"))?;
     Ok(with_database(url, name))
+}
+
+/// The store a test (or a benchmark) runs on: `dir/file`, or, when
+/// `ARGUS_TEST_PG` names a PostgreSQL database (scripts/test.sh sets it
+/// from scripts/pg.sh), a new database of its own on that server.
+pub fn test_store(dir: &std::path::Path, file: &str) -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    match std::env::var("ARGUS_TEST_PG") {
+        Ok(base) if !base.is_empty() => {
+            static N: AtomicU64 = AtomicU64::new(0);
+            let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+            let name = format!("t_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+            match create_database(&base, &name) {
+                Ok(url) => std::path::PathBuf::from(url),
+                Err(e) => panic!("ARGUS_TEST_PG is set but its server cannot make a database: {e}"),
+            }
+        }
+        _ => dir.join(file),
+    }
+}
+
+/// True when the tests run against PostgreSQL (`ARGUS_TEST_PG`).
+pub fn testing_on_postgres() -> bool {
+    std::env::var("ARGUS_TEST_PG").is_ok_and(|v| !v.is_empty())
 }
 
 /// `url` naming the database `name` instead of its own.
@@ -329,7 +310,11 @@ fn column(r: &postgres::Row, i: usize) -> Result<Value> {
 }
 
 impl ToSql for Value {
-    fn to_sql(&self, ty: &Type, out: &mut postgres::types::private::BytesMut) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut postgres::types::private::BytesMut,
+    ) -> std::result::Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
         let mismatch = || -> Box<dyn std::error::Error + Sync + Send> { format!("cannot pass {self:?} as {ty}").into() };
         match self {
             Value::Null => Ok(IsNull::Yes),

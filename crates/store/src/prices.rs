@@ -8,7 +8,6 @@ use rust_decimal::Decimal;
 
 const COLS: &str = "id, org_id, provider, model, effective_from, currency, input_per_mtok, output_per_mtok, cached_input_per_mtok, cache_write_per_mtok, source, cache_write_1h_per_mtok, service_tier, above_input_tokens, deprecation_date";
 
-
 fn dec(s: String) -> Result<Decimal> {
     Decimal::from_str_exact(&s).map_err(bad)
 }
@@ -98,7 +97,7 @@ pub fn insert(w: &Writer<'_>, org: Option<OrgId>, p: &PriceInput, now: i64) -> R
 /// the global catalogue when `org` is `None`; optionally of one provider.
 pub fn list(r: &Reader<'_>, org: Option<OrgId>, provider: Option<&str>) -> Result<Vec<PriceVersion>> {
     let mut st = r.c().prepare(&format!(
-        "SELECT {COLS} FROM price_versions WHERE (org_id IS NULL OR org_id = ?1) AND (?2 IS NULL OR provider = ?2)
+        "SELECT {COLS} FROM price_versions WHERE (org_id IS NULL OR org_id = ?1) AND (CAST(?2 AS TEXT) IS NULL OR provider = ?2)
          ORDER BY provider, model, effective_from, id"
     ))?;
     let rows = st.query_map(params![org.map(|o| o.0), provider], row)?.collect::<Result<Vec<_>>>()?;

@@ -38,11 +38,9 @@ pub struct StoredRecord {
 fn conversion_of(r: &Row<'_>, at: usize) -> Result<Option<Conversion>> {
     let (Some(cost), Some(currency)) = (r.get::<Option<i64>>(at)?, r.get::<Option<String>>(at + 1)?) else { return Ok(None) };
     let rate = match (r.get::<Option<String>>(at + 2)?, r.get::<Option<i32>>(at + 3)?) {
-        (Some(x), Some(day)) => Some((
-            rust_decimal::Decimal::from_str_exact(&x)
-                .map_err(|e| crate::sql::bad(e))?,
-            argus_domain::time::day_date(day),
-        )),
+        (Some(x), Some(day)) => {
+            Some((rust_decimal::Decimal::from_str_exact(&x).map_err(|e| crate::sql::bad(e))?, argus_domain::time::day_date(day)))
+        }
         _ => None,
     };
     Ok(Some(Conversion { source_cost: argus_domain::Money::from_nanos(cost), source_currency: currency, rate }))
@@ -71,8 +69,7 @@ fn tier_sql(t: ServiceTier) -> Option<&'static str> {
 fn tier_of(s: Option<String>) -> Result<ServiceTier> {
     match s {
         None => Ok(ServiceTier::Standard),
-        Some(s) => ServiceTier::parse("service_tier", &s)
-            .map_err(|e| crate::sql::bad(e)),
+        Some(s) => ServiceTier::parse("service_tier", &s).map_err(|e| crate::sql::bad(e)),
     }
 }
 
@@ -171,37 +168,37 @@ impl<'w> Inserter<'w> {
         let inserted = self.sql.insert_id_if_new(
             INSERT,
             params![
-            n.org.0,
-            n.id,
-            n.input.provider,
-            n.input.model,
-            n.input.operation,
-            n.input.investigation,
-            n.input.user,
-            t.input as i64,
-            t.output as i64,
-            t.cached_input as i64,
-            t.cache_write as i64,
-            n.input.status,
-            n.input.latency_ms.map(|x| x as i64),
-            argus_domain::time::to_nanos(n.input.occurred_at),
-            n.day,
-            n.cost_nanos,
-            n.currency,
-            n.price_id.map(|p| p.0),
-            n.recorded_at,
-            &n.content_hash[..],
-            n.input.detail.upstream_model,
-            n.input.detail.first_byte_ms.map(|x| x as i64),
-            i64::from(n.input.detail.estimated),
-            n.input.detail.attempt.map(|x| x as i64),
-            tier_sql(n.input.service_tier),
-            t.cache_write_1h as i64,
-            source_cost,
-            source_currency,
-            fx_rate,
-            fx_day,
-            n.input.token,
+                n.org.0,
+                n.id,
+                n.input.provider,
+                n.input.model,
+                n.input.operation,
+                n.input.investigation,
+                n.input.user,
+                t.input as i64,
+                t.output as i64,
+                t.cached_input as i64,
+                t.cache_write as i64,
+                n.input.status,
+                n.input.latency_ms.map(|x| x as i64),
+                argus_domain::time::to_nanos(n.input.occurred_at),
+                n.day,
+                n.cost_nanos,
+                n.currency,
+                n.price_id.map(|p| p.0),
+                n.recorded_at,
+                &n.content_hash[..],
+                n.input.detail.upstream_model,
+                n.input.detail.first_byte_ms.map(|x| x as i64),
+                i64::from(n.input.detail.estimated),
+                n.input.detail.attempt.map(|x| x as i64),
+                tier_sql(n.input.service_tier),
+                t.cache_write_1h as i64,
+                source_cost,
+                source_currency,
+                fx_rate,
+                fx_day,
+                n.input.token,
             ],
             "seq",
         )?;

@@ -289,7 +289,6 @@ impl<'a> Sql<'a> {
             }
         }
     }
-
 }
 
 /// A prepared statement.

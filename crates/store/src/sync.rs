@@ -1,8 +1,8 @@
 //! Sync state: the link to a server, the price-id map, the outbox of local
 //! edits, and writes that take the server's values exactly (its versions,
 //! its ids, its times).
-use crate::sql::{params, Optional, Row};
 use crate::controls::{AlertRow, BudgetRow, ProviderRow};
+use crate::sql::{params, Optional, Row};
 use crate::{Reader, Result, Writer};
 use argus_domain::ids::OrgId;
 
@@ -61,7 +61,8 @@ pub fn set_cursor(w: &Writer<'_>, cursor: i64) -> Result<()> {
 }
 
 pub fn set_audit_cursor(w: &Writer<'_>, cursor: i64) -> Result<()> {
-    w.c().execute("UPDATE sync_link SET audit_cursor = CASE WHEN audit_cursor > ?1 THEN audit_cursor ELSE ?1 END WHERE id = 1", [cursor])?;
+    w.c()
+        .execute("UPDATE sync_link SET audit_cursor = CASE WHEN audit_cursor > ?1 THEN audit_cursor ELSE ?1 END WHERE id = 1", [cursor])?;
     Ok(())
 }
 
