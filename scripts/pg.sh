@@ -7,6 +7,8 @@
 #
 #   eval "$(bash scripts/pg.sh start)"   # exports ARGUS_PG_URL, ARGUS_PG_DIR
 #   psql "$ARGUS_PG_URL" -c 'select 1'
+#   bash scripts/pg.sh pause "$ARGUS_PG_DIR"    # an outage (tests/cluster.rs)
+#   bash scripts/pg.sh resume "$ARGUS_PG_DIR"
 #   bash scripts/pg.sh stop "$ARGUS_PG_DIR"
 set -euo pipefail
 
@@ -45,11 +47,23 @@ case "${1:-}" in
     port="$(free_port)"
     as_owner "$bin/initdb" -D "$dir/data" -U argus --auth=trust --no-sync -E UTF8 --locale=C >"$dir/initdb.log" 2>&1 \
       || { cat "$dir/initdb.log" >&2; exit 1; }
-    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-      -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" \
-      start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
+    # The settings go into the cluster's own file, so that `resume` starts it as it was.
+    printf "listen_addresses = '127.0.0.1'\nport = %s\nunix_socket_directories = '%s'\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\nmax_connections = 200\n" \
+      "$port" "$dir" | as_owner tee -a "$dir/data/postgresql.conf" >/dev/null
+    as_owner "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     as_owner "$bin/createdb" -h 127.0.0.1 -p "$port" -U argus argus
     echo "export ARGUS_PG_URL=postgres://argus@127.0.0.1:$port/argus ARGUS_PG_DIR=$dir"
+    ;;
+  pause)
+    # The database goes away (stopped, every connection cut; its files kept,
+    # what was committed with them: the cluster runs with synchronous_commit
+    # off, which a crash would not keep): `resume` brings it back.
+    dir="${2:?give the directory of the cluster (ARGUS_PG_DIR)}"
+    as_owner "$(bin_dir)/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    ;;
+  resume)
+    dir="${2:?give the directory of the cluster (ARGUS_PG_DIR)}"
+    as_owner "$(bin_dir)/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 start >/dev/null || { cat "$dir/server.log" >&2; exit 1; }
     ;;
   stop)
     dir="${2:?give the directory of the cluster (ARGUS_PG_DIR)}"
@@ -58,7 +72,7 @@ case "${1:-}" in
     rm -rf "$dir"
     ;;
   *)
-    echo "usage: bash scripts/pg.sh start | stop DIR" >&2
+    echo "usage: bash scripts/pg.sh start | pause DIR | resume DIR | stop DIR" >&2
     exit 2
     ;;
 esac

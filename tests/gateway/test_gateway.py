@@ -1,6 +1,7 @@
 """The gateway with the official OpenAI and Anthropic Python SDKs as callers.
 
-The real `argus-usage serve` (ARGUS_BIN) over a real SQLite store, the real
+The real `argus-usage serve` (ARGUS_BIN) over a real SQLite store (or, with
+ARGUS_TEST_PG, a database of its own on that PostgreSQL server), the real
 SDKs, unchanged but for their base URL and key; only the providers are
 stood in for, by the loopback fakes of fake_upstream.py.
 """
@@ -35,6 +36,20 @@ OPENAI_CALL_COST = Decimal("0.0000223")
 ANTHROPIC_CALL_COST = Decimal("0.0000219")
 
 
+def store(directory):
+    """The gateway's store: a file, or a new PostgreSQL database (ARGUS_TEST_PG)."""
+    base = os.environ.get("ARGUS_TEST_PG", "")
+    if not base:
+        return os.path.join(directory, "usage.db")
+    import glob
+    from urllib.parse import urlparse
+    u = urlparse(base)
+    name = f"gw_{os.getpid()}_{time.time_ns()}"
+    createdb = sorted(glob.glob("/usr/lib/postgresql/*/bin/createdb"))[-1]
+    subprocess.run([createdb, "-h", u.hostname, "-p", str(u.port), "-U", u.username, name], check=True)
+    return f"{u.scheme}://{u.username}@{u.hostname}:{u.port}/{name}"
+
+
 def cli(db, *args, check=True, stdin=None):
     p = subprocess.run([BIN, "--db", db, *args], capture_output=True, text=True, input=stdin)
     if check and p.returncode != 0:
@@ -47,7 +62,7 @@ class Gateway:
 
     def __init__(self, upstream_timeout=30):
         self.dir = tempfile.mkdtemp()
-        self.db = os.path.join(self.dir, "usage.db")
+        self.db = store(self.dir)
         self.fakes = {"alpha": FakeUpstream("openai", "alpha"), "beta": FakeUpstream("openai", "beta"), "anthropic": FakeUpstream("anthropic", "anthropic")}
         cli(self.db, "org", "create", "acme")
         prices = os.path.join(self.dir, "prices.csv")

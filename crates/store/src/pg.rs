@@ -124,10 +124,18 @@ impl Session {
         self.broken.get()
     }
 
+    /// The store's error for the driver's: the connection lost (no answer,
+    /// a closed socket, SQLSTATE class 08, or the server shutting down,
+    /// 57P*) makes the session unusable and is `Unavailable`; so is a
+    /// statement cut by `statement_timeout` (57014), the session usable.
     fn fail(&self, e: postgres::Error) -> StoreError {
-        if e.as_db_error().is_none() {
+        let code = e.code().map(|c| c.code().to_string()).unwrap_or_default();
+        if e.is_closed() || e.as_db_error().is_none() || code.starts_with("08") || code.starts_with("57P") {
             self.broken.set(true);
             return StoreError::Unavailable(format!("the database at {} cannot be reached: {}", self.shown, describe(&e)));
+        }
+        if code == "57014" {
+            return StoreError::Unavailable(format!("the database at {} cut a statement short: {}", self.shown, describe(&e)));
         }
         StoreError::Pg(describe(&e))
     }
