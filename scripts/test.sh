@@ -25,6 +25,12 @@ node scripts/check-deps.mjs
 echo "== tests"
 cargo test --workspace --locked
 
+echo "== the behavioural suites again, on PostgreSQL (Debian's postgresql: a private cluster on loopback, scripts/pg.sh; a database a test)"
+eval "$(bash scripts/pg.sh start)"
+trap 'bash scripts/pg.sh stop "$ARGUS_PG_DIR"' EXIT
+ARGUS_TEST_PG="$ARGUS_PG_URL" cargo test --locked -q -p argus-ops --tests
+ARGUS_TEST_PG="$ARGUS_PG_URL" cargo test --locked -q -p argus-cli --test server --test cli --test sync --test cluster
+
 echo "== the UI's TypeScript types are the ones generated from the Rust types"
 if [ -n "$(git status --porcelain -- ui/src/generated)" ]; then
   git status --porcelain -- ui/src/generated
@@ -45,6 +51,8 @@ cargo build --workspace --bins --locked
 echo "== the gateway with the official OpenAI and Anthropic SDKs as callers (pytest, fake providers on loopback)"
 pybin="$(bash scripts/pyenv.sh)"
 ARGUS_BIN="$(realpath "$target")/debug/argus-usage" "$pybin/python" -m pytest -q -p no:cacheprovider tests/gateway
+echo "== the same, the server on PostgreSQL"
+ARGUS_TEST_PG="$ARGUS_PG_URL" ARGUS_BIN="$(realpath "$target")/debug/argus-usage" "$pybin/python" -m pytest -q -p no:cacheprovider tests/gateway
 
 echo "== Schemathesis against the real server with a token of each role (every operation of the OpenAPI document, all default checks)"
 ARGUS_BIN="$(realpath "$target")/debug/argus-usage" SCHEMATHESIS="$pybin/schemathesis" bash tests/schemathesis/run.sh 20

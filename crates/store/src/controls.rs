@@ -36,10 +36,10 @@ const BUDGET_COLS: &str = "month, amount_nanos, thresholds, hard_limit, version,
 
 /// The budget of `scope` set for `month` (`YYYY-MM` or `default`).
 pub fn budget(r: &Reader<'_>, org: OrgId, scope: &str, month: &str) -> Result<Option<BudgetRow>> {
-    Ok(r.c()
+    r.c()
         .prepare(&format!("SELECT {BUDGET_COLS} FROM budgets WHERE org_id = ?1 AND scope = ?2 AND month = ?3"))?
         .query_row(params![org.0, scope, month], budget_row)
-        .optional()?)
+        .optional()
 }
 
 /// The budget of `scope` in force for a month: its own, else the scope's default.
@@ -158,7 +158,7 @@ pub fn fire_alert(w: &Writer<'_>, org: OrgId, a: &NewAlert<'_>) -> Result<Option
     else {
         return Ok(None);
     };
-    Ok(w.c().query_row(&format!("SELECT {ALERT_COLS} FROM alerts WHERE id = ?1"), [id], alert_row).optional()?)
+    w.c().query_row(&format!("SELECT {ALERT_COLS} FROM alerts WHERE id = ?1"), [id], alert_row).optional()
 }
 
 pub fn alerts(r: &Reader<'_>, org: OrgId, month: Option<&str>) -> Result<Vec<AlertRow>> {
@@ -170,9 +170,7 @@ pub fn alerts(r: &Reader<'_>, org: OrgId, month: Option<&str>) -> Result<Vec<Ale
 }
 
 pub fn alert(r: &Reader<'_>, org: OrgId, id: i64) -> Result<Option<AlertRow>> {
-    Ok(r.c()
-        .query_row(&format!("SELECT {ALERT_COLS} FROM alerts WHERE org_id = ?1 AND id = ?2"), params![org.0, id], alert_row)
-        .optional()?)
+    r.c().query_row(&format!("SELECT {ALERT_COLS} FROM alerts WHERE org_id = ?1 AND id = ?2"), params![org.0, id], alert_row).optional()
 }
 
 pub fn ack_alert(w: &Writer<'_>, org: OrgId, id: i64, at: i64, by: &str) -> Result<bool> {
@@ -210,10 +208,10 @@ fn provider_row(r: &Row<'_>) -> Result<ProviderRow> {
 }
 
 pub fn provider(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option<ProviderRow>> {
-    Ok(r.c()
+    r.c()
         .prepare(&format!("SELECT {PROVIDER_COLS} FROM provider_settings WHERE org_id = ?1 AND provider = ?2"))?
         .query_row(params![org.0, provider], provider_row)
-        .optional()?)
+        .optional()
 }
 
 pub fn providers(r: &Reader<'_>, org: OrgId) -> Result<Vec<ProviderRow>> {
@@ -242,10 +240,10 @@ pub fn put_provider(w: &Writer<'_>, org: OrgId, p: &ProviderRow, now: i64) -> Re
 
 /// The newest admission of a provider: `(n, at)`.
 fn newest_admission(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option<(i64, i64)>> {
-    Ok(r.c()
+    r.c()
         .prepare("SELECT n, at FROM admissions WHERE org_id = ?1 AND provider = ?2 ORDER BY n DESC LIMIT 1")?
         .query_row(params![org.0, provider], |x| Ok((x.get(0)?, x.get(1)?)))
-        .optional()?)
+        .optional()
 }
 
 /// Admissions of a provider after `since` (exclusive): how many, and the
@@ -355,9 +353,9 @@ pub fn reserved_matching(r: &Reader<'_>, org: OrgId, month: &str, now: i64, key:
         "SELECT coalesce(sum(amount_nanos / 1000000000), 0), coalesce(sum(amount_nanos % 1000000000), 0) FROM reservations
          WHERE org_id = ?1 AND month = ?2 AND settled_at IS NULL AND expires_at > ?3 AND {col} = ?4"
     );
-    Ok(r.c().prepare(&sql)?.query_row(params![org.0, month, now, value], |x| {
-        Ok(i128::from(x.get::<i64>(0)?) * 1_000_000_000 + i128::from(x.get::<i64>(1)?))
-    })?)
+    r.c()
+        .prepare(&sql)?
+        .query_row(params![org.0, month, now, value], |x| Ok(i128::from(x.get::<i64>(0)?) * 1_000_000_000 + i128::from(x.get::<i64>(1)?)))
 }
 
 /// Closes the organisation's reservations past their expiry (without a record).
@@ -402,12 +400,12 @@ pub struct HealthRow {
 }
 
 pub fn health(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option<HealthRow>> {
-    Ok(r.c()
+    r.c()
         .prepare("SELECT consecutive_failures, cooldown_until, last_outcome_at FROM provider_health WHERE org_id = ?1 AND provider = ?2")?
         .query_row(params![org.0, provider], |x| {
             Ok(HealthRow { consecutive_failures: x.get(0)?, cooldown_until: x.get(1)?, last_outcome_at: x.get(2)? })
         })
-        .optional()?)
+        .optional()
 }
 
 pub fn put_health(w: &Writer<'_>, org: OrgId, provider: &str, h: &HealthRow) -> Result<()> {

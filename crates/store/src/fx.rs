@@ -16,7 +16,7 @@ fn row(r: &Row<'_>) -> Result<FxRate> {
         date: day_date(r.get(2)?),
         from: r.get(3)?,
         to: r.get(4)?,
-        rate: Decimal::from_str_exact(&rate).map_err(|e| crate::sql::bad(e))?,
+        rate: Decimal::from_str_exact(&rate).map_err(crate::sql::bad)?,
     })
 }
 

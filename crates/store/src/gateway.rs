@@ -28,10 +28,10 @@ fn upstream_row(r: &Row<'_>) -> Result<UpstreamRow> {
 }
 
 pub fn upstream(r: &Reader<'_>, org: OrgId, provider: &str) -> Result<Option<UpstreamRow>> {
-    Ok(r.c()
+    r.c()
         .prepare(&format!("SELECT {UPSTREAM_COLS} FROM upstreams WHERE org_id = ?1 AND provider = ?2"))?
         .query_row(params![org.0, provider], upstream_row)
-        .optional()?)
+        .optional()
 }
 
 pub fn upstreams(r: &Reader<'_>, org: OrgId) -> Result<Vec<UpstreamRow>> {
@@ -65,10 +65,10 @@ fn alias_row(r: &Row<'_>) -> Result<AliasRow> {
 }
 
 pub fn alias(r: &Reader<'_>, org: OrgId, name: &str) -> Result<Option<AliasRow>> {
-    Ok(r.c()
+    r.c()
         .prepare("SELECT name, targets, updated_at FROM model_aliases WHERE org_id = ?1 AND name = ?2")?
         .query_row(params![org.0, name], alias_row)
-        .optional()?)
+        .optional()
 }
 
 pub fn aliases(r: &Reader<'_>, org: OrgId) -> Result<Vec<AliasRow>> {

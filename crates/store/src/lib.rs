@@ -151,15 +151,15 @@ impl<'a> Writer<'a> {
     where
         E: From<StoreError>,
     {
-        self.c().execute("SAVEPOINT atomically", params![]).map_err(StoreError::from)?;
+        self.c().execute("SAVEPOINT atomically", params![])?;
         match f(self) {
             Ok(v) => {
-                self.c().execute("RELEASE SAVEPOINT atomically", params![]).map_err(StoreError::from)?;
+                self.c().execute("RELEASE SAVEPOINT atomically", params![])?;
                 Ok(v)
             }
             Err(e) => {
-                self.c().execute("ROLLBACK TO SAVEPOINT atomically", params![]).map_err(StoreError::from)?;
-                self.c().execute("RELEASE SAVEPOINT atomically", params![]).map_err(StoreError::from)?;
+                self.c().execute("ROLLBACK TO SAVEPOINT atomically", params![])?;
+                self.c().execute("RELEASE SAVEPOINT atomically", params![])?;
                 Err(e)
             }
         }
@@ -381,14 +381,14 @@ impl Store {
                 Ok(out)
             }
             Backend::Pg(s) => {
-                s.batch("BEGIN").map_err(StoreError::from)?;
+                s.batch("BEGIN")?;
                 let out = s
                     .query("SELECT pg_advisory_xact_lock(?1)", params![PG_WRITE_LOCK])
                     .map_err(E::from)
                     .and_then(|_| f(&Writer(Tx::Pg(s))));
                 match out {
                     Ok(v) => {
-                        s.batch("COMMIT").map_err(StoreError::from)?;
+                        s.batch("COMMIT")?;
                         Ok(v)
                     }
                     Err(e) => {
@@ -413,7 +413,7 @@ impl Store {
                 Ok(out)
             }
             Backend::Pg(s) => {
-                s.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY").map_err(StoreError::from)?;
+                s.batch("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
                 let out = f(&Reader(Sql::Pg(s)));
                 let _ = s.batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
                 out

@@ -32,11 +32,11 @@ pub fn insert(w: &Writer<'_>, slug: &str, name: &str, currency: &str, timezone: 
 }
 
 pub fn by_slug(r: &Reader<'_>, slug: &str) -> Result<Option<OrgRow>> {
-    Ok(r.c().prepare(&format!("SELECT {COLS} FROM orgs WHERE slug = ?1"))?.query_row([slug], row).optional()?)
+    r.c().prepare(&format!("SELECT {COLS} FROM orgs WHERE slug = ?1"))?.query_row([slug], row).optional()
 }
 
 pub fn by_id(r: &Reader<'_>, id: OrgId) -> Result<Option<OrgRow>> {
-    Ok(r.c().prepare(&format!("SELECT {COLS} FROM orgs WHERE id = ?1"))?.query_row([id.0], row).optional()?)
+    r.c().prepare(&format!("SELECT {COLS} FROM orgs WHERE id = ?1"))?.query_row([id.0], row).optional()
 }
 
 pub fn list(r: &Reader<'_>) -> Result<Vec<OrgRow>> {

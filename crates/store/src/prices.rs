@@ -1,6 +1,6 @@
 //! Price versions: never edited in place.
 use crate::sql::{bad, params, Row};
-use crate::{Reader, Result, StoreError, Writer};
+use crate::{Reader, Result, Writer};
 use argus_domain::ids::{OrgId, PriceId};
 use argus_domain::price::{PriceBook, PriceInput, PriceVersion, Rates, ServiceTier, Terms};
 use argus_domain::time::{from_nanos, to_nanos};
@@ -88,8 +88,7 @@ pub fn insert(w: &Writer<'_>, org: Option<OrgId>, p: &PriceInput, now: i64) -> R
             ),
             identity.as_slice(),
             row,
-        )
-        .map_err(StoreError::from)?;
+        )?;
     Ok((v, inserted == 1))
 }
 
@@ -108,7 +107,7 @@ pub fn list(r: &Reader<'_>, org: Option<OrgId>, provider: Option<&str>) -> Resul
 /// largest price version id, 0 when there is none. Versions are only ever
 /// added, so any addition changes it.
 pub fn version(r: &Reader<'_>, org: OrgId) -> Result<i64> {
-    Ok(r.c().query_row("SELECT coalesce(max(id), 0) FROM price_versions WHERE org_id IS NULL OR org_id = ?1", [org.0], |x| x.get(0))?)
+    r.c().query_row("SELECT coalesce(max(id), 0) FROM price_versions WHERE org_id IS NULL OR org_id = ?1", [org.0], |x| x.get(0))
 }
 
 /// The price book of an organisation in its currency.

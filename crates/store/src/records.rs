@@ -39,7 +39,7 @@ fn conversion_of(r: &Row<'_>, at: usize) -> Result<Option<Conversion>> {
     let (Some(cost), Some(currency)) = (r.get::<Option<i64>>(at)?, r.get::<Option<String>>(at + 1)?) else { return Ok(None) };
     let rate = match (r.get::<Option<String>>(at + 2)?, r.get::<Option<i32>>(at + 3)?) {
         (Some(x), Some(day)) => {
-            Some((rust_decimal::Decimal::from_str_exact(&x).map_err(|e| crate::sql::bad(e))?, argus_domain::time::day_date(day)))
+            Some((rust_decimal::Decimal::from_str_exact(&x).map_err(crate::sql::bad)?, argus_domain::time::day_date(day)))
         }
         _ => None,
     };
@@ -69,7 +69,7 @@ fn tier_sql(t: ServiceTier) -> Option<&'static str> {
 fn tier_of(s: Option<String>) -> Result<ServiceTier> {
     match s {
         None => Ok(ServiceTier::Standard),
-        Some(s) => ServiceTier::parse("service_tier", &s).map_err(|e| crate::sql::bad(e)),
+        Some(s) => ServiceTier::parse("service_tier", &s).map_err(crate::sql::bad),
     }
 }
 
@@ -211,7 +211,7 @@ impl<'w> Inserter<'w> {
 }
 
 pub fn by_seq(r: &Reader<'_>, seq: Seq) -> Result<Option<StoredRecord>> {
-    Ok(r.c().query_row(&format!("SELECT {COLS} FROM records WHERE seq = ?1"), [seq.0], row).optional()?)
+    r.c().query_row(&format!("SELECT {COLS} FROM records WHERE seq = ?1"), [seq.0], row).optional()
 }
 
 /// Filters for listing and scanning records. Times are nanoseconds,
@@ -345,7 +345,7 @@ pub fn scan<E: From<crate::StoreError>>(
     mut each: impl FnMut(StoredRecord) -> std::result::Result<(), E>,
 ) -> std::result::Result<(), E> {
     let (w, p) = filter_sql(f);
-    let mut st = r.c().prepare(&format!("SELECT {COLS} FROM records{w} ORDER BY occurred_at, seq")).map_err(crate::StoreError::from)?;
+    let mut st = r.c().prepare(&format!("SELECT {COLS} FROM records{w} ORDER BY occurred_at, seq"))?;
     st.each(p, |x| each(row(x).map_err(E::from)?))
 }
 
@@ -367,7 +367,7 @@ pub fn set_cost(
 
 /// How many records an organisation has.
 pub fn count(r: &Reader<'_>, org: OrgId) -> Result<i64> {
-    Ok(r.c().query_row("SELECT count(*) FROM records WHERE org_id = ?1", [org.0], |x| x.get(0))?)
+    r.c().query_row("SELECT count(*) FROM records WHERE org_id = ?1", [org.0], |x| x.get(0))
 }
 
 /// Distinct price version ids of an organisation's records in `[from, to)`.

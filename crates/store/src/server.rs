@@ -36,15 +36,15 @@ pub fn add_token(w: &Writer<'_>, org: OrgId, role: &str, name: &str, hash: &[u8]
         params![org.0, role, name, hash, prefix, now],
         "id",
     )?;
-    Ok(w.c().query_row(&format!("SELECT {TOKEN_COLS} FROM tokens t JOIN orgs o ON o.id = t.org_id WHERE t.id = ?1"), [id], token_row)?)
+    w.c().query_row(&format!("SELECT {TOKEN_COLS} FROM tokens t JOIN orgs o ON o.id = t.org_id WHERE t.id = ?1"), [id], token_row)
 }
 
 /// The live (not revoked) token with this hash.
 pub fn token_by_hash(r: &Reader<'_>, hash: &[u8]) -> Result<Option<TokenRow>> {
-    Ok(r.c()
+    r.c()
         .prepare(&format!("SELECT {TOKEN_COLS} FROM tokens t JOIN orgs o ON o.id = t.org_id WHERE t.hash = ?1 AND t.revoked_at IS NULL"))?
         .query_row([hash], token_row)
-        .optional()?)
+        .optional()
 }
 
 pub fn tokens(r: &Reader<'_>, org: OrgId) -> Result<Vec<TokenRow>> {
@@ -67,10 +67,10 @@ pub struct WebhookRow {
 }
 
 pub fn webhook(r: &Reader<'_>, org: OrgId) -> Result<Option<WebhookRow>> {
-    Ok(r.c()
+    r.c()
         .prepare("SELECT url, version, updated_at FROM webhooks WHERE org_id = ?1")?
         .query_row([org.0], |x| Ok(WebhookRow { url: x.get(0)?, version: x.get(1)?, updated_at: x.get(2)? }))
-        .optional()?)
+        .optional()
 }
 
 pub fn put_webhook(w: &Writer<'_>, org: OrgId, url: &str, now: i64) -> Result<WebhookRow> {
@@ -146,7 +146,7 @@ pub fn add_channel(w: &Writer<'_>, org: OrgId, t: &ChannelTarget, now: i64) -> R
 
 /// A channel by id, removed or not.
 pub fn channel(r: &Reader<'_>, id: i64) -> Result<Option<ChannelRow>> {
-    Ok(r.c().prepare(&format!("SELECT {CHANNEL_COLS} FROM alert_channels WHERE id = ?1"))?.query_row([id], channel_row).optional()?)
+    r.c().prepare(&format!("SELECT {CHANNEL_COLS} FROM alert_channels WHERE id = ?1"))?.query_row([id], channel_row).optional()
 }
 
 /// The organisation's channels in use, oldest first.

@@ -21,7 +21,7 @@ pub struct LinkRow {
 }
 
 pub fn link(r: &Reader<'_>) -> Result<Option<LinkRow>> {
-    Ok(r.c().prepare(
+    r.c().prepare(
         "SELECT server, org_id, remote_org, cursor, audit_cursor, prices_version, linked_at, last_synced_at, last_error, server_version FROM sync_link WHERE id = 1",
     )?
     .query_row(params![], |x| {
@@ -38,12 +38,12 @@ pub fn link(r: &Reader<'_>) -> Result<Option<LinkRow>> {
             server_version: x.get(9)?,
         })
     })
-    .optional()?)
+    .optional()
 }
 
 /// Whether `org` is the organisation this store follows.
 pub fn is_linked(r: &Reader<'_>, org: OrgId) -> Result<bool> {
-    Ok(r.c().prepare("SELECT 1 FROM sync_link WHERE org_id = ?1")?.exists([org.0])?)
+    r.c().prepare("SELECT 1 FROM sync_link WHERE org_id = ?1")?.exists([org.0])
 }
 
 pub fn set_link(w: &Writer<'_>, server: &str, org: OrgId, remote_org: &str, server_version: &str, now: i64) -> Result<()> {
@@ -147,14 +147,14 @@ pub fn outbox(r: &Reader<'_>, org: OrgId) -> Result<Vec<OutboxRow>> {
 }
 
 pub fn outbox_item(r: &Reader<'_>, org: OrgId, id: i64) -> Result<Option<OutboxRow>> {
-    Ok(r.c()
+    r.c()
         .query_row(&format!("SELECT {OUTBOX_COLS} FROM sync_outbox WHERE org_id = ?1 AND id = ?2"), params![org.0, id], outbox_row)
-        .optional()?)
+        .optional()
 }
 
 /// Whether an edit of `object` waits in the outbox (then a pull leaves the local value alone).
 pub fn has_edit(r: &Reader<'_>, org: OrgId, object: &str) -> Result<bool> {
-    Ok(r.c().prepare("SELECT 1 FROM sync_outbox WHERE org_id = ?1 AND object = ?2")?.exists(params![org.0, object])?)
+    r.c().prepare("SELECT 1 FROM sync_outbox WHERE org_id = ?1 AND object = ?2")?.exists(params![org.0, object])
 }
 
 pub fn remove_edit(w: &Writer<'_>, id: i64) -> Result<()> {
