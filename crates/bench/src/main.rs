@@ -97,6 +97,22 @@ enum Cmd {
         #[arg(long, default_value_t = 0)]
         upstream_port: u16,
     },
+    /// One SQLite server, one PostgreSQL instance and three on one
+    /// database, side by side: records per second posted by concurrent
+    /// clients spread over the instances, and admission latency at a fixed
+    /// rate. Real `argus-usage serve` processes (the release binary beside
+    /// this one); PostgreSQL from `--pg` or ARGUS_TEST_PG (scripts/pg.sh).
+    Cluster {
+        #[arg(long, default_value_t = 8)]
+        clients: u64,
+        #[arg(long, default_value_t = 5)]
+        seconds: u64,
+        #[arg(long, default_value_t = 1000)]
+        admit_rate: u64,
+        /// A PostgreSQL database whose server the runs make their databases on.
+        #[arg(long, env = "ARGUS_TEST_PG")]
+        pg: Option<String>,
+    },
     /// In-process admission latency, and admissions per second from concurrent workers.
     Admit {
         #[arg(long, default_value_t = 20_000)]
@@ -547,7 +563,7 @@ impl Clock for FlowingClock {
 /// got to send it (no coordinated omission: a stall delays the requests due
 /// behind it, and their latency says so). Returns the sorted latencies in
 /// ms, how many were allowed, how many were sent, and the seconds taken.
-async fn admit_at_rate(c: &argus_client::api::Client, rate: u64, seconds: u64) -> Result<(Vec<f64>, u64, u64, f64)> {
+async fn admit_at_rate(cs: &[argus_client::api::Client], rate: u64, seconds: u64) -> Result<(Vec<f64>, u64, u64, f64)> {
     let interval = std::time::Duration::from_secs_f64(1.0 / rate as f64);
     let n = rate * seconds;
     let mut handles = Vec::with_capacity(n as usize);
@@ -555,7 +571,7 @@ async fn admit_at_rate(c: &argus_client::api::Client, rate: u64, seconds: u64) -
     for i in 0..n {
         let due = t_start + interval * i as u32;
         tokio::time::sleep_until(due).await;
-        let c = c.clone();
+        let c = cs[i as usize % cs.len()].clone();
         handles.push(tokio::spawn(async move {
             let a = c.post("/orgs/bench/admit", &serde_json::json!({"provider": "openai", "estimated_cost": "0.001"})).await;
             let done = tokio::time::Instant::now();
@@ -581,7 +597,7 @@ async fn admit_at_rate(c: &argus_client::api::Client, rate: u64, seconds: u64) -
 /// `clients` tasks posting batches of 100 records until `stop` is set;
 /// returns the records accepted and the sorted batch latencies in ms.
 async fn post_records(
-    c: &argus_client::api::Client,
+    cs: &[argus_client::api::Client],
     clients: u64,
     tag: &str,
     stop: Arc<std::sync::atomic::AtomicBool>,
@@ -592,7 +608,7 @@ async fn post_records(
     let every = (rate > 0).then(|| std::time::Duration::from_secs_f64(clients as f64 * 100.0 / rate as f64));
     let start = tokio::time::Instant::now();
     for t in 0..clients {
-        let (c, stop, tag) = (c.clone(), stop.clone(), tag.to_string());
+        let (c, stop, tag) = (cs[t as usize % cs.len()].clone(), stop.clone(), tag.to_string());
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut accepted = 0u64;
@@ -679,9 +695,9 @@ fn bench_server(
         admin.put("/orgs/bench/providers/openai", &serde_json::json!({"hourly_limit": 100000000}), None).await?;
 
         // Run 1, phase 1: admissions alone on an empty store.
-        let (alat, ok, n, elapsed) = admit_at_rate(&c, admit_rate, seconds).await?;
+        let (alat, ok, n, elapsed) = admit_at_rate(std::slice::from_ref(&c), admit_rate, seconds).await?;
         // Phase 2 (after the admissions, so that the checkpoint after a heavy ingest does not land in them): records alone.
-        let (accepted, lat) = post_records(&c, clients, "l", stop_after(seconds), 0).await?;
+        let (accepted, lat) = post_records(std::slice::from_ref(&c), clients, "l", stop_after(seconds), 0).await?;
 
         // Run 2: a store holding a month of records, admissions at the same
         // rate while the clients post records at the same time.
@@ -699,9 +715,9 @@ fn bench_server(
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let posting = {
             let (c, stop) = (c.clone(), stop.clone());
-            tokio::spawn(async move { post_records(&c, clients, "m", stop, ingest_rate).await })
+            tokio::spawn(async move { post_records(std::slice::from_ref(&c), clients, "m", stop, ingest_rate).await })
         };
-        let (mlat, mok, mn, melapsed) = admit_at_rate(&c, admit_rate, seconds).await?;
+        let (mlat, mok, mn, melapsed) = admit_at_rate(std::slice::from_ref(&c), admit_rate, seconds).await?;
         stop.store(true, std::sync::atomic::Ordering::Relaxed);
         let (maccepted, _) = posting.await??;
 
@@ -725,6 +741,98 @@ fn bench_server(
         println!("| records accepted / stored (each exactly once) | {expected} / {stored} |\n");
         Ok::<_, anyhow::Error>(())
     })
+}
+
+/// `argus-usage serve` processes on one store; killed when dropped.
+struct Instances(Vec<std::process::Child>);
+
+impl Drop for Instances {
+    fn drop(&mut self) {
+        for c in &mut self.0 {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+/// Starts `n` servers on `db` and gives their base URLs.
+fn start_instances(bin: &Path, db: &Path, n: usize) -> Result<(Instances, Vec<String>)> {
+    let (mut children, mut bases) = (Instances(Vec::new()), Vec::new());
+    for _ in 0..n {
+        let mut child = std::process::Command::new(bin)
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .env("ARGUS_USAGE_DB", db)
+            .env_remove("ARGUS_USAGE_LOG")
+            .stderr(std::process::Stdio::piped())
+            .spawn()?;
+        let mut lines = BufReader::new(child.stderr.take().context("serve's stderr")?).lines();
+        children.0.push(child);
+        let addr = loop {
+            let l = lines.next().context("serve ended before saying where it listens")??;
+            if let Some(rest) = l.split("http://").nth(1) {
+                break rest.trim_end_matches("/api/v1 (Ctrl-C to stop)").to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        bases.push(format!("http://{addr}"));
+    }
+    Ok((children, bases))
+}
+
+fn bench_cluster(dir: &Path, clients: u64, seconds: u64, admit_rate: u64, pg: Option<&str>) -> Result<()> {
+    use argus_client::api::Client;
+    std::fs::create_dir_all(dir)?;
+    let bin = std::env::current_exe()?.with_file_name("argus-usage");
+    anyhow::ensure!(bin.exists(), "the cluster benchmark runs {}: build it with `cargo build --release -p argus-cli`", bin.display());
+    let mut setups: Vec<(String, PathBuf, usize)> = vec![("one server, SQLite".into(), dir.join("cluster.db"), 1)];
+    match pg {
+        Some(base) => {
+            let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis();
+            for n in [1, 3] {
+                let url = argus_store::pg::create_database(base, &format!("bench_{n}_{stamp}"))?;
+                setups.push((format!("{n} instance{} on one PostgreSQL", if n > 1 { "s" } else { "" }), PathBuf::from(url), n));
+            }
+        }
+        None => eprintln!("no --pg (nor ARGUS_TEST_PG): SQLite only"),
+    }
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let mut rows = Vec::new();
+    for (name, db, n) in &setups {
+        if !argus_ops::is_postgres(db) {
+            fresh(db)?;
+        }
+        let (ingest, admin) = {
+            let mut ops = open(db)?;
+            ops.org_create("bench", None, "USD", "UTC")?;
+            (ops.token_create("bench", "ingest", Some("load"))?.token, ops.token_create("bench", "admin", None)?.token)
+        };
+        let (_instances, bases) = start_instances(&bin, db, *n)?;
+        let row = rt.block_on(async {
+            let cs: Vec<Client> = bases.iter().map(|b| Client::new(b, Some(&ingest))).collect();
+            cs[0].with_token(Some(&admin)).put("/orgs/bench/providers/openai", &serde_json::json!({"hourly_limit": 100000000}), None).await?;
+            let (accepted, lat) = post_records(&cs, clients, "c", stop_after(seconds), 0).await?;
+            let (alat, ok, sent, elapsed) = admit_at_rate(&cs, admit_rate, seconds).await?;
+            Ok::<_, anyhow::Error>(format!(
+                "| {name} | **{:.0}** | {:.1} ms | {:.0}/s ({ok} of {sent} allowed) | {:.2} ms | **{:.2} ms** |",
+                accepted as f64 / seconds as f64,
+                percentile(&lat, 0.99),
+                sent as f64 / elapsed,
+                percentile(&alat, 0.5),
+                percentile(&alat, 0.99)
+            ))
+        })?;
+        let stored = stored_records(db)?;
+        anyhow::ensure!(stored > 0, "{name}: nothing stored");
+        rows.push(row);
+    }
+    println!("### One SQLite server, one PostgreSQL instance, three\n");
+    println!("Real `argus-usage serve` processes on 127.0.0.1, {clients} clients posting batches of 100 as fast as they can (spread over the instances), then `POST /admit` at a fixed {admit_rate}/s (spread likewise; latency from when each was due), {seconds} s each, one run after the other on this machine.\n");
+    println!("| setup | records/s | p99 of a batch | admissions achieved | admission p50 | admission p99 |\n|---|---:|---:|---:|---:|---:|");
+    for r in rows {
+        println!("{r}");
+    }
+    println!();
+    Ok(())
 }
 
 /// A store of `n` records of org `bench` over 90 days (made once, then reused).
@@ -871,6 +979,7 @@ fn main() -> Result<()> {
         Cmd::Ingest { records } => bench_ingest(&cli.dir, records),
         Cmd::Summary { records } => bench_summary(&cli.dir, records),
         Cmd::Admit { admissions, workers, seconds } => bench_admit(&cli.dir, admissions, workers, seconds),
+        Cmd::Cluster { clients, seconds, admit_rate, pg } => bench_cluster(&cli.dir, clients, seconds, admit_rate, pg.as_deref()),
         Cmd::Server { clients, seconds, admit_rate, checkpoint_ms, store_records, ingest_rate } => {
             bench_server(&cli.dir, clients, seconds, admit_rate, checkpoint_ms, store_records, ingest_rate)
         }

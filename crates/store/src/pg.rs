@@ -376,3 +376,25 @@ mod tests {
         assert_eq!(with_database("postgres://u@h:1", "t_1"), "postgres://u@h:1/t_1");
     }
 }
+
+#[cfg(test)]
+mod timing {
+    #[test]
+    #[ignore = "a measurement, run by hand with ARGUS_TEST_PG"]
+    fn round_trip() {
+        let Ok(url) = std::env::var("ARGUS_TEST_PG") else { return };
+        let s = super::Session::connect(&url).unwrap();
+        let t = std::time::Instant::now();
+        for _ in 0..2000 {
+            s.query("SELECT ?1::bigint", crate::sql::params![1i64]).unwrap();
+        }
+        eprintln!("session: {:?} a query", t.elapsed() / 2000);
+        let mut c = postgres::Client::connect(&url, postgres::NoTls).unwrap();
+        let st = c.prepare("SELECT $1::bigint").unwrap();
+        let t = std::time::Instant::now();
+        for _ in 0..2000 {
+            c.query(&st, &[&1i64]).unwrap();
+        }
+        eprintln!("direct: {:?} a query", t.elapsed() / 2000);
+    }
+}
