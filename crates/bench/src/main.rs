@@ -809,7 +809,10 @@ fn bench_cluster(dir: &Path, clients: u64, seconds: u64, admit_rate: u64, pg: Op
         let (_instances, bases) = start_instances(&bin, db, *n)?;
         let row = rt.block_on(async {
             let cs: Vec<Client> = bases.iter().map(|b| Client::new(b, Some(&ingest))).collect();
-            cs[0].with_token(Some(&admin)).put("/orgs/bench/providers/openai", &serde_json::json!({"hourly_limit": 100000000}), None).await?;
+            cs[0]
+                .with_token(Some(&admin))
+                .put("/orgs/bench/providers/openai", &serde_json::json!({"hourly_limit": 100000000}), None)
+                .await?;
             let (accepted, lat) = post_records(&cs, clients, "c", stop_after(seconds), 0).await?;
             let (alat, ok, sent, elapsed) = admit_at_rate(&cs, admit_rate, seconds).await?;
             Ok::<_, anyhow::Error>(format!(
@@ -827,7 +830,9 @@ fn bench_cluster(dir: &Path, clients: u64, seconds: u64, admit_rate: u64, pg: Op
     }
     println!("### One SQLite server, one PostgreSQL instance, three\n");
     println!("Real `argus-usage serve` processes on 127.0.0.1, {clients} clients posting batches of 100 as fast as they can (spread over the instances), then `POST /admit` at a fixed {admit_rate}/s (spread likewise; latency from when each was due), {seconds} s each, one run after the other on this machine.\n");
-    println!("| setup | records/s | p99 of a batch | admissions achieved | admission p50 | admission p99 |\n|---|---:|---:|---:|---:|---:|");
+    println!(
+        "| setup | records/s | p99 of a batch | admissions achieved | admission p50 | admission p99 |\n|---|---:|---:|---:|---:|---:|"
+    );
     for r in rows {
         println!("{r}");
     }

@@ -381,11 +381,9 @@ impl Store {
                 Ok(out)
             }
             Backend::Pg(s) => {
-                s.batch("BEGIN")?;
-                let out = s
-                    .query("SELECT pg_advisory_xact_lock(?1)", params![PG_WRITE_LOCK])
-                    .map_err(E::from)
-                    .and_then(|_| f(&Writer(Tx::Pg(s))));
+                // One round trip: the transaction and its lock.
+                s.batch(&format!("BEGIN; SELECT pg_advisory_xact_lock({PG_WRITE_LOCK})"))?;
+                let out = f(&Writer(Tx::Pg(s)));
                 match out {
                     Ok(v) => {
                         s.batch("COMMIT")?;

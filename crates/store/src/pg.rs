@@ -10,6 +10,7 @@ use crate::{Result, StoreError};
 use postgres::types::{IsNull, ToSql, Type};
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// True when `location` names a PostgreSQL database rather than a file.
@@ -42,12 +43,15 @@ pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Statements kept prepared a connection.
 const STATEMENTS: usize = 256;
 
-/// A connection. The driver's client lives on a thread of its own and
-/// each statement is handed to it, so that a session can be used, and
-/// dropped, anywhere: on a blocking thread or inside an async runtime
-/// (the driver runs a runtime of its own, which must never be started or
-/// dropped inside another).
+/// A connection. The driver runs a runtime of its own in its client, which
+/// must never be started or dropped inside another: the client is made,
+/// and dropped, on a thread of the session's own, and a statement runs on
+/// the caller's thread when that is a plain (blocking) thread, as the
+/// server's always are, and on the session's thread when the caller is
+/// inside an async runtime (a test's, a desktop command's), so that a
+/// session can be used anywhere.
 pub struct Session {
+    client: Arc<Mutex<Option<postgres::Client>>>,
     jobs: Option<std::sync::mpsc::Sender<Job>>,
     worker: Option<std::thread::JoinHandle<()>>,
     statements: RefCell<HashMap<String, postgres::Statement>>,
@@ -84,6 +88,8 @@ impl Session {
         }
         let own_timeout = !url.contains("statement_timeout");
         let (jobs, queue) = std::sync::mpsc::channel::<Job>();
+        let client: Arc<Mutex<Option<postgres::Client>>> = Arc::default();
+        let held = client.clone();
         let (ready_tx, ready) = std::sync::mpsc::sync_channel::<std::result::Result<(), String>>(1);
         let worker = std::thread::Builder::new()
             .name("argus-pg".into())
@@ -95,23 +101,27 @@ impl Session {
                     }
                     c.batch_execute(&set).map(|_| c)
                 });
-                let mut client = match connected {
+                match connected {
                     Ok(c) => {
+                        *held.lock().unwrap_or_else(|p| p.into_inner()) = Some(c);
                         let _ = ready_tx.send(Ok(()));
-                        c
                     }
                     Err(e) => {
                         let _ = ready_tx.send(Err(describe(&e)));
                         return;
                     }
-                };
-                for job in queue {
-                    job(&mut client);
                 }
+                for job in queue {
+                    if let Some(c) = held.lock().unwrap_or_else(|p| p.into_inner()).as_mut() {
+                        job(c);
+                    }
+                }
+                // The session is gone: its client is dropped here, off any runtime.
+                drop(held.lock().unwrap_or_else(|p| p.into_inner()).take());
             })
             .map_err(|e| unreachable(format!("cannot start its thread: {e}")))?;
         ready.recv().map_err(|_| unreachable("the connection attempt failed".into()))?.map_err(unreachable)?;
-        Ok(Session { jobs: Some(jobs), worker: Some(worker), statements: RefCell::default(), broken: Cell::new(false), shown })
+        Ok(Session { client, jobs: Some(jobs), worker: Some(worker), statements: RefCell::default(), broken: Cell::new(false), shown })
     }
 
     /// The URL without its password.
@@ -140,7 +150,8 @@ impl Session {
         StoreError::Pg(describe(&e))
     }
 
-    /// Runs `f` with the client, on its thread, and waits for it.
+    /// Runs `f` with the client: here, or on the session's thread (and
+    /// waits for it) when this thread is inside an async runtime.
     fn with<T: Send + 'static>(
         &self,
         f: impl FnOnce(&mut postgres::Client) -> std::result::Result<T, postgres::Error> + Send + 'static,
@@ -148,6 +159,11 @@ impl Session {
         let lost = || StoreError::Unavailable(format!("the connection to {} was lost", self.shown));
         if self.broken.get() {
             return Err(lost());
+        }
+        if tokio::runtime::Handle::try_current().is_err() {
+            let mut held = self.client.lock().unwrap_or_else(|p| p.into_inner());
+            let c = held.as_mut().ok_or_else(lost)?;
+            return f(c).map_err(|e| self.fail(e));
         }
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         let jobs = self.jobs.as_ref().ok_or_else(lost)?;
