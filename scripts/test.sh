@@ -19,7 +19,7 @@ cargo fmt --all -- --check
 echo "== clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
-echo "== dependency rules (only argus-store touches SQLite, only argus-client HTTP, e-mail and the keyring, only src-tauri Tauri), no module cycles, licenses"
+echo "== dependency rules (only argus-store touches SQLite and PostgreSQL, only argus-client HTTP, e-mail and the keyring, only src-tauri Tauri), no module cycles, licenses"
 node scripts/check-deps.mjs
 
 echo "== tests"

@@ -7,7 +7,9 @@
 //!   instance killed with SIGKILL mid-load: every acknowledged record is
 //!   stored exactly once, and the totals are the same on every instance and
 //!   on a desktop store that synced all along (its cursor skipped nothing).
+//! - The same batch through every instance at once is stored once.
 //! - A quota and a hard limit are exact across instances.
+//! - A newer schema is refused, as on SQLite.
 //! - Each alert is delivered once, whatever the number of instances.
 //! - The database going away: requests fail fast with 503, `/livez` stays
 //!   live, `/readyz` says not ready, and the instance recovers by itself.
@@ -80,7 +82,7 @@ fn database(dir: &Path) -> Option<PathBuf> {
         eprintln!("ARGUS_TEST_PG is not set: the cluster tests need PostgreSQL (scripts/test.sh starts one)");
         return None;
     }
-    Some(argus_store::pg::test_store(dir, "unused.db"))
+    Some(argus_store::pg::test_store(dir, "unused.db").expect("the tests' PostgreSQL makes a database"))
 }
 
 fn setup(db: &Path) -> (String, String) {
@@ -186,16 +188,28 @@ async fn three_instances_one_killed_store_every_acknowledged_record_once() {
     assert!(rounds >= 2, "the desktop synced while the clients sent ({rounds} rounds)");
     ok(&local, Some(&admin), &["sync", "--page", "50"]);
 
+    // The killed instance started again; the same batch through every
+    // instance at once: stored once.
+    instances[2] = Instance::start(&db, &[]);
+    let same = Value::Array((0..50).map(|i| record(&format!("same-{i}"), i)).collect());
+    let answers: Vec<_> = futures_join(instances.iter().map(|i| {
+        let (b, t, same) = (i.base.clone(), ingest.clone(), same.clone());
+        async move { Client::new(&b, Some(&t)).post("/orgs/acme/records", &same).await.unwrap() }
+    }))
+    .await;
+    let accepted: u64 = answers.iter().map(|a| a.body["accepted"].as_u64().unwrap()).sum();
+    let duplicates: u64 = answers.iter().map(|a| a.body["duplicates"].as_u64().unwrap()).sum();
+    assert_eq!((accepted, duplicates), (50, 100), "each of the 50 stored once, the rest duplicates");
+    ok(&local, Some(&admin), &["sync", "--page", "50"]);
+
     // Every acknowledged record, once.
-    let acknowledged = acknowledged.lock().unwrap().len();
-    assert_eq!(acknowledged, clients * batches * size);
+    let acknowledged = acknowledged.lock().unwrap().len() + 50;
+    assert_eq!(acknowledged, clients * batches * size + 50);
     let stored = json_of(&db, &["usage", "records", "--org", "acme", "--limit", "10000", "--json"]);
     let ids: HashSet<&str> = stored["records"].as_array().unwrap().iter().map(|r| r["id"].as_str().unwrap()).collect();
     assert_eq!((stored["records"].as_array().unwrap().len(), ids.len()), (acknowledged, acknowledged), "each record stored exactly once");
 
-    // The same totals on every instance (the killed one restarted), on the
-    // store itself and on the desktop.
-    instances[2] = Instance::start(&db, &[]);
+    // The same totals on every instance, on the store itself and on the desktop.
     let first = totals(&instances[0].base, &admin).await;
     assert_eq!(first["requests"].as_u64(), Some(acknowledged as u64), "{first}");
     for i in &instances[1..] {
@@ -208,6 +222,45 @@ async fn three_instances_one_killed_store_every_acknowledged_record_once() {
         }
         assert_eq!(json_of(&db, &args), json_of(&local, &args), "the desktop agrees with the server, by {by:?}");
     }
+}
+
+/// Runs the futures at once (each on a task of its own) and gives their outputs in order.
+async fn futures_join<F, T>(fs: impl Iterator<Item = F>) -> Vec<T>
+where
+    F: std::future::Future<Output = T> + Send + 'static,
+    T: Send + 'static,
+{
+    let tasks: Vec<_> = fs.map(tokio::spawn).collect();
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await.unwrap());
+    }
+    out
+}
+
+#[test]
+fn a_newer_schema_is_refused_on_postgres_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some(db) = database(dir.path()) else { return };
+    ok(&db, None, &["org", "create", "acme"]);
+    // What a newer release leaves: a version past what this build knows.
+    let psql = std::fs::read_dir("/usr/lib/postgresql")
+        .unwrap()
+        .flatten()
+        .map(|d| d.path().join("bin/psql"))
+        .find(|p| p.exists())
+        .expect("psql (Debian's postgresql)");
+    let url = db.to_string_lossy().to_string();
+    let st = Command::new(psql).args([url.as_str(), "-qc", "UPDATE argus_schema SET version = version + 1"]).status().unwrap();
+    assert!(st.success());
+    let out = cmd(&db, None).args(["org", "list"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    let known = argus_store::PG_MIGRATIONS.len();
+    assert!(
+        err.contains(&format!("schema version {}, newer than version {known}", known + 1)) && err.contains("update Argus Usage"),
+        "{err}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

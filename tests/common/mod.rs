@@ -21,7 +21,7 @@ pub fn spawn_server(mut c: Command) -> (Child, String) {
 /// when the tests run against PostgreSQL (`argus_store::pg::test_store`).
 #[allow(dead_code)] // used by some of the test binaries that share this module
 pub fn server_store(dir: &std::path::Path, file: &str) -> std::path::PathBuf {
-    argus_store::pg::test_store(dir, file)
+    argus_store::pg::test_store(dir, file).expect("the tests' PostgreSQL (ARGUS_TEST_PG) makes a database")
 }
 
 /// True when the tests run against PostgreSQL (`ARGUS_TEST_PG`): the few

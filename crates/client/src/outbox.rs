@@ -108,18 +108,18 @@ const CONCURRENT: usize = 16;
 /// Deliveries of one organisation taken per poll (fairness across them).
 const PER_ORG: usize = 5;
 
-/// The deliverer's lock ([`argus_ops::DelivererLock`]: a file lock, or a
-/// PostgreSQL advisory lock), if this process can take it now, on a
-/// blocking thread; `held` is asked whether it still holds it first.
-async fn lead(db: &std::path::Path, held: Option<argus_ops::DelivererLock>) -> Option<argus_ops::DelivererLock> {
-    let db = db.to_path_buf();
-    tokio::task::spawn_blocking(move || match held {
-        Some(l) if l.still_held() => Some(l),
-        _ => argus_ops::DelivererLock::try_take(&db),
+/// Whether this process is the deliverer now ([`argus_ops::DelivererLock`]:
+/// a file lock, or a PostgreSQL advisory lock), asked on a blocking thread.
+async fn lead(mut lock: argus_ops::DelivererLock) -> (Option<argus_ops::DelivererLock>, bool) {
+    match tokio::task::spawn_blocking(move || {
+        let leads = lock.lead();
+        (lock, leads)
     })
     .await
-    .ok()
-    .flatten()
+    {
+        Ok((lock, leads)) => (Some(lock), leads),
+        Err(_) => (None, false),
+    }
 }
 
 /// Delivers the outbox of the store at `db`: each organisation's due
@@ -137,7 +137,7 @@ pub async fn worker<O: Outbox>(
     poll: Duration,
     mut stop: tokio::sync::watch::Receiver<bool>,
 ) {
-    let mut held: Option<argus_ops::DelivererLock> = None;
+    let mut lock = Some(argus_ops::DelivererLock::new(db));
     let busy: Arc<std::sync::Mutex<std::collections::HashSet<String>>> = Default::default();
     let slots = Arc::new(tokio::sync::Semaphore::new(CONCURRENT));
     let mut tasks = tokio::task::JoinSet::new();
@@ -147,8 +147,9 @@ pub async fn worker<O: Outbox>(
             _ = tokio::time::sleep(poll) => {}
         }
         while tasks.try_join_next().is_some() {}
-        held = lead(db, held.take()).await;
-        if held.is_none() {
+        let (kept, leads) = lead(lock.take().unwrap_or_else(|| argus_ops::DelivererLock::new(db))).await;
+        lock = kept;
+        if !leads {
             continue; // another process delivers this store's alerts
         }
         let due = match outbox.due(200).await {
@@ -190,5 +191,5 @@ pub async fn worker<O: Outbox>(
     // Stopping: deliveries under way are abandoned unrecorded, so they are
     // attempted again after a restart (at least once, never lost).
     tasks.shutdown().await;
-    drop(held);
+    drop(lock);
 }

@@ -22,7 +22,7 @@ struct Fx {
 fn fx(now: &str) -> Fx {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(at(now)));
-    let path = argus_store::pg::test_store(dir.path(), "u.db");
+    let path = argus_store::pg::test_store(dir.path(), "u.db").unwrap();
     let ops = Ops::open(&path, clock.clone() as Arc<dyn Clock>, "test").unwrap();
     Fx { _dir: dir, path, ops, clock }
 }

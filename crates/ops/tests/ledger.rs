@@ -20,7 +20,7 @@ fn at(s: &str) -> DateTime<Utc> {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(at("2026-11-27T12:00:00Z")));
-    let ops = Ops::open(&argus_store::pg::test_store(dir.path(), "usage.db"), clock.clone() as Arc<dyn Clock>, "test").unwrap();
+    let ops = Ops::open(&argus_store::pg::test_store(dir.path(), "usage.db").unwrap(), clock.clone() as Arc<dyn Clock>, "test").unwrap();
     Fixture { _dir: dir, ops, clock }
 }
 

@@ -17,7 +17,7 @@ fn at(s: &str) -> DateTime<Utc> {
 fn open() -> (tempfile::TempDir, Ops, Arc<ManualClock>) {
     let dir = tempfile::tempdir().unwrap();
     let clock = Arc::new(ManualClock::new(at("2026-12-01T12:00:00Z")));
-    let ops = Ops::open(&argus_store::pg::test_store(dir.path(), "usage.db"), clock.clone() as Arc<dyn Clock>, "test").unwrap();
+    let ops = Ops::open(&argus_store::pg::test_store(dir.path(), "usage.db").unwrap(), clock.clone() as Arc<dyn Clock>, "test").unwrap();
     (dir, ops, clock)
 }
 

@@ -451,33 +451,65 @@ impl Store {
 /// The lock that makes one process at a time the deliverer of a store's
 /// alerts: an OS lock on `DB.outbox.lock` for a file (released when the
 /// process ends, however it ends), a session advisory lock on a connection
-/// of its own for PostgreSQL (released when that session ends).
-pub enum DelivererLock {
-    File(std::fs::File),
-    Pg(pg::Session),
+/// of its own for PostgreSQL (released when that session ends). One a
+/// process, asked at every poll ([`DelivererLock::lead`]).
+pub struct DelivererLock {
+    location: PathBuf,
+    lease: Lease,
+}
+
+enum Lease {
+    None,
+    /// The file, locked (kept open: closing it would release the lock).
+    File(#[allow(dead_code)] std::fs::File),
+    /// Connected; `true` once the advisory lock is held.
+    Pg(pg::Session, bool),
 }
 
 impl DelivererLock {
-    /// The lock, if this process can take it now. Blocking: call it from a
-    /// blocking thread.
-    pub fn try_take(location: &Path) -> Option<DelivererLock> {
-        if is_postgres(location) {
-            let s = pg::Session::connect(&location.to_string_lossy()).ok()?;
-            let held = s.query("SELECT pg_try_advisory_lock(?1)", params![PG_DELIVERER_LOCK]).ok()?;
-            let got = held.first().and_then(|r| r.first()).is_some_and(|v| *v == sql::Value::Int(1));
-            return got.then_some(DelivererLock::Pg(s));
-        }
-        let path = PathBuf::from(format!("{}.outbox.lock", location.display()));
-        let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).ok()?;
-        f.try_lock().ok()?;
-        Some(DelivererLock::File(f))
+    pub fn new(location: &Path) -> DelivererLock {
+        DelivererLock { location: location.to_path_buf(), lease: Lease::None }
     }
 
-    /// False once the lock is gone (its PostgreSQL session ended). Blocking.
-    pub fn still_held(&self) -> bool {
-        match self {
-            DelivererLock::File(_) => true,
-            DelivererLock::Pg(s) => s.query("SELECT 1", params![]).is_ok(),
+    /// Whether this process is the deliverer now, taking the lock if it is
+    /// free (and finding out whether a PostgreSQL session that held it is
+    /// still there). Blocking: call it from a blocking thread.
+    pub fn lead(&mut self) -> bool {
+        if !is_postgres(&self.location) {
+            if matches!(self.lease, Lease::None) {
+                let path = PathBuf::from(format!("{}.outbox.lock", self.location.display()));
+                let f = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path);
+                if let Ok(f) = f {
+                    if f.try_lock().is_ok() {
+                        self.lease = Lease::File(f);
+                    }
+                }
+            }
+            return matches!(self.lease, Lease::File(_));
+        }
+        if matches!(self.lease, Lease::None) {
+            match pg::Session::connect(&self.location.to_string_lossy()) {
+                Ok(s) => self.lease = Lease::Pg(s, false),
+                Err(_) => return false,
+            }
+        }
+        let Lease::Pg(s, held) = &mut self.lease else { return false };
+        let asked = if *held {
+            s.query("SELECT 1", params![]).map(|_| true)
+        } else {
+            s.query("SELECT pg_try_advisory_lock(?1)", params![PG_DELIVERER_LOCK])
+                .map(|rows| rows.first().and_then(|r| r.first()).is_some_and(|v| *v == sql::Value::Int(1)))
+        };
+        match asked {
+            Ok(now) => {
+                *held = now;
+                now
+            }
+            Err(_) => {
+                // The session is gone, and the lock with it: a new one next time.
+                self.lease = Lease::None;
+                false
+            }
         }
     }
 }

@@ -46,10 +46,10 @@ const STATEMENTS: usize = 256;
 /// A connection. The driver runs a runtime of its own in its client, which
 /// must never be started or dropped inside another: the client is made,
 /// and dropped, on a thread of the session's own, and a statement runs on
-/// the caller's thread when that is a plain (blocking) thread, as the
-/// server's always are, and on the session's thread when the caller is
-/// inside an async runtime (a test's, a desktop command's), so that a
-/// session can be used anywhere.
+/// the caller's thread when no async runtime is entered there (the
+/// command line, plain threads), and on the session's thread otherwise
+/// (async code; also a server's blocking threads, which have their runtime
+/// entered), so that a session can be used anywhere.
 pub struct Session {
     client: Arc<Mutex<Option<postgres::Client>>>,
     jobs: Option<std::sync::mpsc::Sender<Job>>,
@@ -237,19 +237,16 @@ pub fn create_database(url: &str, name: &str) -> Result<String> {
 /// The store a test (or a benchmark) runs on: `dir/file`, or, when
 /// `ARGUS_TEST_PG` names a PostgreSQL database (scripts/test.sh sets it
 /// from scripts/pg.sh), a new database of its own on that server.
-pub fn test_store(dir: &std::path::Path, file: &str) -> std::path::PathBuf {
+pub fn test_store(dir: &std::path::Path, file: &str) -> Result<std::path::PathBuf> {
     use std::sync::atomic::{AtomicU64, Ordering};
     match std::env::var("ARGUS_TEST_PG") {
         Ok(base) if !base.is_empty() => {
             static N: AtomicU64 = AtomicU64::new(0);
             let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
             let name = format!("t_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-            match create_database(&base, &name) {
-                Ok(url) => std::path::PathBuf::from(url),
-                Err(e) => panic!("ARGUS_TEST_PG is set but its server cannot make a database: {e}"),
-            }
+            Ok(std::path::PathBuf::from(create_database(&base, &name)?))
         }
-        _ => dir.join(file),
+        _ => Ok(dir.join(file)),
     }
 }
 

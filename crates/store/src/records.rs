@@ -406,7 +406,7 @@ pub fn pricing_groups(r: &Reader<'_>, org: OrgId) -> Result<Vec<PricingGroup>> {
     let mut st = r.c().prepare(
         "SELECT provider, model, service_tier, price_id, count(*), sum(CASE WHEN cached_input_tokens > 0 THEN 1 ELSE 0 END), sum(CASE WHEN cache_write_tokens > 0 THEN 1 ELSE 0 END),
                 sum(CASE WHEN cache_write_1h_tokens > 0 THEN 1 ELSE 0 END), max(occurred_at)
-         FROM records WHERE org_id = ?1 GROUP BY provider, model, service_tier, price_id ORDER BY provider, model, service_tier, price_id",
+         FROM records WHERE org_id = ?1 GROUP BY provider, model, service_tier, price_id ORDER BY provider, model, coalesce(service_tier, ''), coalesce(price_id, 0)",
     )?;
     let rows = st
         .query_map([org.0], |x| {
