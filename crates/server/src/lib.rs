@@ -2,7 +2,7 @@
 //! API under `/api/v1`.
 //!
 //! - [`run`] — the entry point: a listener, a store, a shutdown future.
-//! - `pool` — a few `Ops` (SQLite connections) shared by the handlers, each
+//! - `pool` — a few `Ops` (store connections) shared by the handlers, each
 //!   call on a blocking thread.
 //! - `state` — what the handlers and workers share (`App`).
 //! - `recorder` — the gateway's admissions and records, committed in groups.

@@ -1,6 +1,8 @@
-//! A few `Ops`, each its own SQLite connection, lent to one call at a time
-//! on a blocking thread. SQLite serialises the writers (busy timeout), WAL
-//! lets readers run beside them.
+//! A few `Ops`, each its own store connection (SQLite or PostgreSQL), lent
+//! to one call at a time on a blocking thread; one whose PostgreSQL
+//! connection was lost is dropped and replaced. SQLite serialises the
+//! writers (busy timeout), WAL lets readers run beside them; PostgreSQL's
+//! writers serialise on an advisory lock (`argus_store::Store::write`).
 use crate::{ApiError, Config};
 use argus_domain::time::Clock;
 use argus_ops::{Ops, OpsError};
@@ -82,22 +84,13 @@ pub struct Pool {
 
 impl Pool {
     pub fn open(c: &Config) -> Result<Pool, ApiError> {
-        // On a thread of its own: a PostgreSQL connection must not be made
-        // (nor used) on the async runtime's threads.
-        let free = std::thread::scope(|s| {
-            s.spawn(|| -> Result<Vec<Ops>, ApiError> {
-                let mut free = Vec::new();
-                for _ in 0..c.connections.max(1) {
-                    let ops = Ops::open(&c.db, c.clock.clone(), "server").map_err(ApiError::from)?;
-                    // Requests never pay for a checkpoint: `checkpointer` does them in the background.
-                    ops.checkpoint_in_background().map_err(ApiError::from)?;
-                    free.push(ops);
-                }
-                Ok(free)
-            })
-            .join()
-            .unwrap_or_else(|_| Err(ApiError::internal("opening the store's connections failed unexpectedly".into())))
-        })?;
+        let mut free = Vec::new();
+        for _ in 0..c.connections.max(1) {
+            let ops = Ops::open(&c.db, c.clock.clone(), "server").map_err(ApiError::from)?;
+            // Requests never pay for a checkpoint: `checkpointer` does them in the background.
+            ops.checkpoint_in_background().map_err(ApiError::from)?;
+            free.push(ops);
+        }
         Ok(Pool { permits: Semaphore::new(free.len()), free: Mutex::new(free), db: c.db.clone(), clock: c.clock.clone() })
     }
 

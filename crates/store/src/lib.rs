@@ -268,10 +268,10 @@ impl Store {
     }
 
     fn migrate(&mut self) -> Result<()> {
-        let Some(conn) = self.lite() else { return self.migrate_pg() };
-        // Foreign keys are off while migrations rebuild tables (SQLite's
-        // way to change a table's keys; `PRAGMA foreign_keys` is a no-op
-        // inside a transaction) and checked before the commit.
+        let Some(conn) = self.lite() else { return Ok(()) }; // PostgreSQL: `migrate_pg`
+                                                             // Foreign keys are off while migrations rebuild tables (SQLite's
+                                                             // way to change a table's keys; `PRAGMA foreign_keys` is a no-op
+                                                             // inside a transaction) and checked before the commit.
         conn.pragma_update(None, "foreign_keys", false)?;
         let result = self.migrate_in_transaction();
         if let Some(conn) = self.lite() {

@@ -198,23 +198,30 @@ impl Session {
         Ok(st)
     }
 
-    pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<u64> {
+    /// Runs `sql`'s prepared statement with `params` through `run`.
+    fn bound<T: Send + 'static>(
+        &self,
+        sql: &str,
+        params: &[&dyn Param],
+        run: impl FnOnce(&mut postgres::Client, &postgres::Statement, &[&(dyn ToSql + Sync)]) -> std::result::Result<T, postgres::Error>
+            + Send
+            + 'static,
+    ) -> Result<T> {
         let values: Vec<Value> = params.iter().map(|p| p.value()).collect();
         let st = self.statement(sql)?;
         self.with(move |c| {
             let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-            c.execute(&st, &refs)
+            run(c, &st, &refs)
         })
     }
 
+    pub fn execute(&self, sql: &str, params: &[&dyn Param]) -> Result<u64> {
+        self.bound(sql, params, |c, st, p| c.execute(st, p))
+    }
+
     pub fn query(&self, sql: &str, params: &[&dyn Param]) -> Result<Vec<Vec<Value>>> {
-        let values: Vec<Value> = params.iter().map(|p| p.value()).collect();
-        let st = self.statement(sql)?;
-        self.with(move |c| {
-            let refs: Vec<&(dyn ToSql + Sync)> = values.iter().map(|v| v as &(dyn ToSql + Sync)).collect();
-            let rows = c.query(&st, &refs)?;
-            Ok(rows.iter().map(|r| (0..r.len()).map(|i| column(r, i)).collect::<Result<Vec<_>>>()).collect::<Result<Vec<_>>>())
-        })?
+        let rows = self.bound(sql, params, |c, st, p| c.query(st, p))?;
+        rows.iter().map(|r| (0..r.len()).map(|i| column(r, i)).collect()).collect()
     }
 
     pub fn batch(&self, sql: &str) -> Result<()> {

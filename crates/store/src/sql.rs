@@ -277,17 +277,7 @@ impl<'a> Sql<'a> {
     /// Runs an `INSERT` and gives the key it allocated in `column` (SQLite's
     /// rowid; `RETURNING column` on PostgreSQL).
     pub(crate) fn insert_id<P: Params>(self, sql: &str, params: P, column: &str) -> Result<i64> {
-        match self {
-            Sql::Lite(c) => {
-                c.prepare_cached(sql)?.execute(lite(&params.list()))?;
-                Ok(c.last_insert_rowid())
-            }
-            Sql::Pg(s) => {
-                let rows = s.query(&format!("{sql} RETURNING {column}"), &params.list())?;
-                let v = rows.first().and_then(|r| r.first()).ok_or(StoreError::NoRows)?;
-                i64::from_value(v).map_err(StoreError::Corrupt)
-            }
-        }
+        self.insert_id_if_new(sql, params, column)?.ok_or(StoreError::NoRows)
     }
 }
 
